@@ -1,0 +1,46 @@
+"""Error-bar line figures in the style of the paper's (ggplot grey, dash-dot lines, markers, serif).
+
+Figures are drawn from the tidy CSVs, so they can be redrawn without recomputing anything.
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')  # no display on servers and CI
+import matplotlib.pyplot as plt
+
+from robustness.results import mean_std
+
+MARKERS = ['1', 'h', '*', 'o', 'P', 's', 'D', 'v', '^', 'X']
+
+
+def figure(ncols=1, width=6.4, height=4.8):
+    """A paper-style figure with `ncols` panels side by side; returns (fig, list of axes)."""
+    plt.style.use('ggplot')
+    plt.rcParams.update({'font.family': 'serif', 'mathtext.fontset': 'dejavuserif', 'legend.fontsize': 11})
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def errorbar_lines(ax, frame, x, y, hue, label=str, std_label=True):
+    """One dash-dot line per value of column `hue`: mean of `y` over the rows at each `x`, ± std.
+
+    Returns the aggregated statistics (hue, x, mean, std, count).
+    """
+    stats = mean_std(frame, [hue, x], y)
+    for i, (group, rows) in enumerate(stats.groupby(hue, sort=True)):
+        ax.errorbar(rows[x], rows['mean'], yerr=rows['std'], label=label(group), linestyle='-.',
+                    marker=MARKERS[i % len(MARKERS)], markersize=8, capsize=3, linewidth=1.6)
+    if std_label:
+        count = int(stats['count'].min()) if len(stats) else 0
+        ax.legend(title=f"mean ± std over {count} draws" if count > 1 else None)
+    return stats
+
+
+def save(fig, path):
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")

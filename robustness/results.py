@@ -1,0 +1,67 @@
+"""Tidy CSV results: one row per measurement, appended and flushed as it is produced.
+
+An interrupted sweep keeps every row it wrote, and a rerun skips the rows already there: a row is
+identified by the values of its key columns.
+"""
+
+import csv
+import os
+
+import pandas as pd
+
+
+class ResultsLog:
+    """Append-only CSV with resume.
+
+        log = ResultsLog('results/x/perplexity.csv', columns, key=('model', 'kind', 'level', 'repeat'))
+        if not log.has(model='mono', kind='random_deletion', level=0.1, repeat=0):
+            log.write({...})
+    """
+
+    def __init__(self, path, columns, key):
+        self.path, self.columns, self.key = path, list(columns), tuple(key)
+        self.done = set()
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path, newline='') as f:
+                reader = csv.DictReader(f)
+                if reader.fieldnames != self.columns:
+                    raise ValueError(f"{path} has columns {reader.fieldnames}, expected {self.columns}; "
+                                     f"move it away or choose another out_dir")
+                self.done = {self._key(row) for row in reader}
+        else:
+            os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+            with open(path, 'w', newline='') as f:
+                csv.writer(f).writerow(self.columns)
+
+    def _key(self, row):
+        # Compare as text, the way the values come back from the file.
+        return tuple(_text(row[name]) for name in self.key)
+
+    def has(self, **key):
+        return self._key(key) in self.done
+
+    def write(self, row):
+        with open(self.path, 'a', newline='') as f:
+            csv.DictWriter(f, self.columns).writerow(row)
+            f.flush()
+        self.done.add(self._key(row))
+
+    def read(self):
+        return pd.read_csv(self.path)
+
+
+def _text(value):
+    """Key text that is the same for a value and for its CSV round trip (0, 0.0 and '0.0' agree)."""
+    if isinstance(value, bool):
+        return str(value)
+    try:
+        return repr(round(float(value), 10))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def mean_std(frame, by, value):
+    """Mean, std and count of `value` over the rows of each group in `by` (std 0 for one row)."""
+    stats = frame.groupby(list(by), sort=True)[value].agg(['mean', 'std', 'count']).reset_index()
+    stats['std'] = stats['std'].fillna(0.0)
+    return stats

@@ -1,0 +1,95 @@
+"""Device, seeding, mixed precision, torchrun/DDP and model loading: what the torch scripts share."""
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from robustness.config import check, fail
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self):
+        return self.world_size > 1
+
+    @property
+    def is_master(self):
+        return self.rank == 0  # the master process logs, saves and draws
+
+
+def setup(device='auto'):
+    """Pick the device and, when launched by torchrun (RANK in the environment), join the process group.
+
+    One process per GPU under CUDA (nccl); several CPU processes otherwise (gloo).
+    """
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    check(device in ('cpu', 'cuda') or device.startswith('cuda:'), f"device: unknown device {device!r}; valid: auto, cpu, cuda")
+    check(not device.startswith('cuda') or torch.cuda.is_available(), "device: cuda was asked for but no GPU is visible")
+    if 'RANK' not in os.environ:
+        return Runtime(torch.device(device))
+    rank, local_rank, world_size = int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE'])
+    if device.startswith('cuda'):
+        device = f'cuda:{local_rank}'
+        torch.cuda.set_device(device)
+    torch.distributed.init_process_group(backend='nccl' if device.startswith('cuda') else 'gloo')
+    return Runtime(torch.device(device), rank, local_rank, world_size)
+
+
+def teardown(runtime):
+    if runtime.distributed:
+        torch.distributed.destroy_process_group()
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast(device):
+    """bf16 autocast under CUDA; full precision on the CPU, where bf16 matmuls are slower."""
+    if device.type == 'cuda':
+        return torch.autocast('cuda', dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def parse_models(spec, setting='models'):
+    """'mono=results/a/monolingual,bi=results/a/bilingual' -> [('mono', 'results/a/monolingual'), ...]."""
+    models = []
+    for item in (part.strip() for part in spec.split(',') if part.strip()):
+        label, equals, path = item.partition('=')
+        check(equals and label.strip() and path.strip(), f"{setting}: {item!r} is not label=path")
+        models.append((label.strip(), path.strip()))
+    check(models, f"{setting}: no model given")
+    labels = [label for label, _ in models]
+    check(len(set(labels)) == len(labels), f"{setting}: labels must be unique, got {', '.join(labels)}")
+    return models
+
+
+def from_pretrained(loader, path, setting, **kwargs):
+    """`loader.from_pretrained(path)` with a one-line error for a missing dir or an unreachable hub.
+
+    A path that exists, starts with '.', '/' or '~', or has more than one '/' is a local directory;
+    anything else ('gpt2', 'org/name') may also be a Hugging Face hub id.
+    """
+    local = os.path.exists(path) or path.startswith(('.', '/', '~')) or path.count('/') > 1
+    check(not local or os.path.isdir(path), f"{setting}: model directory {path} does not exist")
+    try:
+        return loader.from_pretrained(path, **kwargs)
+    except OSError as error:
+        if local:
+            fail(f"{setting}: cannot load {path}: {str(error).splitlines()[0]}")
+        fail(f"{setting}: {path!r} is not a local directory and could not be loaded from the Hugging Face hub "
+             f"(no network, or no such model); download it where there is a network "
+             f"(hf download {path} --local-dir DIR) and pass --{setting}=DIR")
