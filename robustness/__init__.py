@@ -1,0 +1,1 @@
+"""Code shared by the project's scripts: configuration, perturbations, perplexity, corpora, results, plots."""
