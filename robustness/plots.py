@@ -15,12 +15,13 @@ from robustness.results import mean_std
 MARKERS = ['1', 'h', '*', 'o', 'P', 's', 'D', 'v', '^', 'X']
 
 
-def figure(ncols=1, width=6.4, height=4.8):
-    """A paper-style figure with `ncols` panels side by side; returns (fig, list of axes)."""
+def figure(ncols=1, width=6.4, height=4.8, nrows=1):
+    """A paper-style figure with `ncols` panels side by side (in `nrows` rows); returns (fig, list of
+    axes, row by row)."""
     plt.style.use('ggplot')
     plt.rcParams.update({'font.family': 'serif', 'mathtext.fontset': 'dejavuserif', 'legend.fontsize': 11})
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    return fig, list(axes.flat)
 
 
 def errorbar_lines(ax, frame, x, y, hue, label=str, std_label=True):

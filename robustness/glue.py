@@ -1,0 +1,263 @@
+"""Sentence-pair (and single-sentence) classification data for run_glue_test.py.
+
+Three sources, all returned in one shape, a split = {'sentence1': [str], 'sentence2': [str] or None,
+'label': [int or float]}:
+- GLUE through `datasets` (online, or from the local datasets cache),
+- CSV files with `sentence1,sentence2,label` columns, as Hugging Face's run_glue takes them,
+- the offline paraphrase task: the same verse in two English translations (KJV and WEB) is a
+  paraphrase, a verse and its neighbour in the same chapter are not.
+
+Also here: the GLUE metric of each task (scikit-learn / scipy), the score of the majority-class
+predictor, the distraction transform (random words inserted into a sentence), and the model side:
+padding set up for GPT-2, tokenizing once into padded batches, batched evaluation.
+"""
+
+import os
+import random
+import re
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from robustness.corpora import DEFAULT_EVAL_BOOKS, book_of, english_verses
+from robustness.runtime import autocast
+
+# task -> (text column(s) in the GLUE dataset, num_labels (1 = regression), metrics, validation split)
+GLUE_TASKS = {
+    'cola': ('sentence', None, 2, ('matthews',), 'validation'),
+    'sst2': ('sentence', None, 2, ('accuracy',), 'validation'),
+    'mrpc': ('sentence1', 'sentence2', 2, ('accuracy', 'f1'), 'validation'),
+    'qqp': ('question1', 'question2', 2, ('accuracy', 'f1'), 'validation'),
+    'stsb': ('sentence1', 'sentence2', 1, ('pearson', 'spearman'), 'validation'),
+    'mnli': ('premise', 'hypothesis', 3, ('accuracy',), 'validation_matched'),
+    'qnli': ('question', 'sentence', 2, ('accuracy',), 'validation'),
+    'rte': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
+    'wnli': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
+}
+OFFLINE_TASK = 'paraphrase'  # the offline KJV/WEB verse-pair task, scored like MRPC
+TASKS = (OFFLINE_TASK, 'csv', *GLUE_TASKS)
+
+
+def task_metrics(task, num_labels):
+    """The metrics reported for a task: GLUE's own, MRPC's for the paraphrase task, and accuracy
+    (plus F1 of class 1 when binary) for a CSV task."""
+    if task in GLUE_TASKS:
+        return GLUE_TASKS[task][3]
+    return ('accuracy', 'f1') if num_labels == 2 else ('accuracy',)
+
+
+def score(metric, predictions, labels):
+    """One GLUE metric. Predictions are class ids, or real numbers for regression (STS-B).
+    Correlations of a constant prediction are undefined: they count as 0 (chance)."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if metric == 'accuracy':
+        return float(accuracy_score(labels, predictions))
+    if metric == 'f1':  # of the positive class, as GLUE reports it for MRPC and QQP
+        return float(f1_score(labels, predictions, zero_division=0.0))
+    if metric == 'matthews':
+        return float(matthews_corrcoef(labels, predictions))
+    if metric in ('pearson', 'spearman'):
+        if np.ptp(predictions) == 0 or np.ptp(labels) == 0:
+            return 0.0
+        return float((pearsonr if metric == 'pearson' else spearmanr)(predictions, labels)[0])
+    raise ValueError(f'unknown metric {metric!r}')
+
+
+def baseline(metric, labels, regression):
+    """What the majority-class predictor scores (the mean predictor for regression: 0 correlation)."""
+    labels = np.asarray(labels)
+    if regression:
+        constant = np.full(len(labels), labels.mean())
+    else:
+        values, counts = np.unique(labels, return_counts=True)
+        constant = np.full(len(labels), values[counts.argmax()])
+    return score(metric, constant, labels)
+
+
+def baseline_loss(labels, regression):
+    """The eval loss of the best constant predictor: the entropy of the label frequencies (nats), or
+    the variance of the targets for regression."""
+    labels = np.asarray(labels)
+    if regression:
+        return float(labels.var())
+    frequencies = np.unique(labels, return_counts=True)[1] / len(labels)
+    return float(-(frequencies * np.log(frequencies)).sum())
+
+
+def load_glue(task, cache_dir=None):
+    """{'train': split, 'validation': split} of a GLUE task from the hub (nyu-mll/glue) or the local
+    datasets cache. Raises ValueError with a one-line message when it cannot be loaded."""
+    import datasets  # slow to import; only the GLUE path needs it
+    first, second, num_labels, _, validation = GLUE_TASKS[task]
+    try:
+        glue = datasets.load_dataset('nyu-mll/glue', task, cache_dir=cache_dir)
+    except Exception as error:  # offline, hub down, ...: datasets raises many kinds
+        raise ValueError(f"task: cannot load GLUE {task} from the Hugging Face hub "
+                         f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                         f"run where there is a network, or use task={OFFLINE_TASK} (offline) or "
+                         f"task=csv with train_file/validation_file") from None
+    dtype = float if num_labels == 1 else int
+    return {name: {'sentence1': list(glue[split][first]),
+                   'sentence2': list(glue[split][second]) if second else None,
+                   'label': [dtype(label) for label in glue[split]['label']]}
+            for name, split in (('train', 'train'), ('validation', validation))}
+
+
+def read_csv(path, setting):
+    """A split from a CSV file with columns sentence1, label and optionally sentence2 (single-sentence
+    tasks), as run_glue reads them. Labels must be integers >= 0. ValueError (one line) otherwise."""
+    if not os.path.isfile(path):
+        raise ValueError(f'{setting}: {path} does not exist')
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # labels checked as written
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f'{setting}: cannot read {path} as CSV ({str(error).splitlines()[0]})') from None
+    missing = [c for c in ('sentence1', 'label') if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{setting}: {path} has no column {', '.join(missing)} "
+                         f"(columns: {', '.join(map(str, frame.columns))}; need sentence1,sentence2,label)")
+    if frame.empty:
+        raise ValueError(f'{setting}: {path} has no rows')
+    labels = pd.to_numeric(frame['label'], errors='coerce')
+    bad = frame['label'][labels.isna() | (labels != labels.round()) | (labels < 0)]
+    if len(bad):
+        raise ValueError(f"{setting}: {path} row {bad.index[0] + 2}: label {bad.iloc[0]!r} is not an integer >= 0")
+    return {'sentence1': frame['sentence1'].tolist(),
+            'sentence2': frame['sentence2'].tolist() if 'sentence2' in frame.columns else None,
+            'label': labels.astype(int).tolist()}
+
+
+def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEFAULT_EVAL_BOOKS):
+    """The offline paraphrase task, {'train': split, 'validation': split}, classes balanced.
+
+    For each chosen verse, a pair is either the verse in the King James Version and in the World
+    English Bible (label 1), or the verse in one of them and a neighbour, another verse of the same
+    chapter, in the other (label 0): the one closest in word count to the verse's own translation
+    there, then the nearest. Which translation comes first is random, so the translation style says
+    nothing about the label. Validation verses
+    come from `validation_books` (the books held out of the language models' training too), training
+    verses from the others: no verse, and no neighbour, is in both splits.
+    """
+    kjv, web = english_verses('kjv'), english_verses('web')
+    common = sorted(set(kjv) & set(web))
+    chapter_verses = {}  # chapter (BBBCCC) -> its verses in both translations, in order
+    for v in common:
+        chapter_verses.setdefault(v // 1000, []).append(v)
+    rng = random.Random(seed)
+    splits = {}
+    for name, size in (('train', train_pairs), ('validation', validation_pairs)):
+        in_split = [v for v in common if (book_of(v) in validation_books) == (name == 'validation')]
+        if size > len(in_split):
+            raise ValueError(f'{name}_pairs: {size} asked for, but its books have only {len(in_split)} verses')
+        anchors = rng.sample(in_split, size)
+        labels = [1] * (size // 2) + [0] * (size - size // 2)
+        rng.shuffle(labels)
+        split = {'sentence1': [], 'sentence2': [], 'label': labels}
+        for verse, label in zip(anchors, labels):
+            first, second = (kjv, web) if rng.random() < 0.5 else (web, kjv)
+            other = verse
+            if label == 0:  # every chapter has at least two verses
+                # the verse of the chapter whose length is closest to the true paraphrase's (then the
+                # nearest), so that the length difference within a pair does not give the label away
+                length = len(second[verse].split())
+                other = min((v for v in chapter_verses[verse // 1000] if v != verse),
+                            key=lambda v: (abs(len(second[v].split()) - length), abs(v - verse)))
+            split['sentence1'].append(first[verse])
+            split['sentence2'].append(second[other])
+        splits[name] = split
+    return splits
+
+
+def words_of(split):
+    """The distinct words (letters and apostrophes) of a split's sentences, sorted: the word list that
+    distractors are drawn from."""
+    texts = split['sentence1'] + (split['sentence2'] or [])
+    return sorted({word for text in texts for word in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", text)})
+
+
+def insert_distractors(text, level, words, rng):
+    """`text` with round(level * its word count) random words from `words` inserted at random places
+    between its words; the original words stay, in order. `rng` is a random.Random."""
+    original = text.split()
+    count = int(level * len(original) + 0.5)
+    # where each inserted word goes: before original word i (i = len means at the end)
+    slots = sorted(rng.randrange(len(original) + 1) for _ in range(count))
+    out, s = [], 0
+    for i in range(len(original) + 1):
+        while s < count and slots[s] == i:
+            out.append(rng.choice(words))
+            s += 1
+        if i < len(original):
+            out.append(original[i])
+    return ' '.join(out)
+
+
+def distract(split, level, words, seed):
+    """A copy of `split` with distractors inserted into every sentence (both sentences of a pair)."""
+    rng = random.Random(seed)
+    return {'sentence1': [insert_distractors(t, level, words, rng) for t in split['sentence1']],
+            'sentence2': [insert_distractors(t, level, words, rng) for t in split['sentence2']]
+            if split['sentence2'] is not None else None,
+            'label': split['label']}
+
+
+def set_padding(tokenizer, model):
+    """Give the tokenizer a pad token if it has none (GPT-2: its end-of-text token) and the model the
+    same pad token id: GPT-2's classifier pools the last token that is not the config's pad token,
+    so the two must agree or padded rows read a pad position."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        else:
+            tokenizer.add_special_tokens({'pad_token': '<pad>'})
+            model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def encode(tokenizer, split, max_length):
+    """Tokenize a split once: a list of features {input_ids, attention_mask, ..., labels}.
+
+    Encoders (BERT, XLM) join a pair with their own template ([CLS] a [SEP] b [SEP]). A tokenizer
+    without one (GPT-2) would run the two sentences together, so a separator token (its end-of-text
+    token) goes between them; the classifier still reads the last real token, at the end.
+    """
+    first, second = split['sentence1'], split['sentence2']
+    if second is not None and tokenizer.num_special_tokens_to_add(pair=True) == 0:
+        separator = tokenizer.sep_token or tokenizer.eos_token or '\n'
+        first = [text + separator for text in first]
+    encoded = tokenizer(first, second, truncation=True, max_length=max_length)
+    return [{**{name: values[i] for name, values in encoded.items()}, 'labels': label}
+            for i, label in enumerate(split['label'])]
+
+
+def batches(features, collator, batch_size, device):
+    """Padded evaluation batches on `device`, built once: features sorted by length so that each batch
+    pads little (predictions come back in this order, with their labels)."""
+    order = sorted(range(len(features)), key=lambda i: len(features[i]['input_ids']))
+    return [{name: tensor.to(device) for name, tensor in collator([features[i] for i in order[start:start + batch_size]]).items()}
+            for start in range(0, len(order), batch_size)]
+
+
+@torch.inference_mode()
+def evaluate(model, eval_batches, metrics, device):
+    """Mean loss (cross-entropy, or squared error for regression) and every metric of `metrics` over
+    the batches: {'loss': float, metric: float, ...}."""
+    regression = model.config.num_labels == 1
+    total_loss, predictions, labels = 0.0, [], []
+    for batch in eval_batches:
+        inputs = {name: tensor for name, tensor in batch.items() if name != 'labels'}
+        with autocast(device):
+            logits = model(**inputs).logits.float()
+        if regression:
+            total_loss += F.mse_loss(logits.squeeze(-1), batch['labels'].float(), reduction='sum').item()
+            predictions.append(logits.squeeze(-1).cpu())
+        else:
+            total_loss += F.cross_entropy(logits, batch['labels'], reduction='sum').item()
+            predictions.append(logits.argmax(-1).cpu())
+        labels.append(batch['labels'].cpu())
+    predictions, labels = torch.cat(predictions).numpy(), torch.cat(labels).numpy()
+    return dict(loss=total_loss / len(labels), **{metric: score(metric, predictions, labels) for metric in metrics})
