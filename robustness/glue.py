@@ -8,7 +8,7 @@ Three sources, all returned in one shape, a split = {'sentence1': [str], 'senten
   paraphrase, a verse and its neighbour in the same chapter are not.
 
 Also here: the GLUE metric of each task (scikit-learn / scipy), the score of the majority-class
-predictor, the distraction transform (random words inserted into a sentence), and the model side:
+predictor (the chance line), the distraction transform (random words inserted into a sentence), and the model side:
 padding set up for GPT-2, tokenizing once into padded batches, batched evaluation.
 """
 
@@ -68,14 +68,12 @@ def score(metric, predictions, labels):
 
 
 def baseline(metric, labels, regression):
-    """What the majority-class predictor scores (the mean predictor for regression: 0 correlation)."""
+    """The chance line: the best score of a constant prediction. For accuracy that is the majority
+    class; for F1, always class 1; for Matthews and the correlations, 0."""
     labels = np.asarray(labels)
     if regression:
-        constant = np.full(len(labels), labels.mean())
-    else:
-        values, counts = np.unique(labels, return_counts=True)
-        constant = np.full(len(labels), values[counts.argmax()])
-    return score(metric, constant, labels)
+        return score(metric, np.full(len(labels), labels.mean()), labels)
+    return max(score(metric, np.full(len(labels), value), labels) for value in np.unique(labels))
 
 
 def baseline_loss(labels, regression):

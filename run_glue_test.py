@@ -1,0 +1,285 @@
+"""Fine-tune language models on a sentence-pair task, then damage them and measure the task metric.
+
+For each model of `models` (GPT-2, BERT, mBERT, XLM: anything AutoModelForSequenceClassification
+loads), fine-tune a classifier on `task`, save it once as a Hugging Face dir, then sweep weight
+damage (robustness.perturb: random deletion, magnitude pruning, global magnitude pruning, Gaussian
+noise, neuron deletion; over scopes and first/middle/last layer selections) and input distraction
+(random words inserted into each sentence), recording the metric and the eval loss per
+(model, kind, scope, layers, level, repeat) in out_dir/glue.csv and drawing
+visuals_dir/glue_<task>_<kind>.png.
+
+The offline default compares the monolingual, bilingual and control GPT-2 of train_bilingual_gpt2.py
+on a paraphrase task built from two English Bible translations (robustness/glue.py). Online, any
+GLUE task:
+
+    python run_glue_test.py
+    python run_glue_test.py --task=mrpc --models=gpt2=gpt2 --levels=0,0.2,0.4 --repeats=5
+    python run_glue_test.py --task=csv --train_file=train.csv --validation_file=dev.csv
+    python run_glue_test.py configs/glue_bert_mrpc.py      # the article's BERT/mBERT/XLM sweeps
+
+A rerun reuses the fine-tuned models in out_dir/finetuned/ and skips the rows already in glue.csv.
+"""
+
+import os
+import time
+
+import torch
+from tqdm import tqdm
+from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,
+                          DataCollatorWithPadding, get_linear_schedule_with_warmup)
+
+from robustness import glue
+from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
+from robustness.plots import errorbar_lines, figure, save
+from robustness.results import ResultsLog
+from robustness.runtime import autocast, from_pretrained, parse_models, seed_everything, setup
+
+# -----------------------------------------------------------------------------
+# models and task
+models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
+          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path (HF dir or hub name)
+task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
+train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
+validation_file = ''  # task=csv: the same for the evaluation split
+train_pairs = 3000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
+validation_pairs = 600  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
+max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
+max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
+# fine-tuning (AdamW, linear schedule with warm-up)
+epochs = 3  # passes over the training split
+batch_size = 32  # training batch size
+max_length = 128  # tokens per example; longer pairs are truncated
+lr = 1e-4  # peak learning rate
+weight_decay = 0.01  # AdamW weight decay
+warmup = 0.1  # fraction of the training steps with a linearly rising learning rate
+grad_clip = 1.0  # max gradient norm
+# damage sweeps
+kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise',
+         'neuron_deletion', 'distraction']  # robustness.perturb kinds, and distraction (random words in the inputs)
+scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
+layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # fractions deleted/pruned
+noise_levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]  # gaussian_noise amounts
+repeats = 3  # draws per level (different random masks / noise)
+distraction_levels = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.28, 0.3]  # inserted words per word
+distraction_repeats = 5  # random inputs per distraction level
+distractor_file = ''  # distractor words, one per line (empty: the words of the training sentences)
+# run
+eval_batch_size = 128  # evaluation batch size
+seed = 0  # fine-tuning, pair sampling and damage seeds
+device = 'auto'  # auto | cpu | cuda
+out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>/)
+visuals_dir = 'visuals'  # figures
+# -----------------------------------------------------------------------------
+config = configure(globals())
+
+# settings, checked before any work
+check_choices('task', task, glue.TASKS)
+scopes = [s.strip() for s in scope.split(',') if s.strip()]
+check(scopes, 'scope: no scope given')
+check_choices('scope', scopes, SCOPES)
+check(kinds, 'kinds: no kind given')
+check_choices('kinds', kinds, [*KINDS, 'distraction'])
+check(layer_sets, 'layer_sets: none given')
+check_choices('layer_sets', layer_sets, ('all', 'first', 'middle', 'last'))
+check_range('levels', levels, 0.0, 1.0)
+check_range('noise_levels', noise_levels, 0.0)
+check_range('distraction_levels', distraction_levels, 0.0)
+for name in ('repeats', 'distraction_repeats', 'epochs', 'batch_size', 'eval_batch_size', 'max_length'):
+    check_range(name, globals()[name], 1)
+check_range('train_pairs', train_pairs, 2)
+check_range('validation_pairs', validation_pairs, 2)
+check_range('max_train_examples', max_train_examples, 0)
+check_range('max_eval_examples', max_eval_examples, 0)
+check(lr > 0, f'lr: {lr} must be positive')
+check_range('warmup', warmup, 0.0, 1.0)
+if task == 'csv':
+    check(train_file and validation_file, 'task=csv needs --train_file and --validation_file')
+check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
+model_specs = parse_models(models)
+for label, path in model_specs:  # a missing dir fails here, before anything is computed
+    from_pretrained(AutoConfig, path, 'models')
+runtime = setup(device)
+print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
+
+# data: {'train': split, 'validation': split}, split = {'sentence1': [...], 'sentence2': [...] or None, 'label': [...]}
+try:
+    if task == glue.OFFLINE_TASK:
+        data = glue.paraphrase_pairs(train_pairs, validation_pairs, seed=seed)
+    elif task == 'csv':
+        data = {'train': glue.read_csv(train_file, 'train_file'), 'validation': glue.read_csv(validation_file, 'validation_file')}
+    else:
+        data = glue.load_glue(task)
+except ValueError as error:
+    fail(str(error))
+for name, limit in (('train', max_train_examples), ('validation', max_eval_examples)):
+    if limit and task != glue.OFFLINE_TASK:
+        data[name] = {column: values[:limit] if values is not None else None for column, values in data[name].items()}
+    check(data[name]['label'], f'{name} split of task {task} is empty')
+if task in glue.GLUE_TASKS:
+    num_labels = glue.GLUE_TASKS[task][2]
+else:
+    num_labels = max(data['train']['label'] + data['validation']['label']) + 1
+    check(num_labels >= 2, f'task {task}: the labels have only one class')
+regression = num_labels == 1
+metrics = glue.task_metrics(task, num_labels)
+validation_labels = data['validation']['label']
+baselines = {metric: glue.baseline(metric, validation_labels, regression) for metric in metrics}
+baselines['loss'] = glue.baseline_loss(validation_labels, regression)
+if distractor_file:
+    distractor_words = [w.strip() for w in open(distractor_file, encoding='utf-8') if w.strip()]
+    check(distractor_words, f'distractor_file: {distractor_file} has no words')
+else:
+    distractor_words = glue.words_of(data['train'])
+print(f"train {len(data['train']['label'])} examples, validation {len(validation_labels)}; "
+      f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in baselines.items())}")
+
+os.makedirs(out_dir, exist_ok=True)
+save_config(config, os.path.join(out_dir, 'config.json'))
+columns = ['model', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
+           'sparsity', 'examples']
+log = ResultsLog(os.path.join(out_dir, 'glue.csv'), columns,
+                 key=('model', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'))
+
+
+def write(label, kind, scope_name, layers_name, level, repeat, result, sparsity):
+    for metric in metrics:
+        log.write(dict(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
+                       repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
+                       loss=result['loss'], sparsity=sparsity, examples=len(validation_labels)))
+
+
+def layer_indices(name, n_layers):
+    """Block indices of a layer selection; None = every block."""
+    if name == 'all':
+        return None
+    if name == 'first':
+        return [0]
+    if name == 'last':
+        return [n_layers - 1]
+    return list(range(n_layers // 2, min(n_layers, n_layers // 2 + max(1, n_layers // 3))))  # middle
+
+
+for label, path in model_specs:
+    # fine-tune once; a rerun loads the saved classifier
+    seed_everything(seed)
+    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{label}')
+    if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
+        print(f'{label}: loading the fine-tuned classifier from {finetuned_dir}')
+        tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(runtime.device)
+    else:
+        tokenizer = from_pretrained(AutoTokenizer, path, 'models')
+        model = from_pretrained(AutoModelForSequenceClassification, path, 'models', num_labels=num_labels,
+                                problem_type='regression' if regression else 'single_label_classification')
+        glue.set_padding(tokenizer, model)
+        model.to(runtime.device).train()
+        collator = DataCollatorWithPadding(tokenizer)  # pads each batch to its longest example
+        train_features = glue.encode(tokenizer, data['train'], max_length)
+        loader = torch.utils.data.DataLoader(train_features, batch_size=batch_size, shuffle=True, collate_fn=collator,
+                                             generator=torch.Generator().manual_seed(seed))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        steps = epochs * len(loader)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * steps), steps)
+        progress = tqdm(total=steps, desc=f'fine-tuning {label} on {task}')
+        for epoch in range(epochs):
+            for batch in loader:
+                batch = {name: tensor.to(runtime.device) for name, tensor in batch.items()}
+                with autocast(runtime.device):
+                    loss = model(**batch).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                progress.update()
+                progress.set_postfix(epoch=epoch, loss=f'{loss.item():.3f}')
+        progress.close()
+        model.save_pretrained(finetuned_dir)
+        tokenizer.save_pretrained(finetuned_dir)
+        print(f'{label}: saved the fine-tuned classifier to {finetuned_dir}')
+    check(tokenizer.pad_token_id == model.config.pad_token_id, f'models: {label}: tokenizer and config pad tokens differ')
+    model.eval()
+    collator = DataCollatorWithPadding(tokenizer)
+    eval_batches = glue.batches(glue.encode(tokenizer, data['validation'], max_length), collator, eval_batch_size,
+                                runtime.device)
+    n_layers = num_layers(model)
+
+    start = time.perf_counter()
+    clean = glue.evaluate(model, eval_batches, metrics, runtime.device)
+    clean_seconds = time.perf_counter() - start
+    print(f'{label}: undamaged: ' + ', '.join(f'{m} {clean[m]:.4f} (constant predictor {baselines[m]:.4f})' for m in metrics)
+          + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
+
+    # weight damage: every (kind, scope, layers, level, repeat); level 0 is the undamaged model
+    sweep = [(kind, scope_name, layers_name, level, repeat) for kind in kinds if kind != 'distraction'
+             for scope_name in scopes for layers_name in layer_sets
+             for level in (noise_levels if kind == 'gaussian_noise' else levels) for repeat in range(repeats)]
+    eval_seconds = damage_seconds = 0.0
+    evaluated = 0
+    for kind, scope_name, layers_name, level, repeat in tqdm(sweep, desc=f'damage {label}'):
+        if log.has(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
+                   repeat=repeat, metric=metrics[-1]):
+            continue
+        if level == 0:
+            write(label, kind, scope_name, layers_name, level, repeat, clean, 0.0)
+            continue
+        start = time.perf_counter()
+        with perturbed(model, kind, level, scope=scope_name, seed=seed + repeat,
+                       layers=layer_indices(layers_name, n_layers)) as info:
+            applied = time.perf_counter()
+            result = glue.evaluate(model, eval_batches, metrics, runtime.device)
+            evaluated_at = time.perf_counter()
+        restored = time.perf_counter()
+        eval_seconds += evaluated_at - applied
+        damage_seconds += (applied - start) + (restored - evaluated_at)
+        evaluated += 1
+        write(label, kind, scope_name, layers_name, level, repeat, result, info.sparsity)
+    if evaluated:
+        print(f'{label}: {evaluated} damaged evaluations: {evaluated * len(validation_labels) / eval_seconds:.0f} '
+              f'examples/s in the evaluations ({len(validation_labels) / clean_seconds:.0f} undamaged); '
+              f'damaging and restoring the weights took {damage_seconds:.1f} s, '
+              f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
+
+    # distraction: random words from the word list inserted into every sentence
+    if 'distraction' in kinds:
+        trials = [(level, repeat) for level in distraction_levels for repeat in range(distraction_repeats)]
+        for level, repeat in tqdm(trials, desc=f'distraction {label}'):
+            if log.has(model=label, task=task, kind='distraction', scope='inputs', layers='none', level=level,
+                       repeat=repeat, metric=metrics[-1]):
+                continue
+            if level == 0:
+                result = clean
+            else:
+                distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
+                result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
+                                                           eval_batch_size, runtime.device), metrics, runtime.device)
+            write(label, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+
+# figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
+frame = log.read()
+frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
+for kind in kinds:
+    rows = frame[frame['kind'] == kind]
+    combos = rows[['scope', 'layers']].drop_duplicates().sort_values(['scope', 'layers']).values.tolist()
+    combos = [c for c in combos if c[0] in [*scopes, 'inputs'] and c[1] in [*layer_sets, 'none']]
+    if not combos:
+        continue
+    fig, axes = figure(ncols=len(metrics) + 1, nrows=len(combos), width=5, height=3.8)
+    for r, (scope_name, layers_name) in enumerate(combos):
+        combo = rows[(rows['scope'] == scope_name) & (rows['layers'] == layers_name)]
+        where = 'inputs' if kind == 'distraction' else f'{scope_name} weights, {layers_name} layers'
+        xlabel = 'inserted words per word' if kind == 'distraction' else (
+            'noise level' if kind == 'gaussian_noise' else 'fraction damaged')
+        for c, metric in enumerate([*metrics, 'loss']):
+            ax = axes[r * (len(metrics) + 1) + c]
+            values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]
+            errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model')
+            ax.axhline(baselines[metric], color='black', linestyle=':', linewidth=1.2,
+                       label=f'{"majority class" if metric == "accuracy" else "best constant"} ({baselines[metric]:.3f})')
+            ax.legend(title=ax.get_legend().get_title().get_text() or None)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f'eval {metric}')
+            ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
+    save(fig, os.path.join(visuals_dir, f'glue_{task}_{kind}.png'))
