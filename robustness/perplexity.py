@@ -38,7 +38,12 @@ class Perplexity:
 
     @property
     def ppl(self):
-        return math.exp(self.nll / self.tokens) if self.tokens else math.nan
+        if not self.tokens:
+            return math.nan
+        try:
+            return math.exp(self.nll / self.tokens)
+        except OverflowError:  # a heavily damaged model: recorded as inf, not a crash
+            return math.inf
 
     @property
     def bpb(self):

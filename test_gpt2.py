@@ -1,0 +1,384 @@
+"""Perturb the weights of monolingual and bilingual GPT-2 models and measure how English perplexity rises.
+
+The paper's main experiment (Multitasking Models are Robust to Structural Failure, NeurIPS 2022): delete
+or prune a growing share of a model's weights (or add noise to them) and evaluate the damaged model on
+held-out English text. The paper found that the bilingual model, worse when intact, degrades more
+slowly and is better beyond a deletion probability of about 0.13.
+
+For every model (and, with `epochs`, every per-epoch checkpoint) x kind x scope x level x repeat, the
+model is perturbed in place (robustness.perturb, restored bit for bit afterwards) and the strided
+sliding-window NLL of the whole evaluation text is measured (robustness.perplexity). Per-token
+perplexity depends on the tokenizer, so models with different tokenizers are compared in bits per
+byte (bpb); the crossover and the paired differences in summary.json use bpb. Repeat r uses seed
+`seed + r` for every model: models of the same shape get the same masks (paired comparisons).
+Magnitude pruning is deterministic and runs once per level.
+
+    python test_gpt2.py                            # offline default: models of train_bilingual_gpt2.py
+    python test_gpt2.py --kinds=random_deletion --scope=attn --levels=0,0.1,0.2,0.3,0.4 --repeats=10
+    python test_gpt2.py --models=gpt2=gpt2,mine=path/to/model --eval_file=Salesforce/wikitext:wikitext-2-raw-v1:test \\
+        --max_length=1024 --stride=512             # the paper's scale (online, a GPU)
+    torchrun --standalone --nproc_per_node=8 test_gpt2.py ...   # trials split across 8 GPUs, one CSV
+
+Writes out_dir/perplexity.csv (one row per trial, appended as measured; a rerun skips rows already
+there), out_dir/summary.json (crossover levels and paired differences with bootstrap confidence
+intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png
+(one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
+"""
+
+import glob
+import json
+import math
+import os
+import re
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from robustness import plots
+from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.corpora import read_documents
+from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
+from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
+from robustness.results import ResultsLog, mean_std
+from robustness.runtime import from_pretrained, parse_models, seed_everything, setup, teardown
+
+# -----------------------------------------------------------------------------
+# models and text
+models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
+          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path (HF model dir or hub name)
+eval_file = 'results/train_bilingual_gpt2/eval_en.txt'  # text file (one document per line), or online a HF dataset name:config:split
+eval_chars = 60000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
+epochs = True              # also evaluate every <model dir>/epoch_<e>/ checkpoint, with epoch_kinds
+epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
+# perturbations
+kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion
+scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
+layers = []                # perturb only these transformer blocks (0-based; empty = all)
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]  # deletion probability / pruned fraction, in [0, 1], for the deletion and pruning kinds
+noise_levels = [0.0, 0.02, 0.05, 0.1, 0.2]    # std of the added noise, >= 0, for gaussian_noise
+repeats = 3                # seeds per random trial, paired across models (deterministic magnitude pruning: 1)
+seed = 0                   # repeat r draws with seed + r
+# perplexity
+max_length = 0             # tokens per window (0 = each model's context length)
+stride = 0                 # tokens between window starts (0 = max_length // 2)
+batch_size = 8             # windows per forward pass
+device = 'auto'            # auto | cpu | cuda
+# statistics and output
+compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
+bootstrap = 2000           # bootstrap resamples of the repeats for the confidence intervals
+out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
+visuals_dir = 'visuals'    # where the figures go
+# -----------------------------------------------------------------------------
+config = configure(globals())
+
+# Validate everything before any work.
+check(kinds, "kinds: name at least one kind")
+check_choices('kinds', kinds, KINDS)
+check_choices('epoch_kinds', epoch_kinds, KINDS)
+scopes = scope if isinstance(scope, (list, tuple)) else [scope]
+check(scopes, "scope: name at least one scope")
+check_choices('scope', scopes, SCOPES)
+check(levels or noise_levels, "levels: give at least one level")
+check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
+check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
+check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
+check_range('layers', layers, 0)
+for name in ('repeats', 'batch_size', 'bootstrap'):
+    check_range(name, config[name], 1)
+for name in ('max_length', 'stride', 'eval_chars'):
+    check_range(name, config[name], 0)
+check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")
+check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
+model_paths = parse_models(models)
+labels = [label for label, _ in model_paths]
+pairs = []
+for item in compare:
+    first, colon, second = item.partition(':')
+    check(colon and first and second, f"compare: {item!r} is not label:label")
+    if first in labels and second in labels:
+        pairs.append((first, second))
+
+
+def level_grid(kind):
+    return sorted(set(noise_levels if kind == 'gaussian_noise' else levels))
+
+
+def load_text(spec):
+    """The evaluation text: a file as the training script writes it, or online a HF dataset split."""
+    if os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt'):
+        try:
+            documents, _ = read_documents(spec, 'eval_file')
+        except ValueError as error:
+            fail(str(error))
+        return '\n'.join(documents) + '\n'
+    name, _, rest = spec.partition(':')
+    subset, _, split = rest.partition(':')
+    try:
+        import datasets
+        rows = datasets.load_dataset(name, subset or None, split=split or 'test')
+    except Exception as error:
+        fail(f"eval_file: {spec!r} is not a file and could not be loaded as a Hugging Face dataset name:config:split "
+             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
+    return '\n\n'.join(rows['text'])  # as the HF perplexity guide joins wikitext
+
+
+text = load_text(eval_file)
+if eval_chars and len(text) > eval_chars:
+    cut = text.rfind('\n', 0, eval_chars)
+    text = text[:cut + 1 if cut > 0 else eval_chars]
+check(text.strip(), f"eval_file: {eval_file} has no text")
+
+# Tokenizers, configs and checkpoints of every model (one-line errors for missing dirs or an unreachable hub).
+checkpoints = {}  # label -> [(checkpoint name, path)]
+tokenizers, token_ids, contexts, n_layers = {}, {}, {}, {}
+for label, path in model_paths:
+    tokenizers[label] = from_pretrained(AutoTokenizer, path, 'models')
+    model_config = from_pretrained(AutoConfig, path, 'models')
+    contexts[label] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
+    n_layers[label] = model_config.num_hidden_layers
+    check(max_length <= contexts[label], f"max_length: {max_length} is longer than the {contexts[label]} positions of {label}")
+    check(not layers or max(layers) < n_layers[label],
+          f"layers: {max(layers) if layers else ''} is outside {label}'s {n_layers[label]} blocks (0..{n_layers[label] - 1})")
+    checkpoints[label] = [('final', path)]
+    if epochs and os.path.isdir(path):
+        found = [d for d in glob.glob(os.path.join(path, 'epoch_*')) if re.fullmatch(r'epoch_\d+', os.path.basename(d))]
+        checkpoints[label] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
+    token_ids[label] = encode(tokenizers[label], text)
+    check(len(token_ids[label]) >= 2, f"eval_file: {eval_file} gives {label} fewer than 2 tokens")
+
+# -----------------------------------------------------------------------------
+rt = setup(device)
+seed_everything(seed)
+layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
+COLUMNS = ['model', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'nll', 'tokens', 'bytes',
+           'ppl', 'bpb', 'sparsity', 'seconds']
+KEY = ('model', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat')
+csv_path = os.path.join(out_dir, 'perplexity.csv')
+# Under torchrun every rank appends to its own part file; rank 0 merges them into the one CSV at the end.
+log = ResultsLog(csv_path if not rt.distributed else os.path.join(out_dir, f'perplexity.part{rt.rank}.csv'), COLUMNS, KEY)
+# Rows already measured, in the CSV or in part files a stopped torchrun left behind.
+measured = [ResultsLog(path, COLUMNS, KEY) for path in [csv_path] + glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))
+            if os.path.exists(path) and os.path.getsize(path) > 0]
+if rt.is_master:
+    save_config(config, os.path.join(out_dir, 'config.json'))
+
+
+def trials_of(label, checkpoint):
+    """(kind, scope, level, repeat) still to measure for one checkpoint, in a fixed order."""
+    todo = []
+    for kind in (kinds if checkpoint == 'final' else epoch_kinds):
+        deterministic = kind in ('magnitude_pruning', 'global_magnitude_pruning')
+        for scope_name in scopes:
+            for level in level_grid(kind):
+                for repeat in range(1 if deterministic or level == 0 else repeats):
+                    key = dict(model=label, checkpoint=checkpoint, kind=kind, scope=scope_name, layers=layers_text,
+                               level=level, repeat=repeat)
+                    if not any(results.has(**key) for results in measured):
+                        todo.append((kind, scope_name, level, repeat))
+    return todo
+
+
+work = [(label, name, path, trial) for label, _ in model_paths for name, path in checkpoints[label]
+        for trial in trials_of(label, name)]
+mine = work[rt.rank::rt.world_size]  # round-robin over ranks: each gets a share of every model
+print(f"rank {rt.rank}: {len(mine)} of {len(work)} trials to run on {rt.device}; text: {len(text):,} characters "
+      f"from {eval_file}; layers: {layers_text}")
+n_bytes = len(text.encode('utf-8'))
+scorer, loaded = None, None
+for label, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='trials', disable=not rt.is_master):
+    if loaded != (label, name):
+        loaded = (label, name)
+        model = from_pretrained(AutoModelForCausalLM, path, 'models', attn_implementation='sdpa').to(rt.device).eval()
+        window = max_length or contexts[label]
+        # With `layers`, the clean hidden states entering the first perturbed block are computed once and
+        # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
+        scorer = SlidingWindowNLL(model, token_ids[label], window, stride or max(window // 2, 1),
+                                  batch_size, first_block=min(layers) if layers else 0)
+        clean = None
+    started = time.perf_counter()
+    with perturbed(model, kind, level, scope=scope_name, seed=seed + repeat, layers=layers or None) as damage:
+        if level == 0:  # the intact model: one evaluation serves every kind and scope
+            clean = clean or scorer()
+        nll, tokens = clean if level == 0 else scorer()
+    result = Perplexity(nll, tokens, n_bytes)
+    log.write(dict(model=label, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text, level=level,
+                   repeat=repeat, nll=nll, tokens=tokens, bytes=n_bytes, ppl=result.ppl, bpb=result.bpb,
+                   sparsity=damage.sparsity, seconds=round(time.perf_counter() - started, 4)))
+
+if rt.distributed:
+    torch.distributed.barrier()
+    if rt.is_master:
+        merged = ResultsLog(csv_path, COLUMNS, KEY)
+        for part in sorted(glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))):
+            for row in ResultsLog(part, COLUMNS, KEY).read().to_dict('records'):
+                if not merged.has(**row):
+                    merged.write(row)
+            os.remove(part)
+    torch.distributed.barrier()
+teardown(rt)
+if not rt.is_master:
+    raise SystemExit(0)
+
+# -----------------------------------------------------------------------------
+# Statistics: crossover of the bpb curves and paired differences in relative degradation.
+frame = ResultsLog(csv_path, COLUMNS, KEY).read()
+frame = frame[(frame['layers'].astype(str) == layers_text) & frame['model'].isin(labels)]
+rng = np.random.default_rng(seed)
+
+
+def bpb_table(label, kind, scope_name, checkpoint='final'):
+    """{level: array of bpb over repeats 0..R-1} (the intact model's single value at level 0)."""
+    rows = frame[(frame['model'] == label) & (frame['checkpoint'] == checkpoint) & (frame['kind'] == kind)
+                 & (frame['scope'] == scope_name)]
+    return {level: group.sort_values('repeat')['bpb'].to_numpy(float) for level, group in rows.groupby('level')}
+
+
+def crossing(grid, difference):
+    """The first level where the curve `difference` (a - b) changes sign, by linear interpolation."""
+    for i in range(len(grid) - 1):
+        d0, d1 = difference[i], difference[i + 1]
+        if np.isfinite(d0) and np.isfinite(d1) and d0 * d1 < 0:
+            return grid[i] + (grid[i + 1] - grid[i]) * d0 / (d0 - d1)
+    return None
+
+
+def interval(values):
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
+
+
+def compare_pair(a, b, kind, scope_name):
+    """Crossover and paired difference in relative degradation bpb(p)/bpb(0) of model a minus model b."""
+    ta, tb = bpb_table(a, kind, scope_name), bpb_table(b, kind, scope_name)
+    grid = [level for level in sorted(set(ta) & set(tb)) if len(ta[level]) and len(tb[level])]
+    if 0.0 not in grid or len(grid) < 2:
+        return None
+    n = min(min(len(ta[level]), len(tb[level])) for level in grid if level > 0)
+    # Levels x repeats (the intact value repeated); the same repeat indices pair the same masks.
+    A = np.array([np.resize(ta[level][:n], n) for level in grid])
+    B = np.array([np.resize(tb[level][:n], n) for level in grid])
+    with np.errstate(invalid='ignore', over='ignore'):
+        relative = A / A[0] - B / B[0]
+        resamples = rng.integers(0, n, size=(bootstrap, n))
+        crossings = [crossing(grid, A[:, idx].mean(1) - B[:, idx].mean(1)) for idx in resamples]
+        found = [c for c in crossings if c is not None]
+        boot_relative = np.stack([relative[:, idx].mean(1) for idx in resamples])  # resamples x levels
+    point = crossing(grid, A.mean(1) - B.mean(1))
+    damaged = [i for i, level in enumerate(grid) if level > 0]
+    return {
+        'levels': grid, 'repeats': int(n),
+        f'bpb_{a}': [float(x) for x in A.mean(1)], f'bpb_{b}': [float(x) for x in B.mean(1)],
+        'crossover': point, 'crossover_ci95': interval(found) if point is not None else None,
+        'crossover_fraction_of_resamples': len(found) / bootstrap,
+        'relative_degradation_difference': [float(x) for x in relative.mean(1)],
+        'relative_degradation_difference_ci95': [interval(boot_relative[:, i]) for i in range(len(grid))],
+        'mean_over_damaged_levels': float(relative[damaged].mean()) if damaged else None,
+        'mean_over_damaged_levels_ci95': interval(boot_relative[:, damaged].mean(1)) if damaged else None,
+        'non_finite_trials': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
+    }
+
+
+summary = {'metric': 'bits per byte; relative degradation = bpb(level) / bpb(0); differences are a - b '
+                     '(negative: a degrades less); 95% bootstrap intervals over paired repeats',
+           'layers': layers_text, 'comparisons': {}}
+crossovers = {}  # (kind, scope) -> [(a, b, level)]
+for a, b in pairs:
+    for kind in kinds:
+        for scope_name in scopes:
+            result = compare_pair(a, b, kind, scope_name)
+            if result is not None:
+                summary['comparisons'][f'{a} - {b} | {kind} | {scope_name}'] = result
+                if result['crossover'] is not None:
+                    crossovers.setdefault((kind, scope_name), []).append((a, b, result['crossover']))
+with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
+    json.dump(summary, f, indent=2)
+print(f"wrote {os.path.join(out_dir, 'summary.json')}")
+for name, result in summary['comparisons'].items():
+    crossed = (f"crossover at {result['crossover']:.3f} (95% CI {result['crossover_ci95']})"
+               if result['crossover'] is not None else "no crossover")
+    print(f"  {name}: {crossed}; mean difference in relative degradation "
+          f"{result['mean_over_damaged_levels']:+.4f} (95% CI {result['mean_over_damaged_levels_ci95']})")
+
+# -----------------------------------------------------------------------------
+# Figures: rows = scopes; columns = perplexity, bits per byte, relative degradation.
+FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
+           'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
+           'global_magnitude_pruning': ('gpt2_global_magnitude_deletion.png', 'Global magnitude pruning fraction'),
+           'gaussian_noise': ('gpt2_weight_noise.png', 'Weight noise std'),
+           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability')}
+
+
+def clipped_lines(ax, rows, y, hue, label=str):
+    """Error-bar lines of `y`; means that are inf or nan are drawn clipped to the top with an x marker."""
+    rows = rows.copy()
+    finite = np.isfinite(rows[y])
+    top = rows.loc[finite, y].max() * 1.5 if finite.any() else 1.0
+    bad = rows[~finite]
+    rows.loc[~finite, y] = top
+    plots.errorbar_lines(ax, rows, 'level', y, hue, label=label, std_label=False)
+    if len(bad):
+        ax.scatter(bad['level'], [top] * len(bad), marker='x', s=90, color='black', zorder=5,
+                   label='inf/nan (clipped)')
+
+
+def draw_models(kind, rows, path, xlabel):
+    rows = rows.copy()
+    intact = rows[rows['level'] == 0].groupby(['model', 'scope'])['bpb'].first()
+    rows['relative'] = [bpb / intact.get((m, s), math.nan) for m, s, bpb in zip(rows['model'], rows['scope'], rows['bpb'])]
+    fig, axes = plots.figure(ncols=3, nrows=len(scopes), width=5.2, height=4.2)
+    for r, scope_name in enumerate(scopes):
+        part = rows[rows['scope'] == scope_name]
+        for c, (column, ylabel) in enumerate((('ppl', 'Perplexity (own tokenizer)'), ('bpb', 'Bits per byte'),
+                                              ('relative', 'bpb / bpb(intact)'))):
+            ax = axes[r * 3 + c]
+            if len(part):
+                clipped_lines(ax, part, column, 'model', label=lambda m: m)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"scope: {scope_name}" + (f", blocks {layers_text}" if layers else ''), fontsize=11)
+            if column == 'ppl':
+                ax.set_yscale('log')
+            for a, b, level in crossovers.get((kind, scope_name), []) if column == 'bpb' else []:
+                ax.axvline(level, color='grey', linestyle=':')
+                ax.annotate(f"{a}/{b}\ncross-over {level:.3f}", (level, ax.get_ylim()[0]), xytext=(4, 10),
+                            textcoords='offset points', fontsize=9)
+            ax.legend(title=f"mean ± std over {repeats} seeds" if kind not in ('magnitude_pruning', 'global_magnitude_pruning') else None,
+                      fontsize=9)
+    plots.save(fig, path)
+
+
+def draw_epochs(kind, rows, path, xlabel):
+    """One panel per model and scope; one perplexity curve per training epoch (the paper's Figure)."""
+    fig, axes = plots.figure(ncols=len(labels), nrows=len(scopes), width=5.2, height=4.2)
+    order = lambda name: int(name[6:]) if name.startswith('epoch_') else 10 ** 9
+    for r, scope_name in enumerate(scopes):
+        for c, label in enumerate(labels):
+            ax = axes[r * len(labels) + c]
+            part = rows[(rows['scope'] == scope_name) & (rows['model'] == label)].copy()
+            part['rank'] = part['checkpoint'].map(order)
+            if len(part):
+                clipped_lines(ax, part, 'ppl', 'rank',
+                              label=lambda k: 'final' if k == 10 ** 9 else f"Epoch {k}")
+                ax.legend(fontsize=9)
+            ax.set_yscale('log')
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel('Perplexity')
+            ax.set_title(f"{label}, scope: {scope_name}", fontsize=11)
+    plots.save(fig, path)
+
+
+for kind in sorted(set(kinds) | set(epoch_kinds)):
+    filename, xlabel = FIGURES[kind]
+    rows = frame[frame['kind'] == kind]
+    if rows.empty:
+        continue
+    final = rows[rows['checkpoint'] == 'final']
+    by_epoch = rows['checkpoint'].nunique() > 1
+    if kind in kinds and len(final):
+        draw_models(kind, final, os.path.join(visuals_dir, filename.replace('.png', '_models.png') if by_epoch else filename), xlabel)
+    if by_epoch:
+        draw_epochs(kind, rows, os.path.join(visuals_dir, filename), xlabel)
