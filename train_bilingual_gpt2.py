@@ -1,0 +1,496 @@
+"""Train a monolingual, a bilingual and a control GPT-2 with equal budgets.
+
+The paper (Multitasking Models are Robust to Structural Failure, NeurIPS 2022) fine-tuned GPT-2 on
+English news (the monolingual model) and on English + Greek with a new bilingual BPE tokenizer (the
+bilingual model), then compared how they degrade when weights are deleted (test_gpt2.py). This
+script trains both, plus a control:
+
+    monolingual  English only
+    bilingual    English + a second language, mixed in every batch (lang2_fraction of its sequences)
+    control      English only, for as many English tokens as the bilingual model saw (fewer steps):
+                 it separates "bilingual" from "trained on less English"
+
+All three share the architecture, the batch and the sequence length; monolingual and bilingual take
+the same optimizer steps. Held-out English loss, perplexity and bits-per-byte (which, unlike
+perplexity, compares models with different tokenizers) are measured at every checkpoint.
+
+Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text),
+five whole books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BOOKS), a
+byte-level BPE of `vocab_size` trained on each model's own training text.
+
+    python train_bilingual_gpt2.py                                 # offline default, 2 CPU cores
+    python train_bilingual_gpt2.py --max_steps=50 --eval_interval=25 --n_layer=1 --n_embd=32   # smoke test
+    python train_bilingual_gpt2.py --init_from=gpt2 --train_file=vblagoje/cc_news \\
+        --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
+    torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
+
+Writes, in out_dir: <model>/ (final Hugging Face model + tokenizer dir), <model>/epoch_<e>/ (one
+checkpoint per eval_interval steps, e = 1, 2, ...; each with the optimizer, scheduler, step and RNG
+state for resume), eval_en.txt (the held-out English text, one document per line; test_gpt2.py's
+default), train_en.txt / train_lang2.txt (the training text), train_log.csv, config.json; and
+visuals_dir/gpt2_training.png.
+
+Tokenizers: with init_from=scratch each model gets a byte-level BPE trained on its own training text
+(English for monolingual and control, the mix for bilingual). With a pretrained init_from (a hub name
+such as gpt2, or a local dir) the monolingual and control models keep its tokenizer and the bilingual
+model gets a new bilingual BPE of `vocab_size` with the embedding matrix resized to it, as the paper
+did (the rows of the old embedding then stand for other strings: the model relearns them). The
+saved tokenizers use the end-of-text token as padding token (GPT-2 has none).
+
+Exact resume: the data order is a function of the seed and the step, and each checkpoint holds the
+optimizer, scheduler and RNG states, so a killed run restarted with the same settings (resume=True,
+the default) continues from its last checkpoint with the same losses as an uninterrupted run. A
+finished model is skipped on a rerun.
+"""
+
+import contextlib
+import functools
+import glob
+import json
+import itertools
+import math
+import os
+import time
+
+import torch
+import transformers
+from tokenizers import Tokenizer, decoders, models as bpe_models, pre_tokenizers, trainers
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel,
+                          PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup)
+
+from robustness import corpora, plots
+from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.perplexity import evaluate_text
+from robustness.results import ResultsLog
+from robustness.runtime import autocast, from_pretrained, seed_everything, setup, teardown
+
+# -----------------------------------------------------------------------------
+# data
+train_file = ''            # English: a text file with one document per line, or a HF dataset name[:config]; '' = World English Bible
+second_file = ''           # second language, same forms; '' = Ukrainian Bible
+eval_fraction = 0.05       # user corpora: the last fraction of the English documents is held out for evaluation
+max_docs = 0               # at most this many training (and evaluation) documents per language, picked evenly; 0 = all (a HF dataset streams 100000)
+# models
+train_models = ['monolingual', 'bilingual', 'control']  # which of the three models to train
+init_from = 'scratch'      # scratch | a HF causal LM name (gpt2) | a local model dir; pretrained models keep their architecture
+vocab_size = 2048          # byte-level BPE vocabulary (from scratch; the bilingual tokenizer of a pretrained model)
+n_layer = 4                # transformer blocks (from scratch)
+n_head = 4                 # attention heads (from scratch)
+n_embd = 128               # embedding width (from scratch)
+dropout = 0.0              # dropout (from scratch)
+block_size = 128           # tokens per training sequence (and held-out evaluation window)
+# training
+lang2_fraction = 0.5       # share of each bilingual batch's sequences in the second language
+batch_size = 16            # sequences per micro-batch, per process
+grad_accum = 1             # micro-batches per optimizer step
+max_steps = 240            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
+learning_rate = 2e-3       # peak learning rate (AdamW)
+min_lr_ratio = 0.1         # the cosine decays to learning_rate * min_lr_ratio at the last step
+warmup_steps = 24          # linear warm-up steps
+weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases and norms)
+beta1 = 0.9                # AdamW beta1
+beta2 = 0.95               # AdamW beta2
+grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
+eval_interval = 60         # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
+eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
+eval_batch_size = 32       # held-out windows per forward pass
+log_interval = 10          # steps between rows of train_log.csv
+seed = 1337                # seeds the initialisation, the data order and dropout
+device = 'auto'            # auto | cpu | cuda
+compile = False            # torch.compile the model (CUDA; slow to start, faster to run)
+resume = True              # continue from the latest checkpoint in out_dir; finished models are skipped
+stop_after = 0             # stop, as if killed (nothing saved), once a model reaches this step; for testing resume (0 = never)
+out_dir = 'results/train_bilingual_gpt2'  # models, logs and held-out text
+visuals_dir = 'visuals'    # where gpt2_training.png goes
+# -----------------------------------------------------------------------------
+config = configure(globals())
+
+MODELS = ('monolingual', 'bilingual', 'control')
+check_choices('train_models', train_models, MODELS)
+check(train_models, "train_models: name at least one model")
+check_range('lang2_fraction', lang2_fraction, 0, 1)
+check_range('eval_fraction', eval_fraction, 0, 1)
+check(0 < eval_fraction < 1, f"eval_fraction: {eval_fraction} must lie strictly between 0 and 1")
+for name in ('batch_size', 'eval_batch_size', 'grad_accum', 'max_steps', 'eval_interval', 'log_interval', 'block_size'):
+    check_range(name, config[name], 1)
+for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout'):
+    check_range(name, config[name], 0)
+check_range('min_lr_ratio', min_lr_ratio, 0, 1)
+check(learning_rate > 0, f"learning_rate: {learning_rate} must be positive")
+check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
+check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
+lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
+check(abs(batch_size * lang2_fraction - lang2_rows) < 1e-9,
+      f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of sequences")
+# the control sees the bilingual model's English tokens: the same batch, fewer steps
+control_steps = round(max_steps * (batch_size - lang2_rows) / batch_size)
+check('control' not in train_models or control_steps >= 1,
+      f"lang2_fraction: {lang2_fraction} leaves the control model no English tokens to train on")
+scratch = init_from == 'scratch'
+if scratch:
+    check(vocab_size >= 257, f"vocab_size: {vocab_size} is smaller than a byte-level BPE's 256 bytes + end-of-text")
+    check(n_embd % n_head == 0, f"n_embd: {n_embd} is not divisible by n_head {n_head}")
+log_path = os.path.join(out_dir, 'train_log.csv')
+check(resume or not os.path.exists(log_path),
+      f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
+
+rt = setup(device)
+seed_everything(seed)
+
+# Corpora -----------------------------------------------------------------------------------------
+
+
+def evenly(documents, count):
+    """At most `count` of the documents, spread evenly through them (all when count is 0)."""
+    if not count or count >= len(documents):
+        return documents
+    return [documents[i * len(documents) // count] for i in range(count)]
+
+
+def load_documents(value, setting):
+    """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config]."""
+    if os.path.exists(value) or value.startswith(('.', '/', '~')) or value.endswith('.txt'):
+        try:
+            return corpora.read_documents(value, setting)
+        except ValueError as error:
+            fail(str(error))
+    name, _, subset = value.partition(':')
+    try:
+        import datasets
+        stream = datasets.load_dataset(name, subset or None, split='train', streaming=True)
+        # a document is one line: newlines inside a document become spaces
+        documents = [' '.join(row['text'].split()) for row in itertools.islice(stream, max_docs or 100_000)]
+    except Exception as error:
+        fail(f"{setting}: {value!r} is not a file and could not be streamed as a Hugging Face dataset "
+             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+             f"pass a text file with one document per line")
+    documents = [d for d in documents if d]
+    check(documents, f"{setting}: the dataset {value!r} has no text")
+    return documents, 0
+
+
+if train_file:
+    english, replaced_en = load_documents(train_file, 'train_file')
+    check(len(english) >= 2, f"train_file: {train_file} has {len(english)} document; need at least 2 to hold one out")
+    held_out = max(1, round(len(english) * eval_fraction))
+    english = evenly(english, max_docs and max_docs + held_out)
+    held_out = max(1, round(len(english) * eval_fraction))
+    train_en, eval_en = english[:-held_out], english[-held_out:]
+else:
+    replaced_en = 0
+    train_en = evenly(corpora.chapters(corpora.english_verses('web'), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+    eval_en = evenly(corpora.chapters(corpora.english_verses('web'), books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+if second_file:
+    train_lang2, replaced_lang2 = load_documents(second_file, 'second_file')
+    train_lang2 = evenly(train_lang2, max_docs)
+else:
+    # the same books are held out of the second language: no model sees a translation of the evaluation text
+    replaced_lang2 = 0
+    train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
+
+if not scratch:
+    # one-line errors for an unreachable hub model or a too long block, before any training
+    pretrained_config = from_pretrained(AutoConfig, init_from, 'init_from')
+    positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
+    check(positions is None or block_size <= positions,
+          f"block_size: {block_size} is longer than the {positions} positions that {init_from} allows")
+    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_from, 'init_from')
+
+if rt.is_master:
+    print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
+          f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
+          f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
+    os.makedirs(out_dir, exist_ok=True)
+    save_config(config, os.path.join(out_dir, 'config.json'))
+    for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
+        with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(documents) + '\n')
+log = ResultsLog(log_path, ['model', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes',
+                            'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s',
+                            'replaced_bytes'],
+                 key=('model', 'split', 'step')) if rt.is_master else None
+
+transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
+if rt.device.type == 'cuda':
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+# Tokenizers and token streams --------------------------------------------------------------------
+
+EOS = '<|endoftext|>'
+
+
+def train_bpe(documents):
+    """A byte-level BPE of vocab_size trained on the documents, as a transformers tokenizer."""
+    tokenizer = Tokenizer(bpe_models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(documents, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=EOS, eos_token=EOS, unk_token=EOS,
+                                   pad_token=EOS)
+
+
+def build_tokenizer(name):
+    """Master builds (or, on resume, finds) the model's tokenizer in out_dir/<name>/tokenizer; every rank loads it."""
+    path = os.path.join(out_dir, name, 'tokenizer')
+    if rt.is_master and not os.path.exists(os.path.join(path, 'tokenizer.json')):
+        if scratch or name == 'bilingual':
+            tokenizer = train_bpe(train_en + train_lang2 if name == 'bilingual' else train_en)
+        else:
+            tokenizer = pretrained_tokenizer
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.save_pretrained(path)
+    if rt.distributed:
+        torch.distributed.barrier()
+    return AutoTokenizer.from_pretrained(path)
+
+
+def sequences(tokenizer, documents):
+    """The documents as one token stream (end-of-text after each) cut into rows of block_size tokens,
+    and the UTF-8 bytes each row stands for."""
+    ids = tokenizer(documents, add_special_tokens=False, verbose=False)['input_ids']
+    stream = torch.tensor([t for doc in ids for t in doc + [tokenizer.eos_token_id]], dtype=torch.long)
+    rows = stream[:len(stream) // block_size * block_size].view(-1, block_size)
+    check(len(rows) >= rt.world_size * batch_size,
+          f"max_docs: {len(stream):,} tokens of text make too few sequences of block_size {block_size} for one batch")
+    row_bytes = torch.tensor([len(text.encode('utf-8')) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)])
+    return rows, row_bytes
+
+
+@functools.lru_cache(maxsize=16)
+def epoch_order(n_rows, stream_seed, epoch, rank):
+    """Process `rank`'s shard of epoch `epoch`'s permutation of n_rows rows (seeded by the stream and the
+    epoch), as DistributedSampler with set_epoch deals them out; the whole permutation on one process."""
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(stream_seed + epoch))
+    return order[rank::rt.world_size][:n_rows // rt.world_size]
+
+
+def take(n_rows, start, count, stream_seed, rank=rt.rank):
+    """Row indices [start, start + count) of process `rank`'s endless stream: epoch after epoch of a
+    fresh permutation. A function of the position only: that makes resume exact."""
+    per_rank = n_rows // rt.world_size
+    return torch.stack([epoch_order(n_rows, stream_seed, position // per_rank, rank)[position % per_rank]
+                        for position in range(start, start + count)])
+
+
+# Training ----------------------------------------------------------------------------------------
+
+
+def checkpoints(name):
+    """(step, dir) of every saved state of a model, the final dir included, latest last."""
+    found = []
+    for path in [os.path.join(out_dir, name)] + glob.glob(os.path.join(out_dir, name, 'epoch_*')):
+        if os.path.exists(os.path.join(path, 'trainer_state.json')):
+            with open(os.path.join(path, 'trainer_state.json')) as f:
+                found.append((json.load(f)['step'], path))
+    return sorted(found)
+
+
+def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state):
+    """A HF model+tokenizer dir, plus optimizer.pt (optimizer, scheduler and every process's RNG state)
+    and trainer_state.json (step and tokens seen; written last, it marks the dir complete)."""
+    rng = {'cpu': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state() if rt.device.type == 'cuda' else None}
+    ranks_rng = [rng]
+    if rt.distributed:
+        ranks_rng = [None] * rt.world_size
+        torch.distributed.all_gather_object(ranks_rng, rng)
+    if rt.is_master:
+        os.makedirs(path, exist_ok=True)
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        torch.save({'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(), 'rng': ranks_rng},
+                   os.path.join(path, 'optimizer.pt'))
+        with open(os.path.join(path, 'trainer_state.json'), 'w') as f:
+            json.dump(state, f, indent=2)
+    if rt.distributed:
+        torch.distributed.barrier()
+
+
+def evaluate(name, model, tokenizer, state):
+    """Held-out English loss, perplexity and bits-per-byte, logged as an 'eval' row (master only)."""
+    if not rt.is_master or log.has(model=name, split='eval', step=state['step']):
+        return
+    result = evaluate_text(model, tokenizer, eval_text, max_length=block_size, stride=eval_stride or block_size,
+                           batch_size=eval_batch_size)
+    log.write(dict(model=name, split='eval', step=state['step'], **counts(state), loss=result.nll / result.tokens,
+                   ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_en))
+    tqdm.write(f"{name} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
+               f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
+
+
+def counts(state):
+    return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
+
+
+def train(name, model_index):
+    steps = control_steps if name == 'control' else max_steps
+    rows_lang2 = lang2_rows if name == 'bilingual' else 0
+    rows_en = batch_size - rows_lang2
+    tokenizer = build_tokenizer(name)
+    en_seqs, en_seq_bytes = sequences(tokenizer, train_en)
+    if rows_lang2:
+        lang2_seqs, lang2_seq_bytes = sequences(tokenizer, train_lang2)
+
+    saved = checkpoints(name) if resume else []
+    if saved and saved[-1][0] >= steps:
+        if rt.is_master:
+            print(f"{name}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
+        return
+    seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
+    if saved:
+        model = AutoModelForCausalLM.from_pretrained(saved[-1][1])
+    elif scratch:
+        model = GPT2LMHeadModel(GPT2Config(
+            vocab_size=len(tokenizer), n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
+            resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id))
+    else:
+        model = from_pretrained(AutoModelForCausalLM, init_from, 'init_from')
+        if name == 'bilingual':  # the new bilingual BPE: resize the embeddings to it, as the paper did
+            model.resize_token_embeddings(len(tokenizer))
+            model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model.to(rt.device)
+    raw_model = model
+    if rt.is_master and not saved:
+        print(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer):,}, "
+              f"{steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of {block_size} tokens "
+              f"({rows_lang2} of each {batch_size} in the second language)")
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
+                                   {'params': no_decay, 'weight_decay': 0.0}],
+                                  lr=learning_rate, betas=(beta1, beta2), fused=rt.device.type == 'cuda')
+    # linear warm-up from 0, then a cosine down to min_lr_ratio * learning_rate, stepped per optimizer step
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(optimizer, warmup_steps, steps, min_lr_rate=min_lr_ratio)
+    state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
+    if saved:
+        with open(os.path.join(saved[-1][1], 'trainer_state.json')) as f:
+            state.update(json.load(f))
+        trainer_state = torch.load(os.path.join(saved[-1][1], 'optimizer.pt'), weights_only=False)
+        optimizer.load_state_dict(trainer_state['optimizer'])
+        scheduler.load_state_dict(trainer_state['scheduler'])
+        rng = trainer_state['rng'][rt.rank]
+        torch.set_rng_state(rng['cpu'])
+        if rng['cuda'] is not None:
+            torch.cuda.set_rng_state(rng['cuda'])
+        if rt.is_master:
+            print(f"{name}: resuming from {saved[-1][1]} at step {state['step']}")
+    else:
+        seed_everything(seed + rt.rank)  # dropout differs across processes
+        evaluate(name, raw_model, tokenizer, state)
+    if compile:
+        model = torch.compile(model)
+    if rt.distributed:
+        model = DDP(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
+
+    model.train()
+    en_stream, lang2_stream = seed + 1000 * model_index, seed + 1000 * model_index + 500  # data order seeds
+    tokens_per_step = rt.world_size * grad_accum * batch_size * block_size
+    progress = tqdm(total=steps, initial=state['step'], desc=name, disable=not rt.is_master, dynamic_ncols=True)
+    window_start, window_tokens, window_steps = time.time(), 0, 0
+    loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
+    while state['step'] < steps:
+        lr = scheduler.get_last_lr()[0]
+        for micro in range(grad_accum):
+            batch = state['step'] * grad_accum + micro  # micro-batches before this one, per process
+            picked = take(len(en_seqs), batch * rows_en, rows_en, en_stream)
+            x = en_seqs[picked]
+            if rows_lang2:
+                picked = take(len(lang2_seqs), batch * rows_lang2, rows_lang2, lang2_stream)
+                x = torch.cat([x, lang2_seqs[picked]])
+            # the bytes of text that every process's rows stand for (the data order is known to all)
+            for rank in range(rt.world_size):
+                state['en_bytes'] += en_seq_bytes[take(len(en_seqs), batch * rows_en, rows_en, en_stream, rank)].sum().item()
+                if rows_lang2:
+                    state['lang2_bytes'] += lang2_seq_bytes[take(len(lang2_seqs), batch * rows_lang2, rows_lang2,
+                                                                 lang2_stream, rank)].sum().item()
+            x = x.to(rt.device, non_blocking=True)
+            # under DDP the gradients are all-reduced on the last micro-batch only
+            sync = model.no_sync() if rt.distributed and micro < grad_accum - 1 else contextlib.nullcontext()
+            with sync:
+                with autocast(rt.device):
+                    loss = model(input_ids=x, labels=x).loss / grad_accum
+                loss.backward()
+            loss_sum += loss.detach()
+        # clip after backward: the optimizer steps with the clipped gradients
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == steps
+        if logging:
+            clipped_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state['step'] += 1
+        state['tokens'] += tokens_per_step
+        state['en_tokens'] += rt.world_size * grad_accum * rows_en * block_size
+        state['lang2_tokens'] += rt.world_size * grad_accum * rows_lang2 * block_size
+        window_tokens, window_steps = window_tokens + tokens_per_step, window_steps + 1
+        progress.update(1)
+        if logging:
+            if rt.distributed:
+                torch.distributed.all_reduce(loss_sum)
+            loss_value = loss_sum.item() / rt.world_size / window_steps
+            tokens_per_s = window_tokens / (time.time() - window_start)
+            progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
+            if rt.is_master and not log.has(model=name, split='train', step=state['step']):
+                log.write(dict(model=name, split='train', step=state['step'], **counts(state), loss=loss_value, lr=lr,
+                               grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
+                               tokens_per_s=tokens_per_s, replaced_bytes=replaced_en + replaced_lang2))
+            loss_sum.zero_()
+            window_start, window_tokens, window_steps = time.time(), 0, 0
+        if stop_after and state['step'] == stop_after:
+            progress.close()
+            if rt.is_master:
+                print(f"{name}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the last checkpoint")
+            teardown(rt)
+            raise SystemExit(0)
+        if state['step'] % eval_interval == 0 or state['step'] == steps:
+            evaluate(name, raw_model, tokenizer, state)
+            if state['step'] % eval_interval == 0:
+                save_checkpoint(os.path.join(out_dir, name, f"epoch_{state['step'] // eval_interval}"), raw_model,
+                                tokenizer, optimizer, scheduler, state)
+            if state['step'] == steps:
+                save_checkpoint(os.path.join(out_dir, name), raw_model, tokenizer, optimizer, scheduler, state)
+            window_start = time.time()  # evaluating and saving is not training time
+    progress.close()
+
+    if rt.distributed:  # the processes must hold the same weights: compare with rank 0's
+        weights = torch.cat([p.detach().flatten().float() for p in raw_model.parameters()])
+        reference = weights.clone()
+        torch.distributed.broadcast(reference, src=0)
+        difference = (weights - reference).abs().max()
+        torch.distributed.all_reduce(difference, op=torch.distributed.ReduceOp.MAX)
+        check(difference.item() == 0, f"{name}: the {rt.world_size} processes ended with different weights "
+                                      f"(max difference {difference.item():.3g})")
+        if rt.is_master:
+            print(f"{name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
+    if rt.is_master:
+        print(f"{name}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = {state['en_bytes']:,} bytes, "
+              f"{state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} bytes); saved {os.path.join(out_dir, name)}")
+
+
+for index, name in enumerate(MODELS):
+    if name in train_models:
+        train(name, index)
+
+# Figure: held-out bits-per-byte vs tokens seen ---------------------------------------------------
+if rt.is_master:
+    frame = log.read()
+    frame = frame[frame['split'] == 'eval']
+    fig, axes = plots.figure(ncols=2)
+    for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
+                         (axes[1], 'en_tokens', 'English training tokens seen')):
+        plots.errorbar_lines(ax, frame, x, 'bpb', 'model')
+        ax.set_xlabel(label)
+        ax.set_ylabel('held-out English bits per byte')
+    axes[0].set_title(f"one seed ({seed}); held-out books of the English text")
+    plots.save(fig, os.path.join(visuals_dir, 'gpt2_training.png'))
+teardown(rt)
