@@ -1,0 +1,138 @@
+"""End-to-end tests of test_gpt2.py on tiny GPT-2 models, run as a user would."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from conftest import OFFLINE, ROOT, run_script
+from gpt2_fixtures import ruth, save_tiny_model
+from robustness.perplexity import evaluate_text
+from robustness.perturb import perturbed
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """Two tiny GPT-2 models (the first with an epoch_1 checkpoint) and a held-out text."""
+    root = tmp_path_factory.mktemp('tiny')
+    text = ruth()
+    save_tiny_model(root / 'mono', text[:6000], seed=0, n_layer=2)
+    save_tiny_model(root / 'mono' / 'epoch_1', text[:6000], seed=3, n_layer=2)
+    save_tiny_model(root / 'bi', text[:6000], seed=1, n_layer=2, vocab_size=280)
+    held_out = [line.strip() for line in text[6000:7500].split('\n') if line.strip()]
+    (root / 'eval.txt').write_text('\n'.join(held_out) + '\n')  # as the training script writes it
+    return root
+
+
+def common(tiny, out):
+    return [f'--models=monolingual={tiny / "mono"},bilingual={tiny / "bi"}', f'--eval_file={tiny / "eval.txt"}',
+            f'--out_dir={out}', f'--visuals_dir={out / "visuals"}', '--max_length=32', '--stride=16',
+            '--bootstrap=50', '--repeats=2']
+
+
+def test_sweep_end_to_end_and_resume(tiny, tmp_path):
+    out = tmp_path / 'out'
+    args = common(tiny, out) + ['--kinds=random_deletion,magnitude_pruning,gaussian_noise', '--scope=attn,blocks',
+                                '--levels=0,0.5', '--noise_levels=0,0.1']
+    result = run_script('test_gpt2.py', *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_csv(out / 'perplexity.csv')
+    for column in 'model,checkpoint,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
+        assert column in frame.columns
+    # final: 2 models x 2 scopes x (random: 1 + 2, magnitude: 1 + 1, noise: 1 + 2); epoch_1: magnitude 2 x 2
+    assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (3 + 2 + 3)
+    assert len(frame[frame['checkpoint'] == 'epoch_1']) == 2 * 2 and set(frame['model'][frame['checkpoint'] == 'epoch_1']) == {'monolingual'}
+    text = (tiny / 'eval.txt').read_text()
+    assert (frame['bytes'] == len(text.encode('utf-8'))).all()
+    assert frame['ppl'].to_numpy() == pytest.approx((frame['nll'] / frame['tokens']).map(math.exp).to_numpy(), rel=1e-9)
+    assert frame['bpb'].to_numpy() == pytest.approx((frame['nll'] / math.log(2) / frame['bytes']).to_numpy(), rel=1e-9)
+    # The intact rows equal evaluate_text on the saved model; the damaged ones differ and reach their sparsity.
+    model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
+    tokenizer = AutoTokenizer.from_pretrained(tiny / 'mono')
+    clean = evaluate_text(model, tokenizer, text, 32, 16)
+    mono = frame[(frame['model'] == 'monolingual') & (frame['checkpoint'] == 'final')]
+    assert mono[mono['level'] == 0]['nll'].to_numpy() == pytest.approx(clean.nll, rel=1e-6)
+    assert (mono[mono['level'] == 0]['tokens'] == clean.tokens).all()
+    deleted = mono[(mono['kind'] == 'random_deletion') & (mono['level'] == 0.5)]
+    assert deleted['sparsity'].to_numpy() == pytest.approx(0.5, abs=0.03)
+    assert deleted['nll'].nunique() == 4 and not (deleted['nll'] == clean.nll).any()
+    with perturbed(model, 'random_deletion', 0.5, scope='blocks', seed=1):  # repeat 1 = seed 0 + 1
+        damaged = evaluate_text(model, tokenizer, text, 32, 16)
+    row = deleted[(deleted['scope'] == 'blocks') & (deleted['repeat'] == 1)]
+    assert row['nll'].item() == pytest.approx(damaged.nll, rel=1e-6)
+    summary = json.loads((out / 'summary.json').read_text())
+    assert set(summary['comparisons']) == {f'bilingual - monolingual | {k} | {s}' for k in
+                                           ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
+    entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
+    assert entry['levels'] == [0.0, 0.5] and entry['repeats'] == 2 and len(entry['relative_degradation_difference_ci95']) == 2
+    for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
+                 'gpt2_weight_noise.png'):
+        assert (out / 'visuals' / name).stat().st_size > 10_000
+    assert json.loads((out / 'config.json').read_text())['repeats'] == 2
+
+    # Resume: a rerun with one more level measures only the new rows.
+    more = run_script('test_gpt2.py', *args[:-1], '--noise_levels=0,0.1,0.3')
+    assert more.returncode == 0 and '8 of 8 trials' in more.stdout  # 2 models x 2 scopes x 2 repeats at 0.3
+    assert len(pd.read_csv(out / 'perplexity.csv')) == len(frame) + 8
+
+
+def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path):
+    out = tmp_path / 'out'
+    result = run_script('test_gpt2.py', *common(tiny, out), '--kinds=random_deletion,gaussian_noise', '--scope=blocks',
+                        '--layers=1', '--levels=0,0.3', '--noise_levels=0,1e30', '--repeats=1', '--epochs=False')
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_csv(out / 'perplexity.csv')
+    assert (frame['layers'].astype(str) == '1').all()
+    model = AutoModelForCausalLM.from_pretrained(tiny / 'bi')
+    tokenizer = AutoTokenizer.from_pretrained(tiny / 'bi')
+    text = (tiny / 'eval.txt').read_text()
+    with perturbed(model, 'random_deletion', 0.3, scope='blocks', seed=0, layers=[1]):
+        full = evaluate_text(model, tokenizer, text, 32, 16)  # the whole model, no cached prefix
+    row = frame[(frame['model'] == 'bilingual') & (frame['kind'] == 'random_deletion') & (frame['level'] == 0.3)]
+    assert row['nll'].item() == pytest.approx(full.nll, rel=1e-6)
+    exploded = frame[frame['level'] == 1e30]
+    assert len(exploded) == 2 and not exploded['ppl'].map(math.isfinite).any()  # recorded, not crashed
+    assert (out / 'visuals' / 'gpt2_weight_noise.png').exists()
+
+
+@pytest.mark.parametrize('override,message', [
+    ('--levels=0,1.5', 'levels: 1.5 is outside'),
+    ('--kinds=dropout', "kinds: unknown value 'dropout'"),
+    ('--scope=heads', "scope: unknown value 'heads'"),
+    ('--models=monolingual=/nonexistent/model', 'models: model directory /nonexistent/model does not exist'),
+    ('EMPTY', 'is empty'),
+])
+def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, override, message):
+    out = tmp_path / 'out'
+    if override == 'EMPTY':
+        (tmp_path / 'empty.txt').write_text('')
+        override = f'--eval_file={tmp_path / "empty.txt"}'
+    result = run_script('test_gpt2.py', *common(tiny, out), override)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith('error: ') and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
+    out = tmp_path / 'out'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg', OMP_NUM_THREADS='1', **OFFLINE)
+    args = common(tiny, out) + ['--kinds=random_deletion', '--scope=attn', '--levels=0,0.2,0.4', '--epochs=False']
+    result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+                             os.path.join(ROOT, 'test_gpt2.py'), *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'rank 0: 5 of 10 trials' in result.stdout and 'rank 1: 5 of 10 trials' in result.stdout
+    frame = pd.read_csv(out / 'perplexity.csv')
+    assert len(frame) == 10 and not frame.duplicated(['model', 'level', 'repeat']).any()
+    assert not list(out.glob('perplexity.part*.csv'))
+    intact = frame[(frame['model'] == 'monolingual') & (frame['level'] == 0)]['nll'].item()
+    model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
+    text = (tiny / 'eval.txt').read_text()
+    assert intact == pytest.approx(evaluate_text(model, AutoTokenizer.from_pretrained(tiny / 'mono'), text, 32, 16).nll, rel=1e-6)
