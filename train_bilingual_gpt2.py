@@ -19,14 +19,15 @@ five whole books held out of training in both languages (robustness.corpora.DEFA
 byte-level BPE of `vocab_size` trained on each model's own training text.
 
     python train_bilingual_gpt2.py                                 # offline default, 2 CPU cores
+    OMP_NUM_THREADS=1 python train_bilingual_gpt2.py               # on a CPU shared with other jobs
     python train_bilingual_gpt2.py --max_steps=50 --eval_interval=25 --n_layer=1 --n_embd=32   # smoke test
     python train_bilingual_gpt2.py --init_from=gpt2 --train_file=vblagoje/cc_news \\
         --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
     torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
 
 Writes, in out_dir: <model>/ (final Hugging Face model + tokenizer dir), <model>/epoch_<e>/ (one
-checkpoint per eval_interval steps, e = 1, 2, ...; each with the optimizer, scheduler, step and RNG
-state for resume), eval_en.txt (the held-out English text, one document per line; test_gpt2.py's
+checkpoint per eval_interval steps, e = 1, 2, ...; each also holds optimizer.pt (optimizer, scheduler
+and every process's RNG state) and trainer_state.json (step, tokens and bytes seen per language)), eval_en.txt (the held-out English text, one document per line; test_gpt2.py's
 default), train_en.txt / train_lang2.txt (the training text), train_log.csv, config.json; and
 visuals_dir/gpt2_training.png.
 
@@ -85,15 +86,15 @@ block_size = 128           # tokens per training sequence (and held-out evaluati
 lang2_fraction = 0.5       # share of each bilingual batch's sequences in the second language
 batch_size = 16            # sequences per micro-batch, per process
 grad_accum = 1             # micro-batches per optimizer step
-max_steps = 240            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
+max_steps = 600            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
 learning_rate = 2e-3       # peak learning rate (AdamW)
 min_lr_ratio = 0.1         # the cosine decays to learning_rate * min_lr_ratio at the last step
-warmup_steps = 24          # linear warm-up steps
+warmup_steps = 60          # linear warm-up steps
 weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases and norms)
 beta1 = 0.9                # AdamW beta1
 beta2 = 0.95               # AdamW beta2
 grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
-eval_interval = 60         # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
+eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
@@ -138,6 +139,14 @@ check(resume or not os.path.exists(log_path),
 
 rt = setup(device)
 seed_everything(seed)
+
+if not scratch:
+    # one-line errors for an unreachable hub model or a too long block, before any training
+    pretrained_config = from_pretrained(AutoConfig, init_from, 'init_from')
+    positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
+    check(positions is None or block_size <= positions,
+          f"block_size: {block_size} is longer than the {positions} positions that {init_from} allows")
+    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_from, 'init_from')
 
 # Corpora -----------------------------------------------------------------------------------------
 
@@ -190,14 +199,6 @@ else:
     replaced_lang2 = 0
     train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
 eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
-
-if not scratch:
-    # one-line errors for an unreachable hub model or a too long block, before any training
-    pretrained_config = from_pretrained(AutoConfig, init_from, 'init_from')
-    positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
-    check(positions is None or block_size <= positions,
-          f"block_size: {block_size} is longer than the {positions} positions that {init_from} allows")
-    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_from, 'init_from')
 
 if rt.is_master:
     print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "

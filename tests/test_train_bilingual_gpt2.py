@@ -1,0 +1,224 @@
+"""train_bilingual_gpt2.py end to end with tiny models: equal budgets, held-out books, the learning-rate
+schedule, gradient clipping, exact resume, torchrun/DDP on CPU, a pretrained local init, bad input."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from conftest import OFFLINE, ROOT, run_script
+from robustness import corpora
+
+SCRIPT = 'train_bilingual_gpt2.py'
+TINY = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=300', '--block_size=32', '--batch_size=4',
+        '--max_steps=8', '--eval_interval=4', '--warmup_steps=2', '--log_interval=1', '--max_docs=24',
+        '--eval_batch_size=64', '--learning_rate=0.01', '--min_lr_ratio=0.1', '--grad_clip=0.5']
+
+
+def train(out, *args):
+    result = run_script(SCRIPT, *TINY, f'--out_dir={out}', f'--visuals_dir={out}/visuals', *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def rows(out, model, split='train'):
+    frame = pd.read_csv(os.path.join(out, 'train_log.csv'))
+    return frame[(frame['model'] == model) & (frame['split'] == split)].sort_values('step').reset_index(drop=True)
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp('train')
+    return out, train(out).stdout
+
+
+def test_models_are_hf_dirs_with_checkpoints(tiny_run):
+    out, _ = tiny_run
+    for name, epochs in (('monolingual', 2), ('bilingual', 2), ('control', 1)):
+        model = AutoModelForCausalLM.from_pretrained(out / name)
+        tokenizer = AutoTokenizer.from_pretrained(out / name)
+        assert tokenizer.pad_token == tokenizer.eos_token == '<|endoftext|>'  # GPT-2 style padding
+        assert len(tokenizer) == model.config.vocab_size == 300 and model.config.n_positions == 32
+        ids = tokenizer('In the beginning God created the heavens', return_tensors='pt')['input_ids']
+        assert math.isfinite(model(ids, labels=ids).loss.item())
+        assert sorted(os.listdir(out / name / 'tokenizer')) and all(
+            (out / name / f'epoch_{e}' / 'model.safetensors').exists() for e in range(1, epochs + 1))
+        assert not (out / name / f'epoch_{epochs + 1}').exists()
+        # the last epoch checkpoint is the final model
+        final, last = load_file(out / name / 'model.safetensors'), load_file(out / name / f'epoch_{epochs}' / 'model.safetensors')
+        assert all(torch.equal(final[k], last[k]) for k in final)
+    # the bilingual BPE learned Ukrainian words; the English one did not
+    uk = 'І сказав Бог: Хай станеться світло!'
+    assert (len(AutoTokenizer.from_pretrained(out / 'bilingual')(uk)['input_ids'])
+            < 0.7 * len(AutoTokenizer.from_pretrained(out / 'monolingual')(uk)['input_ids']))
+
+
+def test_equal_budgets_and_control_tokens(tiny_run):
+    out, _ = tiny_run
+    last = {name: rows(out, name).iloc[-1] for name in ('monolingual', 'bilingual', 'control')}
+    tokens = 8 * 4 * 32  # steps x batch x block
+    assert last['monolingual']['step'] == last['bilingual']['step'] == 8
+    assert last['monolingual']['tokens'] == last['bilingual']['tokens'] == tokens
+    assert last['monolingual']['en_tokens'] == tokens and last['monolingual']['lang2_tokens'] == 0
+    assert last['bilingual']['en_tokens'] == last['bilingual']['lang2_tokens'] == tokens // 2
+    # the control: the bilingual model's English tokens, in half the steps of the same batch
+    assert last['control']['step'] == 4 and last['control']['en_tokens'] == last['bilingual']['en_tokens']
+    assert last['control']['lang2_tokens'] == 0
+    assert all(last[name]['en_bytes'] > 0 for name in last) and last['bilingual']['lang2_bytes'] > 0
+    for name in last:
+        state = json.load(open(out / name / 'trainer_state.json'))
+        assert state['step'] == last[name]['step'] and state['en_tokens'] == last[name]['en_tokens']
+    # held-out evaluations at step 0 and at every checkpoint
+    assert rows(out, 'bilingual', 'eval')['step'].tolist() == [0, 4, 8]
+    assert rows(out, 'control', 'eval')['step'].tolist() == [0, 4]
+
+
+def test_learning_rate_schedule(tiny_run):
+    """Linear warm-up from 0 over 2 steps, then a cosine to 0.1 x the peak at the model's last step."""
+    out, _ = tiny_run
+    for name, steps in (('monolingual', 8), ('control', 4)):
+        logged = rows(out, name)
+        assert logged['step'].tolist() == list(range(1, steps + 1))
+        for step, lr in zip(logged['step'], logged['lr']):
+            k = step - 1  # scheduler steps taken before this optimizer step
+            factor = k / 2 if k < 2 else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (k - 2) / (steps - 2)))
+            assert lr == pytest.approx(0.01 * factor, abs=1e-12)
+
+
+def test_gradient_clipping_takes_effect(tiny_run):
+    out, _ = tiny_run
+    logged = pd.concat([rows(out, name) for name in ('monolingual', 'bilingual', 'control')])
+    assert (logged['grad_norm'] > 0.5).sum() >= 5  # clipping had work to do
+    expected = logged['grad_norm'].clip(upper=0.5)
+    assert logged['clipped_grad_norm'].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-4)
+
+
+def test_held_out_books_absent_from_training_text(tiny_run):
+    out, stdout = tiny_run
+    books = corpora.DEFAULT_EVAL_BOOKS
+    english, ukrainian = corpora.english_verses(), corpora.ukrainian_verses()
+    lines = lambda path: open(out / path, encoding='utf-8').read().splitlines()
+    eval_en, train_en, train_lang2 = lines('eval_en.txt'), lines('train_en.txt'), lines('train_lang2.txt')
+    held_out = dict(zip(corpora.chapters(english, books=books), range(10**6)))
+    assert len(eval_en) == 24 and all(chapter in held_out for chapter in eval_en)
+    assert len(train_en) == len(train_lang2) == 24
+    assert set(train_en) <= set(corpora.chapters(english, exclude_books=books))
+    assert set(train_lang2) <= set(corpora.chapters(ukrainian, exclude_books=books))
+    # no held-out verse, in either language, anywhere in the training text (long verses: short ones repeat)
+    for verses, text in ((english, '\n'.join(train_en)), (ukrainian, '\n'.join(train_lang2))):
+        held = [t for v, t in verses.items() if corpora.book_of(v) in books and len(t) > 60]
+        assert len(held) > 500 and not any(t in text for t in held)
+    # the training text spans the Bible around the held-out books (the subset is spread evenly)
+    trained_books = {corpora.book_of(v) for v, t in english.items() if t in '\n'.join(train_en)}
+    assert min(trained_books) < 8 < 21 < max(trained_books) and len(trained_books) >= 15
+
+
+def test_figure_and_config(tiny_run):
+    out, _ = tiny_run
+    assert (out / 'visuals' / 'gpt2_training.png').stat().st_size > 10_000
+    config = json.load(open(out / 'config.json'))
+    assert config['max_steps'] == 8 and config['train_models'] == ['monolingual', 'bilingual', 'control']
+
+
+def test_exact_resume(tiny_run, tmp_path):
+    """Stopped after step 6 (as if killed, with the last checkpoint at step 4) and resumed: the same
+    losses, learning rates, gradient norms, held-out bpb and final weights as the uninterrupted run."""
+    reference, _ = tiny_run
+    stopped = train(tmp_path, '--train_models=monolingual', '--stop_after=6')
+    assert 'stopped at step 6' in stopped.stdout
+    assert (tmp_path / 'monolingual' / 'epoch_1').exists() and not (tmp_path / 'monolingual' / 'epoch_2').exists()
+    assert not (tmp_path / 'monolingual' / 'model.safetensors').exists()
+    resumed = train(tmp_path, '--train_models=monolingual')
+    assert 'resuming from' in resumed.stdout and 'at step 4' in resumed.stdout
+    columns = ['step', 'tokens', 'en_bytes', 'loss', 'lr', 'grad_norm', 'clipped_grad_norm']
+    pd.testing.assert_frame_equal(rows(tmp_path, 'monolingual')[columns], rows(reference, 'monolingual')[columns])
+    pd.testing.assert_frame_equal(rows(tmp_path, 'monolingual', 'eval')[['step', 'bpb']],
+                                  rows(reference, 'monolingual', 'eval')[['step', 'bpb']])
+    a, b = load_file(tmp_path / 'monolingual' / 'model.safetensors'), load_file(reference / 'monolingual' / 'model.safetensors')
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_torchrun_two_cpu_processes(tiny_run, tmp_path):
+    """2 gloo processes x 2 sequences per batch: each process takes its shard of the same permutation,
+    so the run sees the rows that one process with batches of 4 sees: the same losses, up to rounding."""
+    reference, _ = tiny_run
+    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', SCRIPT, *TINY,
+               '--batch_size=2', '--train_models=bilingual', f'--out_dir={tmp_path}', f'--visuals_dir={tmp_path}']
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', MPLBACKEND='Agg', **OFFLINE)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'the 2 processes hold the same final weights' in result.stdout
+    ddp, single = rows(tmp_path, 'bilingual'), rows(reference, 'bilingual')
+    assert ddp['tokens'].tolist() == single['tokens'].tolist()  # 2 processes x 2 = 1 x 4 sequences per step
+    assert ddp['en_bytes'].tolist() == single['en_bytes'].tolist()  # the same rows
+    assert ddp['loss'].to_numpy() == pytest.approx(single['loss'].to_numpy(), rel=1e-4)
+    assert rows(tmp_path, 'bilingual', 'eval')['bpb'].to_numpy() == pytest.approx(
+        rows(reference, 'bilingual', 'eval')['bpb'].to_numpy(), rel=1e-4)
+
+
+@pytest.fixture(scope='module')
+def local_gpt2(tmp_path_factory):
+    """A tiny pretrained-style GPT-2 dir (16 positions) with a byte-level tokenizer that has no pad token."""
+    path = tmp_path_factory.mktemp('tiny_gpt2')
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer, tokenizer.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    tokenizer.train_from_iterator(corpora.chapters(corpora.english_verses(), books={1}), trainers.BpeTrainer(
+        vocab_size=280, special_tokens=['<|endoftext|>'], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token='<|endoftext|>').save_pretrained(path)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=280, n_positions=16, n_embd=32, n_layer=1, n_head=2,
+                               bos_token_id=0, eos_token_id=0)).save_pretrained(path)
+    return path
+
+
+def test_init_from_local_dir_and_user_files(local_gpt2, tmp_path):
+    """A pretrained local dir keeps its tokenizer (monolingual) or gets a resized new BPE (bilingual); a
+    user's English file holds out its last documents; undecodable bytes are replaced and counted."""
+    english = write(tmp_path / 'en.txt', '\n'.join(corpora.chapters(corpora.english_verses(), books={1})).encode()
+                    + b'\nbad \xff\xfe bytes here\n')
+    train(tmp_path, f'--init_from={local_gpt2}', '--block_size=16', '--max_steps=2', '--eval_interval=2',
+          '--train_models=monolingual,bilingual', f'--train_file={english}', '--eval_fraction=0.3', '--max_docs=0')
+    mono, bi = (AutoModelForCausalLM.from_pretrained(tmp_path / name) for name in ('monolingual', 'bilingual'))
+    assert len(AutoTokenizer.from_pretrained(tmp_path / 'monolingual')) == mono.config.vocab_size == 280  # kept
+    assert AutoTokenizer.from_pretrained(tmp_path / 'monolingual').pad_token == '<|endoftext|>'
+    assert len(AutoTokenizer.from_pretrained(tmp_path / 'bilingual')) == bi.config.vocab_size == 300  # new BPE, resized
+    assert mono.config.n_embd == 32 and mono.config.n_positions == 16  # the pretrained architecture
+    logged = pd.read_csv(tmp_path / 'train_log.csv')
+    assert (logged['replaced_bytes'] == 2).all()
+    eval_lines = open(tmp_path / 'eval_en.txt', encoding='utf-8').read().splitlines()
+    assert len(eval_lines) == round(51 * 0.3) and eval_lines[-1] == 'bad \ufffd\ufffd bytes here'
+
+
+def write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize('case', ['missing', 'blank', 'fraction', 'block', 'hub', 'dataset'])
+def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2):
+    blank = write(tmp_path / 'b.txt', b'  \n\n \r\n')  # (an empty file takes the same path: test_corpora)
+    args, setting = {
+        'missing': (['--train_file=/no/such/file.txt'], 'train_file'),
+        'blank': ([f'--second_file={blank}'], 'second_file'),
+        'fraction': (['--lang2_fraction=1.5'], 'lang2_fraction'),
+        'block': ([f'--init_from={local_gpt2}', '--block_size=32'], 'block_size'),
+        'hub': (['--init_from=no-such-org/no-such-model'], 'init_from'),
+        'dataset': (['--train_file=no-such-org/no-such-dataset'], 'train_file'),
+    }[case]
+    out = tmp_path / 'out'
+    result = run_script(SCRIPT, *TINY, f'--out_dir={out}', *args)
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and message[0].startswith(f'error: {setting}'), result.stderr[-2000:]
+    assert not out.exists()  # nothing written
+    if case == 'hub':
+        assert '--init_from=DIR' in message[0]
