@@ -41,10 +41,13 @@ class ResultsLog:
         return self._key(key) in self.done
 
     def write(self, row):
+        self.write_rows([row])
+
+    def write_rows(self, rows):
         with open(self.path, 'a', newline='') as f:
-            csv.DictWriter(f, self.columns).writerow(row)
+            csv.DictWriter(f, self.columns).writerows(rows)
             f.flush()
-        self.done.add(self._key(row))
+        self.done.update(self._key(row) for row in rows)
 
     def read(self):
         return pd.read_csv(self.path)

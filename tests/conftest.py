@@ -9,8 +9,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# Never wait on the Hugging Face hub: the tests run without a network.
-OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
+# Never wait on the Hugging Face hub: the tests run without a network. One thread per process: the test models
+# are tiny, and torch's second thread only waits when another process (a torchrun rank) shares the two cores.
+OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
 os.environ.update(OFFLINE)
 
 

@@ -1,0 +1,85 @@
+"""Multitask linear representations (binary_classification.py): tasks, training, the shared representation,
+its corruptions and the theory's prediction under additive noise.
+
+Task t predicts gamma_t . (W x) with W (k x n) shared by all tasks and gamma_t the t-th column of Gamma (k x T).
+Errors are half mean squared errors, the data term of the training loss.
+"""
+
+import numpy as np
+import torch
+
+from robustness.perturb import smallest_mask
+
+CORRUPTIONS = ('additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise')
+
+
+def task_data(x, y, T, per_task=None, rng=None):
+    """[(x_t, y_t)] for the T tasks: the images of classes t and t+1, label 1 for class t+1.
+
+    With `per_task`, each task draws that many of its samples without replacement from `rng`.
+    """
+    tasks = []
+    for t in range(T):
+        index = np.flatnonzero(np.isin(y, [t, t + 1]))
+        if per_task is not None:
+            index = rng.choice(index, per_task, replace=False)
+        tasks.append((torch.from_numpy(x[index]), torch.from_numpy((y[index] == t + 1).astype(np.float32))))
+    return tasks
+
+
+def train_task_vectors(tasks, steps, lr, weight_decay, alpha):
+    """C (T x n) minimising 0.5 * squared error + alpha * mean(C^2) with AdamW, full batch, all tasks at once;
+    after every step the rows of C are projected onto the unit sphere. Tasks must have equal sample counts."""
+    xs, ys = torch.stack([x for x, _ in tasks]), torch.stack([y for _, y in tasks])  # (T, m, n), (T, m)
+    C = torch.nn.functional.normalize(torch.randn(len(tasks), xs.shape[2]), dim=1).requires_grad_()
+    optimizer = torch.optim.AdamW([C], lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        predictions = torch.bmm(xs, C[:, :, None])[:, :, 0]
+        loss = 0.5 * ((predictions - ys) ** 2).mean() + alpha * (C ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            C /= C.norm(dim=1, keepdim=True)
+    return C.detach()
+
+
+def representation(C, k):
+    """SVD C^T = U S V^T -> W = U_k^T (k x n), Gamma = S_k V_k^T (k x T), and the singular values S."""
+    U, S, Vh = torch.linalg.svd(C.T, full_matrices=False)
+    return U[:, :k].T, S[:k, None] * Vh[:k], S
+
+
+def corrupt(W, corruption, level, generators):
+    """A stack of corrupted copies of W, one per torch.Generator (one per seed): (len(generators), *W.shape).
+
+    magnitude_pruning is deterministic and returns a single copy whatever the generators.
+    """
+    if corruption == 'magnitude_pruning':
+        return W.masked_fill(smallest_mask(W.abs().flatten(), round(level * W.numel())).view_as(W), 0.0)[None]
+    draw = torch.randn if corruption in ('additive_noise', 'multiplicative_noise') else torch.rand
+    draws = torch.stack([draw(W.shape, generator=generator) for generator in generators])
+    if corruption == 'additive_noise':
+        return W + level * draws
+    if corruption == 'multiplicative_noise':
+        return W * (1 + level * draws)
+    if corruption == 'random_deletions':
+        return W.masked_fill(draws < level, 0.0)
+    raise ValueError(f"unknown corruption {corruption!r}; valid: {', '.join(CORRUPTIONS)}")
+
+
+def half_mse(heads, representations, tasks):
+    """(draws, T) half mean squared error of task t's predictions gamma_t . (W x) on its data, for each W in
+    the stack `representations` (draws, k, n)."""
+    task_vectors = torch.einsum('kt,skn->stn', heads, representations)  # gamma_t^T W for every draw and task
+    return torch.stack([0.5 * ((task_vectors[:, t] @ x.T - y) ** 2).mean(1) for t, (x, y) in enumerate(tasks)], dim=1)
+
+
+def additive_noise_coefficient(heads, tasks):
+    """c in E[MSE(sigma)] = MSE(0) + c sigma^2 for W + sigma N: c = 0.5 mean_t(||gamma_t||^2 E||x||^2 over task t).
+
+    gamma_t^T N x has variance ||gamma_t||^2 ||x||^2 for N with iid standard normal entries, and the cross term
+    with the clean error vanishes in expectation.
+    """
+    x_norms = torch.stack([(x ** 2).sum(1).mean() for x, _ in tasks])
+    return float(0.5 * ((heads ** 2).sum(0) * x_norms).mean())

@@ -1,0 +1,129 @@
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import run_script
+from idx_fixture import synthetic_digits, write_mnist
+from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation
+
+
+def generators(count, start=0):
+    return [torch.Generator().manual_seed(start + i) for i in range(count)]
+
+
+W = torch.randn(40, 250, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize('p', [0.1, 0.5, 0.9])
+def test_random_deletions_zero_each_entry_with_probability_p(p):
+    corrupted = corrupt(W, 'random_deletions', p, generators(8))
+    assert corrupted.shape == (8, *W.shape)
+    assert abs((corrupted == 0).float().mean().item() - p) < 0.01  # 80k entries: std of the fraction ~ 0.002
+    kept = corrupted != 0
+    assert torch.equal(corrupted[kept], W.expand_as(corrupted)[kept])
+    # Each draw is reproducible from its own seed alone.
+    assert torch.equal(corrupt(W, 'random_deletions', p, generators(1, start=3))[0], corrupted[3])
+
+
+@pytest.mark.parametrize('p', [0.0, 0.25, 0.5, 1.0])
+def test_magnitude_pruning_zeroes_exactly_the_smallest(p):
+    pruned = corrupt(W, 'magnitude_pruning', p, generators(5))
+    assert pruned.shape == (1, *W.shape)  # deterministic: one draw
+    zeroed = pruned[0] == 0
+    assert zeroed.sum().item() == round(p * W.numel())
+    if 0 < p < 1:
+        assert W.abs()[zeroed].max() <= W.abs()[~zeroed].min()
+        assert torch.equal(pruned[0][~zeroed], W[~zeroed])
+
+
+@pytest.mark.parametrize('corruption, sigma', [('additive_noise', 0.5), ('additive_noise', 2.0),
+                                               ('multiplicative_noise', 0.3), ('multiplicative_noise', 1.5)])
+def test_noise_has_the_requested_std(corruption, sigma):
+    corrupted = corrupt(W, corruption, sigma, generators(4))
+    noise = corrupted - W if corruption == 'additive_noise' else corrupted / W - 1
+    assert abs(noise.std().item() / sigma - 1) < 0.02 and abs(noise.mean().item()) < 0.02 * sigma
+
+
+def test_theory_matches_a_monte_carlo_estimate():
+    rng = torch.Generator().manual_seed(1)
+    C = torch.nn.functional.normalize(torch.randn(6, 30, generator=rng), dim=1)
+    W_k, Gamma, _ = representation(C, k=3)
+    tasks = [(torch.rand(50, 30, generator=rng), (torch.rand(50, generator=rng) > 0.5).float()) for _ in range(6)]
+    clean = half_mse(Gamma, W_k[None], tasks)[0].mean().item()
+    coefficient = additive_noise_coefficient(Gamma, tasks)
+    for sigma in (0.5, 2.0):
+        measured = half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, generators(4000)), tasks).mean().item()
+        predicted = clean + coefficient * sigma ** 2
+        assert abs(measured / predicted - 1) < 0.05, (sigma, measured, predicted)
+
+
+def test_representation_reconstructs_task_vectors_up_to_rank_k():
+    C = torch.nn.functional.normalize(torch.randn(4, 20, generator=torch.Generator().manual_seed(2)), dim=1)
+    W_k, Gamma, S = representation(C, k=4)
+    assert torch.allclose(W_k.T @ Gamma, C.T, atol=1e-5)  # T = k: exact
+    assert torch.allclose(W_k @ W_k.T, torch.eye(4), atol=1e-5)
+    assert abs((S ** 2).sum().item() - 4) < 1e-4  # unit rows: ||C||_F^2 = T
+
+
+SMALL = ['--task_counts=4,9', '--seeds=3', '--steps=300', '--noise_levels=0,1,2', '--deletion_levels=0,0.5,1']
+
+
+def test_end_to_end_digits(tmp_path):
+    out, visuals = tmp_path / 'out', tmp_path / 'visuals'
+    result = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_csv(out / 'linear.csv')
+    assert {'dataset', 'num_tasks', 'corruption', 'level', 'seed', 'task', 'mse'} <= set(rows.columns)
+    # 3 random corruptions x 3 levels x 3 seeds + magnitude pruning x 3 levels x 1 draw, for each task
+    assert len(rows) == (4 + 9) * (3 * 3 * 3 + 3)
+    summary = json.load(open(out / 'summary.json'))
+    slopes = {int(T): entry['slope'] for T, entry in summary['num_tasks'].items()}
+    assert abs(slopes[4] - 1) < 1e-4 and slopes[9] < 0.9  # T = k keeps all energy; diverse tasks spread beyond k
+    sparsity = summary['num_tasks']['9']['sparsity']
+    assert sparsity['magnitude_pruning']['0.5'] == 0.5 and sparsity['random_deletions']['1.0'] == 1.0
+    assert sparsity['random_deletions']['0.0'] == 0.0
+    npz = np.load(out / 'representation_T9.npz')
+    assert npz['C'].shape == (9, 64) and npz['W'].shape == (4, 64) and npz['Gamma'].shape == (4, 9)
+    for name in ['additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise']:
+        assert (visuals / f'digits_{name}_mse.png').stat().st_size > 10_000
+    assert (visuals / 'digits_slope.png').exists() and (visuals / 'digits_eval_mse.png').exists()
+    # A rerun measures nothing again and reproduces the summary.
+    again = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    assert again.returncode == 0 and len(pd.read_csv(out / 'linear.csv')) == len(rows)
+    assert json.load(open(out / 'summary.json'))['num_tasks']['9']['slope'] == summary['num_tasks']['9']['slope']
+
+
+def test_mnist_read_through_torchvision(tmp_path):
+    for train, count in ((True, 600), (False, 200)):
+        write_mnist(tmp_path / 'data', *synthetic_digits(count, seed=int(train)), train=train)
+    out = tmp_path / 'out'
+    result = run_script('binary_classification.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}',
+                        '--task_counts=4', '--max_samples=200', '--seeds=2', '--steps=100', '--noise_levels=0,1',
+                        '--deletion_levels=0,0.5', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode == 0, result.stderr
+    assert '600 training and 200 test images of 784 pixels' in result.stdout
+    assert set(pd.read_csv(out / 'linear.csv').dataset) == {'mnist'}
+    assert np.load(out / 'representation_T4.npz')['W'].shape == (4, 784)
+    assert (tmp_path / 'v' / 'mnist_additive_noise_mse.png').exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--dataset=imagenet'], "dataset: unknown value 'imagenet'"),
+    (['--corruptions=additive_noise,blur'], "corruptions: unknown value 'blur'"),
+    (['--deletion_levels=0,1.5'], 'deletion_levels: 1.5 is outside [0, 1]'),
+    (['--noise_levels=-0.5,1'], 'noise_levels: -0.5 is outside'),
+    (['--task_counts=4,10'], 'task_counts: 10 is outside [1, 9]'),
+    (['--max_samples=20000'], 'max_samples: 20000 // 4'),
+    (['--dataset=mnist', '--data_root=DATA'], 'data_root: mnist is not in'),
+])
+def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, message):
+    args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
+    result = run_script('binary_classification.py', *args, f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith('error: ') and message in result.stderr
+    assert result.stderr.strip().count('\n') == 0
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists()
