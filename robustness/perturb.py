@@ -130,7 +130,7 @@ def _generator(device, *key):
     return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], 'little') >> 1)
 
 
-def _smallest(scores, count):
+def smallest_mask(scores, count):
     """Boolean mask of exactly `count` entries of the 1-D `scores` with the smallest values (ties: first ones)."""
     mask = torch.zeros_like(scores, dtype=torch.bool)
     if count <= 0:
@@ -187,10 +187,10 @@ def _apply(model, kind, amount, seed, parameters):
     elif kind == 'magnitude_pruning':
         for _, w in parameters:
             flat = w.view(-1)
-            flat.masked_fill_(_smallest(flat.abs(), round(amount * flat.numel())), 0)
+            flat.masked_fill_(smallest_mask(flat.abs(), round(amount * flat.numel())), 0)
     elif kind == 'global_magnitude_pruning':
         scores = torch.cat([w.detach().abs().flatten().to(parameters[0][1].device) for _, w in parameters])
-        drop = _smallest(scores, round(amount * scores.numel()))
+        drop = smallest_mask(scores, round(amount * scores.numel()))
         for (_, w), mask in zip(parameters, drop.split([w.numel() for _, w in parameters])):
             w.view(-1).masked_fill_(mask.to(w.device), 0)
     elif kind == 'neuron_deletion':
