@@ -42,15 +42,15 @@ models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=result
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
-train_pairs = 3000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
-validation_pairs = 600  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
+train_pairs = 4000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
+validation_pairs = 300  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
 # fine-tuning (AdamW, linear schedule with warm-up)
-epochs = 3  # passes over the training split
+epochs = 2  # passes over the training split
 batch_size = 32  # training batch size
-max_length = 128  # tokens per example; longer pairs are truncated
-lr = 1e-4  # peak learning rate
+max_length = 64  # tokens per example; longer pairs lose tokens from the longer sentence
+lr = 5e-4  # peak learning rate (small models from scratch; 2e-5 for BERT-base)
 weight_decay = 0.01  # AdamW weight decay
 warmup = 0.1  # fraction of the training steps with a linearly rising learning rate
 grad_clip = 1.0  # max gradient norm
@@ -59,11 +59,11 @@ kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'ga
          'neuron_deletion', 'distraction']  # robustness.perturb kinds, and distraction (random words in the inputs)
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
-levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # fractions deleted/pruned
-noise_levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]  # gaussian_noise amounts
-repeats = 3  # draws per level (different random masks / noise)
+levels = [0.0, 0.2, 0.4, 0.6, 0.8]  # fractions deleted/pruned (the article: 0..1 in steps of 0.01)
+noise_levels = [0.0, 0.01, 0.02, 0.05]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
+repeats = 2  # draws per level (different random masks / noise)
 distraction_levels = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.28, 0.3]  # inserted words per word
-distraction_repeats = 5  # random inputs per distraction level
+distraction_repeats = 2  # random inputs per distraction level (the article: 25)
 distractor_file = ''  # distractor words, one per line (empty: the words of the training sentences)
 # run
 eval_batch_size = 128  # evaluation batch size
@@ -99,7 +99,9 @@ if task == 'csv':
 check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
 model_specs = parse_models(models)
 for label, path in model_specs:  # a missing dir fails here, before anything is computed
-    from_pretrained(AutoConfig, path, 'models')
+    positions = getattr(from_pretrained(AutoConfig, path, 'models'), 'max_position_embeddings', None)
+    check(positions is None or max_length <= positions,
+          f'max_length: {max_length} is more than model {label} takes ({positions} positions)')
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 
@@ -145,6 +147,9 @@ log = ResultsLog(os.path.join(out_dir, 'glue.csv'), columns,
 
 def write(label, kind, scope_name, layers_name, level, repeat, result, sparsity):
     for metric in metrics:
+        if log.has(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
+                   repeat=repeat, metric=metric):
+            continue  # written before an interruption between the metrics of one measurement
         log.write(dict(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
                        repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
                        loss=result['loss'], sparsity=sparsity, examples=len(validation_labels)))

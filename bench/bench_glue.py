@@ -1,11 +1,13 @@
-"""Evaluation speed of run_glue_test.py's damage sweeps: examples/s of an undamaged evaluation pass,
-of evaluations inside robustness.perturb.perturbed (weights damaged in place and restored), and of
-the paper's way (a deepcopy of the model per trial), on the offline paraphrase task.
+"""Evaluation speed of run_glue_test.py's damage sweeps on the offline paraphrase task: examples/s
+of evaluations inside robustness.perturb.perturbed (weights damaged in place, restored on exit) next
+to undamaged passes, and the time spent damaging and restoring as a share of the evaluation time;
+for comparison, the paper's way (a deepcopy of the model per trial).
 
     python bench/bench_glue.py                                   # the default monolingual GPT-2
     python bench/bench_glue.py --model=results/run_glue_test/finetuned/paraphrase_bilingual --passes=10
 """
 
+import contextlib
 import copy
 import os
 import sys
@@ -23,9 +25,10 @@ from robustness.perturb import KINDS, perturbed
 # -----------------------------------------------------------------------------
 model = 'results/run_glue_test/finetuned/paraphrase_monolingual'  # a fine-tuned classifier dir (run run_glue_test.py first)
 validation_pairs = 300  # evaluation pairs of the paraphrase task
-max_length = 128  # tokens per pair
+max_length = 64  # tokens per pair (run_glue_test.py's default)
 eval_batch_size = 128  # evaluation batch size
 level = 0.5  # damage level of the perturbed passes
+noise_level = 0.02  # gaussian_noise std
 scope = 'attn'  # damaged weights
 passes = 5  # timed passes per measurement
 # -----------------------------------------------------------------------------
@@ -40,31 +43,31 @@ eval_batches = glue.batches(glue.encode(tokenizer, split, max_length), DataColla
 glue.evaluate(classifier, eval_batches, ('accuracy',), device)  # warm-up
 
 
-def rate(step):
+def timed(kind, seed):
+    """(seconds damaging and restoring, seconds evaluating) of one trial; kind None = undamaged,
+    'deepcopy' = the paper's deepcopy of the model per trial."""
     start = time.perf_counter()
-    for seed in range(passes):
-        step(seed)
-    return passes * validation_pairs / (time.perf_counter() - start)
-
-
-def damaged(kind):
-    def step(seed):
-        with perturbed(classifier, kind, level, scope=scope, seed=seed):
-            glue.evaluate(classifier, eval_batches, ('accuracy',), device)
-    return step
-
-
-def deepcopied(seed):  # the paper's run_glue_test.py copied the whole model per trial
-    copy.deepcopy(classifier)
-    glue.evaluate(classifier, eval_batches, ('accuracy',), device)
+    if kind is None:
+        context = contextlib.nullcontext()
+    elif kind == 'deepcopy':
+        context = contextlib.nullcontext(copy.deepcopy(classifier))
+    else:
+        context = perturbed(classifier, kind, noise_level if kind == 'gaussian_noise' else level, scope=scope, seed=seed)
+    with context:
+        applied = time.perf_counter()
+        glue.evaluate(classifier, eval_batches, ('accuracy',), device)
+        evaluated = time.perf_counter()
+    return (applied - start) + (time.perf_counter() - evaluated), evaluated - applied
 
 
 print(f'{model}: {validation_pairs} pairs, batch {eval_batch_size}, {torch.get_num_threads()} threads, '
-      f'{passes} passes each')
-clean = rate(lambda seed: glue.evaluate(classifier, eval_batches, ('accuracy',), device))
-print(f'undamaged evaluation            {clean:8.1f} examples/s')
-for kind in KINDS:
-    speed = rate(damaged(kind))
-    print(f'{kind:<26} {level:4} {speed:8.1f} examples/s  (overhead {100 * (clean / speed - 1):+.1f}% of eval time)')
-speed = rate(deepcopied)
-print(f'deepcopy per trial (paper)      {speed:8.1f} examples/s  (overhead {100 * (clean / speed - 1):+.1f}% of eval time)')
+      f'{passes} passes each, interleaved with undamaged passes')
+print(f"{'':26} {'eval examples/s':>16} {'undamaged':>10} {'damage+restore s':>17} {'overhead':>9}")
+for kind in (*KINDS, 'deepcopy'):
+    damage = evaluation = clean = 0.0
+    for seed in range(passes):  # interleaved, so that a busy machine slows both alike
+        clean += timed(None, seed)[1]
+        d, e = timed(kind, seed)
+        damage, evaluation = damage + d, evaluation + e
+    print(f'{kind:<26} {passes * validation_pairs / evaluation:16.1f} {passes * validation_pairs / clean:10.1f} '
+          f'{damage / passes:17.4f} {100 * damage / evaluation:8.2f}%')
