@@ -8,7 +8,7 @@ import torch
 
 from conftest import run_script
 from idx_fixture import synthetic_digits, write_mnist
-from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation
+from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation, train_task_vectors
 
 
 def generators(count, start=0):
@@ -127,3 +127,15 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, messag
     assert result.stderr.strip().startswith('error: ') and message in result.stderr
     assert result.stderr.strip().count('\n') == 0
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists()
+
+
+def test_gram_form_trains_the_same_task_vectors():
+    """With more samples than pixels, training runs on Gram matrices: the result must not change."""
+    rng = torch.Generator().manual_seed(3)
+    tasks = [(torch.rand(40, 10, generator=rng), (torch.rand(40, generator=rng) > 0.5).float()) for _ in range(3)]
+    trained = []
+    for gram in (True, False):
+        torch.manual_seed(0)
+        trained.append(train_task_vectors(tasks, 100, 5e-3, 1e-4, 1e-3, gram=gram))
+    assert torch.allclose(trained[0], trained[1], atol=1e-4)
+    assert not torch.allclose(trained[0], torch.nn.functional.normalize(torch.randn(3, 10, generator=torch.Generator().manual_seed(0)), dim=1), atol=1e-2)
