@@ -267,11 +267,13 @@ frame = log.read()
 frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
 for kind in kinds:
     rows = frame[frame['kind'] == kind]
-    combos = rows[['scope', 'layers']].drop_duplicates().sort_values(['scope', 'layers']).values.tolist()
-    combos = [c for c in combos if c[0] in [*scopes, 'inputs'] and c[1] in [*layer_sets, 'none']]
+    present = set(zip(rows['scope'], rows['layers']))
+    combos = [c for c in [('inputs', 'none'), *((s, l) for s in scopes for l in layer_sets)] if c in present]
     if not combos:
         continue
     fig, axes = figure(ncols=len(metrics) + 1, nrows=len(combos), width=5, height=3.8)
+    for i in range(len(metrics) + 1, len(axes)):  # one y scale per column, to compare scopes and layers
+        axes[i].sharey(axes[i % (len(metrics) + 1)])
     for r, (scope_name, layers_name) in enumerate(combos):
         combo = rows[(rows['scope'] == scope_name) & (rows['layers'] == layers_name)]
         where = 'inputs' if kind == 'distraction' else f'{scope_name} weights, {layers_name} layers'
