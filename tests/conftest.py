@@ -11,8 +11,8 @@ sys.path.insert(0, ROOT)
 
 # Never wait on the Hugging Face hub: the tests run without a network. One thread per process: the test models
 # are tiny, and torch's second thread only waits when another process (a torchrun rank) shares the two cores.
-OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
-os.environ.update(OFFLINE)
+OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
+os.environ.update(OFFLINE, OMP_NUM_THREADS='1')
 
 
 def run_script(script, *args, cwd=ROOT, timeout=600):
