@@ -50,20 +50,20 @@ from robustness.runtime import from_pretrained, parse_models, seed_everything, s
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
           'control=results/train_bilingual_gpt2/control')  # comma-separated label=path (HF model dir or hub name)
 eval_file = 'results/train_bilingual_gpt2/eval_en.txt'  # text file (one document per line), or online a HF dataset name:config:split
-eval_chars = 60000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
+eval_chars = 24000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
 epochs = True              # also evaluate every <model dir>/epoch_<e>/ checkpoint, with epoch_kinds
 epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
 # perturbations
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]  # deletion probability / pruned fraction, in [0, 1], for the deletion and pruning kinds
-noise_levels = [0.0, 0.02, 0.05, 0.1, 0.2]    # std of the added noise, >= 0, for gaussian_noise
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # deletion probability / pruned fraction, in [0, 1], for the deletion and pruning kinds
+noise_levels = [0.0, 0.01, 0.02, 0.04]  # std of the added noise, >= 0, for gaussian_noise
 repeats = 3                # seeds per random trial, paired across models (deterministic magnitude pruning: 1)
 seed = 0                   # repeat r draws with seed + r
 # perplexity
 max_length = 0             # tokens per window (0 = each model's context length)
-stride = 0                 # tokens between window starts (0 = max_length // 2)
+stride = 0                 # tokens between window starts (0 = max_length: windows overlap by one token)
 batch_size = 8             # windows per forward pass
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
@@ -140,6 +140,7 @@ for label, path in model_paths:
     contexts[label] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
     n_layers[label] = model_config.num_hidden_layers
     check(max_length <= contexts[label], f"max_length: {max_length} is longer than the {contexts[label]} positions of {label}")
+    check(stride <= (max_length or contexts[label]), f"stride: {stride} is longer than {label}'s window of {max_length or contexts[label]} tokens")
     check(not layers or max(layers) < n_layers[label],
           f"layers: {max(layers) if layers else ''} is outside {label}'s {n_layers[label]} blocks (0..{n_layers[label] - 1})")
     checkpoints[label] = [('final', path)]
@@ -195,7 +196,7 @@ for label, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='tri
         window = max_length or contexts[label]
         # With `layers`, the clean hidden states entering the first perturbed block are computed once and
         # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
-        scorer = SlidingWindowNLL(model, token_ids[label], window, stride or max(window // 2, 1),
+        scorer = SlidingWindowNLL(model, token_ids[label], window, stride or window,
                                   batch_size, first_block=min(layers) if layers else 0)
         clean = None
     started = time.perf_counter()
