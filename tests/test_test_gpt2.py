@@ -17,12 +17,6 @@ from robustness.perplexity import evaluate_text
 from robustness.perturb import perturbed
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """Tiny models run faster on one thread than on two contended ones (the scripts inherit this)."""
-    monkeypatch.setenv('OMP_NUM_THREADS', '1')
-
-
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """Two tiny GPT-2 models (the first with an epoch_1 checkpoint) and a held-out text."""
