@@ -15,6 +15,7 @@ $(VENV)/.installed: requirements.txt
 
 reproduce: $(VENV)/.installed
 	$(PY) binary_classification.py
+	$(PY) non_linear.py
 	$(PY) train_bilingual_gpt2.py
 	$(PY) test_gpt2.py
 	$(PY) run_glue_test.py

@@ -3,7 +3,8 @@ through torchvision.
 
     x_train, y_train, x_test, y_test = load_images('digits', data_root='data')
 
-Pixels are scaled to [0, 1] and each image is flattened to one row.
+Pixels are scaled to [0, 1] and each image is flattened to one row; `as_images` gives them their
+(channels, height, width) shape back for convolutional networks.
 """
 
 import numpy as np
@@ -12,6 +13,8 @@ from robustness.config import fail
 
 IMAGE_DATASETS = ('digits', 'mnist', 'cifar10')
 NUM_CLASSES = {'digits': 10, 'mnist': 10, 'cifar10': 10}
+# How a flattened row is laid out: (channels, height, width) and whether the channels come last (CIFAR's HWC).
+IMAGE_LAYOUTS = {'digits': ((1, 8, 8), False), 'mnist': ((1, 28, 28), False), 'cifar10': ((3, 32, 32), True)}
 
 
 def load_images(dataset, data_root, test_fraction=0.3, seed=0):
@@ -41,3 +44,11 @@ def _torchvision_split(dataset, data_root, train):
                  f"e.g. torchvision.datasets.{source.__name__}({data_root!r}, download=True)")
     images = np.asarray(split.data, dtype=np.float32).reshape(len(split.data), -1) / 255.0
     return images, np.asarray(split.targets)
+
+
+def as_images(x, dataset):
+    """Flattened rows of `load_images` -> a float32 array (N, channels, height, width)."""
+    (channels, height, width), channels_last = IMAGE_LAYOUTS[dataset]
+    if channels_last:
+        return np.ascontiguousarray(x.reshape(len(x), height, width, channels).transpose(0, 3, 1, 2))
+    return x.reshape(len(x), channels, height, width)

@@ -24,6 +24,10 @@ Scopes (`SCOPES`), by parameter name, so that the same words work for GPT-2, BER
   lm_head and wte) counts once.
 `layers` restricts any scope to the parameters of the chosen transformer blocks (0-based).
 
+Scopes of a network made of a `backbone` and task `heads` submodules (`CONV_SCOPES`; non_linear.py's
+ResNet with one head per task): backbone, heads, all. neuron_deletion there deletes whole output channels
+of a Conv2d (its filter and bias, and the matching BatchNorm scale and shift), rows of a Linear.
+
 The transformer blocks are the model's ModuleLists with one entry per layer (GPT-2 `transformer.h`,
 BERT `encoder.layer`; XLM keeps four parallel lists, `attentions`, `ffns`, `layer_norm1/2`).
 Every draw comes from a torch.Generator seeded by (kind, amount, seed, parameter name): a trial is
@@ -42,6 +46,7 @@ from torch import nn
 
 KINDS = ('random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise', 'neuron_deletion')
 SCOPES = ('attn', 'mlp', 'blocks', 'all')
+CONV_SCOPES = ('backbone', 'heads', 'all')
 # Valid amounts per kind: a probability or a fraction in [0, 1]; a noise std >= 0 (None: no bound).
 AMOUNT_RANGES = {'random_deletion': (0.0, 1.0), 'magnitude_pruning': (0.0, 1.0),
                  'global_magnitude_pruning': (0.0, 1.0), 'gaussian_noise': (0.0, None),
@@ -91,6 +96,8 @@ def _block_index(name, lists):
 def _in_scope(name, scope, block):
     if scope == 'all':
         return True
+    if scope in ('backbone', 'heads'):
+        return name.split('.')[0] == scope
     if block is None:
         return False
     parts = name.split('.')
@@ -104,8 +111,9 @@ def _in_scope(name, scope, block):
 
 def scoped_parameters(model, scope='attn', layers=None):
     """[(name, parameter)] that `perturbed(model, kind, amount, scope, layers=layers)` touches."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}")
+    valid = dict.fromkeys(SCOPES + CONV_SCOPES)
+    if scope not in valid:
+        raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(valid)}")
     lists = block_lists(model)
     if layers is not None and len(layers):
         count = num_layers(model)

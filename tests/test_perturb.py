@@ -195,7 +195,8 @@ def test_amount_zero_changes_nothing():
     ('dropout', 0.1, 'attn', None, 'unknown kind'),
     ('random_deletion', 1.5, 'attn', None, 'outside'),
     ('gaussian_noise', -0.1, 'attn', None, 'outside'),
-    ('random_deletion', 0.1, 'heads', None, 'unknown scope'),
+    ('random_deletion', 0.1, 'encoder', None, 'unknown scope'),
+    ('random_deletion', 0.1, 'heads', None, 'selects no parameter'),
     ('random_deletion', 0.1, 'attn', [2], 'outside'),
 ])
 def test_errors(kind, amount, scope, layers, message):

@@ -1,0 +1,196 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+
+from idx_fixture import synthetic_digits, write_mnist
+from robustness.data import as_images, load_images
+from robustness.linear import task_data
+from robustness.multitask import MultitaskNet, evaluate, small_resnet, stacked, train
+from robustness.perturb import CONV_SCOPES, KINDS, perturbed, scoped_parameters
+from robustness.stats import interval, slope, two_level_bootstrap, verdict
+
+SMALL = ['--task_counts=1,3', '--max_samples=120', '--epochs=40', '--train_seeds=0,1', '--seeds=2', '--width=8',
+         '--kinds=random_deletion,magnitude_pruning', '--levels=0,0.1,0.3', '--pruning_levels=0,0.5']
+
+
+def digits_tasks(T, per_task=None, seed=0):
+    x, y, _, _ = load_images('digits', 'data')
+    return stacked(task_data(as_images(x, 'digits'), y, T, per_task, np.random.default_rng(seed)))
+
+
+def test_each_task_keeps_its_own_images_and_labels():
+    """The paper's training step fed the first task's images to every task: here every sample carries its own."""
+    x = np.repeat(np.arange(10, dtype=np.float32), 20)[:, None, None, None] * np.ones((1, 1, 8, 8), np.float32)
+    y = np.repeat(np.arange(10), 20)  # each image's pixels hold its class
+    images, task_ids, labels = stacked(task_data(x, y, 5, 12, np.random.default_rng(0)))
+    classes = images[:, 0, 0, 0]
+    assert set(task_ids.tolist()) == set(range(5))
+    assert torch.all((classes == task_ids) | (classes == task_ids + 1))
+    assert torch.equal(labels, (classes == task_ids + 1).float())
+
+
+@pytest.mark.parametrize('T', range(1, 10))
+def test_per_task_sample_budget(T):
+    max_samples = 225
+    _, task_ids, labels = digits_tasks(T, max_samples // T)
+    assert torch.bincount(task_ids).tolist() == [max_samples // T] * T
+    assert len(labels) == T * (max_samples // T) <= max_samples
+
+
+def test_training_learns_every_task():
+    """Had one task's images served every task (the paper's bug), tasks 1 and 2 would sit near chance."""
+    torch.manual_seed(0)
+    model = MultitaskNet(small_resnet(1, 8), 16, 3)
+    images, task_ids, labels = digits_tasks(3, 60)
+    train(model, images, task_ids, labels, epochs=30, batch_size=32, lr=2e-3, weight_decay=1e-4,
+          generator=torch.Generator().manual_seed(0))
+    accuracy, loss = evaluate(model, *digits_tasks(3), 3)
+    assert accuracy.shape == (3,) and np.all(accuracy > 0.9), accuracy
+
+
+def test_deleting_every_head_weight_gives_chance():
+    torch.manual_seed(0)
+    model = MultitaskNet(small_resnet(1, 8), 16, 4).eval()
+    images, task_ids, labels = digits_tasks(4)
+    with perturbed(model, 'random_deletion', 1.0, scope='heads') as damage:
+        assert damage.sparsity == 1.0
+        accuracy, loss = evaluate(model, images, task_ids, labels, 4)
+    label0_share = [float((labels[task_ids == t] == 0).float().mean()) for t in range(4)]
+    assert accuracy == pytest.approx(label0_share)  # all logits are 0: every sample is called label 0
+    assert loss == pytest.approx([math.log(2)] * 4, rel=1e-5)  # float32
+
+
+def test_conv_scopes():
+    model = MultitaskNet(small_resnet(1, 8), 16, 3)
+    heads = [name for name, _ in scoped_parameters(model, 'heads')]
+    backbone = [name for name, _ in scoped_parameters(model, 'backbone')]
+    assert heads == ['heads.weight'] and backbone and all(name.startswith('backbone.') for name in backbone)
+    assert len(scoped_parameters(model, 'all')) == len(heads) + len(backbone)
+
+
+def test_channel_deletion_zeroes_whole_filters():
+    model = MultitaskNet(small_resnet(1, 8), 16, 3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_()
+    with perturbed(model, 'neuron_deletion', 0.5, scope='backbone', seed=1):
+        conv, norm = model.backbone[0], model.backbone[1]
+        dead = (conv.weight == 0).flatten(1).all(dim=1)
+        assert 0 < dead.sum() < 8
+        assert ((conv.weight == 0).flatten(1).any(dim=1) == dead).all()  # a filter goes whole or not at all
+        assert ((norm.weight == 0) == (norm.bias == 0)).all()  # a BatchNorm channel loses scale and shift together
+
+
+@pytest.mark.parametrize('kind', KINDS)
+@pytest.mark.parametrize('scope', CONV_SCOPES)
+@pytest.mark.parametrize('make', [lambda: MultitaskNet(small_resnet(3, 8), 16, 4),
+                                  lambda: MultitaskNet(torchvision.models.resnet18(num_classes=10), 10, 2)],
+                         ids=['small', 'resnet18'])
+def test_conv_net_restored_bit_for_bit(kind, scope, make):
+    torch.manual_seed(0)
+    model = make().eval()
+    original = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    images = torch.randn(2, 3, 16, 16)
+    before = model(images)
+    with perturbed(model, kind, 0.5 if kind != 'gaussian_noise' else 0.3, scope=scope, seed=3):
+        assert any(not torch.equal(tensor, original[name]) for name, tensor in model.state_dict().items())
+    assert all(torch.equal(tensor, original[name]) for name, tensor in model.state_dict().items())
+    assert torch.equal(model(images), before)
+
+
+def test_cifar_layout():
+    x = np.arange(2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3)  # torchvision's CIFAR-10: HWC
+    images = as_images(x.reshape(2, -1), 'cifar10')
+    assert images.shape == (2, 3, 32, 32) and np.array_equal(images[1, 2], x[1, :, :, 2])
+
+
+def test_two_level_bootstrap_and_slope():
+    rng = np.random.default_rng(0)
+    # A slope of 0.1 per group, training-seed offsets and draw noise: the interval covers 0.1 and not 0.
+    groups = np.arange(5)
+    values = 0.1 * groups[:, None, None] + rng.normal(0, 0.05, (5, 4, 1)) + rng.normal(0, 0.05, (5, 4, 6))
+    boot = two_level_bootstrap(values, 2000, rng)
+    assert boot.shape == (2000, 5)
+    assert np.allclose(boot.mean(0), values.mean(axis=(1, 2)), atol=0.02)
+    ci = interval(slope(groups, boot))
+    assert ci[0] < 0.1 < ci[1] and verdict(ci, 'rises', 'falls') == 'rises'
+    null = rng.normal(0, 0.05, (5, 4, 6))
+    found = sum(verdict(interval(slope(groups, two_level_bootstrap(null + rng.normal(0, 0.05, (5, 4, 6)), 400, rng))),
+                        'rises', 'falls') != 'no difference detectable' for _ in range(40))
+    assert found <= 6  # a null effect is mostly not "detected" (5% expected)
+    assert interval(two_level_bootstrap(np.ones((3, 1, 1)), 100, rng)[:, 0]) is None  # nothing to resample
+
+
+def test_end_to_end_and_resume(run, tmp_path):
+    out, visuals = tmp_path / 'out', tmp_path / 'v'
+    result = run('non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_csv(out / 'nonlinear.csv')
+    assert {'dataset', 'num_tasks', 'corruption', 'scope', 'level', 'seed', 'task', 'accuracy', 'loss',
+            'train_seed'} <= set(rows.columns)
+    # T=1 and T=3, 2 training seeds; random deletion: level 0 once + 2 levels x 2 draws; pruning: 2 levels; 3 scopes.
+    assert len(rows) == (1 + 3) * 2 * 3 * ((1 + 2 * 2) + 2)
+    clean = rows[rows.level == 0]
+    assert clean.accuracy.min() > 0.85  # every task of every model learned from its own images
+    assert 'trained on 120 samples (120 per task)' in result.stdout and 'trained on 120 samples (40 per task)' in result.stdout
+    summary = json.load(open(out / 'summary.json'))
+    entry = summary['comparisons']['random_deletion | backbone']
+    assert entry['training_seeds'] == 2 and entry['draws'] == 2 and len(entry['damaged_accuracy_slope_ci95']) == 2
+    assert 'accuracy under damage:' in result.stdout
+    for kind in ('random_deletion', 'magnitude_pruning'):
+        assert (visuals / f'digits_nonlinear_{kind}.png').exists()
+    assert json.load(open(out / 'config.json'))['max_samples'] == 120
+
+    # A rerun trains nothing; two lost trials (3 task rows each) are measured again, with the same values.
+    rows.iloc[:-6].to_csv(out / 'nonlinear.csv', index=False)
+    again = run('non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    assert again.returncode == 0, again.stderr
+    assert 'trained on' not in again.stdout  # the saved models were reused
+    resumed = pd.read_csv(out / 'nonlinear.csv')
+    pd.testing.assert_frame_equal(resumed, rows)
+
+
+def test_mnist_through_torchvision_with_resnet18(run, tmp_path):
+    for train_split, count in ((True, 300), (False, 100)):
+        write_mnist(tmp_path / 'data', *synthetic_digits(count, seed=int(train_split)), train=train_split)
+    out = tmp_path / 'out'
+    result = run('non_linear.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}', '--task_counts=2',
+                 '--max_samples=40', '--epochs=1', '--train_seeds=0', '--kinds=random_deletion', '--scope=all',
+                 '--levels=0,0.5', '--seeds=1', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode == 0, result.stderr
+    assert 'backbone resnet18' in result.stdout and '(3, 28, 28)' in result.stdout  # grey repeated to 3 channels
+    assert set(pd.read_csv(out / 'nonlinear.csv').num_tasks) == {2}
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--dataset=imagenet'], "dataset: unknown value 'imagenet'"),
+    (['--dataset=mnist', '--data_root=DATA'], 'data_root: mnist is not in'),
+    (['--task_counts=3,10'], 'task_counts: 10 is outside [1, 9]'),
+    (['--levels=0,1.5'], 'levels: 1.5 is outside [0.0, 1.0]'),
+    (['--noise_levels=0,-0.1'], 'noise_levels: -0.1 is outside'),
+    (['--max_samples=5000'], 'max_samples: 5000 // 1'),
+    (['--scope=attn'], "scope: unknown value 'attn'"),
+    (['--dataset=cifar10', '--pretrained=True', '--data_root=DATA'], 'pretrained: torchvision'),
+    (['--pretrained=True'], 'pretrained: only the resnet18 backbone'),
+])
+def test_bad_input_is_a_one_line_error_and_writes_nothing(run, tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # offline, with an empty torch hub cache
+    args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
+    result = run('non_linear.py', *args, f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith('error: ') and message in result.stderr, result.stderr
+    assert result.stderr.strip().count('\n') == 0
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists()
+
+
+
+def test_paper_config_is_valid(run, tmp_path, monkeypatch):
+    """configs/non_linear_cifar10.py parses; offline, it stops at the ImageNet weights, before reading any data."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    result = run('non_linear.py', 'configs/non_linear_cifar10.py', f'--out_dir={tmp_path / "out"}')
+    assert result.returncode != 0 and result.stderr.strip().startswith('error: pretrained: torchvision'), result.stderr
