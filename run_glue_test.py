@@ -25,20 +25,23 @@ import time
 
 import torch
 from tqdm import tqdm
-from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,
-                          DataCollatorWithPadding, get_linear_schedule_with_warmup)
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                          get_linear_schedule_with_warmup)
 
 from robustness import glue
+from robustness.checkpoints import check_vocabulary, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, from_pretrained, parse_models, seed_everything, setup
+from robustness.runtime import autocast, parse_models, seed_everything, setup
 
 # -----------------------------------------------------------------------------
 # models and task
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
-          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path (HF dir or hub name)
+          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
+tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
+n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
@@ -98,8 +101,14 @@ if task == 'csv':
     check(train_file and validation_file, 'task=csv needs --train_file and --validation_file')
 check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
 model_specs = parse_models(models)
-for label, path in model_specs:  # a missing dir fails here, before anything is computed
-    positions = getattr(from_pretrained(AutoConfig, path, 'models'), 'max_position_embeddings', None)
+tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
+for label in tokenizer_dirs:
+    check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
+check_range('n_head', n_head, 0)
+for label, path in model_specs:  # a missing dir or file, or a bad state dict or tokenizer, fails here, before any work
+    model_config = load_config(path, 'models', n_head)
+    check_vocabulary(load_tokenizer(path, 'models', tokenizer_dirs.get(label, '')), model_config, label)
+    positions = getattr(model_config, 'max_position_embeddings', None)
     check(positions is None or max_length <= positions,
           f'max_length: {max_length} is more than model {label} takes ({positions} positions)')
 runtime = setup(device)
@@ -175,9 +184,9 @@ for label, path in model_specs:
         tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
         model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(runtime.device)
     else:
-        tokenizer = from_pretrained(AutoTokenizer, path, 'models')
-        model = from_pretrained(AutoModelForSequenceClassification, path, 'models', num_labels=num_labels,
-                                problem_type='regression' if regression else 'single_label_classification')
+        tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
+        model = load_model(AutoModelForSequenceClassification, path, 'models', n_head, num_labels=num_labels,
+                           problem_type='regression' if regression else 'single_label_classification')
         glue.set_padding(tokenizer, model)
         model.to(runtime.device).train()
         collator = DataCollatorWithPadding(tokenizer)  # pads each batch to its longest example

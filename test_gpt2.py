@@ -35,20 +35,23 @@ import time
 import numpy as np
 import torch
 from tqdm import tqdm
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from robustness import plots
+from robustness.checkpoints import check_vocabulary, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
 from robustness.results import ResultsLog, mean_std
-from robustness.runtime import from_pretrained, parse_models, seed_everything, setup, teardown
+from robustness.runtime import parse_models, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # models and text
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
-          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path (HF model dir or hub name)
+          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF model dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
+tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
+n_head = 0                 # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 eval_file = 'results/train_bilingual_gpt2/eval_en.txt'  # text file (one document per line), or online a HF dataset name:config:split
 eval_chars = 24000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
 epochs = True              # also evaluate every <model dir>/epoch_<e>/ checkpoint, with epoch_kinds
@@ -94,6 +97,10 @@ check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves noth
 check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
 model_paths = parse_models(models)
 labels = [label for label, _ in model_paths]
+tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
+for label in tokenizer_dirs:
+    check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
+check_range('n_head', n_head, 0)
 pairs = []
 for item in compare:
     first, colon, second = item.partition(':')
@@ -131,12 +138,14 @@ if eval_chars and len(text) > eval_chars:
     text = text[:cut + 1 if cut > 0 else eval_chars]
 check(text.strip(), f"eval_file: {eval_file} has no text")
 
-# Tokenizers, configs and checkpoints of every model (one-line errors for missing dirs or an unreachable hub).
+# Tokenizers, configs and checkpoints of every model (one-line errors for missing dirs or files, an unreachable hub,
+# a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens than embedding rows).
 checkpoints = {}  # label -> [(checkpoint name, path)]
-tokenizers, token_ids, contexts, n_layers = {}, {}, {}, {}
+tokenizer_of, token_ids, contexts, n_layers = {}, {}, {}, {}
 for label, path in model_paths:
-    tokenizers[label] = from_pretrained(AutoTokenizer, path, 'models')
-    model_config = from_pretrained(AutoConfig, path, 'models')
+    tokenizer_of[label] = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
+    model_config = load_config(path, 'models', n_head)
+    check_vocabulary(tokenizer_of[label], model_config, label)
     contexts[label] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
     n_layers[label] = model_config.num_hidden_layers
     check(max_length <= contexts[label], f"max_length: {max_length} is longer than the {contexts[label]} positions of {label}")
@@ -147,7 +156,7 @@ for label, path in model_paths:
     if epochs and os.path.isdir(path):
         found = [d for d in glob.glob(os.path.join(path, 'epoch_*')) if re.fullmatch(r'epoch_\d+', os.path.basename(d))]
         checkpoints[label] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
-    token_ids[label] = encode(tokenizers[label], text)
+    token_ids[label] = encode(tokenizer_of[label], text)
     check(len(token_ids[label]) >= 2, f"eval_file: {eval_file} gives {label} fewer than 2 tokens")
 
 # -----------------------------------------------------------------------------
@@ -192,7 +201,7 @@ scorer, loaded = None, None
 for label, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='trials', disable=not rt.is_master):
     if loaded != (label, name):
         loaded = (label, name)
-        model = from_pretrained(AutoModelForCausalLM, path, 'models', attn_implementation='sdpa').to(rt.device).eval()
+        model = load_model(AutoModelForCausalLM, path, 'models', n_head, attn_implementation='sdpa').to(rt.device).eval()
         window = max_length or contexts[label]
         # With `layers`, the clean hidden states entering the first perturbed block are computed once and
         # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
