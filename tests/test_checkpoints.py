@@ -154,3 +154,11 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(release, tmp_path, scr
     assert result.stderr.strip().startswith('error: ') and result.stderr.strip().count('\n') == 0, result.stderr[-2000:]
     assert CASES[case] in result.stderr
     assert not out.exists() and not (tmp_path / 'v').exists()
+
+
+def test_paper_figure1_config_is_valid(tmp_path):
+    """configs/paper_figure1.py parses; offline it stops at the first thing it cannot reach, in one line."""
+    result = run_script('test_gpt2.py', 'configs/paper_figure1.py', f'--out_dir={tmp_path / "out"}')
+    assert result.returncode == 1 and result.stderr.strip().count('\n') == 0, result.stderr[-2000:]
+    assert result.stderr.startswith('error: eval_file:') or result.stderr.startswith('error: models:'), result.stderr
+    assert not (tmp_path / 'out').exists()
