@@ -58,15 +58,32 @@ def representation(C, k):
     return U[:, :k].T, S[:k, None] * Vh[:k], S
 
 
-def corrupt(W, corruption, level, generators):
-    """A stack of corrupted copies of W, one per torch.Generator (one per seed): (len(generators), *W.shape).
+def standard_draws(corruption, shape, seeds, antithetic=True):
+    """The random part of a corruption, one draw per seed: (len(seeds), *shape). Standard normal for the noise kinds,
+    uniform [0, 1) for random deletions; None for deterministic magnitude pruning.
 
-    magnitude_pruning is deterministic and returns a single copy whatever the generators.
+    Draw j comes from a generator seeded by seeds[j], so each draw is reproducible alone. The draws do not depend
+    on the level: `corrupt` scales or thresholds the same draws at every level (common random numbers), which
+    makes differences between levels precise. With `antithetic`, noise draws come in pairs (N, -N): draw 2i + 1 is
+    minus draw 2i, which cancels the term linear in the noise within each pair. Each draw is still N(0, 1)."""
+    if corruption == 'magnitude_pruning':
+        return None
+    sample = torch.randn if corruption in ('additive_noise', 'multiplicative_noise') else torch.rand
+    pairs = antithetic and sample is torch.randn
+    draws = torch.stack([sample(shape, generator=torch.Generator().manual_seed(seeds[j - j % 2 if pairs else j]))
+                         for j in range(len(seeds))])
+    if pairs:
+        draws[1::2] *= -1
+    return draws
+
+
+def corrupt(W, corruption, level, draws):
+    """A stack of corrupted copies of W, one per standard draw (from `standard_draws`): (len(draws), *W.shape).
+
+    magnitude_pruning is deterministic and returns a single copy (draws is None).
     """
     if corruption == 'magnitude_pruning':
         return W.masked_fill(smallest_mask(W.abs().flatten(), round(level * W.numel())).view_as(W), 0.0)[None]
-    draw = torch.randn if corruption in ('additive_noise', 'multiplicative_noise') else torch.rand
-    draws = torch.stack([draw(W.shape, generator=generator) for generator in generators])
     if corruption == 'additive_noise':
         return W + level * draws
     if corruption == 'multiplicative_noise':

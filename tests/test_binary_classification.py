@@ -8,11 +8,12 @@ import torch
 
 from conftest import run_script
 from idx_fixture import synthetic_digits, write_mnist
-from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation, train_task_vectors
+from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation, standard_draws, \
+    train_task_vectors
 
 
-def generators(count, start=0):
-    return [torch.Generator().manual_seed(start + i) for i in range(count)]
+def draws(corruption, count, start=0, antithetic=True):
+    return standard_draws(corruption, W.shape, list(range(start, start + count)), antithetic)
 
 
 W = torch.randn(40, 250, generator=torch.Generator().manual_seed(0))
@@ -20,18 +21,18 @@ W = torch.randn(40, 250, generator=torch.Generator().manual_seed(0))
 
 @pytest.mark.parametrize('p', [0.1, 0.5, 0.9])
 def test_random_deletions_zero_each_entry_with_probability_p(p):
-    corrupted = corrupt(W, 'random_deletions', p, generators(8))
+    corrupted = corrupt(W, 'random_deletions', p, draws('random_deletions', 8))
     assert corrupted.shape == (8, *W.shape)
     assert abs((corrupted == 0).float().mean().item() - p) < 0.01  # 80k entries: std of the fraction ~ 0.002
     kept = corrupted != 0
     assert torch.equal(corrupted[kept], W.expand_as(corrupted)[kept])
     # Each draw is reproducible from its own seed alone.
-    assert torch.equal(corrupt(W, 'random_deletions', p, generators(1, start=3))[0], corrupted[3])
+    assert torch.equal(corrupt(W, 'random_deletions', p, draws('random_deletions', 1, start=3))[0], corrupted[3])
 
 
 @pytest.mark.parametrize('p', [0.0, 0.25, 0.5, 1.0])
 def test_magnitude_pruning_zeroes_exactly_the_smallest(p):
-    pruned = corrupt(W, 'magnitude_pruning', p, generators(5))
+    pruned = corrupt(W, 'magnitude_pruning', p, draws('magnitude_pruning', 5))
     assert pruned.shape == (1, *W.shape)  # deterministic: one draw
     zeroed = pruned[0] == 0
     assert zeroed.sum().item() == round(p * W.numel())
@@ -43,22 +44,43 @@ def test_magnitude_pruning_zeroes_exactly_the_smallest(p):
 @pytest.mark.parametrize('corruption, sigma', [('additive_noise', 0.5), ('additive_noise', 2.0),
                                                ('multiplicative_noise', 0.3), ('multiplicative_noise', 1.5)])
 def test_noise_has_the_requested_std(corruption, sigma):
-    corrupted = corrupt(W, corruption, sigma, generators(4))
+    corrupted = corrupt(W, corruption, sigma, draws(corruption, 4, antithetic=False))
     noise = corrupted - W if corruption == 'additive_noise' else corrupted / W - 1
     assert abs(noise.std().item() / sigma - 1) < 0.02 and abs(noise.mean().item()) < 0.02 * sigma
 
 
-def test_theory_matches_a_monte_carlo_estimate():
+@pytest.mark.parametrize('antithetic', [False, True])
+def test_theory_matches_a_monte_carlo_estimate(antithetic):
+    """With or without the variance reduction (antithetic pairs, one draw reused at every sigma), the mean noisy MSE
+    estimates the closed form E[MSE(sigma)] = MSE(0) + c sigma^2."""
     rng = torch.Generator().manual_seed(1)
     C = torch.nn.functional.normalize(torch.randn(6, 30, generator=rng), dim=1)
     W_k, Gamma, _ = representation(C, k=3)
     tasks = [(torch.rand(50, 30, generator=rng), (torch.rand(50, generator=rng) > 0.5).float()) for _ in range(6)]
     clean = half_mse(Gamma, W_k[None], tasks)[0].mean().item()
     coefficient = additive_noise_coefficient(Gamma, tasks)
+    noise = standard_draws('additive_noise', W_k.shape, list(range(4000)), antithetic)
+    assert torch.equal(noise[1::2], -noise[0::2]) == antithetic
+    assert abs(noise.std().item() - 1) < 0.01  # every single draw is still standard normal
     for sigma in (0.5, 2.0):
-        measured = half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, generators(4000)), tasks).mean().item()
+        measured = half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, noise), tasks).mean().item()
         predicted = clean + coefficient * sigma ** 2
         assert abs(measured / predicted - 1) < 0.05, (sigma, measured, predicted)
+
+
+def test_antithetic_pairs_cancel_the_linear_term():
+    """Per pair (N, -N) the mean MSE is exactly MSE(0) + sigma^2 q: the term linear in sigma is gone, so the scatter
+    between pairs is smaller than between independent draws at small sigma."""
+    rng = torch.Generator().manual_seed(2)
+    C = torch.nn.functional.normalize(torch.randn(5, 30, generator=rng), dim=1)
+    W_k, Gamma, _ = representation(C, k=3)
+    tasks = [(torch.rand(40, 30, generator=rng), (torch.rand(40, generator=rng) > 0.5).float()) for _ in range(5)]
+    clean = half_mse(Gamma, W_k[None], tasks)[0].mean()
+    noise = standard_draws('additive_noise', W_k.shape, list(range(400)))
+    errors = {sigma: half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, noise), tasks).mean(1) for sigma in (0.1, 0.2)}
+    pairs = {sigma: (e[0::2] + e[1::2]) / 2 for sigma, e in errors.items()}
+    assert torch.allclose(pairs[0.2] - clean, 4 * (pairs[0.1] - clean), rtol=1e-3, atol=1e-6)
+    assert pairs[0.1].std() / 2 ** 0.5 < 0.5 * errors[0.1].std()
 
 
 def test_representation_reconstructs_task_vectors_up_to_rank_k():
@@ -69,7 +91,11 @@ def test_representation_reconstructs_task_vectors_up_to_rank_k():
     assert abs((S ** 2).sum().item() - 4) < 1e-4  # unit rows: ||C||_F^2 = T
 
 
-SMALL = ['--task_counts=4,9', '--seeds=3', '--steps=300', '--noise_levels=0,1,2', '--deletion_levels=0,0.5,1']
+SMALL = ['--task_counts=4,9', '--seeds=3', '--additive_seeds=40', '--steps=300', '--noise_levels=0,1,2', '--deletion_levels=0,0.5,1']
+
+
+def summary_error(out, T):
+    return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['additive_noise']
 
 
 def test_end_to_end_digits(tmp_path):
@@ -78,8 +104,13 @@ def test_end_to_end_digits(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = pd.read_csv(out / 'linear.csv')
     assert {'dataset', 'num_tasks', 'corruption', 'level', 'seed', 'task', 'mse'} <= set(rows.columns)
-    # 3 random corruptions x 3 levels x 3 seeds + magnitude pruning x 3 levels x 1 draw, for each task
-    assert len(rows) == (4 + 9) * (3 * 3 * 3 + 3)
+    # additive noise 3 levels x 40 draws, 2 random corruptions x 3 levels x 3 draws, magnitude pruning 3 levels x 1 draw
+    assert len(rows) == (4 + 9) * (3 * 40 + 2 * 3 * 3 + 3)
+    # The same draws serve every level (common random numbers): deletion masks are nested as p grows.
+    deleted = rows[(rows.corruption == 'random_deletions') & (rows.num_tasks == 9) & (rows.task == 0)].set_index(['seed', 'level'])
+    assert (deleted.xs(0.5, level='level').sparsity <= deleted.xs(1.0, level='level').sparsity).all()
+    # Each mean noisy MSE comes with its standard error over the antithetic pairs; the check is printed.
+    assert 0 < summary_error(out, 9) < 0.2 and 'one standard error' in result.stdout
     summary = json.load(open(out / 'summary.json'))
     slopes = {int(T): entry['slope'] for T, entry in summary['num_tasks'].items()}
     assert abs(slopes[4] - 1) < 1e-4 and slopes[9] < 0.9  # T = k keeps all energy; diverse tasks spread beyond k
