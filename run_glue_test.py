@@ -29,7 +29,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           get_linear_schedule_with_warmup)
 
 from robustness import glue
-from robustness.checkpoints import check_vocabulary, load_config, load_model, load_tokenizer
+from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
 from robustness.plots import errorbar_lines, figure, save
@@ -46,6 +46,7 @@ task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | s
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
 train_pairs = 4000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
+negatives = 'same_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of the same chapter (harder) | other_chapter
 validation_pairs = 300  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
@@ -72,13 +73,14 @@ distractor_file = ''  # distractor words, one per line (empty: the words of the 
 eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
 device = 'auto'  # auto | cpu | cuda
-out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>/)
+out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
 visuals_dir = 'visuals'  # figures
 # -----------------------------------------------------------------------------
 config = configure(globals())
 
 # settings, checked before any work
 check_choices('task', task, glue.TASKS)
+check_choices('negatives', negatives, glue.NEGATIVES)
 scopes = [s.strip() for s in scope.split(',') if s.strip()]
 check(scopes, 'scope: no scope given')
 check_choices('scope', scopes, SCOPES)
@@ -105,7 +107,9 @@ tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.stri
 for label in tokenizer_dirs:
     check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
 check_range('n_head', n_head, 0)
-for label, path in model_specs:  # a missing dir or file, or a bad state dict or tokenizer, fails here, before any work
+# A family folder of seed_<s>/ models (train_bilingual_gpt2.py) gives one unit per training seed ('' for a single model).
+units = [(label, '' if train_seed is None else train_seed, path) for label, train_seed, path in expand_families(model_specs)]
+for label, train_seed, path in units:  # a missing dir or file, or a bad state dict or tokenizer, fails here, before any work
     model_config = load_config(path, 'models', n_head)
     check_vocabulary(load_tokenizer(path, 'models', tokenizer_dirs.get(label, '')), model_config, label)
     positions = getattr(model_config, 'max_position_embeddings', None)
@@ -117,7 +121,7 @@ print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; dev
 # data: {'train': split, 'validation': split}, split = {'sentence1': [...], 'sentence2': [...] or None, 'label': [...]}
 try:
     if task == glue.OFFLINE_TASK:
-        data = glue.paraphrase_pairs(train_pairs, validation_pairs, seed=seed)
+        data = glue.paraphrase_pairs(train_pairs, validation_pairs, seed=seed, negatives=negatives)
     elif task == 'csv':
         data = {'train': glue.read_csv(train_file, 'train_file'), 'validation': glue.read_csv(validation_file, 'validation_file')}
     else:
@@ -148,19 +152,19 @@ print(f"train {len(data['train']['label'])} examples, validation {len(validation
 
 os.makedirs(out_dir, exist_ok=True)
 save_config(config, os.path.join(out_dir, 'config.json'))
-columns = ['model', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
+columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
            'sparsity', 'examples']
 log = ResultsLog(os.path.join(out_dir, 'glue.csv'), columns,
-                 key=('model', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'))
+                 key=('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'))
 
 
-def write(label, kind, scope_name, layers_name, level, repeat, result, sparsity):
+def write(label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
     for metric in metrics:
-        if log.has(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
-                   repeat=repeat, metric=metric):
+        if log.has(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                   level=level, repeat=repeat, metric=metric):
             continue  # written before an interruption between the metrics of one measurement
-        log.write(dict(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
-                       repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
+        log.write(dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                       level=level, repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
                        loss=result['loss'], sparsity=sparsity, examples=len(validation_labels)))
 
 
@@ -175,12 +179,13 @@ def layer_indices(name, n_layers):
     return list(range(n_layers // 2, min(n_layers, n_layers // 2 + max(1, n_layers // 3))))  # middle
 
 
-for label, path in model_specs:
+for label, train_seed, path in units:
     # fine-tune once; a rerun loads the saved classifier
     seed_everything(seed)
-    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{label}')
+    name = label + (f' seed {train_seed}' if train_seed != '' else '')
+    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{label}' + (f'_seed{train_seed}' if train_seed != '' else ''))
     if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
-        print(f'{label}: loading the fine-tuned classifier from {finetuned_dir}')
+        print(f'{name}: loading the fine-tuned classifier from {finetuned_dir}')
         tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
         model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(runtime.device)
     else:
@@ -196,7 +201,7 @@ for label, path in model_specs:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         steps = epochs * len(loader)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * steps), steps)
-        progress = tqdm(total=steps, desc=f'fine-tuning {label} on {task}')
+        progress = tqdm(total=steps, desc=f'fine-tuning {name} on {task}')
         for epoch in range(epochs):
             for batch in loader:
                 batch = {name: tensor.to(runtime.device) for name, tensor in batch.items()}
@@ -212,8 +217,8 @@ for label, path in model_specs:
         progress.close()
         model.save_pretrained(finetuned_dir)
         tokenizer.save_pretrained(finetuned_dir)
-        print(f'{label}: saved the fine-tuned classifier to {finetuned_dir}')
-    check(tokenizer.pad_token_id == model.config.pad_token_id, f'models: {label}: tokenizer and config pad tokens differ')
+        print(f'{name}: saved the fine-tuned classifier to {finetuned_dir}')
+    check(tokenizer.pad_token_id == model.config.pad_token_id, f'models: {name}: tokenizer and config pad tokens differ')
     model.eval()
     collator = DataCollatorWithPadding(tokenizer)
     eval_batches = glue.batches(glue.encode(tokenizer, data['validation'], max_length), collator, eval_batch_size,
@@ -223,7 +228,7 @@ for label, path in model_specs:
     start = time.perf_counter()
     clean = glue.evaluate(model, eval_batches, metrics, runtime.device)
     clean_seconds = time.perf_counter() - start
-    print(f'{label}: undamaged: ' + ', '.join(f'{m} {clean[m]:.4f} (constant predictor {baselines[m]:.4f})' for m in metrics)
+    print(f'{name}: undamaged: ' + ', '.join(f'{m} {clean[m]:.4f} (constant predictor {baselines[m]:.4f})' for m in metrics)
           + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat); level 0 is the undamaged model
@@ -232,12 +237,12 @@ for label, path in model_specs:
              for level in (noise_levels if kind == 'gaussian_noise' else levels) for repeat in range(repeats)]
     eval_seconds = damage_seconds = 0.0
     evaluated = 0
-    for kind, scope_name, layers_name, level, repeat in tqdm(sweep, desc=f'damage {label}'):
-        if log.has(model=label, task=task, kind=kind, scope=scope_name, layers=layers_name, level=level,
-                   repeat=repeat, metric=metrics[-1]):
+    for kind, scope_name, layers_name, level, repeat in tqdm(sweep, desc=f'damage {name}'):
+        if log.has(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                   level=level, repeat=repeat, metric=metrics[-1]):
             continue
         if level == 0:
-            write(label, kind, scope_name, layers_name, level, repeat, clean, 0.0)
+            write(label, train_seed, kind, scope_name, layers_name, level, repeat, clean, 0.0)
             continue
         start = time.perf_counter()
         with perturbed(model, kind, level, scope=scope_name, seed=seed + repeat,
@@ -249,9 +254,9 @@ for label, path in model_specs:
         eval_seconds += evaluated_at - applied
         damage_seconds += (applied - start) + (restored - evaluated_at)
         evaluated += 1
-        write(label, kind, scope_name, layers_name, level, repeat, result, info.sparsity)
+        write(label, train_seed, kind, scope_name, layers_name, level, repeat, result, info.sparsity)
     if evaluated:
-        print(f'{label}: {evaluated} damaged evaluations: {evaluated * len(validation_labels) / eval_seconds:.0f} '
+        print(f'{name}: {evaluated} damaged evaluations: {evaluated * len(validation_labels) / eval_seconds:.0f} '
               f'examples/s in the evaluations ({len(validation_labels) / clean_seconds:.0f} undamaged); '
               f'damaging and restoring the weights took {damage_seconds:.1f} s, '
               f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
@@ -259,9 +264,9 @@ for label, path in model_specs:
     # distraction: random words from the word list inserted into every sentence
     if 'distraction' in kinds:
         trials = [(level, repeat) for level in distraction_levels for repeat in range(distraction_repeats)]
-        for level, repeat in tqdm(trials, desc=f'distraction {label}'):
-            if log.has(model=label, task=task, kind='distraction', scope='inputs', layers='none', level=level,
-                       repeat=repeat, metric=metrics[-1]):
+        for level, repeat in tqdm(trials, desc=f'distraction {name}'):
+            if log.has(model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
+                       level=level, repeat=repeat, metric=metrics[-1]):
                 continue
             if level == 0:
                 result = clean
@@ -269,7 +274,7 @@ for label, path in model_specs:
                 distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
                 result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
                                                            eval_batch_size, runtime.device), metrics, runtime.device)
-            write(label, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+            write(label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
 
 # figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
 frame = log.read()

@@ -25,6 +25,7 @@ intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_ma
 (one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
 """
 
+import csv
 import glob
 import json
 import math
@@ -38,12 +39,13 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from robustness import plots
-from robustness.checkpoints import check_vocabulary, load_config, load_model, load_tokenizer
+from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
-from robustness.results import ResultsLog, mean_std
+from robustness.results import ResultsLog
+from robustness.stats import detectable_difference, interval, paired_two_level_bootstrap, verdict
 from robustness.runtime import parse_models, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
@@ -138,34 +140,38 @@ if eval_chars and len(text) > eval_chars:
     text = text[:cut + 1 if cut > 0 else eval_chars]
 check(text.strip(), f"eval_file: {eval_file} has no text")
 
-# Tokenizers, configs and checkpoints of every model (one-line errors for missing dirs or files, an unreachable hub,
-# a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens than embedding rows).
-checkpoints = {}  # label -> [(checkpoint name, path)]
-tokenizer_of, token_ids, contexts, n_layers = {}, {}, {}, {}
-for label, path in model_paths:
-    tokenizer_of[label] = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
+# Every model to evaluate: a family folder of seed_<s>/ models gives one unit per training seed (train_seed ''
+# for a single model). Tokenizers, configs and checkpoints of each, with one-line errors for missing dirs or files,
+# an unreachable hub, a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens
+# than embedding rows.
+units = [(label, '' if train_seed is None else train_seed, path) for label, train_seed, path in expand_families(model_paths)]
+checkpoints = {}  # (label, train_seed) -> [(checkpoint name, path)]
+token_ids, contexts = {}, {}
+for label, train_seed, path in units:
+    unit, name = (label, train_seed), label + (f' seed {train_seed}' if train_seed != '' else '')
+    tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
     model_config = load_config(path, 'models', n_head)
-    check_vocabulary(tokenizer_of[label], model_config, label)
-    contexts[label] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
-    n_layers[label] = model_config.num_hidden_layers
-    check(max_length <= contexts[label], f"max_length: {max_length} is longer than the {contexts[label]} positions of {label}")
-    check(stride <= (max_length or contexts[label]), f"stride: {stride} is longer than {label}'s window of {max_length or contexts[label]} tokens")
-    check(not layers or max(layers) < n_layers[label],
-          f"layers: {max(layers) if layers else ''} is outside {label}'s {n_layers[label]} blocks (0..{n_layers[label] - 1})")
-    checkpoints[label] = [('final', path)]
+    check_vocabulary(tokenizer, model_config, name)
+    contexts[unit] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
+    n_layers = model_config.num_hidden_layers
+    check(max_length <= contexts[unit], f"max_length: {max_length} is longer than the {contexts[unit]} positions of {name}")
+    check(stride <= (max_length or contexts[unit]), f"stride: {stride} is longer than {name}'s window of {max_length or contexts[unit]} tokens")
+    check(not layers or max(layers) < n_layers,
+          f"layers: {max(layers) if layers else ''} is outside {name}'s {n_layers} blocks (0..{n_layers - 1})")
+    checkpoints[unit] = [('final', path)]
     if epochs and os.path.isdir(path):
         found = [d for d in glob.glob(os.path.join(path, 'epoch_*')) if re.fullmatch(r'epoch_\d+', os.path.basename(d))]
-        checkpoints[label] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
-    token_ids[label] = encode(tokenizer_of[label], text)
-    check(len(token_ids[label]) >= 2, f"eval_file: {eval_file} gives {label} fewer than 2 tokens")
+        checkpoints[unit] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
+    token_ids[unit] = encode(tokenizer, text)
+    check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
 
 # -----------------------------------------------------------------------------
 rt = setup(device)
 seed_everything(seed)
 layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
-COLUMNS = ['model', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'nll', 'tokens', 'bytes',
+COLUMNS = ['model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'nll', 'tokens', 'bytes',
            'ppl', 'bpb', 'sparsity', 'seconds']
-KEY = ('model', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat')
+KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat')
 csv_path = os.path.join(out_dir, 'perplexity.csv')
 # Under torchrun every rank appends to its own part file; rank 0 merges them into the one CSV at the end.
 log = ResultsLog(csv_path if not rt.distributed else os.path.join(out_dir, f'perplexity.part{rt.rank}.csv'), COLUMNS, KEY)
@@ -176,7 +182,7 @@ if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
 
 
-def trials_of(label, checkpoint):
+def trials_of(label, train_seed, checkpoint):
     """(kind, scope, level, repeat) still to measure for one checkpoint, in a fixed order."""
     todo = []
     for kind in (kinds if checkpoint == 'final' else epoch_kinds):
@@ -184,28 +190,28 @@ def trials_of(label, checkpoint):
         for scope_name in scopes:
             for level in level_grid(kind):
                 for repeat in range(1 if deterministic or level == 0 else repeats):
-                    key = dict(model=label, checkpoint=checkpoint, kind=kind, scope=scope_name, layers=layers_text,
-                               level=level, repeat=repeat)
+                    key = dict(model=label, train_seed=train_seed, checkpoint=checkpoint, kind=kind, scope=scope_name,
+                               layers=layers_text, level=level, repeat=repeat)
                     if not any(results.has(**key) for results in measured):
                         todo.append((kind, scope_name, level, repeat))
     return todo
 
 
-work = [(label, name, path, trial) for label, _ in model_paths for name, path in checkpoints[label]
-        for trial in trials_of(label, name)]
+work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
+        for name, path in checkpoints[label, train_seed] for trial in trials_of(label, train_seed, name)]
 mine = work[rt.rank::rt.world_size]  # round-robin over ranks: each gets a share of every model
 print(f"rank {rt.rank}: {len(mine)} of {len(work)} trials to run on {rt.device}; text: {len(text):,} characters "
       f"from {eval_file}; layers: {layers_text}")
 n_bytes = len(text.encode('utf-8'))
 scorer, loaded = None, None
-for label, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='trials', disable=not rt.is_master):
-    if loaded != (label, name):
-        loaded = (label, name)
+for label, train_seed, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='trials', disable=not rt.is_master):
+    if loaded != (label, train_seed, name):
+        loaded = (label, train_seed, name)
         model = load_model(AutoModelForCausalLM, path, 'models', n_head, attn_implementation='sdpa').to(rt.device).eval()
-        window = max_length or contexts[label]
+        window = max_length or contexts[label, train_seed]
         # With `layers`, the clean hidden states entering the first perturbed block are computed once and
         # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
-        scorer = SlidingWindowNLL(model, token_ids[label], window, stride or window,
+        scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
                                   batch_size, first_block=min(layers) if layers else 0)
         clean = None
     started = time.perf_counter()
@@ -214,7 +220,7 @@ for label, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='tri
             clean = clean or scorer()
         nll, tokens = clean if level == 0 else scorer()
     result = Perplexity(nll, tokens, n_bytes)
-    log.write(dict(model=label, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text, level=level,
+    log.write(dict(model=label, train_seed=train_seed, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text, level=level,
                    repeat=repeat, nll=nll, tokens=tokens, bytes=n_bytes, ppl=result.ppl, bpb=result.bpb,
                    sparsity=damage.sparsity, seconds=round(time.perf_counter() - started, 4)))
 
@@ -223,9 +229,8 @@ if rt.distributed:
     if rt.is_master:
         merged = ResultsLog(csv_path, COLUMNS, KEY)
         for part in sorted(glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))):
-            for row in ResultsLog(part, COLUMNS, KEY).read().to_dict('records'):
-                if not merged.has(**row):
-                    merged.write(row)
+            with open(part, newline='') as f:  # as text: an empty train_seed stays empty
+                merged.write_rows([row for row in csv.DictReader(f) if not merged.has(**row)])
             os.remove(part)
     torch.distributed.barrier()
 teardown(rt)
@@ -233,17 +238,27 @@ if not rt.is_master:
     raise SystemExit(0)
 
 # -----------------------------------------------------------------------------
-# Statistics: crossover of the bpb curves and paired differences in relative degradation.
+# Statistics: crossover of the bpb curves and paired differences in relative degradation, with intervals that
+# count the training seeds (a family folder's seed_<s>/ models) as well as the damage draws.
 frame = ResultsLog(csv_path, COLUMNS, KEY).read()
 frame = frame[(frame['layers'].astype(str) == layers_text) & frame['model'].isin(labels)]
+frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty train_seed)
 rng = np.random.default_rng(seed)
 
 
 def bpb_table(label, kind, scope_name, checkpoint='final'):
-    """{level: array of bpb over repeats 0..R-1} (the intact model's single value at level 0)."""
+    """(levels, bpb array (levels, training seeds, repeats)); the intact model's single value repeated over the
+    repeats. None when a (level, seed) is missing (an interrupted run)."""
     rows = frame[(frame['model'] == label) & (frame['checkpoint'] == checkpoint) & (frame['kind'] == kind)
                  & (frame['scope'] == scope_name)]
-    return {level: group.sort_values('repeat')['bpb'].to_numpy(float) for level, group in rows.groupby('level')}
+    if rows.empty:
+        return None
+    grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
+    cells = {key: group.sort_values('repeat')['bpb'].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
+    if len(cells) != len(grid) * len(seeds):
+        return None
+    n = min([len(values) for (level, _), values in cells.items() if level > 0] or [1])
+    return grid, np.array([[np.resize(cells[level, s][:n], n) for s in seeds] for level in grid])
 
 
 def crossing(grid, difference):
@@ -255,45 +270,49 @@ def crossing(grid, difference):
     return None
 
 
-def interval(values):
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
-
-
 def compare_pair(a, b, kind, scope_name):
-    """Crossover and paired difference in relative degradation bpb(p)/bpb(0) of model a minus model b."""
+    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b, with 95% intervals
+    from a bootstrap over each model's training seeds and the paired repeats."""
     ta, tb = bpb_table(a, kind, scope_name), bpb_table(b, kind, scope_name)
-    grid = [level for level in sorted(set(ta) & set(tb)) if len(ta[level]) and len(tb[level])]
+    if ta is None or tb is None:
+        return None
+    grid = sorted(set(ta[0]) & set(tb[0]))
     if 0.0 not in grid or len(grid) < 2:
         return None
-    n = min(min(len(ta[level]), len(tb[level])) for level in grid if level > 0)
-    # Levels x repeats (the intact value repeated); the same repeat indices pair the same masks.
-    A = np.array([np.resize(ta[level][:n], n) for level in grid])
-    B = np.array([np.resize(tb[level][:n], n) for level in grid])
-    with np.errstate(invalid='ignore', over='ignore'):
-        relative = A / A[0] - B / B[0]
-        resamples = rng.integers(0, n, size=(bootstrap, n))
-        crossings = [crossing(grid, A[:, idx].mean(1) - B[:, idx].mean(1)) for idx in resamples]
-        found = [c for c in crossings if c is not None]
-        boot_relative = np.stack([relative[:, idx].mean(1) for idx in resamples])  # resamples x levels
-    point = crossing(grid, A.mean(1) - B.mean(1))
+    A, B = (values[[levels.index(level) for level in grid]] for levels, values in (ta, tb))
+    n = min(A.shape[2], B.shape[2])
+    A, B = A[..., :n], B[..., :n]  # the same repeat indices pair the same masks
+    with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
+        # bpb and relative degradation (per seed and repeat) resampled together: levels stacked twice
+        boot_a, boot_b = paired_two_level_bootstrap(np.concatenate([A, A / A[:1]]), np.concatenate([B, B / B[:1]]),
+                                                    bootstrap, rng)
+        levels = len(grid)
+        boot_relative = boot_a[:, levels:] - boot_b[:, levels:]
+        crossings = [crossing(grid, boot_a[r, :levels] - boot_b[r, :levels]) for r in range(bootstrap)]
+        relative = (A / A[:1]).mean(axis=(1, 2)) - (B / B[:1]).mean(axis=(1, 2))
+    found = [c for c in crossings if c is not None]
+    point = crossing(grid, A.mean(axis=(1, 2)) - B.mean(axis=(1, 2)))
     damaged = [i for i, level in enumerate(grid) if level > 0]
+    damaged_boot = boot_relative[:, damaged].mean(1) if damaged else None
+    ci = interval(damaged_boot) if damaged else None
     return {
-        'levels': grid, 'repeats': int(n),
-        f'bpb_{a}': [float(x) for x in A.mean(1)], f'bpb_{b}': [float(x) for x in B.mean(1)],
+        'levels': grid, 'repeats': int(n), 'training_seeds': [int(A.shape[1]), int(B.shape[1])],
+        f'bpb_{a}': [float(x) for x in A.mean(axis=(1, 2))], f'bpb_{b}': [float(x) for x in B.mean(axis=(1, 2))],
         'crossover': point, 'crossover_ci95': interval(found) if point is not None else None,
         'crossover_fraction_of_resamples': len(found) / bootstrap,
-        'relative_degradation_difference': [float(x) for x in relative.mean(1)],
+        'relative_degradation_difference': [float(x) for x in relative],
         'relative_degradation_difference_ci95': [interval(boot_relative[:, i]) for i in range(len(grid))],
         'mean_over_damaged_levels': float(relative[damaged].mean()) if damaged else None,
-        'mean_over_damaged_levels_ci95': interval(boot_relative[:, damaged].mean(1)) if damaged else None,
+        'mean_over_damaged_levels_ci95': ci,
+        'detectable_difference': detectable_difference(damaged_boot) if damaged else None,
+        'verdict': verdict(ci, f'{a} less robust than {b}', f'{a} more robust than {b}'),
         'non_finite_trials': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
     }
 
 
 summary = {'metric': 'bits per byte; relative degradation = bpb(level) / bpb(0); differences are a - b '
-                     '(negative: a degrades less); 95% bootstrap intervals over paired repeats',
+                     '(negative: a degrades less); 95% bootstrap intervals over each model\'s training seeds and the '
+                     'paired repeats; detectable_difference: the smallest true difference found with 80% power',
            'layers': layers_text, 'comparisons': {}}
 crossovers = {}  # (kind, scope) -> [(a, b, level)]
 for a, b in pairs:
@@ -307,11 +326,14 @@ for a, b in pairs:
 with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
 print(f"wrote {os.path.join(out_dir, 'summary.json')}")
+show = lambda ci: f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "(no interval: nothing varies between resamples)"
 for name, result in summary['comparisons'].items():
     crossed = (f"crossover at {result['crossover']:.3f} (95% CI {result['crossover_ci95']})"
                if result['crossover'] is not None else "no crossover")
-    print(f"  {name}: {crossed}; mean difference in relative degradation "
-          f"{result['mean_over_damaged_levels']:+.4f} (95% CI {result['mean_over_damaged_levels_ci95']})")
+    detectable = f"{result['detectable_difference']:.4f}" if result['detectable_difference'] is not None else 'n/a'
+    print(f"  {name}: {result['verdict']}; difference in relative degradation {result['mean_over_damaged_levels']:+.4f}, "
+          f"95% CI {show(result['mean_over_damaged_levels_ci95'])}, detectable {detectable} "
+          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); {crossed}")
 
 # -----------------------------------------------------------------------------
 # Figures: rows = scopes; columns = perplexity, bits per byte, relative degradation.
@@ -335,10 +357,19 @@ def clipped_lines(ax, rows, y, hue, label=str):
                    label='inf/nan (clipped)')
 
 
+def spread_title(rows, kind):
+    """What the error bars span: training seeds (a family folder's models) and damage draws."""
+    trainings = int(rows.groupby('model')['train_seed'].nunique().max())
+    draws = 1 if kind in ('magnitude_pruning', 'global_magnitude_pruning') else repeats
+    parts = [f"{trainings} training seeds"] * (trainings > 1) + [f"{draws} draws"] * (draws > 1)
+    return f"mean ± std over {' x '.join(parts)}" if parts else None
+
+
 def draw_models(kind, rows, path, xlabel):
     rows = rows.copy()
-    intact = rows[rows['level'] == 0].groupby(['model', 'scope'])['bpb'].first()
-    rows['relative'] = [bpb / intact.get((m, s), math.nan) for m, s, bpb in zip(rows['model'], rows['scope'], rows['bpb'])]
+    intact = rows[rows['level'] == 0].groupby(['model', 'train_seed', 'scope'])['bpb'].first()
+    rows['relative'] = [bpb / intact.get((m, t, s), math.nan)
+                        for m, t, s, bpb in zip(rows['model'], rows['train_seed'], rows['scope'], rows['bpb'])]
     fig, axes = plots.figure(ncols=3, nrows=len(scopes), width=5.2, height=4.2)
     for r, scope_name in enumerate(scopes):
         part = rows[rows['scope'] == scope_name]
@@ -356,8 +387,7 @@ def draw_models(kind, rows, path, xlabel):
                 ax.axvline(level, color='grey', linestyle=':')
                 ax.annotate(f"{a}/{b}\ncross-over {level:.3f}", (level, ax.get_ylim()[0]), xytext=(4, 10),
                             textcoords='offset points', fontsize=9)
-            ax.legend(title=f"mean ± std over {repeats} seeds" if kind not in ('magnitude_pruning', 'global_magnitude_pruning') else None,
-                      fontsize=9)
+            ax.legend(title=spread_title(rows, kind), fontsize=9)
     plots.save(fig, path)
 
 

@@ -25,11 +25,17 @@ byte-level BPE of `vocab_size` trained on each model's own training text.
         --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
     torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
 
-Writes, in out_dir: <model>/ (final Hugging Face model + tokenizer dir), <model>/epoch_<e>/ (one
-checkpoint per eval_interval steps, e = 1, 2, ...; each also holds optimizer.pt (optimizer, scheduler
-and every process's RNG state) and trainer_state.json (step, tokens and bytes seen per language)), eval_en.txt (the held-out English text, one document per line; test_gpt2.py's
-default), train_en.txt / train_lang2.txt (the training text), train_log.csv, config.json; and
-visuals_dir/gpt2_training.png.
+Training seeds: every model is trained once per seed in `train_seeds` (initialisation, data order and
+dropout differ), so that robustness comparisons can count the variation between trainings. On a CPU the
+seeds run in parallel processes with one thread each (`jobs` at a time); on a GPU, one after another.
+
+Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir of each seed),
+<model>/seed_<s>/epoch_<e>/ (one checkpoint per eval_interval steps, e = 1, 2, ...; each also holds
+optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens
+and bytes seen per language)), <model>/tokenizer/ (shared by the seeds), eval_en.txt (the held-out
+English text, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the
+training text), train_log.csv (every seed; logs/ holds each seed's own log and worker output),
+config.json; and visuals_dir/gpt2_training.png.
 
 Tokenizers: with init_from=scratch each model gets a byte-level BPE trained on its own training text
 (English for monolingual and control, the mix for bilingual). With a pretrained init_from (a hub name
@@ -51,8 +57,11 @@ import json
 import itertools
 import math
 import os
+import subprocess
+import sys
 import time
 
+import pandas as pd
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models as bpe_models, pre_tokenizers, trainers
@@ -98,7 +107,8 @@ eval_interval = 150        # steps between held-out evaluations + checkpoints <m
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
-seed = 1337                # seeds the initialisation, the data order and dropout
+train_seeds = [1337, 1338, 1339]  # one model of each kind per seed (initialisation, data order, dropout): out_dir/<model>/seed_<s>/
+jobs = 0                   # CPU: seeds trained at once, one process and one thread each (0 = as many as cores)
 device = 'auto'            # auto | cpu | cuda
 compile = False            # torch.compile the model (CUDA; slow to start, faster to run)
 resume = True              # continue from the latest checkpoint in out_dir; finished models are skipped
@@ -133,12 +143,17 @@ scratch = init_from == 'scratch'
 if scratch:
     check(vocab_size >= 257, f"vocab_size: {vocab_size} is smaller than a byte-level BPE's 256 bytes + end-of-text")
     check(n_embd % n_head == 0, f"n_embd: {n_embd} is not divisible by n_head {n_head}")
-log_path = os.path.join(out_dir, 'train_log.csv')
+check(train_seeds and all(isinstance(s, int) for s in train_seeds) and len(set(train_seeds)) == len(train_seeds),
+      f"train_seeds: {train_seeds} must be distinct integers, at least one")
+check_range('jobs', jobs, 0)
+log_path = os.path.join(out_dir, 'train_log.csv')  # every seed's rows; each seed also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
+# A worker process trains one seed for a parent that runs several at once (see run_workers).
+worker = os.environ.get('TRAIN_SEED_WORKER') == '1'
 
 rt = setup(device)
-seed_everything(seed)
+seed_everything(train_seeds[0])
 
 if not scratch:
     # one-line errors for an unreachable hub model or a too long block, before any training
@@ -200,7 +215,7 @@ else:
     train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
 eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
 
-if rt.is_master:
+if rt.is_master and not worker:
     print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
           f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
           f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
@@ -209,10 +224,14 @@ if rt.is_master:
     for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
         with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:
             f.write('\n'.join(documents) + '\n')
-log = ResultsLog(log_path, ['model', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes',
-                            'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s',
-                            'replaced_bytes'],
-                 key=('model', 'split', 'step')) if rt.is_master else None
+LOG_COLUMNS = ['model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes',
+               'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s', 'replaced_bytes']
+
+
+def seed_log(seed):
+    """The training log of one seed (master only): seeds trained in parallel processes never share a file."""
+    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_seed{seed}.csv'), LOG_COLUMNS,
+                      key=('model', 'train_seed', 'split', 'step')) if rt.is_master else None
 
 transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
 if rt.device.type == 'cuda':
@@ -283,10 +302,14 @@ def take(n_rows, start, count, stream_seed, rank=rt.rank):
 # Training ----------------------------------------------------------------------------------------
 
 
-def checkpoints(name):
+def model_dir(name, seed):
+    return os.path.join(out_dir, name, f'seed_{seed}')
+
+
+def checkpoints(name, seed):
     """(step, dir) of every saved state of a model, the final dir included, latest last."""
     found = []
-    for path in [os.path.join(out_dir, name)] + glob.glob(os.path.join(out_dir, name, 'epoch_*')):
+    for path in [model_dir(name, seed)] + glob.glob(os.path.join(model_dir(name, seed), 'epoch_*')):
         if os.path.exists(os.path.join(path, 'trainer_state.json')):
             with open(os.path.join(path, 'trainer_state.json')) as f:
                 found.append((json.load(f)['step'], path))
@@ -313,15 +336,15 @@ def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state):
         torch.distributed.barrier()
 
 
-def evaluate(name, model, tokenizer, state):
+def evaluate(name, seed, log, model, tokenizer, state):
     """Held-out English loss, perplexity and bits-per-byte, logged as an 'eval' row (master only)."""
-    if not rt.is_master or log.has(model=name, split='eval', step=state['step']):
+    if not rt.is_master or log.has(model=name, train_seed=seed, split='eval', step=state['step']):
         return
     result = evaluate_text(model, tokenizer, eval_text, max_length=block_size, stride=eval_stride or block_size,
                            batch_size=eval_batch_size)
-    log.write(dict(model=name, split='eval', step=state['step'], **counts(state), loss=result.nll / result.tokens,
-                   ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_en))
-    tqdm.write(f"{name} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
+    log.write(dict(model=name, train_seed=seed, split='eval', step=state['step'], **counts(state),
+                   loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_en))
+    tqdm.write(f"{name} seed {seed} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
                f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
 
 
@@ -329,7 +352,7 @@ def counts(state):
     return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
 
 
-def train(name, model_index):
+def train(name, model_index, seed):
     steps = control_steps if name == 'control' else max_steps
     rows_lang2 = lang2_rows if name == 'bilingual' else 0
     rows_en = batch_size - rows_lang2
@@ -338,10 +361,11 @@ def train(name, model_index):
     if rows_lang2:
         lang2_seqs, lang2_seq_bytes = sequences(tokenizer, train_lang2)
 
-    saved = checkpoints(name) if resume else []
+    log = seed_log(seed)
+    saved = checkpoints(name, seed) if resume else []
     if saved and saved[-1][0] >= steps:
         if rt.is_master:
-            print(f"{name}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
+            print(f"{name} seed {seed}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
         return
     seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
     if saved:
@@ -360,7 +384,7 @@ def train(name, model_index):
     model.to(rt.device)
     raw_model = model
     if rt.is_master and not saved:
-        print(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer):,}, "
+        print(f"{name} seed {seed}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer):,}, "
               f"{steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of {block_size} tokens "
               f"({rows_lang2} of each {batch_size} in the second language)")
 
@@ -383,10 +407,10 @@ def train(name, model_index):
         if rng['cuda'] is not None:
             torch.cuda.set_rng_state(rng['cuda'])
         if rt.is_master:
-            print(f"{name}: resuming from {saved[-1][1]} at step {state['step']}")
+            print(f"{name} seed {seed}: resuming from {saved[-1][1]} at step {state['step']}")
     else:
         seed_everything(seed + rt.rank)  # dropout differs across processes
-        evaluate(name, raw_model, tokenizer, state)
+        evaluate(name, seed, log, raw_model, tokenizer, state)
     if compile:
         model = torch.compile(model)
     if rt.distributed:
@@ -395,7 +419,8 @@ def train(name, model_index):
     model.train()
     en_stream, lang2_stream = seed + 1000 * model_index, seed + 1000 * model_index + 500  # data order seeds
     tokens_per_step = rt.world_size * grad_accum * batch_size * block_size
-    progress = tqdm(total=steps, initial=state['step'], desc=name, disable=not rt.is_master, dynamic_ncols=True)
+    progress = tqdm(total=steps, initial=state['step'], desc=f'{name} seed {seed}', disable=not rt.is_master,
+                    dynamic_ncols=True)
     window_start, window_tokens, window_steps = time.time(), 0, 0
     loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
     while state['step'] < steps:
@@ -441,8 +466,9 @@ def train(name, model_index):
             loss_value = loss_sum.item() / rt.world_size / window_steps
             tokens_per_s = window_tokens / (time.time() - window_start)
             progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
-            if rt.is_master and not log.has(model=name, split='train', step=state['step']):
-                log.write(dict(model=name, split='train', step=state['step'], **counts(state), loss=loss_value, lr=lr,
+            if rt.is_master and not log.has(model=name, train_seed=seed, split='train', step=state['step']):
+                log.write(dict(model=name, train_seed=seed, split='train', step=state['step'], **counts(state),
+                               loss=loss_value, lr=lr,
                                grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
                                tokens_per_s=tokens_per_s, replaced_bytes=replaced_en + replaced_lang2))
             loss_sum.zero_()
@@ -450,16 +476,17 @@ def train(name, model_index):
         if stop_after and state['step'] == stop_after:
             progress.close()
             if rt.is_master:
-                print(f"{name}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the last checkpoint")
+                print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since "
+                      f"the last checkpoint")
             teardown(rt)
             raise SystemExit(0)
         if state['step'] % eval_interval == 0 or state['step'] == steps:
-            evaluate(name, raw_model, tokenizer, state)
+            evaluate(name, seed, log, raw_model, tokenizer, state)
             if state['step'] % eval_interval == 0:
-                save_checkpoint(os.path.join(out_dir, name, f"epoch_{state['step'] // eval_interval}"), raw_model,
+                save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"), raw_model,
                                 tokenizer, optimizer, scheduler, state)
             if state['step'] == steps:
-                save_checkpoint(os.path.join(out_dir, name), raw_model, tokenizer, optimizer, scheduler, state)
+                save_checkpoint(model_dir(name, seed), raw_model, tokenizer, optimizer, scheduler, state)
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
 
@@ -474,24 +501,71 @@ def train(name, model_index):
         if rt.is_master:
             print(f"{name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
     if rt.is_master:
-        print(f"{name}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = {state['en_bytes']:,} bytes, "
-              f"{state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} bytes); saved {os.path.join(out_dir, name)}")
+        print(f"{name} seed {seed}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
+              f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} bytes); "
+              f"saved {model_dir(name, seed)}")
 
 
-for index, name in enumerate(MODELS):
-    if name in train_models:
-        train(name, index)
+def run_workers(slots):
+    """Train each seed in a process of its own with one thread, `slots` at a time. The models are small: on a CPU,
+    independent single-thread processes go faster than one process with several threads (bench/RESULTS.md). Each
+    worker's output goes to out_dir/logs/seed_<s>.out."""
+    env = dict(os.environ, TRAIN_SEED_WORKER='1', OMP_NUM_THREADS='1')
+    pending, running = list(train_seeds), {}
+    progress = tqdm(total=len(train_seeds), desc=f'training seeds, {slots} processes')
+    try:
+        while pending or running:
+            while pending and len(running) < slots:
+                seed = pending.pop(0)
+                output = open(os.path.join(out_dir, 'logs', f'seed_{seed}.out'), 'w')
+                command = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], f'--train_seeds={seed}']
+                running[seed] = (subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT), output)
+            time.sleep(0.5)
+            for seed, (process, output) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                output.close()
+                del running[seed]
+                progress.update()
+                lines = open(output.name, encoding='utf-8', errors='replace').read().strip().splitlines()
+                check(process.returncode == 0, f"train_seeds: seed {seed} failed (exit status {process.returncode}): "
+                                               f"{lines[-1] if lines else 'no output'} (log: {output.name})")
+                tqdm.write(f"seed {seed}: {lines[-1] if lines else 'done'}")
+    finally:
+        for process, output in running.values():  # an error or ^C: stop the other workers too
+            process.kill()
+            output.close()
+    progress.close()
 
-# Figure: held-out bits-per-byte vs tokens seen ---------------------------------------------------
+
+os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
+slots = min(len(train_seeds), jobs or os.cpu_count() or 1)
+if rt.device.type == 'cpu' and not rt.distributed and not worker and slots > 1:
+    for name in train_models:  # trained once, before the workers share them
+        build_tokenizer(name)
+    run_workers(slots)
+else:
+    for seed in train_seeds:
+        for index, name in enumerate(MODELS):
+            if name in train_models:
+                train(name, index, seed)
+if worker:
+    raise SystemExit(0)
+
+# The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
 if rt.is_master:
-    frame = log.read()
-    frame = frame[frame['split'] == 'eval']
+    frame = pd.concat([pd.read_csv(path) for seed in train_seeds
+                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_seed{seed}.csv'))])
+    frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
+    frame.to_csv(log_path, index=False)
+    held_out = frame[frame['split'] == 'eval']
     fig, axes = plots.figure(ncols=2)
     for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
                          (axes[1], 'en_tokens', 'English training tokens seen')):
-        plots.errorbar_lines(ax, frame, x, 'bpb', 'model')
+        plots.errorbar_lines(ax, held_out, x, 'bpb', 'model', std_label=False)
+        ax.legend(title=f"mean ± std over {len(train_seeds)} seeds" if len(train_seeds) > 1 else f"seed {train_seeds[0]}")
         ax.set_xlabel(label)
         ax.set_ylabel('held-out English bits per byte')
-    axes[0].set_title(f"one seed ({seed}); held-out books of the English text")
+    axes[0].set_title("held-out books of the English text")
     plots.save(fig, os.path.join(visuals_dir, 'gpt2_training.png'))
 teardown(rt)

@@ -1,4 +1,5 @@
-"""What a `models` entry names, and how to load it: a Hugging Face model folder or hub name, or a GPT-2 state-dict
+"""What a `models` entry names, and how to load it: a Hugging Face model folder or hub name, a family folder of
+seed_<s>/ models (train_bilingual_gpt2.py with several training seeds; `expand_families`), or a GPT-2 state-dict
 file in the paper authors' release format.
 
     config = load_config(path, 'models')                             # for a file: inferred from the tensor shapes
@@ -75,6 +76,24 @@ def gpt2_config(state, path, setting, n_head=0):
         check(not keys, f"{setting}: {path} is not a GPT-2 state dict: {len(keys)} {problem}: {', '.join(keys[:4])}"
                         f"{', ...' if len(keys) > 4 else ''}")
     return config
+
+
+def family_seeds(path):
+    """The seeds s of a family folder's seed_<s>/ models (train_bilingual_gpt2.py's layout); [] for anything else."""
+    if not os.path.isdir(path):
+        return []
+    return sorted(int(name[5:]) for name in os.listdir(path)
+                  if re.fullmatch(r'seed_\d+', name) and os.path.isdir(os.path.join(path, name)))
+
+
+def expand_families(entries):
+    """[(label, path)] -> [(label, train_seed, path)]: a family folder gives one entry per seed_<s>/ model, in seed
+    order; any other path one entry with train_seed None."""
+    expanded = []
+    for label, path in entries:
+        seeds = family_seeds(path)
+        expanded += [(label, seed, os.path.join(path, f'seed_{seed}')) for seed in seeds] or [(label, None, path)]
+    return expanded
 
 
 def _check_model_folder(path, setting):

@@ -129,17 +129,24 @@ def read_csv(path, setting):
             'label': labels.astype(int).tolist()}
 
 
-def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEFAULT_EVAL_BOOKS):
+NEGATIVES = ('same_chapter', 'other_chapter')
+
+
+def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEFAULT_EVAL_BOOKS, negatives='same_chapter'):
     """The offline paraphrase task, {'train': split, 'validation': split}, classes balanced.
 
     For each chosen verse, a pair is either the verse in the King James Version and in the World
-    English Bible (label 1), or the verse in one of them and a neighbour, another verse of the same
-    chapter, in the other (label 0): the one closest in word count to the verse's own translation
-    there, then the nearest. Which translation comes first is random, so the translation style says
-    nothing about the label. Validation verses
-    come from `validation_books` (the books held out of the language models' training too), training
-    verses from the others: no verse, and no neighbour, is in both splits.
+    English Bible (label 1), or the verse in one of them and another verse in the other (label 0).
+    The other verse comes from the same chapter (`negatives='same_chapter'`: same names and topic, the
+    harder task) or from another chapter of the split (`'other_chapter'`: among 64 random candidates),
+    and it is the one closest in word count to the verse's own translation (then the nearest), so that
+    the length difference within a pair does not give the label away. Which translation comes first is
+    random, so the translation style says nothing about the label. Validation verses come from
+    `validation_books` (the books held out of the language models' training too), training verses from
+    the others: no verse, and no negative, is in both splits.
     """
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives: unknown value {negatives!r}; valid: {', '.join(NEGATIVES)}")
     kjv, web = english_verses('kjv'), english_verses('web')
     common = sorted(set(kjv) & set(web))
     chapter_verses = {}  # chapter (BBBCCC) -> its verses in both translations, in order
@@ -159,11 +166,14 @@ def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEF
             first, second = (kjv, web) if rng.random() < 0.5 else (web, kjv)
             other = verse
             if label == 0:  # every chapter has at least two verses
-                # the verse of the chapter whose length is closest to the true paraphrase's (then the
-                # nearest), so that the length difference within a pair does not give the label away
                 length = len(second[verse].split())
-                other = min((v for v in chapter_verses[verse // 1000] if v != verse),
-                            key=lambda v: (abs(len(second[v].split()) - length), abs(v - verse)))
+                if negatives == 'same_chapter':
+                    candidates = [v for v in chapter_verses[verse // 1000] if v != verse]
+                else:
+                    candidates = []
+                    while not candidates:  # the split's books have many chapters: one sample almost always does
+                        candidates = [v for v in rng.sample(in_split, 64) if v // 1000 != verse // 1000]
+                other = min(candidates, key=lambda v: (abs(len(second[v].split()) - length), abs(v - verse)))
             split['sentence1'].append(first[verse])
             split['sentence2'].append(second[other])
         splits[name] = split

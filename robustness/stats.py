@@ -46,3 +46,25 @@ def verdict(ci, positive, negative, none='no difference detectable'):
     if ci is None:
         return 'no interval (nothing varies between resamples)'
     return positive if ci[0] > 0 else negative if ci[1] < 0 else none
+
+
+def paired_two_level_bootstrap(A, B, resamples, rng):
+    """Bootstrap means of two models' measurements A (levels, seeds_a, draws) and B (levels, seeds_b, draws) whose
+    draws are paired by index (the same damage masks for both): each resample picks each model's training seeds
+    with replacement, independently, and one set of draw indices for both. Returns two (resamples, levels) arrays."""
+    A, B = np.asarray(A, float), np.asarray(B, float)
+    draws = A.shape[2]
+    draw_index = rng.integers(0, draws, size=(resamples, 1, draws))
+    means = []
+    for values in (A, B):
+        seed_index = rng.integers(0, values.shape[1], size=(resamples, values.shape[1], 1))
+        means.append(values[:, seed_index, draw_index].mean(axis=(2, 3)).T)  # (levels, resamples, seeds, draws) -> ...
+    return means
+
+
+def detectable_difference(boot_samples):
+    """The smallest true difference the design detects with 80% power at the 5% level: (1.96 + 0.84) standard errors,
+    the standard error taken from the bootstrap distribution."""
+    samples = np.asarray(boot_samples, float)
+    samples = samples[np.isfinite(samples)]
+    return float(2.8 * samples.std()) if len(samples) > 1 and np.ptp(samples) > 0 else None

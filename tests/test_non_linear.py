@@ -12,7 +12,6 @@ from robustness.data import as_images, load_images
 from robustness.linear import task_data
 from robustness.multitask import MultitaskNet, evaluate, small_resnet, stacked, train
 from robustness.perturb import CONV_SCOPES, KINDS, perturbed, scoped_parameters
-from robustness.stats import interval, slope, two_level_bootstrap, verdict
 
 SMALL = ['--task_counts=1,3', '--max_samples=120', '--epochs=40', '--train_seeds=0,1', '--seeds=2', '--width=8',
          '--kinds=random_deletion,magnitude_pruning', '--levels=0,0.1,0.3', '--pruning_levels=0,0.5']
@@ -107,23 +106,6 @@ def test_cifar_layout():
     x = np.arange(2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3)  # torchvision's CIFAR-10: HWC
     images = as_images(x.reshape(2, -1), 'cifar10')
     assert images.shape == (2, 3, 32, 32) and np.array_equal(images[1, 2], x[1, :, :, 2])
-
-
-def test_two_level_bootstrap_and_slope():
-    rng = np.random.default_rng(0)
-    # A slope of 0.1 per group, training-seed offsets and draw noise: the interval covers 0.1 and not 0.
-    groups = np.arange(5)
-    values = 0.1 * groups[:, None, None] + rng.normal(0, 0.05, (5, 4, 1)) + rng.normal(0, 0.05, (5, 4, 6))
-    boot = two_level_bootstrap(values, 2000, rng)
-    assert boot.shape == (2000, 5)
-    assert np.allclose(boot.mean(0), values.mean(axis=(1, 2)), atol=0.02)
-    ci = interval(slope(groups, boot))
-    assert ci[0] < 0.1 < ci[1] and verdict(ci, 'rises', 'falls') == 'rises'
-    null = rng.normal(0, 0.05, (5, 4, 6))
-    found = sum(verdict(interval(slope(groups, two_level_bootstrap(null + rng.normal(0, 0.05, (5, 4, 6)), 400, rng))),
-                        'rises', 'falls') != 'no difference detectable' for _ in range(40))
-    assert found <= 6  # a null effect is mostly not "detected" (5% expected)
-    assert interval(two_level_bootstrap(np.ones((3, 1, 1)), 100, rng)[:, 0]) is None  # nothing to resample
 
 
 def test_end_to_end_and_resume(run, tmp_path):

@@ -320,3 +320,19 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     assert again.returncode == 0, again.stderr[-3000:]
     assert 'loading the fine-tuned classifier' in again.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / 'glue.csv'), frame)
+
+
+def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir):
+    import shutil
+    for seed in (3, 7):
+        shutil.copytree(gpt2_dir, tmp_path / 'family' / f'seed_{seed}')
+    out = tmp_path / 'out'
+    result = run_script('run_glue_test.py', f'--models=gpt2={tmp_path / "family"}', '--train_pairs=32',
+                        '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=64',
+                        '--kinds=random_deletion', '--scope=attn', '--layer_sets=all', '--levels=0,0.5', '--repeats=1',
+                        f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    frame = pd.read_csv(out / 'glue.csv')
+    assert sorted(frame['train_seed'].unique()) == [3, 7] and set(frame['model']) == {'gpt2'}
+    assert len(frame) == 2 * 2 * 2  # seeds x levels x metrics (accuracy, f1)
+    assert all((out / 'finetuned' / f'paraphrase_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))

@@ -71,6 +71,11 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path):
                                            ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
     entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
     assert entry['levels'] == [0.0, 0.5] and entry['repeats'] == 2 and len(entry['relative_degradation_difference_ci95']) == 2
+    assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
+    # one model each and a deterministic kind: one measurement per level, so no interval (not a zero-width one)
+    pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
+    assert pruned['mean_over_damaged_levels_ci95'] is None and pruned['detectable_difference'] is None
+    assert '(no interval: nothing varies between resamples)' in result.stdout
     for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
                  'gpt2_weight_noise.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
@@ -80,6 +85,36 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path):
     more = run_script('test_gpt2.py', *args[:-1], '--noise_levels=0,0.1,0.3')
     assert more.returncode == 0 and '8 of 8 trials' in more.stdout  # 2 models x 2 scopes x 2 repeats at 0.3
     assert len(pd.read_csv(out / 'perplexity.csv')) == len(frame) + 8
+
+
+def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path):
+    """A folder of seed_<s>/ models (train_bilingual_gpt2.py's layout) is evaluated seed by seed; the intervals then
+    include the training seeds, and a deterministic kind gets a real interval from them."""
+    text = ruth()
+    for family, vocab in (('mono', 300), ('bi', 280)):
+        for seed in (0, 1):
+            save_tiny_model(tmp_path / family / f'seed_{seed}', text[:6000], seed=10 * seed + vocab, vocab_size=vocab)
+    (tmp_path / 'mono' / 'tokenizer').mkdir()  # train_bilingual_gpt2.py keeps the shared tokenizer there: not a seed
+    out = tmp_path / 'out'
+    args = [f'--models=monolingual={tmp_path / "mono"},bilingual={tmp_path / "bi"},single={tiny / "mono"}',
+            f'--eval_file={tiny / "eval.txt"}', '--max_length=32', '--stride=16', '--bootstrap=200', '--repeats=2',
+            '--kinds=random_deletion,magnitude_pruning', '--scope=attn', '--levels=0,0.5', '--epochs=False',
+            '--compare=bilingual:monolingual,single:monolingual', f'--out_dir={out}', f'--visuals_dir={out / "v"}']
+    result = run_script('test_gpt2.py', *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
+    assert frame.groupby('model')['train_seed'].apply(set).to_dict() == {'monolingual': {'0', '1'},
+                                                                         'bilingual': {'0', '1'}, 'single': {''}}
+    assert frame[frame.model == 'monolingual'].groupby('train_seed')['nll'].first().nunique() == 2  # two trainings
+    summary = json.loads((out / 'summary.json').read_text())['comparisons']
+    random = summary['bilingual - monolingual | random_deletion | attn']
+    assert random['training_seeds'] == [2, 2] and random['repeats'] == 2
+    assert random['verdict'] in ('bilingual more robust than monolingual', 'bilingual less robust than monolingual',
+                                 'no difference detectable')
+    assert random['detectable_difference'] > 0
+    pruning = summary['bilingual - monolingual | magnitude_pruning | attn']
+    assert pruning['repeats'] == 1 and pruning['mean_over_damaged_levels_ci95'] is not None  # from the seeds
+    assert 'difference in relative degradation' in result.stdout
 
 
 def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path):

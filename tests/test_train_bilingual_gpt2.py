@@ -28,36 +28,52 @@ def train(out, *args):
     return result
 
 
-def rows(out, model, split='train'):
+def rows(out, model, split='train', seed=0):
     frame = pd.read_csv(os.path.join(out, 'train_log.csv'))
-    return frame[(frame['model'] == model) & (frame['split'] == split)].sort_values('step').reset_index(drop=True)
+    chosen = (frame['model'] == model) & (frame['split'] == split) & (frame['train_seed'] == seed)
+    return frame[chosen].sort_values('step').reset_index(drop=True)
 
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
+    """Two training seeds, trained in two single-thread processes at once."""
     out = tmp_path_factory.mktemp('train')
-    return out, train(out).stdout
+    return out, train(out, '--train_seeds=0,1').stdout
+
+
+def test_seeds_train_in_parallel_into_family_folders(tiny_run):
+    out, stdout = tiny_run
+    for name in ('monolingual', 'bilingual', 'control'):
+        assert sorted(p for p in os.listdir(out / name) if p.startswith('seed_')) == ['seed_0', 'seed_1']
+        first, second = (load_file(out / name / f'seed_{s}' / 'model.safetensors') for s in (0, 1))
+        assert not torch.equal(first['transformer.h.0.attn.c_attn.weight'], second['transformer.h.0.attn.c_attn.weight'])
+        # the same tokenizer for every seed of a model
+        assert (AutoTokenizer.from_pretrained(out / name / 'seed_0').get_vocab()
+                == AutoTokenizer.from_pretrained(out / name / 'seed_1').get_vocab())
+        assert (rows(out, name, seed=0)['loss'] != rows(out, name, seed=1)['loss']).any()
+    assert (out / 'logs' / 'seed_1.out').stat().st_size > 0  # each worker's output, kept
 
 
 def test_models_are_hf_dirs_with_checkpoints(tiny_run):
     out, _ = tiny_run
     for name, epochs in (('monolingual', 2), ('bilingual', 2), ('control', 1)):
-        model = AutoModelForCausalLM.from_pretrained(out / name)
-        tokenizer = AutoTokenizer.from_pretrained(out / name)
+        model = AutoModelForCausalLM.from_pretrained(out / name / 'seed_0')
+        tokenizer = AutoTokenizer.from_pretrained(out / name / 'seed_0')
         assert tokenizer.pad_token == tokenizer.eos_token == '<|endoftext|>'  # GPT-2 style padding
         assert len(tokenizer) == model.config.vocab_size == 300 and model.config.n_positions == 32
         ids = tokenizer('In the beginning God created the heavens', return_tensors='pt')['input_ids']
         assert math.isfinite(model(ids, labels=ids).loss.item())
         assert sorted(os.listdir(out / name / 'tokenizer')) and all(
-            (out / name / f'epoch_{e}' / 'model.safetensors').exists() for e in range(1, epochs + 1))
-        assert not (out / name / f'epoch_{epochs + 1}').exists()
+            (out / name / 'seed_0' / f'epoch_{e}' / 'model.safetensors').exists() for e in range(1, epochs + 1))
+        assert not (out / name / 'seed_0' / f'epoch_{epochs + 1}').exists()
         # the last epoch checkpoint is the final model
-        final, last = load_file(out / name / 'model.safetensors'), load_file(out / name / f'epoch_{epochs}' / 'model.safetensors')
+        final = load_file(out / name / 'seed_0' / 'model.safetensors')
+        last = load_file(out / name / 'seed_0' / f'epoch_{epochs}' / 'model.safetensors')
         assert all(torch.equal(final[k], last[k]) for k in final)
     # the bilingual BPE learned Ukrainian words; the English one did not
     uk = 'І сказав Бог: Хай станеться світло!'
-    assert (len(AutoTokenizer.from_pretrained(out / 'bilingual')(uk)['input_ids'])
-            < 0.7 * len(AutoTokenizer.from_pretrained(out / 'monolingual')(uk)['input_ids']))
+    assert (len(AutoTokenizer.from_pretrained(out / 'bilingual' / 'seed_0')(uk)['input_ids'])
+            < 0.7 * len(AutoTokenizer.from_pretrained(out / 'monolingual' / 'seed_0')(uk)['input_ids']))
 
 
 def test_equal_budgets_and_control_tokens(tiny_run):
@@ -73,7 +89,7 @@ def test_equal_budgets_and_control_tokens(tiny_run):
     assert last['control']['lang2_tokens'] == 0
     assert all(last[name]['en_bytes'] > 0 for name in last) and last['bilingual']['lang2_bytes'] > 0
     for name in last:
-        state = json.load(open(out / name / 'trainer_state.json'))
+        state = json.load(open(out / name / 'seed_0' / 'trainer_state.json'))
         assert state['step'] == last[name]['step'] and state['en_tokens'] == last[name]['en_tokens']
     # held-out evaluations at step 0 and at every checkpoint
     assert rows(out, 'bilingual', 'eval')['step'].tolist() == [0, 4, 8]
@@ -131,18 +147,34 @@ def test_exact_resume(tiny_run, tmp_path):
     """Stopped after step 6 (as if killed, with the last checkpoint at step 4) and resumed: the same
     losses, learning rates, gradient norms, held-out bpb and final weights as the uninterrupted run."""
     reference, _ = tiny_run
-    stopped = train(tmp_path, '--train_models=monolingual', '--stop_after=6')
+    stopped = train(tmp_path, '--train_models=monolingual', '--stop_after=6', '--train_seeds=0')
     assert 'stopped at step 6' in stopped.stdout
-    assert (tmp_path / 'monolingual' / 'epoch_1').exists() and not (tmp_path / 'monolingual' / 'epoch_2').exists()
-    assert not (tmp_path / 'monolingual' / 'model.safetensors').exists()
-    resumed = train(tmp_path, '--train_models=monolingual')
+    family = tmp_path / 'monolingual' / 'seed_0'
+    assert (family / 'epoch_1').exists() and not (family / 'epoch_2').exists()
+    assert not (family / 'model.safetensors').exists()
+    resumed = train(tmp_path, '--train_models=monolingual', '--train_seeds=0')
     assert 'resuming from' in resumed.stdout and 'at step 4' in resumed.stdout
     columns = ['step', 'tokens', 'en_bytes', 'loss', 'lr', 'grad_norm', 'clipped_grad_norm']
     pd.testing.assert_frame_equal(rows(tmp_path, 'monolingual')[columns], rows(reference, 'monolingual')[columns])
     pd.testing.assert_frame_equal(rows(tmp_path, 'monolingual', 'eval')[['step', 'bpb']],
                                   rows(reference, 'monolingual', 'eval')[['step', 'bpb']])
-    a, b = load_file(tmp_path / 'monolingual' / 'model.safetensors'), load_file(reference / 'monolingual' / 'model.safetensors')
+    a, b = load_file(family / 'model.safetensors'), load_file(reference / 'monolingual' / 'seed_0' / 'model.safetensors')
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_parallel_seeds_resume_separately(tiny_run, tmp_path):
+    """Both workers are stopped after step 6 and the run is started again: each seed resumes from its own
+    checkpoint and ends with the weights of the uninterrupted two-seed run."""
+    reference, _ = tiny_run
+    train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1', '--stop_after=6')
+    assert not any((tmp_path / 'monolingual' / f'seed_{s}' / 'model.safetensors').exists() for s in (0, 1))
+    train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1')
+    for seed in (0, 1):
+        assert 'at step 4' in open(tmp_path / 'logs' / f'seed_{seed}.out').read()
+        a = load_file(tmp_path / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
+        b = load_file(reference / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert rows(tmp_path, 'monolingual', seed=seed)['loss'].tolist() == rows(reference, 'monolingual', seed=seed)['loss'].tolist()
 
 
 def test_torchrun_two_cpu_processes(tiny_run, tmp_path):
@@ -150,7 +182,8 @@ def test_torchrun_two_cpu_processes(tiny_run, tmp_path):
     so the run sees the rows that one process with batches of 4 sees: the same losses, up to rounding."""
     reference, _ = tiny_run
     command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', SCRIPT, *TINY,
-               '--batch_size=2', '--train_models=bilingual', f'--out_dir={tmp_path}', f'--visuals_dir={tmp_path}']
+               '--batch_size=2', '--train_models=bilingual', '--train_seeds=0', f'--out_dir={tmp_path}',
+               f'--visuals_dir={tmp_path}']
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', MPLBACKEND='Agg', **OFFLINE)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -186,11 +219,12 @@ def test_init_from_local_dir_and_user_files(local_gpt2, tmp_path):
     english = write(tmp_path / 'en.txt', '\n'.join(corpora.chapters(corpora.english_verses(), books={1})).encode()
                     + b'\nbad \xff\xfe bytes here\n')
     train(tmp_path, f'--init_from={local_gpt2}', '--block_size=16', '--max_steps=2', '--eval_interval=2',
-          '--train_models=monolingual,bilingual', f'--train_file={english}', '--eval_fraction=0.3', '--max_docs=0')
-    mono, bi = (AutoModelForCausalLM.from_pretrained(tmp_path / name) for name in ('monolingual', 'bilingual'))
-    assert len(AutoTokenizer.from_pretrained(tmp_path / 'monolingual')) == mono.config.vocab_size == 280  # kept
-    assert AutoTokenizer.from_pretrained(tmp_path / 'monolingual').pad_token == '<|endoftext|>'
-    assert len(AutoTokenizer.from_pretrained(tmp_path / 'bilingual')) == bi.config.vocab_size == 300  # new BPE, resized
+          '--train_models=monolingual,bilingual', f'--train_file={english}', '--eval_fraction=0.3', '--max_docs=0',
+          '--train_seeds=0')
+    mono, bi = (AutoModelForCausalLM.from_pretrained(tmp_path / name / 'seed_0') for name in ('monolingual', 'bilingual'))
+    assert len(AutoTokenizer.from_pretrained(tmp_path / 'monolingual' / 'seed_0')) == mono.config.vocab_size == 280  # kept
+    assert AutoTokenizer.from_pretrained(tmp_path / 'monolingual' / 'seed_0').pad_token == '<|endoftext|>'
+    assert len(AutoTokenizer.from_pretrained(tmp_path / 'bilingual' / 'seed_0')) == bi.config.vocab_size == 300  # new BPE
     assert mono.config.n_embd == 32 and mono.config.n_positions == 16  # the pretrained architecture
     logged = pd.read_csv(tmp_path / 'train_log.csv')
     assert (logged['replaced_bytes'] == 2).all()
@@ -203,7 +237,7 @@ def write(path, data):
     return path
 
 
-@pytest.mark.parametrize('case', ['missing', 'blank', 'fraction', 'block', 'hub', 'dataset'])
+@pytest.mark.parametrize('case', ['missing', 'blank', 'fraction', 'block', 'hub', 'dataset', 'seeds'])
 def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2):
     blank = write(tmp_path / 'b.txt', b'  \n\n \r\n')  # (an empty file takes the same path: test_corpora)
     args, setting = {
@@ -213,6 +247,7 @@ def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2)
         'block': ([f'--init_from={local_gpt2}', '--block_size=32'], 'block_size'),
         'hub': (['--init_from=no-such-org/no-such-model'], 'init_from'),
         'dataset': (['--train_file=no-such-org/no-such-dataset'], 'train_file'),
+        'seeds': (['--train_seeds=1,1'], 'train_seeds'),
     }[case]
     out = tmp_path / 'out'
     result = run_script(SCRIPT, *TINY, f'--out_dir={out}', *args)
