@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.linear import (CORRUPTIONS, additive_noise_coefficient, corrupt, half_mse, representation, standard_draws,
-                               task_data, train_task_vectors)
+from robustness.linear import (CORRUPTIONS, additive_noise_coefficient, check_sample_budget, corrupt, half_mse,
+                               representation, standard_draws, task_data, train_task_vectors)
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
 
@@ -67,11 +67,7 @@ levels_of = {'additive_noise': noise_levels, 'multiplicative_noise': noise_level
              'random_deletions': deletion_levels, 'magnitude_pruning': deletion_levels}
 
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
-for T in task_counts:
-    for t in range(T):
-        available = np.isin(y_train, [t, t + 1]).sum()
-        check(max_samples // T <= available, f"max_samples: {max_samples} // {T} = {max_samples // T} samples per task, "
-              f"but task ({t},{t + 1}) of {dataset} has only {available} training samples")
+check_sample_budget(y_train, task_counts, max_samples, dataset)
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images of {x_train.shape[1]} pixels")
 os.makedirs(out_dir, exist_ok=True)
 save_config(config, os.path.join(out_dir, 'config.json'))

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from robustness import plots
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
-from robustness.linear import task_data
+from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KINDS, perturbed
 from robustness.results import ResultsLog
@@ -102,11 +102,7 @@ if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
 
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
-for T in task_counts:
-    for t in range(T):
-        available = np.isin(y_train, [t, t + 1]).sum()
-        check(max_samples // T <= available, f"max_samples: {max_samples} // {T} = {max_samples // T} samples per task, "
-              f"but task ({t},{t + 1}) of {dataset} has only {available} training samples")
+check_sample_budget(y_train, task_counts, max_samples, dataset)
 x_train, x_test = as_images(x_train, dataset), as_images(x_test, dataset)
 channels = x_train.shape[1]
 

@@ -20,6 +20,7 @@ GLUE task:
 A rerun reuses the fine-tuned models in out_dir/finetuned/ and skips the rows already in glue.csv.
 """
 
+import glob
 import os
 import time
 
@@ -34,7 +35,7 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, parse_models, seed_everything, setup
+from robustness.runtime import autocast, parse_models, run_workers, seed_everything, setup
 
 # -----------------------------------------------------------------------------
 # models and task
@@ -45,8 +46,8 @@ n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's con
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
-train_pairs = 4000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
-negatives = 'same_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of the same chapter (harder) | other_chapter
+train_pairs = 12000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
+negatives = 'other_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of another chapter | same_chapter (harder)
 validation_pairs = 300  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
@@ -73,6 +74,7 @@ distractor_file = ''  # distractor words, one per line (empty: the words of the 
 eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
 device = 'auto'  # auto | cpu | cuda
+jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 = as many as cores)
 out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
 visuals_dir = 'visuals'  # figures
 # -----------------------------------------------------------------------------
@@ -93,6 +95,7 @@ check_range('noise_levels', noise_levels, 0.0)
 check_range('distraction_levels', distraction_levels, 0.0)
 for name in ('repeats', 'distraction_repeats', 'epochs', 'batch_size', 'eval_batch_size', 'max_length'):
     check_range(name, globals()[name], 1)
+check_range('jobs', jobs, 0)
 check_range('train_pairs', train_pairs, 2)
 check_range('validation_pairs', validation_pairs, 2)
 check_range('max_train_examples', max_train_examples, 0)
@@ -150,18 +153,32 @@ else:
 print(f"train {len(data['train']['label'])} examples, validation {len(validation_labels)}; "
       f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in baselines.items())}")
 
-os.makedirs(out_dir, exist_ok=True)
-save_config(config, os.path.join(out_dir, 'config.json'))
 columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
            'sparsity', 'examples']
-log = ResultsLog(os.path.join(out_dir, 'glue.csv'), columns,
-                 key=('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'))
+KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
+csv_path = os.path.join(out_dir, 'glue.csv')
+unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
+# A worker process fine-tunes and sweeps one model for a parent that runs several at once: it writes a part file of
+# its own (merged by the parent) and also skips what glue.csv already holds.
+worker = os.environ.get('GLUE_UNIT_WORKER') == '1'
+os.makedirs(out_dir, exist_ok=True)
+if worker:
+    log = ResultsLog(os.path.join(out_dir, 'parts', f'glue_{unit_name(*units[0][:2])}.csv'), columns, KEY)
+    logs = [log] + ([ResultsLog(csv_path, columns, KEY)] if os.path.exists(csv_path) else [])
+else:
+    save_config(config, os.path.join(out_dir, 'config.json'))
+    log = ResultsLog(csv_path, columns, KEY)
+    logs = [log]
+
+
+def measured(**key):
+    return any(results.has(**key) for results in logs)
 
 
 def write(label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
     for metric in metrics:
-        if log.has(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                   level=level, repeat=repeat, metric=metric):
+        if measured(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                    level=level, repeat=repeat, metric=metric):
             continue  # written before an interruption between the metrics of one measurement
         log.write(dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
                        level=level, repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
@@ -179,6 +196,14 @@ def layer_indices(name, n_layers):
     return list(range(n_layers // 2, min(n_layers, n_layers // 2 + max(1, n_layers // 3))))  # middle
 
 
+slots = min(len(units), jobs or os.cpu_count() or 1)
+if runtime.device.type == 'cpu' and not worker and slots > 1:
+    # each model in a single-thread process of its own, then their part files into glue.csv
+    run_workers([(unit_name(label, train_seed), [f'--models={label}={path}']) for label, train_seed, path in units],
+                slots, os.path.join(out_dir, 'logs'), 'GLUE_UNIT_WORKER', 'models')
+    for part in sorted(glob.glob(os.path.join(out_dir, 'parts', 'glue_*.csv'))):
+        log.absorb(part)
+    units = []  # all measured by the workers
 for label, train_seed, path in units:
     # fine-tune once; a rerun loads the saved classifier
     seed_everything(seed)
@@ -238,8 +263,8 @@ for label, train_seed, path in units:
     eval_seconds = damage_seconds = 0.0
     evaluated = 0
     for kind, scope_name, layers_name, level, repeat in tqdm(sweep, desc=f'damage {name}'):
-        if log.has(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                   level=level, repeat=repeat, metric=metrics[-1]):
+        if measured(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                    level=level, repeat=repeat, metric=metrics[-1]):
             continue
         if level == 0:
             write(label, train_seed, kind, scope_name, layers_name, level, repeat, clean, 0.0)
@@ -265,8 +290,8 @@ for label, train_seed, path in units:
     if 'distraction' in kinds:
         trials = [(level, repeat) for level in distraction_levels for repeat in range(distraction_repeats)]
         for level, repeat in tqdm(trials, desc=f'distraction {name}'):
-            if log.has(model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
-                       level=level, repeat=repeat, metric=metrics[-1]):
+            if measured(model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
+                        level=level, repeat=repeat, metric=metrics[-1]):
                 continue
             if level == 0:
                 result = clean
@@ -275,6 +300,10 @@ for label, train_seed, path in units:
                 result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
                                                            eval_batch_size, runtime.device), metrics, runtime.device)
             write(label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+
+if worker:
+    print(f'{unit_name(*units[0][:2])}: done')
+    raise SystemExit(0)
 
 # figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
 frame = log.read()

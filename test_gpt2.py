@@ -25,7 +25,6 @@ intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_ma
 (one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
 """
 
-import csv
 import glob
 import json
 import math
@@ -229,9 +228,7 @@ if rt.distributed:
     if rt.is_master:
         merged = ResultsLog(csv_path, COLUMNS, KEY)
         for part in sorted(glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))):
-            with open(part, newline='') as f:  # as text: an empty train_seed stays empty
-                merged.write_rows([row for row in csv.DictReader(f) if not merged.has(**row)])
-            os.remove(part)
+            merged.absorb(part)
     torch.distributed.barrier()
 teardown(rt)
 if not rt.is_master:

@@ -27,14 +27,15 @@ byte-level BPE of `vocab_size` trained on each model's own training text.
 
 Training seeds: every model is trained once per seed in `train_seeds` (initialisation, data order and
 dropout differ), so that robustness comparisons can count the variation between trainings. On a CPU the
-seeds run in parallel processes with one thread each (`jobs` at a time); on a GPU, one after another.
+models (each model x seed) run in parallel processes with one thread each, `jobs` at a time; on a GPU, one
+after another.
 
 Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir of each seed),
 <model>/seed_<s>/epoch_<e>/ (one checkpoint per eval_interval steps, e = 1, 2, ...; each also holds
 optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens
 and bytes seen per language)), <model>/tokenizer/ (shared by the seeds), eval_en.txt (the held-out
 English text, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the
-training text), train_log.csv (every seed; logs/ holds each seed's own log and worker output),
+training text), train_log.csv (every model and seed; logs/ holds each one's own log and worker output),
 config.json; and visuals_dir/gpt2_training.png.
 
 Tokenizers: with init_from=scratch each model gets a byte-level BPE trained on its own training text
@@ -57,8 +58,6 @@ import json
 import itertools
 import math
 import os
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -74,7 +73,7 @@ from robustness import corpora, plots
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perplexity import evaluate_text
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, from_pretrained, seed_everything, setup, teardown
+from robustness.runtime import autocast, from_pretrained, run_workers, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # data
@@ -108,7 +107,7 @@ eval_stride = 0            # held-out sliding-window stride in tokens (0 = block
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
 train_seeds = [1337, 1338, 1339]  # one model of each kind per seed (initialisation, data order, dropout): out_dir/<model>/seed_<s>/
-jobs = 0                   # CPU: seeds trained at once, one process and one thread each (0 = as many as cores)
+jobs = 0                   # CPU: models (model x seed) trained at once, one process and one thread each (0 = as many as cores)
 device = 'auto'            # auto | cpu | cuda
 compile = False            # torch.compile the model (CUDA; slow to start, faster to run)
 resume = True              # continue from the latest checkpoint in out_dir; finished models are skipped
@@ -149,7 +148,7 @@ check_range('jobs', jobs, 0)
 log_path = os.path.join(out_dir, 'train_log.csv')  # every seed's rows; each seed also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
-# A worker process trains one seed for a parent that runs several at once (see run_workers).
+# A worker process trains one (model, seed) for a parent that runs several at once (robustness.runtime.run_workers).
 worker = os.environ.get('TRAIN_SEED_WORKER') == '1'
 
 rt = setup(device)
@@ -228,9 +227,9 @@ LOG_COLUMNS = ['model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'l
                'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s', 'replaced_bytes']
 
 
-def seed_log(seed):
-    """The training log of one seed (master only): seeds trained in parallel processes never share a file."""
-    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_seed{seed}.csv'), LOG_COLUMNS,
+def unit_log(name, seed):
+    """The training log of one model and seed (master only): models trained in parallel processes never share a file."""
+    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_{name}_seed{seed}.csv'), LOG_COLUMNS,
                       key=('model', 'train_seed', 'split', 'step')) if rt.is_master else None
 
 transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
@@ -361,7 +360,7 @@ def train(name, model_index, seed):
     if rows_lang2:
         lang2_seqs, lang2_seq_bytes = sequences(tokenizer, train_lang2)
 
-    log = seed_log(seed)
+    log = unit_log(name, seed)
     saved = checkpoints(name, seed) if resume else []
     if saved and saved[-1][0] >= steps:
         if rt.is_master:
@@ -506,44 +505,15 @@ def train(name, model_index, seed):
               f"saved {model_dir(name, seed)}")
 
 
-def run_workers(slots):
-    """Train each seed in a process of its own with one thread, `slots` at a time. The models are small: on a CPU,
-    independent single-thread processes go faster than one process with several threads (bench/RESULTS.md). Each
-    worker's output goes to out_dir/logs/seed_<s>.out."""
-    env = dict(os.environ, TRAIN_SEED_WORKER='1', OMP_NUM_THREADS='1')
-    pending, running = list(train_seeds), {}
-    progress = tqdm(total=len(train_seeds), desc=f'training seeds, {slots} processes')
-    try:
-        while pending or running:
-            while pending and len(running) < slots:
-                seed = pending.pop(0)
-                output = open(os.path.join(out_dir, 'logs', f'seed_{seed}.out'), 'w')
-                command = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], f'--train_seeds={seed}']
-                running[seed] = (subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT), output)
-            time.sleep(0.5)
-            for seed, (process, output) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                output.close()
-                del running[seed]
-                progress.update()
-                lines = open(output.name, encoding='utf-8', errors='replace').read().strip().splitlines()
-                check(process.returncode == 0, f"train_seeds: seed {seed} failed (exit status {process.returncode}): "
-                                               f"{lines[-1] if lines else 'no output'} (log: {output.name})")
-                tqdm.write(f"seed {seed}: {lines[-1] if lines else 'done'}")
-    finally:
-        for process, output in running.values():  # an error or ^C: stop the other workers too
-            process.kill()
-            output.close()
-    progress.close()
-
-
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
-slots = min(len(train_seeds), jobs or os.cpu_count() or 1)
+units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
+slots = min(len(units), jobs or os.cpu_count() or 1)
 if rt.device.type == 'cpu' and not rt.distributed and not worker and slots > 1:
     for name in train_models:  # trained once, before the workers share them
         build_tokenizer(name)
-    run_workers(slots)
+    # each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
+    run_workers([(f'{name}_seed{seed}', [f'--train_models={name}', f'--train_seeds={seed}']) for name, seed in units],
+                slots, os.path.join(out_dir, 'logs'), 'TRAIN_SEED_WORKER', 'train_seeds')
 else:
     for seed in train_seeds:
         for index, name in enumerate(MODELS):
@@ -554,8 +524,8 @@ if worker:
 
 # The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
 if rt.is_master:
-    frame = pd.concat([pd.read_csv(path) for seed in train_seeds
-                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_seed{seed}.csv'))])
+    frame = pd.concat([pd.read_csv(path) for name, seed in units
+                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{name}_seed{seed}.csv'))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)
     held_out = frame[frame['split'] == 'eval']

@@ -88,11 +88,13 @@ def family_seeds(path):
 
 def expand_families(entries):
     """[(label, path)] -> [(label, train_seed, path)]: a family folder gives one entry per seed_<s>/ model, in seed
-    order; any other path one entry with train_seed None."""
+    order; a seed_<s>/ model named on its own keeps its seed s; any other path gets train_seed None."""
     expanded = []
     for label, path in entries:
         seeds = family_seeds(path)
-        expanded += [(label, seed, os.path.join(path, f'seed_{seed}')) for seed in seeds] or [(label, None, path)]
+        own = re.fullmatch(r'seed_(\d+)', os.path.basename(os.path.normpath(path)))
+        expanded += ([(label, seed, os.path.join(path, f'seed_{seed}')) for seed in seeds]
+                     or [(label, int(own.group(1)) if own else None, path)])
     return expanded
 
 

@@ -8,6 +8,7 @@ Errors are half mean squared errors, the data term of the training loss.
 import numpy as np
 import torch
 
+from robustness.config import check
 from robustness.perturb import smallest_mask
 
 CORRUPTIONS = ('additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise')
@@ -25,6 +26,15 @@ def task_data(x, y, T, per_task=None, rng=None):
             index = rng.choice(index, per_task, replace=False)
         tasks.append((torch.from_numpy(x[index]), torch.from_numpy((y[index] == t + 1).astype(np.float32))))
     return tasks
+
+
+def check_sample_budget(labels, task_counts, max_samples, dataset):
+    """Each task of every T must have max_samples // T training samples: a one-line error naming max_samples if not."""
+    for T in task_counts:
+        for t in range(T):
+            available = np.isin(labels, [t, t + 1]).sum()
+            check(max_samples // T <= available, f"max_samples: {max_samples} // {T} = {max_samples // T} samples per "
+                  f"task, but task ({t},{t + 1}) of {dataset} has only {available} training samples")
 
 
 def train_task_vectors(tasks, steps, lr, weight_decay, alpha, gram=None):

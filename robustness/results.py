@@ -52,6 +52,13 @@ class ResultsLog:
     def read(self):
         return pd.read_csv(self.path)
 
+    def absorb(self, path):
+        """Append the rows of the CSV at `path` (a worker's part file, same columns) that this log lacks, copied as
+        text so that every value round-trips exactly, then delete that file."""
+        with open(path, newline='') as f:
+            self.write_rows([row for row in csv.DictReader(f) if not self.has(**row)])
+        os.remove(path)
+
 
 def _text(value):
     """Key text that is the same for a value and for its CSV round trip (0, 0.0 and '0.0' agree)."""

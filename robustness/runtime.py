@@ -1,12 +1,17 @@
-"""Device, seeding, mixed precision, torchrun/DDP and model loading: what the torch scripts share."""
+"""Device, seeding, mixed precision, torchrun/DDP, parallel worker processes and model loading: what the torch
+scripts share."""
 
 import contextlib
 import os
 import random
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from robustness.config import check, fail
 
@@ -93,3 +98,38 @@ def from_pretrained(loader, path, setting, **kwargs):
         fail(f"{setting}: {path!r} is not a local directory and could not be loaded from the Hugging Face hub "
              f"(no network, or no such model); download it where there is a network "
              f"(hf download {path} --local-dir DIR) and pass --{setting}=DIR")
+
+
+def run_workers(jobs, slots, log_dir, env_flag, setting):
+    """Run `jobs` ([(name, extra argv)]) as copies of this script, each in a process of its own with one thread,
+    `slots` at a time, in the order given. The models here are small: on a CPU, independent single-thread
+    processes go faster than one process with several threads, which wait on each other (bench/RESULTS.md).
+    A worker sees `env_flag`=1 in its environment and gets the script's own arguments, then its extra ones; its
+    output goes to log_dir/<name>.out. A failure stops the others and is a one-line error naming `setting`."""
+    os.makedirs(log_dir, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS='1', **{env_flag: '1'})
+    pending, running = list(jobs), {}
+    progress = tqdm(total=len(jobs), desc=f'{len(jobs)} workers, {slots} at a time')
+    try:
+        while pending or running:
+            while pending and len(running) < slots:
+                name, extra = pending.pop(0)
+                output = open(os.path.join(log_dir, f'{name}.out'), 'w')
+                command = [sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:], *extra]
+                running[name] = (subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT), output)
+            time.sleep(0.5)
+            for name, (process, output) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                output.close()
+                del running[name]
+                progress.update()
+                lines = open(output.name, encoding='utf-8', errors='replace').read().strip().splitlines()
+                check(process.returncode == 0, f"{setting}: {name} failed (exit status {process.returncode}): "
+                                               f"{lines[-1] if lines else 'no output'} (log: {output.name})")
+                tqdm.write(lines[-1] if lines else f"{name}: done")
+    finally:
+        for process, output in running.values():  # an error or ^C: stop the other workers too
+            process.kill()
+            output.close()
+    progress.close()

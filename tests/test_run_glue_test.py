@@ -318,7 +318,9 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     # a rerun reuses the fine-tuned models and adds no rows
     again = run_script('run_glue_test.py', *args)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert 'loading the fine-tuned classifier' in again.stdout
+    for label in ('gpt2', 'bert'):  # the two models ran in worker processes, one per core; each kept its output
+        assert 'loading the fine-tuned classifier' in (out / 'logs' / f'{label}.out').read_text()
+    assert not list((out / 'parts').glob('*.csv'))  # merged into glue.csv
     pd.testing.assert_frame_equal(pd.read_csv(out / 'glue.csv'), frame)
 
 

@@ -36,7 +36,7 @@ def rows(out, model, split='train', seed=0):
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
-    """Two training seeds, trained in two single-thread processes at once."""
+    """Two training seeds of three models: six single-thread processes, two at a time."""
     out = tmp_path_factory.mktemp('train')
     return out, train(out, '--train_seeds=0,1').stdout
 
@@ -51,7 +51,7 @@ def test_seeds_train_in_parallel_into_family_folders(tiny_run):
         assert (AutoTokenizer.from_pretrained(out / name / 'seed_0').get_vocab()
                 == AutoTokenizer.from_pretrained(out / name / 'seed_1').get_vocab())
         assert (rows(out, name, seed=0)['loss'] != rows(out, name, seed=1)['loss']).any()
-    assert (out / 'logs' / 'seed_1.out').stat().st_size > 0  # each worker's output, kept
+    assert (out / 'logs' / 'control_seed1.out').stat().st_size > 0  # each worker's output, kept
 
 
 def test_models_are_hf_dirs_with_checkpoints(tiny_run):
@@ -170,7 +170,7 @@ def test_parallel_seeds_resume_separately(tiny_run, tmp_path):
     assert not any((tmp_path / 'monolingual' / f'seed_{s}' / 'model.safetensors').exists() for s in (0, 1))
     train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1')
     for seed in (0, 1):
-        assert 'at step 4' in open(tmp_path / 'logs' / f'seed_{seed}.out').read()
+        assert 'at step 4' in open(tmp_path / 'logs' / f'monolingual_seed{seed}.out').read()
         a = load_file(tmp_path / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
         b = load_file(reference / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
         assert all(torch.equal(a[k], b[k]) for k in a)
