@@ -21,9 +21,11 @@ A rerun reuses the fine-tuned models in out_dir/finetuned/ and skips the rows al
 """
 
 import glob
+import json
 import os
 import time
 
+import numpy as np
 import torch
 from tqdm import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -35,12 +37,13 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, parse_models, run_workers, seed_everything, setup
+from robustness.stats import compare_models
+from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
 
 # -----------------------------------------------------------------------------
 # models and task
-models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
-          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
+models = ('monolingual=results/train_bilingual_gpt2/monolingual,'
+          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (+5 min)
 tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
 n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
@@ -67,12 +70,14 @@ layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+
 levels = [0.0, 0.2, 0.4, 0.6, 0.8]  # fractions deleted/pruned (the article: 0..1 in steps of 0.01)
 noise_levels = [0.0, 0.01, 0.02, 0.05]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
 repeats = 2  # draws per level (different random masks / noise)
-distraction_levels = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.28, 0.3]  # inserted words per word
+distraction_levels = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]  # inserted words per word (the article: steps of 0.02)
 distraction_repeats = 2  # random inputs per distraction level (the article: 25)
 distractor_file = ''  # distractor words, one per line (empty: the words of the training sentences)
 # run
 eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
+compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared in summary.json (a - b); pairs with a missing label are skipped
+bootstrap = 2000  # bootstrap resamples (training seeds, then repeats) for the confidence intervals
 device = 'auto'  # auto | cpu | cuda
 jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 = as many as cores)
 out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
@@ -96,6 +101,7 @@ check_range('distraction_levels', distraction_levels, 0.0)
 for name in ('repeats', 'distraction_repeats', 'epochs', 'batch_size', 'eval_batch_size', 'max_length'):
     check_range(name, globals()[name], 1)
 check_range('jobs', jobs, 0)
+check_range('bootstrap', bootstrap, 1)
 check_range('train_pairs', train_pairs, 2)
 check_range('validation_pairs', validation_pairs, 2)
 check_range('max_train_examples', max_train_examples, 0)
@@ -106,6 +112,7 @@ if task == 'csv':
     check(train_file and validation_file, 'task=csv needs --train_file and --validation_file')
 check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
 model_specs = parse_models(models)
+pairs = parse_pairs(compare, [label for label, _ in model_specs])
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
 for label in tokenizer_dirs:
     check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
@@ -305,9 +312,46 @@ if worker:
     print(f'{unit_name(*units[0][:2])}: done')
     raise SystemExit(0)
 
-# figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
 frame = log.read()
 frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
+frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty train_seed)
+
+# Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.
+def metric_table(label, kind, scope_name, layers_name):
+    """(levels, values (levels, training seeds, repeats)) of the first metric; None if a cell is missing."""
+    rows = frame[(frame['model'] == label) & (frame['kind'] == kind) & (frame['scope'] == scope_name)
+                 & (frame['layers'] == layers_name) & (frame['metric'] == metrics[0])]
+    if rows.empty:
+        return None
+    grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
+    cells = {key: group.sort_values('repeat')['value'].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
+    n = min(len(values) for values in cells.values())
+    if len(cells) != len(grid) * len(seeds) or 0.0 not in grid or len(grid) < 2:
+        return None
+    return grid, np.array([[cells[level, s][:n] for s in seeds] for level in grid])
+
+
+rng = np.random.default_rng(seed)
+summary = {'metric': f'{metrics[0]} (mean_a, mean_b); relative change = {metrics[0]}(level) / {metrics[0]}(0); '
+                     f'differences are a - b (positive: a keeps more); 95% bootstrap intervals over each model\'s '
+                     f'training seeds and the paired repeats', 'comparisons': {}}
+for a, b in pairs:
+    for kind, scope_name, layers_name in sorted(set(zip(frame['kind'], frame['scope'], frame['layers']))):
+        ta, tb = metric_table(a, kind, scope_name, layers_name), metric_table(b, kind, scope_name, layers_name)
+        if ta is None or tb is None or ta[0] != tb[0]:
+            continue
+        n = min(ta[1].shape[2], tb[1].shape[2])
+        summary['comparisons'][f'{a} - {b} | {kind} | {scope_name} | {layers_name}'] = compare_models(
+            ta[0], ta[1][..., :n], tb[1][..., :n], a, b, bootstrap, rng, higher_is_worse=False)
+with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
+    json.dump(summary, f, indent=2)
+for name, result in summary['comparisons'].items():
+    ci = result['mean_over_damaged_levels_ci95']
+    print(f"  {name}: {result['verdict']}; difference in relative {metrics[0]} {result['mean_over_damaged_levels']:+.4f}, "
+          f"95% CI {f'[{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else '(no interval: nothing varies between resamples)'} "
+          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws)")
+
+# figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
 for kind in kinds:
     rows = frame[frame['kind'] == kind]
     present = set(zip(rows['scope'], rows['layers']))

@@ -44,8 +44,8 @@ from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
 from robustness.results import ResultsLog
-from robustness.stats import detectable_difference, interval, paired_two_level_bootstrap, verdict
-from robustness.runtime import parse_models, seed_everything, setup, teardown
+from robustness.stats import compare_models
+from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -72,7 +72,7 @@ batch_size = 8             # windows per forward pass
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
-bootstrap = 2000           # bootstrap resamples of the repeats for the confidence intervals
+bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the confidence intervals
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
@@ -102,12 +102,7 @@ tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.stri
 for label in tokenizer_dirs:
     check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
 check_range('n_head', n_head, 0)
-pairs = []
-for item in compare:
-    first, colon, second = item.partition(':')
-    check(colon and first and second, f"compare: {item!r} is not label:label")
-    if first in labels and second in labels:
-        pairs.append((first, second))
+pairs = parse_pairs(compare, labels)
 
 
 def level_grid(kind):
@@ -258,18 +253,8 @@ def bpb_table(label, kind, scope_name, checkpoint='final'):
     return grid, np.array([[np.resize(cells[level, s][:n], n) for s in seeds] for level in grid])
 
 
-def crossing(grid, difference):
-    """The first level where the curve `difference` (a - b) changes sign, by linear interpolation."""
-    for i in range(len(grid) - 1):
-        d0, d1 = difference[i], difference[i + 1]
-        if np.isfinite(d0) and np.isfinite(d1) and d0 * d1 < 0:
-            return grid[i] + (grid[i + 1] - grid[i]) * d0 / (d0 - d1)
-    return None
-
-
 def compare_pair(a, b, kind, scope_name):
-    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b, with 95% intervals
-    from a bootstrap over each model's training seeds and the paired repeats."""
+    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b (stats.compare_models)."""
     ta, tb = bpb_table(a, kind, scope_name), bpb_table(b, kind, scope_name)
     if ta is None or tb is None:
         return None
@@ -277,37 +262,11 @@ def compare_pair(a, b, kind, scope_name):
     if 0.0 not in grid or len(grid) < 2:
         return None
     A, B = (values[[levels.index(level) for level in grid]] for levels, values in (ta, tb))
-    n = min(A.shape[2], B.shape[2])
-    A, B = A[..., :n], B[..., :n]  # the same repeat indices pair the same masks
-    with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
-        # bpb and relative degradation (per seed and repeat) resampled together: levels stacked twice
-        boot_a, boot_b = paired_two_level_bootstrap(np.concatenate([A, A / A[:1]]), np.concatenate([B, B / B[:1]]),
-                                                    bootstrap, rng)
-        levels = len(grid)
-        boot_relative = boot_a[:, levels:] - boot_b[:, levels:]
-        crossings = [crossing(grid, boot_a[r, :levels] - boot_b[r, :levels]) for r in range(bootstrap)]
-        relative = (A / A[:1]).mean(axis=(1, 2)) - (B / B[:1]).mean(axis=(1, 2))
-    found = [c for c in crossings if c is not None]
-    point = crossing(grid, A.mean(axis=(1, 2)) - B.mean(axis=(1, 2)))
-    damaged = [i for i, level in enumerate(grid) if level > 0]
-    damaged_boot = boot_relative[:, damaged].mean(1) if damaged else None
-    ci = interval(damaged_boot) if damaged else None
-    return {
-        'levels': grid, 'repeats': int(n), 'training_seeds': [int(A.shape[1]), int(B.shape[1])],
-        f'bpb_{a}': [float(x) for x in A.mean(axis=(1, 2))], f'bpb_{b}': [float(x) for x in B.mean(axis=(1, 2))],
-        'crossover': point, 'crossover_ci95': interval(found) if point is not None else None,
-        'crossover_fraction_of_resamples': len(found) / bootstrap,
-        'relative_degradation_difference': [float(x) for x in relative],
-        'relative_degradation_difference_ci95': [interval(boot_relative[:, i]) for i in range(len(grid))],
-        'mean_over_damaged_levels': float(relative[damaged].mean()) if damaged else None,
-        'mean_over_damaged_levels_ci95': ci,
-        'detectable_difference': detectable_difference(damaged_boot) if damaged else None,
-        'verdict': verdict(ci, f'{a} less robust than {b}', f'{a} more robust than {b}'),
-        'non_finite_trials': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
-    }
+    n = min(A.shape[2], B.shape[2])  # the same repeat indices pair the same masks
+    return compare_models(grid, A[..., :n], B[..., :n], a, b, bootstrap, rng, higher_is_worse=True)
 
 
-summary = {'metric': 'bits per byte; relative degradation = bpb(level) / bpb(0); differences are a - b '
+summary = {'metric': 'bits per byte (mean_a, mean_b); relative change = bpb(level) / bpb(0); differences are a - b '
                      '(negative: a degrades less); 95% bootstrap intervals over each model\'s training seeds and the '
                      'paired repeats; detectable_difference: the smallest true difference found with 80% power',
            'layers': layers_text, 'comparisons': {}}

@@ -82,6 +82,17 @@ def parse_models(spec, setting='models'):
     return models
 
 
+def parse_pairs(items, labels, setting='compare'):
+    """['a:b', ...] -> [(a, b)] for the pairs whose two labels are both among `labels` (others are skipped)."""
+    pairs = []
+    for item in items:
+        first, colon, second = item.partition(':')
+        check(colon and first and second, f"{setting}: {item!r} is not label:label")
+        if first in labels and second in labels:
+            pairs.append((first, second))
+    return pairs
+
+
 def from_pretrained(loader, path, setting, **kwargs):
     """`loader.from_pretrained(path)` with a one-line error for a missing dir or an unreachable hub.
 

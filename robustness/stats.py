@@ -68,3 +68,50 @@ def detectable_difference(boot_samples):
     samples = np.asarray(boot_samples, float)
     samples = samples[np.isfinite(samples)]
     return float(2.8 * samples.std()) if len(samples) > 1 and np.ptp(samples) > 0 else None
+
+
+def crossing(grid, difference):
+    """The first level where the curve `difference` (a - b) changes sign, by linear interpolation; None if none."""
+    for i in range(len(grid) - 1):
+        d0, d1 = difference[i], difference[i + 1]
+        if np.isfinite(d0) and np.isfinite(d1) and d0 * d1 < 0:
+            return grid[i] + (grid[i + 1] - grid[i]) * d0 / (d0 - d1)
+    return None
+
+
+def compare_models(grid, A, B, a, b, resamples, rng, higher_is_worse=True):
+    """Compare the damage curves of models a and b.
+
+    A and B are (levels, training seeds, draws) measurements at the levels `grid` (which holds 0, the intact
+    model, repeated over the draws); draws with the same index share their damage (paired). Returns the crossover of
+    the two curves and the difference a - b in relative change metric(p) / metric(0), per level and averaged over the
+    damaged levels, each with a 95% interval from `paired_two_level_bootstrap`, a verdict, and the smallest
+    difference the design detects. `higher_is_worse`: bits per byte (True) or accuracy (False)."""
+    A, B = np.asarray(A, float), np.asarray(B, float)
+    with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
+        # the raw and the relative values resampled together: levels stacked twice
+        boot_a, boot_b = paired_two_level_bootstrap(np.concatenate([A, A / A[:1]]), np.concatenate([B, B / B[:1]]),
+                                                    resamples, rng)
+        levels = len(grid)
+        boot_relative = boot_a[:, levels:] - boot_b[:, levels:]
+        crossings = [crossing(grid, boot_a[r, :levels] - boot_b[r, :levels]) for r in range(resamples)]
+        relative = (A / A[:1]).mean(axis=(1, 2)) - (B / B[:1]).mean(axis=(1, 2))
+    found = [c for c in crossings if c is not None]
+    point = crossing(grid, A.mean(axis=(1, 2)) - B.mean(axis=(1, 2)))
+    damaged = [i for i, level in enumerate(grid) if level > 0]
+    damaged_boot = boot_relative[:, damaged].mean(1) if damaged else None
+    ci = interval(damaged_boot) if damaged else None
+    worse, better = f'{a} less robust than {b}', f'{a} more robust than {b}'
+    return {
+        'levels': list(grid), 'repeats': int(A.shape[2]), 'training_seeds': [int(A.shape[1]), int(B.shape[1])],
+        'mean_a': [float(x) for x in A.mean(axis=(1, 2))], 'mean_b': [float(x) for x in B.mean(axis=(1, 2))],
+        'crossover': point, 'crossover_ci95': interval(found) if point is not None else None,
+        'crossover_fraction_of_resamples': len(found) / resamples,
+        'relative_change_difference': [float(x) for x in relative],
+        'relative_change_difference_ci95': [interval(boot_relative[:, i]) for i in range(levels)],
+        'mean_over_damaged_levels': float(relative[damaged].mean()) if damaged else None,
+        'mean_over_damaged_levels_ci95': ci,
+        'detectable_difference': detectable_difference(damaged_boot) if damaged else None,
+        'verdict': verdict(ci, worse, better) if higher_is_worse else verdict(ci, better, worse),
+        'non_finite_values': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
+    }

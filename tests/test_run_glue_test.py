@@ -1,6 +1,7 @@
 """run_glue_test.py and robustness/glue.py: padding and pooling, metrics, CSV task, distraction,
 offline paraphrase pairs, bad input, and an end-to-end run with tiny GPT-2 and BERT models."""
 
+import json
 import os
 import random
 import runpy
@@ -326,15 +327,21 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
 
 def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir):
     import shutil
-    for seed in (3, 7):
-        shutil.copytree(gpt2_dir, tmp_path / 'family' / f'seed_{seed}')
+    for family in ('family', 'copy'):
+        for seed in (3, 7):
+            shutil.copytree(gpt2_dir, tmp_path / family / f'seed_{seed}')
     out = tmp_path / 'out'
-    result = run_script('run_glue_test.py', f'--models=gpt2={tmp_path / "family"}', '--train_pairs=32',
+    result = run_script('run_glue_test.py', f'--models=gpt2={tmp_path / "family"},copy={tmp_path / "copy"}',
+                        '--compare=copy:gpt2', '--train_pairs=32',
                         '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=64',
                         '--kinds=random_deletion', '--scope=attn', '--layer_sets=all', '--levels=0,0.5', '--repeats=1',
                         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]
     frame = pd.read_csv(out / 'glue.csv')
-    assert sorted(frame['train_seed'].unique()) == [3, 7] and set(frame['model']) == {'gpt2'}
-    assert len(frame) == 2 * 2 * 2  # seeds x levels x metrics (accuracy, f1)
+    assert sorted(frame['train_seed'].unique()) == [3, 7] and set(frame['model']) == {'gpt2', 'copy'}
+    assert len(frame) == 2 * 2 * 2 * 2  # models x seeds x levels x metrics (accuracy, f1)
+    # the copy is the same model, fine-tuned with the same seed: no difference at all, and no zero-width interval
+    entry = json.load(open(out / 'summary.json'))['comparisons']['copy - gpt2 | random_deletion | attn | all']
+    assert entry['training_seeds'] == [2, 2] and entry['mean_over_damaged_levels'] == 0
+    assert entry['mean_over_damaged_levels_ci95'] is None and 'copy - gpt2' in result.stdout
     assert all((out / 'finetuned' / f'paraphrase_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))

@@ -70,7 +70,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path):
     assert set(summary['comparisons']) == {f'bilingual - monolingual | {k} | {s}' for k in
                                            ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
     entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
-    assert entry['levels'] == [0.0, 0.5] and entry['repeats'] == 2 and len(entry['relative_degradation_difference_ci95']) == 2
+    assert entry['levels'] == [0.0, 0.5] and entry['repeats'] == 2 and len(entry['relative_change_difference_ci95']) == 2
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
     # one model each and a deterministic kind: one measurement per level, so no interval (not a zero-width one)
     pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
