@@ -5,11 +5,13 @@ loads), fine-tune a classifier on `task`, save it once as a Hugging Face dir, th
 damage (robustness.perturb: random deletion, magnitude pruning, global magnitude pruning, Gaussian
 noise, neuron deletion; over scopes and first/middle/last layer selections) and input distraction
 (random words inserted into each sentence), recording the metric and the eval loss per
-(model, kind, scope, layers, level, repeat) in out_dir/glue.csv and drawing
-visuals_dir/glue_<task>_<kind>.png.
+(model, train_seed, kind, scope, layers, level, repeat) in out_dir/glue.csv, comparing the pairs of
+`compare` in out_dir/summary.json (intervals over training seeds and draws) and drawing
+visuals_dir/glue_<task>_<kind>.png. A family folder of seed_<s>/ models gives one classifier per seed; on a
+CPU each runs in a single-thread worker process.
 
-The offline default compares the monolingual, bilingual and control GPT-2 of train_bilingual_gpt2.py
-on a paraphrase task built from two English Bible translations (robustness/glue.py). Online, any
+The offline default compares the monolingual and bilingual GPT-2s of train_bilingual_gpt2.py (three training
+seeds each) on a paraphrase task built from two English Bible translations (robustness/glue.py). Online, any
 GLUE task:
 
     python run_glue_test.py
