@@ -39,13 +39,13 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
-from robustness.stats import compare_models
 from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
+from robustness.stats import compare_rows
 
 # -----------------------------------------------------------------------------
 # models and task
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,'
-          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (+5 min)
+          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (+6.5 min on 2 cores)
 tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
 n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
@@ -217,7 +217,7 @@ for label, train_seed, path in units:
     # fine-tune once; a rerun loads the saved classifier
     seed_everything(seed)
     name = label + (f' seed {train_seed}' if train_seed != '' else '')
-    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{label}' + (f'_seed{train_seed}' if train_seed != '' else ''))
+    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{unit_name(label, train_seed)}')
     if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
         print(f'{name}: loading the fine-tuned classifier from {finetuned_dir}')
         tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
@@ -319,32 +319,18 @@ frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ 
 frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty train_seed)
 
 # Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.
-def metric_table(label, kind, scope_name, layers_name):
-    """(levels, values (levels, training seeds, repeats)) of the first metric; None if a cell is missing."""
-    rows = frame[(frame['model'] == label) & (frame['kind'] == kind) & (frame['scope'] == scope_name)
-                 & (frame['layers'] == layers_name) & (frame['metric'] == metrics[0])]
-    if rows.empty:
-        return None
-    grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
-    cells = {key: group.sort_values('repeat')['value'].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
-    n = min(len(values) for values in cells.values())
-    if len(cells) != len(grid) * len(seeds) or 0.0 not in grid or len(grid) < 2:
-        return None
-    return grid, np.array([[cells[level, s][:n] for s in seeds] for level in grid])
-
-
 rng = np.random.default_rng(seed)
 summary = {'metric': f'{metrics[0]} (mean_a, mean_b); relative change = {metrics[0]}(level) / {metrics[0]}(0); '
                      f'differences are a - b (positive: a keeps more); 95% bootstrap intervals over each model\'s '
                      f'training seeds and the paired repeats', 'comparisons': {}}
 for a, b in pairs:
     for kind, scope_name, layers_name in sorted(set(zip(frame['kind'], frame['scope'], frame['layers']))):
-        ta, tb = metric_table(a, kind, scope_name, layers_name), metric_table(b, kind, scope_name, layers_name)
-        if ta is None or tb is None or ta[0] != tb[0]:
-            continue
-        n = min(ta[1].shape[2], tb[1].shape[2])
-        summary['comparisons'][f'{a} - {b} | {kind} | {scope_name} | {layers_name}'] = compare_models(
-            ta[0], ta[1][..., :n], tb[1][..., :n], a, b, bootstrap, rng, higher_is_worse=False)
+        rows = frame[(frame['kind'] == kind) & (frame['scope'] == scope_name) & (frame['layers'] == layers_name)
+                     & (frame['metric'] == metrics[0])]
+        result = compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'value', a, b, bootstrap, rng,
+                              higher_is_worse=False)
+        if result is not None:
+            summary['comparisons'][f'{a} - {b} | {kind} | {scope_name} | {layers_name}'] = result
 with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
 for name, result in summary['comparisons'].items():

@@ -44,8 +44,8 @@ from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
 from robustness.results import ResultsLog
-from robustness.stats import compare_models
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
+from robustness.stats import compare_rows
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -214,8 +214,8 @@ for label, train_seed, name, path, (kind, scope_name, level, repeat) in tqdm(min
             clean = clean or scorer()
         nll, tokens = clean if level == 0 else scorer()
     result = Perplexity(nll, tokens, n_bytes)
-    log.write(dict(model=label, train_seed=train_seed, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text, level=level,
-                   repeat=repeat, nll=nll, tokens=tokens, bytes=n_bytes, ppl=result.ppl, bpb=result.bpb,
+    log.write(dict(model=label, train_seed=train_seed, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text,
+                   level=level, repeat=repeat, nll=nll, tokens=tokens, bytes=n_bytes, ppl=result.ppl, bpb=result.bpb,
                    sparsity=damage.sparsity, seconds=round(time.perf_counter() - started, 4)))
 
 if rt.distributed:
@@ -238,32 +238,11 @@ frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty tr
 rng = np.random.default_rng(seed)
 
 
-def bpb_table(label, kind, scope_name, checkpoint='final'):
-    """(levels, bpb array (levels, training seeds, repeats)); the intact model's single value repeated over the
-    repeats. None when a (level, seed) is missing (an interrupted run)."""
-    rows = frame[(frame['model'] == label) & (frame['checkpoint'] == checkpoint) & (frame['kind'] == kind)
-                 & (frame['scope'] == scope_name)]
-    if rows.empty:
-        return None
-    grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
-    cells = {key: group.sort_values('repeat')['bpb'].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
-    if len(cells) != len(grid) * len(seeds):
-        return None
-    n = min([len(values) for (level, _), values in cells.items() if level > 0] or [1])
-    return grid, np.array([[np.resize(cells[level, s][:n], n) for s in seeds] for level in grid])
-
-
 def compare_pair(a, b, kind, scope_name):
-    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b (stats.compare_models)."""
-    ta, tb = bpb_table(a, kind, scope_name), bpb_table(b, kind, scope_name)
-    if ta is None or tb is None:
-        return None
-    grid = sorted(set(ta[0]) & set(tb[0]))
-    if 0.0 not in grid or len(grid) < 2:
-        return None
-    A, B = (values[[levels.index(level) for level in grid]] for levels, values in (ta, tb))
-    n = min(A.shape[2], B.shape[2])  # the same repeat indices pair the same masks
-    return compare_models(grid, A[..., :n], B[..., :n], a, b, bootstrap, rng, higher_is_worse=True)
+    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b (final checkpoints)."""
+    rows = frame[(frame['checkpoint'] == 'final') & (frame['kind'] == kind) & (frame['scope'] == scope_name)]
+    return compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'bpb', a, b, bootstrap, rng,
+                        higher_is_worse=True)
 
 
 summary = {'metric': 'bits per byte (mean_a, mean_b); relative change = bpb(level) / bpb(0); differences are a - b '

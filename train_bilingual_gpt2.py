@@ -145,7 +145,7 @@ if scratch:
 check(train_seeds and all(isinstance(s, int) for s in train_seeds) and len(set(train_seeds)) == len(train_seeds),
       f"train_seeds: {train_seeds} must be distinct integers, at least one")
 check_range('jobs', jobs, 0)
-log_path = os.path.join(out_dir, 'train_log.csv')  # every seed's rows; each seed also logs to logs/ as it trains
+log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows; each also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
 # A worker process trains one (model, seed) for a parent that runs several at once (robustness.runtime.run_workers).

@@ -115,3 +115,31 @@ def compare_models(grid, A, B, a, b, resamples, rng, higher_is_worse=True):
         'verdict': verdict(ci, worse, better) if higher_is_worse else verdict(ci, better, worse),
         'non_finite_values': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
     }
+
+
+def curve_table(rows, value):
+    """(levels, array (levels, training seeds, draws)) of column `value` from the tidy rows of one model under one
+    damage (columns level, train_seed, repeat). A level measured once (the intact model) is repeated over the draws;
+    every cell keeps the draws that all damaged cells have. None when a (level, seed) cell is missing."""
+    if rows.empty:
+        return None
+    grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
+    cells = {key: group.sort_values('repeat')[value].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
+    if len(cells) != len(grid) * len(seeds):
+        return None
+    n = min([len(values) for (level, _), values in cells.items() if level > 0] or [1])
+    return grid, np.array([[np.resize(cells[level, s][:n], n) for s in seeds] for level in grid])
+
+
+def compare_rows(rows_a, rows_b, value, a, b, resamples, rng, higher_is_worse=True):
+    """`compare_models` on the levels that both models' tidy rows share (0 among them); None if there is nothing to
+    compare (a model missing, an incomplete grid, no intact level)."""
+    ta, tb = curve_table(rows_a, value), curve_table(rows_b, value)
+    if ta is None or tb is None:
+        return None
+    grid = sorted(set(ta[0]) & set(tb[0]))
+    if 0.0 not in grid or len(grid) < 2:
+        return None
+    A, B = (values[[levels.index(level) for level in grid]] for levels, values in (ta, tb))
+    n = min(A.shape[2], B.shape[2])  # the same draw indices pair the same damage
+    return compare_models(grid, A[..., :n], B[..., :n], a, b, resamples, rng, higher_is_worse)
