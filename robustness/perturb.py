@@ -5,7 +5,8 @@
         damage.sparsity               # the fraction of zeros actually in scope
     # the model is exactly as before
 
-Kinds (`KINDS`; `AMOUNT_RANGES` gives the valid amounts of each):
+Kinds, from one table (`KIND_TABLE`: each kind's amount range, whether it is deterministic, which level grid
+of a script it takes; `KINDS` and `AMOUNT_RANGES` are read from it):
 - random_deletion: zero each weight with probability `amount`;
 - magnitude_pruning: in each tensor, zero the fraction `amount` of entries with the smallest |w|;
 - global_magnitude_pruning: the same with one threshold across all tensors in scope
@@ -13,7 +14,21 @@ Kinds (`KINDS`; `AMOUNT_RANGES` gives the valid amounts of each):
 - gaussian_noise: add N(0, amount^2) to every weight;
 - neuron_deletion: zero whole output units with probability `amount` (a row of an nn.Linear weight, a
   column of a GPT-2 Conv1D weight, which is stored (in, out), and the unit's bias). Each of the
-  3 * n_embd outputs of GPT-2's fused q|k|v `c_attn` is a unit of its own.
+  3 * n_embd outputs of GPT-2's fused q|k|v `c_attn` is a unit of its own;
+- head_deletion: delete each attention head of the blocks in scope with probability `amount`, by zeroing its
+  slice of the input side of the attention output projection (rows of GPT-2's Conv1D `c_proj`, columns of an
+  nn.Linear `o_proj`/`out_proj`/`dense`/`out_lin`): exactly that head's contribution goes, whatever the layout of
+  q, k and v (fused, separate, grouped-query). The head size is the config's `head_dim`, or hidden size / heads;
+- nm_pruning: N:M semi-structured magnitude pruning: in every group of `group` (option, default 4) consecutive
+  weights along a matrix's input dimension, the round(amount * group) of smallest |w| are zeroed (amount 0.5 with
+  group 4 is the 2:4 pattern of sparse tensor cores). Matrices only (a Conv2d's groups run along its input
+  channels at each kernel position); biases and norms are untouched;
+- wanda_pruning: Wanda (Sun et al. 2023): score |W_ij| * ||X_j||_2, X_j the j-th input feature of that linear layer
+  over the calibration tokens (option `calibration`, a LongTensor of windows x tokens); in each output row the
+  fraction `amount` with the smallest scores is zeroed. Linear layers only (nn.Linear, GPT-2's Conv1D). The
+  activation norms come from one no-grad pass with forward hooks and are cached per model and calibration set.
+For the last three, `Perturbation.names` and `sparsity` cover the tensors the kind acts on (the output
+projections, the matrices), not the biases and norms of the scope that it leaves alone.
 
 Scopes (`SCOPES`), by parameter name, so that the same words work for GPT-2, BERT and XLM:
 - attn: every parameter whose name contains "attn" or "attention" (weights and biases; the paper's
@@ -39,18 +54,42 @@ device with torch.kthvalue (torch.quantile fails above 16M elements; GPT-2's wte
 import contextlib
 import hashlib
 import re
+import weakref
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from transformers.pytorch_utils import Conv1D
 
-KINDS = ('random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise', 'neuron_deletion')
+
+
+@dataclass(frozen=True)
+class Kind:
+    low: float            # smallest valid amount
+    high: float | None    # largest valid amount (None: no bound)
+    deterministic: bool   # every draw of a level gives the same damage: measured once per level
+    grid: str             # the scripts' level grid for it: 'levels' (fractions) or 'noise_levels' (stds)
+
+
+KIND_TABLE = {
+    'random_deletion': Kind(0.0, 1.0, False, 'levels'),
+    'magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
+    'global_magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
+    'gaussian_noise': Kind(0.0, None, False, 'noise_levels'),
+    'neuron_deletion': Kind(0.0, 1.0, False, 'levels'),
+    'head_deletion': Kind(0.0, 1.0, False, 'levels'),
+    'nm_pruning': Kind(0.0, 1.0, True, 'levels'),
+    'wanda_pruning': Kind(0.0, 1.0, True, 'levels'),
+}
+KINDS = tuple(KIND_TABLE)
+AMOUNT_RANGES = {name: (kind.low, kind.high) for name, kind in KIND_TABLE.items()}
+TRANSFORMER_KINDS = ('head_deletion', 'wanda_pruning')  # need attention heads / token calibration windows
 SCOPES = ('attn', 'mlp', 'blocks', 'all')
 CONV_SCOPES = ('backbone', 'heads', 'all')
-# Valid amounts per kind: a probability or a fraction in [0, 1]; a noise std >= 0 (None: no bound).
-AMOUNT_RANGES = {'random_deletion': (0.0, 1.0), 'magnitude_pruning': (0.0, 1.0),
-                 'global_magnitude_pruning': (0.0, 1.0), 'gaussian_noise': (0.0, None),
-                 'neuron_deletion': (0.0, 1.0)}
+# The last name of an attention sublayer's output projection, across families (GPT-2 c_proj, Llama/Mistral/Qwen
+# o_proj, OPT/XGLM/BART out_proj, BERT/BLOOM/Falcon/GPT-NeoX dense, XLM/DistilBERT out_lin, ModernBERT Wo).
+ATTENTION_OUTPUTS = ('c_proj', 'o_proj', 'out_proj', 'dense', 'out_lin', 'Wo')
+ATTENTION_WORDS = ('attn', 'attention', 'attentions', 'self_attn', 'self_attention')
 
 
 @dataclass
@@ -157,15 +196,91 @@ def _unit_axis(module, weight):
     return 0
 
 
-@contextlib.contextmanager
-def perturbed(model, kind, amount, scope='attn', seed=0, layers=None):
-    """Perturb the parameters in scope in place; on exit restore them bit for bit. Yields a Perturbation."""
-    if kind not in KINDS:
+def _check_amount(kind, amount):
+    if kind not in KIND_TABLE:
         raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
     low, high = AMOUNT_RANGES[kind]
     if not (amount >= low and (high is None or amount <= high)):
         raise ValueError(f"{kind}: amount {amount} is outside [{low}, {'inf' if high is None else high}]")
+
+
+def _linear_weights(model, parameters):
+    """{parameter name: module} for the nn.Linear / Conv1D layers whose weight is among `parameters`."""
+    owners = {id(module.weight): module for module in model.modules() if isinstance(module, (nn.Linear, Conv1D))}
+    return {name: owners[id(w)] for name, w in parameters if id(w) in owners}
+
+
+def _head_size(model, kind):
+    config = getattr(model, 'config', None)
+    size = getattr(config, 'head_dim', None)
+    if not size and getattr(config, 'num_attention_heads', None) and getattr(config, 'hidden_size', None):
+        size = config.hidden_size // config.num_attention_heads
+    if not size:
+        raise ValueError(f"{kind}: cannot read the head size of {type(model).__name__} from its config "
+                         f"(head_dim, or hidden_size and num_attention_heads)")
+    return int(size)
+
+
+def _targets(model, kind, scope, layers, options):
+    """[(name, parameter)] that `kind` changes in scope, after checking its options; raises ValueError."""
     parameters = scoped_parameters(model, scope, layers)
+    allowed = {'nm_pruning': {'group'}, 'wanda_pruning': {'calibration'}}.get(kind, set())
+    unknown = set(options) - allowed
+    if unknown:
+        raise ValueError(f"{kind}: unknown option {', '.join(sorted(unknown))}"
+                         + (f"; valid: {', '.join(sorted(allowed))}" if allowed else ''))
+    if kind == 'head_deletion':
+        modules = dict(model.named_modules())
+        outputs = [(name, w) for name, w in parameters if name.endswith('.weight') and
+                   name.split('.')[-2] in ATTENTION_OUTPUTS and
+                   any(part in ATTENTION_WORDS for part in name.split('.')[:-2]) and
+                   isinstance(modules[name.rpartition('.')[0]], (nn.Linear, Conv1D))]
+        if not outputs:
+            raise ValueError(f"head_deletion: scope {scope!r} holds no attention output projection of "
+                             f"{type(model).__name__} (use attn, blocks or all)")
+        size = _head_size(model, kind)
+        for name, w in outputs:
+            width = w.shape[0] if isinstance(modules[name.rpartition('.')[0]], Conv1D) else w.shape[1]
+            if width % size:
+                raise ValueError(f"head_deletion: {name} takes {width} inputs, not a multiple of the head size {size}")
+        return outputs
+    if kind == 'nm_pruning':
+        group = options.get('group', 4)
+        if not isinstance(group, int) or group < 1:
+            raise ValueError(f"nm_pruning: group {group!r} must be a positive integer")
+        matrices = [(name, w) for name, w in parameters if w.dim() >= 2]
+        if not matrices:
+            raise ValueError(f"nm_pruning: scope {scope!r} holds no weight matrix")
+        for name, w in matrices:
+            width = _nm_view(model, name, w).shape[1]
+            if width % group:
+                raise ValueError(f"nm_pruning: group {group} does not divide the {width} inputs of {name}")
+        return matrices
+    if kind == 'wanda_pruning':
+        calibration = options.get('calibration')
+        if not isinstance(calibration, torch.Tensor) or calibration.dtype != torch.long or calibration.dim() != 2 \
+                or calibration.numel() == 0:
+            raise ValueError("wanda_pruning: needs calibration=input_ids, a non-empty LongTensor (windows x tokens)")
+        linears = _linear_weights(model, parameters)
+        if not linears:
+            raise ValueError(f"wanda_pruning: scope {scope!r} holds no linear layer of {type(model).__name__}")
+        return [(name, w) for name, w in parameters if name in linears]
+    return parameters
+
+
+def check_kind(model, kind, amount, scope='attn', layers=None, **options):
+    """Raise ValueError (one line) if `perturbed(model, kind, amount, scope, layers=layers, **options)` would; touches
+    no value, so a model built on the meta device will do (the scripts check every setting before any work)."""
+    _check_amount(kind, amount)
+    _targets(model, kind, scope, layers, options)
+
+
+@contextlib.contextmanager
+def perturbed(model, kind, amount, scope='attn', seed=0, layers=None, **options):
+    """Perturb the parameters in scope in place; on exit restore them bit for bit. Yields a Perturbation.
+    Options: `group` (nm_pruning), `calibration` (wanda_pruning)."""
+    _check_amount(kind, amount)
+    parameters = _targets(model, kind, scope, layers, options)
     info = Perturbation(kind, amount, [name for name, _ in parameters])
     saved = []
     try:
@@ -173,7 +288,7 @@ def perturbed(model, kind, amount, scope='attn', seed=0, layers=None):
             # Copies of exactly the tensors about to change (nothing changes at amount 0).
             if amount > 0:
                 saved = [(parameter, parameter.detach().clone()) for _, parameter in parameters]
-                _apply(model, kind, amount, seed, parameters)
+                _apply(model, kind, amount, seed, parameters, options)
             info.numel = sum(parameter.numel() for _, parameter in parameters)
             info.zeros = int(sum((parameter == 0).sum() for _, parameter in parameters))  # one device sync
         yield info
@@ -183,7 +298,54 @@ def perturbed(model, kind, amount, scope='attn', seed=0, layers=None):
                 parameter.copy_(original)
 
 
-def _apply(model, kind, amount, seed, parameters):
+def _nm_view(model, name, w):
+    """A view or copy of matrix `w` as (outputs, inputs) with consecutive inputs adjacent, and its inverse."""
+    module = dict(model.named_modules()).get(name.rpartition('.')[0])
+    if isinstance(module, Conv1D):
+        return w.t()                      # stored (in, out)
+    if w.dim() > 2:
+        return w.movedim(1, -1).reshape(-1, w.shape[1])  # conv (out, in, k...): groups along input channels
+    return w
+
+
+def activation_norms(model, calibration, batch_size=8):
+    """{module: ||X_j||_2 over every calibration token, per input feature j} for every linear layer of the model,
+    from one no-grad pass with forward hooks; cached per model and calibration set (the model's weights must not
+    change in between: the norms are those of the model when first asked)."""
+    key = (tuple(calibration.shape), hashlib.sha256(calibration.cpu().numpy().tobytes()).hexdigest())
+    cached = _NORMS.get(model)
+    if cached and cached[0] == key:
+        return cached[1]
+    sums, hooks = {}, []
+
+    def record(module, inputs, output):
+        x = inputs[0].detach().float()
+        squares = x.pow(2).reshape(-1, x.shape[-1]).sum(0)
+        sums[module] = sums[module] + squares if module in sums else squares
+
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, Conv1D)):
+            hooks.append(module.register_forward_hook(record))
+    training = model.training
+    device = next(model.parameters()).device
+    try:
+        model.eval()
+        with torch.no_grad():
+            for start in range(0, len(calibration), batch_size):
+                model(input_ids=calibration[start:start + batch_size].to(device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(training)
+    norms = {module: total.sqrt() for module, total in sums.items()}
+    _NORMS[model] = (key, norms)
+    return norms
+
+
+_NORMS = weakref.WeakKeyDictionary()
+
+
+def _apply(model, kind, amount, seed, parameters, options):
     if kind == 'random_deletion':
         for name, w in parameters:
             drop = torch.rand(w.shape, generator=_generator(w.device, kind, amount, seed, name), device=w.device) < amount
@@ -222,3 +384,37 @@ def _apply(model, kind, amount, seed, parameters):
                 shape = [1] * w.dim()
                 shape[along] = units
                 w.masked_fill_(drop.view(shape), 0)
+    elif kind == 'head_deletion':
+        modules, size = dict(model.named_modules()), _head_size(model, kind)
+        for name, w in parameters:
+            owner = name.rpartition('.')[0]
+            axis = 0 if isinstance(modules[owner], Conv1D) else 1  # the input side of the projection
+            heads = w.shape[axis] // size
+            drop = torch.rand(heads, generator=_generator(w.device, kind, amount, seed, owner), device=w.device) < amount
+            shape = [1, 1]
+            shape[axis] = w.shape[axis]
+            w.masked_fill_(drop.repeat_interleave(size).view(shape), 0)
+    elif kind == 'nm_pruning':
+        group = options.get('group', 4)
+        count = round(amount * group)
+        for name, w in parameters:
+            view = _nm_view(model, name, w)
+            groups = view.reshape(-1, group)
+            drop = torch.zeros_like(groups, dtype=torch.bool)
+            drop.scatter_(1, groups.abs().argsort(dim=1, stable=True)[:, :count], True)
+            pruned = groups.masked_fill(drop, 0).reshape(view.shape)
+            if w.dim() > 2:  # back from (out * k..., in) to (out, in, k...)
+                pruned = pruned.reshape(w.shape[0], *w.shape[2:], w.shape[1]).movedim(-1, 1)
+            elif view is not w:
+                pruned = pruned.t()
+            w.copy_(pruned)
+    elif kind == 'wanda_pruning':
+        norms = activation_norms(model, options['calibration'])
+        for name, module in _linear_weights(model, parameters).items():
+            w = module.weight
+            rows = w.t() if isinstance(module, Conv1D) else w  # (outputs, inputs)
+            scores = rows.abs().float() * norms[module].to(w.device)[None, :]
+            count = round(amount * rows.shape[1])
+            drop = torch.zeros_like(scores, dtype=torch.bool)
+            drop.scatter_(1, scores.argsort(dim=1, stable=True)[:, :count], True)
+            rows.masked_fill_(drop, 0)

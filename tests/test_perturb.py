@@ -30,6 +30,11 @@ def xlm():
     return randomized(XLMForSequenceClassification(XLMConfig(vocab_size=100, emb_dim=32, n_layers=2, n_heads=2)).eval())
 
 
+def options(kind):
+    """What a kind needs beyond an amount: Wanda's calibration tokens."""
+    return {'calibration': torch.arange(48).view(3, 16) % 100} if kind == 'wanda_pruning' else {}
+
+
 def snapshot(model):
     return {name: tensor.clone() for name, tensor in model.state_dict().items()}
 
@@ -150,7 +155,7 @@ def test_layers_honoured(kind):
     model = gpt2(n_layer=3)
     original = snapshot(model)
     amount = 0.5 if AMOUNT_RANGES[kind][1] else 0.2
-    with perturbed(model, kind, amount, scope='blocks', layers=[1]):
+    with perturbed(model, kind, amount, scope='blocks', layers=[1], **options(kind)):
         changed = {name for name, tensor in model.state_dict().items() if not torch.equal(tensor, original[name])}
     assert changed and all(name.startswith('transformer.h.1.') for name in changed)
 
@@ -161,11 +166,11 @@ def test_restore_is_bit_exact(kind, make):
     model = make()
     original = snapshot(model)
     amount = 0.5 if AMOUNT_RANGES[kind][1] else 0.3
-    with perturbed(model, kind, amount, scope='all', seed=7):
+    with perturbed(model, kind, amount, scope='all', seed=7, **options(kind)):
         assert any(not torch.equal(t, original[n]) for n, t in model.state_dict().items())
     assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
     with pytest.raises(RuntimeError):  # an error inside the block restores too
-        with perturbed(model, kind, amount, scope='attn', seed=7):
+        with perturbed(model, kind, amount, scope='attn', seed=7, **options(kind)):
             raise RuntimeError
     assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
 
