@@ -26,11 +26,11 @@ intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_ma
 """
 
 import glob
+import itertools
 import json
 import math
 import os
 import re
-import time
 
 import numpy as np
 import torch
@@ -42,10 +42,11 @@ from robustness.checkpoints import check_vocabulary, expand_families, load_confi
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
-from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, perturbed
+from robustness.perturb import AMOUNT_RANGES, KIND_TABLE, KINDS, SCOPES, check_kind
 from robustness.results import ResultsLog
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import compare_rows
+from robustness.sweep import check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -58,12 +59,15 @@ eval_chars = 24000         # evaluate the first this many characters of the text
 epochs = True              # also evaluate every <model dir>/epoch_<e>/ checkpoint, with epoch_kinds
 epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
 # perturbations
-kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion
+kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # deletion probability / pruned fraction, in [0, 1], for the deletion and pruning kinds
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise
 noise_levels = [0.0, 0.01, 0.02, 0.04]  # std of the added noise, >= 0, for gaussian_noise
-repeats = 3                # seeds per random trial, paired across models (deterministic magnitude pruning: 1)
+repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
+nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
+calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text)
+calibration_windows = 128  # wanda_pruning: windows of the calibration text (each of the model's window length)
 seed = 0                   # repeat r draws with seed + r
 # perplexity
 max_length = 0             # tokens per window (0 = each model's context length)
@@ -85,17 +89,20 @@ check_choices('epoch_kinds', epoch_kinds, KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
 check(scopes, "scope: name at least one scope")
 check_choices('scope', scopes, SCOPES)
-check(levels or noise_levels, "levels: give at least one level")
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
+grids = {'levels': levels, 'noise_levels': noise_levels}
+check_grids(set(kinds) | set(epoch_kinds), grids)
 check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
 check_range('layers', layers, 0)
-for name in ('repeats', 'batch_size', 'bootstrap'):
+for name in ('repeats', 'batch_size', 'bootstrap', 'nm_group', 'calibration_windows'):
     check_range(name, config[name], 1)
 for name in ('max_length', 'stride', 'eval_chars'):
     check_range(name, config[name], 0)
 check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")
 check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
+check('wanda_pruning' not in kinds + epoch_kinds or os.path.isfile(calibration_file),
+      f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 model_paths = parse_models(models)
 labels = [label for label, _ in model_paths]
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
@@ -103,10 +110,6 @@ for label in tokenizer_dirs:
     check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
 check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)
-
-
-def level_grid(kind):
-    return sorted(set(noise_levels if kind == 'gaussian_noise' else levels))
 
 
 def load_text(spec):
@@ -128,6 +131,22 @@ def load_text(spec):
     return '\n\n'.join(rows['text'])  # as the HF perplexity guide joins wikitext
 
 
+def calibration_windows_of(tokenizer, window):
+    """Wanda's calibration: the first `calibration_windows` windows of `window` tokens of calibration_file."""
+    with open(calibration_file, encoding='utf-8') as f:
+        ids = encode(tokenizer, f.read(calibration_windows * window * 16))  # enough characters for the windows
+    count = min(calibration_windows, len(ids) // window)
+    check(count >= 1, f"calibration_file: {calibration_file} holds fewer than {window} tokens")
+    return torch.tensor(ids[:count * window]).view(count, window)
+
+
+def options_of(unit):
+    """perturb options of each kind for one model: the N:M group, Wanda's calibration windows."""
+    return lambda kind: ({'group': nm_group} if kind == 'nm_pruning' else
+                         {'calibration': calibration.get(unit, torch.zeros(1, 1, dtype=torch.long))}
+                         if kind == 'wanda_pruning' else {})
+
+
 text = load_text(eval_file)
 if eval_chars and len(text) > eval_chars:
     cut = text.rfind('\n', 0, eval_chars)
@@ -138,9 +157,9 @@ check(text.strip(), f"eval_file: {eval_file} has no text")
 # for a single model). Tokenizers, configs and checkpoints of each, with one-line errors for missing dirs or files,
 # an unreachable hub, a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens
 # than embedding rows.
-units = [(label, '' if train_seed is None else train_seed, path) for label, train_seed, path in expand_families(model_paths)]
+units = expand_families(model_paths)
 checkpoints = {}  # (label, train_seed) -> [(checkpoint name, path)]
-token_ids, contexts = {}, {}
+token_ids, contexts, calibration = {}, {}, {}
 for label, train_seed, path in units:
     unit, name = (label, train_seed), label + (f' seed {train_seed}' if train_seed != '' else '')
     tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
@@ -158,72 +177,65 @@ for label, train_seed, path in units:
         checkpoints[unit] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
     token_ids[unit] = encode(tokenizer, text)
     check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
+    window = max_length or contexts[unit]
+    if 'wanda_pruning' in kinds + epoch_kinds:
+        calibration[unit] = calibration_windows_of(tokenizer, window)
+    # Every kind on every scope, checked on the model's skeleton (meta device: no weights), before anything is written.
+    with torch.device('meta'):
+        skeleton = AutoModelForCausalLM.from_config(model_config)
+    for kind in set(kinds) | set(epoch_kinds):
+        for scope_name in scopes:
+            try:
+                check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name, layers or None, **options_of(unit)(kind))
+            except ValueError as error:
+                fail(f"kinds: {name}: {error}")
 
 # -----------------------------------------------------------------------------
 rt = setup(device)
 seed_everything(seed)
+if rt.is_master:
+    claim(out_dir)
 layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
 COLUMNS = ['model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'nll', 'tokens', 'bytes',
            'ppl', 'bpb', 'sparsity', 'seconds']
 KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat')
-csv_path = os.path.join(out_dir, 'perplexity.csv')
-# Under torchrun every rank appends to its own part file; rank 0 merges them into the one CSV at the end.
-log = ResultsLog(csv_path if not rt.distributed else os.path.join(out_dir, f'perplexity.part{rt.rank}.csv'), COLUMNS, KEY)
-# Rows already measured, in the CSV or in part files a stopped torchrun left behind.
-measured = [ResultsLog(path, COLUMNS, KEY) for path in [csv_path] + glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))
-            if os.path.exists(path) and os.path.getsize(path) > 0]
+log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
-
-
-def trials_of(label, train_seed, checkpoint):
-    """(kind, scope, level, repeat) still to measure for one checkpoint, in a fixed order."""
-    todo = []
-    for kind in (kinds if checkpoint == 'final' else epoch_kinds):
-        deterministic = kind in ('magnitude_pruning', 'global_magnitude_pruning')
-        for scope_name in scopes:
-            for level in level_grid(kind):
-                for repeat in range(1 if deterministic or level == 0 else repeats):
-                    key = dict(model=label, train_seed=train_seed, checkpoint=checkpoint, kind=kind, scope=scope_name,
-                               layers=layers_text, level=level, repeat=repeat)
-                    if not any(results.has(**key) for results in measured):
-                        todo.append((kind, scope_name, level, repeat))
-    return todo
-
-
+grid = {'final': trial_grid(kinds, scopes, [layers_text], grids, repeats),
+        'epoch': trial_grid(epoch_kinds, scopes, [layers_text], grids, repeats)}
 work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
-        for name, path in checkpoints[label, train_seed] for trial in trials_of(label, train_seed, name)]
-mine = work[rt.rank::rt.world_size]  # round-robin over ranks: each gets a share of every model
-print(f"rank {rt.rank}: {len(mine)} of {len(work)} trials to run on {rt.device}; text: {len(text):,} characters "
-      f"from {eval_file}; layers: {layers_text}")
+        for name, path in checkpoints[label, train_seed]
+        for trial in pending(grid['final' if name == 'final' else 'epoch'], measured,
+                             lambda t: dict(model=label, train_seed=train_seed, checkpoint=name, **t._asdict()))]
+total, work = len(work), mine(work, rt)
+print(f"rank {rt.rank}: {len(work)} of {total} trials to run on {rt.device}; text: {len(text):,} characters from {eval_file}; "
+      f"layers: {layers_text}")
 n_bytes = len(text.encode('utf-8'))
-scorer, loaded = None, None
-for label, train_seed, name, path, (kind, scope_name, level, repeat) in tqdm(mine, desc='trials', disable=not rt.is_master):
-    if loaded != (label, train_seed, name):
-        loaded = (label, train_seed, name)
-        model = load_model(AutoModelForCausalLM, path, 'models', n_head, attn_implementation='sdpa').to(rt.device).eval()
-        window = max_length or contexts[label, train_seed]
-        # With `layers`, the clean hidden states entering the first perturbed block are computed once and
-        # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
-        scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
-                                  batch_size, first_block=min(layers) if layers else 0)
-        clean = None
-    started = time.perf_counter()
-    with perturbed(model, kind, level, scope=scope_name, seed=seed + repeat, layers=layers or None) as damage:
-        if level == 0:  # the intact model: one evaluation serves every kind and scope
-            clean = clean or scorer()
-        nll, tokens = clean if level == 0 else scorer()
-    result = Perplexity(nll, tokens, n_bytes)
-    log.write(dict(model=label, train_seed=train_seed, checkpoint=name, kind=kind, scope=scope_name, layers=layers_text,
-                   level=level, repeat=repeat, nll=nll, tokens=tokens, bytes=n_bytes, ppl=result.ppl, bpb=result.bpb,
-                   sparsity=damage.sparsity, seconds=round(time.perf_counter() - started, 4)))
+progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
+for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda item: item[:4]):
+    model = load_model(AutoModelForCausalLM, path, 'models', n_head, attn_implementation='sdpa').to(rt.device).eval()
+    window = max_length or contexts[label, train_seed]
+    # With `layers`, the clean hidden states entering the first perturbed block are computed once and
+    # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
+    scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
+                              batch_size, first_block=min(layers) if layers else 0)
+
+    def record(trial, result, sparsity, seconds):
+        nll, tokens = result
+        scored = Perplexity(nll, tokens, n_bytes)
+        log.write(dict(model=label, train_seed=train_seed, checkpoint=name, **trial._asdict(), nll=nll, tokens=tokens,
+                       bytes=n_bytes, ppl=scored.ppl, bpb=scored.bpb, sparsity=sparsity, seconds=round(seconds, 4)))
+        progress.update()
+
+    run_trials(model, [trial for *_, trial in group], scorer, record, seed, layers_of=lambda trial: layers or None,
+               options=options_of((label, train_seed)), disable=True)
+progress.close()
 
 if rt.distributed:
     torch.distributed.barrier()
     if rt.is_master:
-        merged = ResultsLog(csv_path, COLUMNS, KEY)
-        for part in sorted(glob.glob(os.path.join(out_dir, 'perplexity.part*.csv'))):
-            merged.absorb(part)
+        merge_parts(out_dir, 'perplexity.csv', COLUMNS, KEY)
     torch.distributed.barrier()
 teardown(rt)
 if not rt.is_master:
@@ -232,9 +244,8 @@ if not rt.is_master:
 # -----------------------------------------------------------------------------
 # Statistics: crossover of the bpb curves and paired differences in relative degradation, with intervals that
 # count the training seeds (a family folder's seed_<s>/ models) as well as the damage draws.
-frame = ResultsLog(csv_path, COLUMNS, KEY).read()
+frame = ResultsLog(os.path.join(out_dir, 'perplexity.csv'), COLUMNS, KEY).read()
 frame = frame[(frame['layers'].astype(str) == layers_text) & frame['model'].isin(labels)]
-frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty train_seed)
 rng = np.random.default_rng(seed)
 
 
@@ -276,7 +287,10 @@ FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion
            'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
            'global_magnitude_pruning': ('gpt2_global_magnitude_deletion.png', 'Global magnitude pruning fraction'),
            'gaussian_noise': ('gpt2_weight_noise.png', 'Weight noise std'),
-           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability')}
+           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability'),
+           'head_deletion': ('gpt2_head_delete.png', 'Attention head deletion probability'),
+           'nm_pruning': ('gpt2_nm_pruning.png', f'N:M pruning fraction (groups of {nm_group})'),
+           'wanda_pruning': ('gpt2_wanda_pruning.png', 'Wanda pruning fraction (per output row)')}
 
 
 def clipped_lines(ax, rows, y, hue, label=str):
@@ -295,7 +309,7 @@ def clipped_lines(ax, rows, y, hue, label=str):
 def spread_title(rows, kind):
     """What the error bars span: training seeds (a family folder's models) and damage draws."""
     trainings = int(rows.groupby('model')['train_seed'].nunique().max())
-    draws = 1 if kind in ('magnitude_pruning', 'global_magnitude_pruning') else repeats
+    draws = 1 if KIND_TABLE[kind].deterministic else repeats
     parts = [f"{trainings} training seeds"] * (trainings > 1) + [f"{draws} draws"] * (draws > 1)
     return f"mean ± std over {' x '.join(parts)}" if parts else None
 

@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
     PreTrainedTokenizerFast
 
 from robustness.config import check, fail
+from robustness.results import NO_TRAIN_SEED
 from robustness.runtime import from_pretrained
 
 STATE_DICT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors')
@@ -88,13 +89,13 @@ def family_seeds(path):
 
 def expand_families(entries):
     """[(label, path)] -> [(label, train_seed, path)]: a family folder gives one entry per seed_<s>/ model, in seed
-    order; a seed_<s>/ model named on its own keeps its seed s; any other path gets train_seed None."""
+    order; a seed_<s>/ model named on its own keeps its seed s; any other path gets NO_TRAIN_SEED ('')."""
     expanded = []
     for label, path in entries:
         seeds = family_seeds(path)
         own = re.fullmatch(r'seed_(\d+)', os.path.basename(os.path.normpath(path)))
         expanded += ([(label, seed, os.path.join(path, f'seed_{seed}')) for seed in seeds]
-                     or [(label, int(own.group(1)) if own else None, path)])
+                     or [(label, int(own.group(1)) if own else NO_TRAIN_SEED, path)])
     return expanded
 
 

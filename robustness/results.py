@@ -10,6 +10,9 @@ import os
 import pandas as pd
 
 
+NO_TRAIN_SEED = ''  # the train_seed of a single model (not one of a family folder's seed_<s>/ models)
+
+
 class ResultsLog:
     """Append-only CSV with resume.
 
@@ -22,6 +25,8 @@ class ResultsLog:
         self.path, self.columns, self.key = path, list(columns), tuple(key)
         self.done = set()
         if os.path.exists(path) and os.path.getsize(path) > 0:
+            self._drop_incomplete_rows()
+        if os.path.exists(path) and os.path.getsize(path) > 0:
             with open(path, newline='') as f:
                 reader = csv.DictReader(f)
                 if reader.fieldnames != self.columns:
@@ -32,6 +37,20 @@ class ResultsLog:
             os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
             with open(path, 'w', newline='') as f:
                 csv.writer(f).writerow(self.columns)
+
+    def _drop_incomplete_rows(self):
+        """A run killed in the middle of a write leaves a last row without its line end (or with too few fields):
+        cut it off, so that a rerun measures it again instead of keeping a truncated number."""
+        with open(self.path, 'rb') as f:
+            data = f.read()
+        keep = data if data.endswith(b'\n') else data[:data.rfind(b'\n') + 1]
+        lines = keep.decode('utf-8').splitlines(keepends=True)
+        if len(lines) > 1 and len(next(csv.reader([lines[-1]]))) != len(self.columns):
+            keep = ''.join(lines[:-1]).encode('utf-8')
+        if keep != data:
+            with open(self.path, 'r+b') as f:
+                f.truncate(len(keep))
+            print(f"{self.path}: dropped a last row cut short by an interrupted run; it is measured again")
 
     def _key(self, row):
         # Compare as text, the way the values come back from the file.
@@ -50,6 +69,10 @@ class ResultsLog:
         self.done.update(self._key(row) for row in rows)
 
     def read(self):
+        """The rows as a DataFrame. A `train_seed` column is text: '' (NO_TRAIN_SEED) for a single model."""
+        if 'train_seed' in self.columns:
+            return pd.read_csv(self.path, dtype={'train_seed': str}, keep_default_na=False,
+                               na_values={c: ['', 'nan', 'NaN'] for c in self.columns if c != 'train_seed'})
         return pd.read_csv(self.path)
 
     def absorb(self, path):

@@ -1,0 +1,151 @@
+"""The damage sweep that test_gpt2.py, run_glue_test.py and non_linear.py share.
+
+    grid = trial_grid(kinds, scopes, ['all'], {'levels': levels, 'noise_levels': noise_levels}, repeats)
+    log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, runtime)
+    todo = pending(grid, measured, model='mono', train_seed=1337)           # what the CSV does not hold yet
+    for trial in mine(todo, runtime):                                        # round-robin over torchrun ranks
+        ...
+    run_trials(model, todo, score, record, seed)                             # damage, score, restore, record
+
+The grid is every (kind, scope, layers, level, repeat); a deterministic kind (`KIND_TABLE`) and level 0 (the intact
+model) are measured once, as repeat 0. `run_trials` scores the intact model once and gives that score to the level-0
+row of every kind and scope. What is measured already is read from the CSV and from the part files that ranks of a
+stopped torchrun left behind, so a rerun measures only what is missing.
+"""
+
+import atexit
+import glob
+import os
+import time
+from typing import NamedTuple
+
+from tqdm import tqdm
+
+from robustness.config import check, fail
+from robustness.perturb import KIND_TABLE, perturbed
+from robustness.results import ResultsLog
+
+
+class Trial(NamedTuple):
+    kind: str
+    scope: str
+    layers: str    # a layer selection's name ('all', 'first', ...) or the block indices as text
+    level: float
+    repeat: int    # the draw index: damage seed = seed + repeat
+
+
+def grid_of(kind, grids):
+    """The sorted levels of `kind` from the script's grids ({'levels': [...], 'noise_levels': [...]})."""
+    return sorted(set(grids[KIND_TABLE[kind].grid]))
+
+
+def draws(kind, level, repeats):
+    """How many draws a level gets: one for the intact model and for a deterministic kind."""
+    return 1 if level == 0 or KIND_TABLE[kind].deterministic else repeats
+
+
+def trial_grid(kinds, scopes, layer_sets, grids, repeats):
+    """[Trial] in a fixed order: kind, scope, layers, level, repeat."""
+    return [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes for layers in layer_sets
+            for level in grid_of(kind, grids) for repeat in range(draws(kind, level, repeats))]
+
+
+def check_grids(kinds, grids):
+    """Every kind's grid holds 0, the intact model that damage is measured from (a one-line error otherwise)."""
+    for kind in kinds:
+        name = KIND_TABLE[kind].grid
+        check(0 in grids[name], f"{name}: include 0, the intact model that damage is measured from")
+
+
+def open_log(out_dir, filename, columns, key, runtime=None):
+    """(the log this process appends to, [every log that holds measured rows]). Under torchrun every rank appends to
+    a part file of its own (`merge_parts` gathers them); a part file a stopped run left behind counts as measured."""
+    path = os.path.join(out_dir, filename)
+    stem, extension = os.path.splitext(path)
+    distributed = runtime is not None and runtime.distributed
+    log = ResultsLog(f'{stem}.part{runtime.rank}{extension}' if distributed else path, columns, key)
+    others = [p for p in [path] + sorted(glob.glob(f'{stem}.part*{extension}')) if p != log.path
+              and os.path.exists(p) and os.path.getsize(p) > 0]
+    return log, [log] + [ResultsLog(p, columns, key) for p in others]
+
+
+def merge_parts(out_dir, filename, columns, key):
+    """Absorb the part files of every rank into the one CSV (rank 0, after a barrier)."""
+    path = os.path.join(out_dir, filename)
+    stem, extension = os.path.splitext(path)
+    merged = ResultsLog(path, columns, key)
+    for part in sorted(glob.glob(f'{stem}.part*{extension}')):
+        merged.absorb(part)
+    return merged
+
+
+def pending(trials, logs, key_of):
+    """The trials whose row (`key_of(trial)`, a dict of key columns) no log holds yet."""
+    return [trial for trial in trials if not any(log.has(**key_of(trial)) for log in logs)]
+
+
+def mine(work, runtime):
+    """This rank's share of `work`: round-robin, so that every rank gets a share of every model."""
+    return work[runtime.rank::runtime.world_size] if runtime is not None else work
+
+
+def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=lambda kind: {},
+               desc='trials', disable=False):
+    """Damage `model` in place for each trial, `score()` it, restore it, and `record(trial, result, sparsity,
+    seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
+    row. `layers_of(trial)`: the block indices damaged (None: all); `options(kind)`: perturb options (calibration)."""
+    clean = None
+    for trial in tqdm(trials, desc=desc, disable=disable, leave=False):
+        started = time.perf_counter()
+        with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,
+                       layers=layers_of(trial), **options(trial.kind)) as damage:
+            if trial.level == 0:
+                clean = clean if clean is not None else score()
+                result = clean
+            else:
+                result = score()
+        record(trial, result, damage.sparsity, time.perf_counter() - started)
+
+
+def claim(out_dir):
+    """Hold `out_dir` for this process: a second run into it while this one lives is a one-line error naming this
+    run's process id, never a duplicate row. A lock left by a killed run (its process is gone) is taken over.
+    Released at exit."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, '.lock')
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(open(path).read().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                fail(f"out_dir: {out_dir} is in use by another run (process {holder}); wait for it to finish, "
+                     f"or choose another --out_dir")
+            os.remove(path)  # stale: its run was killed
+            continue
+        with os.fdopen(descriptor, 'w') as f:
+            f.write(str(os.getpid()))
+        atexit.register(_release, path, os.getpid())
+        return
+    fail(f"out_dir: could not lock {out_dir}")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _release(path, pid):
+    try:
+        if int(open(path).read().strip() or 0) == pid:
+            os.remove(path)
+    except (OSError, ValueError):
+        pass
