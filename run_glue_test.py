@@ -36,11 +36,12 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 from robustness import glue
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
-from robustness.perturb import KINDS, SCOPES, num_layers, perturbed
+from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
 from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
 from robustness.stats import compare_rows
+from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # models and task
@@ -66,12 +67,15 @@ warmup = 0.1  # fraction of the training steps with a linearly rising learning r
 grad_clip = 1.0  # max gradient norm
 # damage sweeps
 kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise',
-         'neuron_deletion', 'distraction']  # robustness.perturb kinds, and distraction (random words in the inputs)
+         'neuron_deletion', 'distraction']  # robustness.perturb kinds (head_deletion, nm_pruning, wanda_pruning too), and distraction (random words in the inputs)
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
-levels = [0.0, 0.2, 0.4, 0.6, 0.8]  # fractions deleted/pruned (the article: 0..1 in steps of 0.01)
+levels = [0.0, 0.2, 0.4, 0.6, 0.8]  # fractions deleted/pruned, every kind but gaussian_noise (the article: 0..1 in steps of 0.01)
 noise_levels = [0.0, 0.01, 0.02, 0.05]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
-repeats = 2  # draws per level (different random masks / noise)
+repeats = 2  # draws per level of a random kind (different masks / noise; deterministic kinds: 1)
+nm_group = 4  # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
+calibration_file = ''  # wanda_pruning: text whose activations weigh the weights ('' = the task's training sentences)
+calibration_windows = 128  # wanda_pruning: calibration windows of max_length tokens
 distraction_levels = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]  # inserted words per word (the article: steps of 0.02)
 distraction_repeats = 2  # random inputs per distraction level (the article: 25)
 distractor_file = ''  # distractor words, one per line (empty: the words of the training sentences)
@@ -99,6 +103,12 @@ check(layer_sets, 'layer_sets: none given')
 check_choices('layer_sets', layer_sets, ('all', 'first', 'middle', 'last'))
 check_range('levels', levels, 0.0, 1.0)
 check_range('noise_levels', noise_levels, 0.0)
+damage_kinds = [kind for kind in kinds if kind != 'distraction']
+grids = {'levels': levels, 'noise_levels': noise_levels}
+check_grids(damage_kinds, grids)
+check_range('nm_group', nm_group, 1)
+check_range('calibration_windows', calibration_windows, 1)
+check(not calibration_file or os.path.isfile(calibration_file), f'calibration_file: {calibration_file} does not exist')
 check_range('distraction_levels', distraction_levels, 0.0)
 for name in ('repeats', 'distraction_repeats', 'epochs', 'batch_size', 'eval_batch_size', 'max_length'):
     check_range(name, globals()[name], 1)
@@ -113,6 +123,17 @@ check_range('warmup', warmup, 0.0, 1.0)
 if task == 'csv':
     check(train_file and validation_file, 'task=csv needs --train_file and --validation_file')
 check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
+def layer_indices(name, n_layers):
+    """Block indices of a layer selection; None = every block."""
+    if name == 'all':
+        return None
+    if name == 'first':
+        return [0]
+    if name == 'last':
+        return [n_layers - 1]
+    return list(range(n_layers // 2, min(n_layers, n_layers // 2 + max(1, n_layers // 3))))  # middle
+
+
 model_specs = parse_models(models)
 pairs = parse_pairs(compare, [label for label, _ in model_specs])
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
@@ -120,13 +141,27 @@ for label in tokenizer_dirs:
     check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
 check_range('n_head', n_head, 0)
 # A family folder of seed_<s>/ models (train_bilingual_gpt2.py) gives one unit per training seed ('' for a single model).
-units = [(label, '' if train_seed is None else train_seed, path) for label, train_seed, path in expand_families(model_specs)]
+units = expand_families(model_specs)
+options = lambda calibration: lambda kind: ({'group': nm_group} if kind == 'nm_pruning' else
+                                            {'calibration': calibration} if kind == 'wanda_pruning' else {})
 for label, train_seed, path in units:  # a missing dir or file, or a bad state dict or tokenizer, fails here, before any work
     model_config = load_config(path, 'models', n_head)
     check_vocabulary(load_tokenizer(path, 'models', tokenizer_dirs.get(label, '')), model_config, label)
     positions = getattr(model_config, 'max_position_embeddings', None)
     check(positions is None or max_length <= positions,
           f'max_length: {max_length} is more than model {label} takes ({positions} positions)')
+    # every kind on every scope and layer set, on the model's skeleton (meta device: no weights)
+    with torch.device('meta'):
+        skeleton = AutoModelForSequenceClassification.from_config(model_config)
+    for kind in damage_kinds:
+        for scope_name in scopes:
+            for layers_name in layer_sets:
+                try:
+                    check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name,
+                               layer_indices(layers_name, num_layers(skeleton)),
+                               **options(torch.zeros(1, 1, dtype=torch.long))(kind))
+                except ValueError as error:
+                    fail(f'kinds: {label}: {error}')
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 
@@ -175,9 +210,23 @@ if worker:
     log = ResultsLog(os.path.join(out_dir, 'parts', f'glue_{unit_name(*units[0][:2])}.csv'), columns, KEY)
     logs = [log] + ([ResultsLog(csv_path, columns, KEY)] if os.path.exists(csv_path) else [])
 else:
+    claim(out_dir)
     save_config(config, os.path.join(out_dir, 'config.json'))
     log = ResultsLog(csv_path, columns, KEY)
     logs = [log]
+
+
+def calibration_tokens(tokenizer):
+    """Wanda's calibration: `calibration_windows` windows of max_length tokens of calibration_file, or of the
+    training sentences (never the evaluation split)."""
+    if calibration_file:
+        text = open(calibration_file, encoding='utf-8').read(calibration_windows * max_length * 16)
+    else:
+        text = ' '.join(s for column in ('sentence1', 'sentence2') for s in (data['train'][column] or [])[:20000])
+    ids = tokenizer(text, add_special_tokens=False)['input_ids']
+    count = min(calibration_windows, len(ids) // max_length)
+    check(count >= 1, f'calibration_file: fewer than {max_length} tokens of calibration text')
+    return torch.tensor(ids[:count * max_length]).view(count, max_length)
 
 
 def measured(**key):
@@ -192,17 +241,6 @@ def write(label, train_seed, kind, scope_name, layers_name, level, repeat, resul
         log.write(dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
                        level=level, repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
                        loss=result['loss'], sparsity=sparsity, examples=len(validation_labels)))
-
-
-def layer_indices(name, n_layers):
-    """Block indices of a layer selection; None = every block."""
-    if name == 'all':
-        return None
-    if name == 'first':
-        return [0]
-    if name == 'last':
-        return [n_layers - 1]
-    return list(range(n_layers // 2, min(n_layers, n_layers // 2 + max(1, n_layers // 3))))  # middle
 
 
 slots = min(len(units), jobs or os.cpu_count() or 1)
@@ -265,39 +303,34 @@ for label, train_seed, path in units:
     print(f'{name}: undamaged: ' + ', '.join(f'{m} {clean[m]:.4f} (constant predictor {baselines[m]:.4f})' for m in metrics)
           + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
 
-    # weight damage: every (kind, scope, layers, level, repeat); level 0 is the undamaged model
-    sweep = [(kind, scope_name, layers_name, level, repeat) for kind in kinds if kind != 'distraction'
-             for scope_name in scopes for layers_name in layer_sets
-             for level in (noise_levels if kind == 'gaussian_noise' else levels) for repeat in range(repeats)]
-    eval_seconds = damage_seconds = 0.0
-    evaluated = 0
-    for kind, scope_name, layers_name, level, repeat in tqdm(sweep, desc=f'damage {name}'):
-        if measured(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                    level=level, repeat=repeat, metric=metrics[-1]):
-            continue
-        if level == 0:
-            write(label, train_seed, kind, scope_name, layers_name, level, repeat, clean, 0.0)
-            continue
+    # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the undamaged model
+    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), logs,
+                   lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
+    calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
+    timing = []
+
+    def score():
         start = time.perf_counter()
-        with perturbed(model, kind, level, scope=scope_name, seed=seed + repeat,
-                       layers=layer_indices(layers_name, n_layers)) as info:
-            applied = time.perf_counter()
-            result = glue.evaluate(model, eval_batches, metrics, runtime.device)
-            evaluated_at = time.perf_counter()
-        restored = time.perf_counter()
-        eval_seconds += evaluated_at - applied
-        damage_seconds += (applied - start) + (restored - evaluated_at)
-        evaluated += 1
-        write(label, train_seed, kind, scope_name, layers_name, level, repeat, result, info.sparsity)
-    if evaluated:
-        print(f'{name}: {evaluated} damaged evaluations: {evaluated * len(validation_labels) / eval_seconds:.0f} '
+        result = glue.evaluate(model, eval_batches, metrics, runtime.device)
+        timing.append(time.perf_counter() - start)
+        return result
+
+    def record(trial, result, sparsity, seconds):
+        write(label, train_seed, *trial, result, sparsity)
+
+    started = time.perf_counter()
+    run_trials(model, todo, score, record, seed, layers_of=lambda trial: layer_indices(trial.layers, n_layers),
+               options=options(calibration), desc=f'damage {name}', clean=clean)
+    if timing:
+        eval_seconds, damage_seconds = sum(timing), time.perf_counter() - started - sum(timing)
+        print(f'{name}: {len(timing)} damaged evaluations: {len(timing) * len(validation_labels) / eval_seconds:.0f} '
               f'examples/s in the evaluations ({len(validation_labels) / clean_seconds:.0f} undamaged); '
               f'damaging and restoring the weights took {damage_seconds:.1f} s, '
               f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
 
     # distraction: random words from the word list inserted into every sentence
     if 'distraction' in kinds:
-        trials = [(level, repeat) for level in distraction_levels for repeat in range(distraction_repeats)]
+        trials = [(level, repeat) for level in distraction_levels for repeat in range(1 if level == 0 else distraction_repeats)]
         for level, repeat in tqdm(trials, desc=f'distraction {name}'):
             if measured(model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
                         level=level, repeat=repeat, metric=metrics[-1]):
@@ -316,7 +349,6 @@ if worker:
 
 frame = log.read()
 frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
-frame['train_seed'] = frame['train_seed'].fillna(-1)  # a single model (empty train_seed)
 
 # Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.
 rng = np.random.default_rng(seed)

@@ -90,11 +90,11 @@ def mine(work, runtime):
 
 
 def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=lambda kind: {},
-               desc='trials', disable=False):
+               desc='trials', disable=False, clean=None):
     """Damage `model` in place for each trial, `score()` it, restore it, and `record(trial, result, sparsity,
     seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
-    row. `layers_of(trial)`: the block indices damaged (None: all); `options(kind)`: perturb options (calibration)."""
-    clean = None
+    row (or `clean`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
+    (None: all); `options(kind)`: perturb options (calibration)."""
     for trial in tqdm(trials, desc=desc, disable=disable, leave=False):
         started = time.perf_counter()
         with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,

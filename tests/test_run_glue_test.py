@@ -292,8 +292,9 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     result = run_script('run_glue_test.py', *args)
     assert result.returncode == 0, result.stderr[-3000:]
     frame = pd.read_csv(out / 'glue.csv')
-    # 2 models x (2 kinds x 2 scopes x 2 layer sets x 3 or 2 levels x 2 repeats + 3 distraction levels x 2) x 2 metrics
-    assert len(frame) == 2 * (2 * 2 * 2 * 2 + 2 * 2 * 2 * 3 + 3 * 2) * 2
+    # 2 models x (2 scopes x 2 layer sets x (1 + 2 x 2 deletion rows + 1 + 2 noise rows) + 1 + 2 x 2 distraction rows)
+    # x 2 metrics: the intact model (level 0) is measured once, each damaged level twice
+    assert len(frame) == 2 * (2 * 2 * (5 + 3) + 5) * 2
     assert set(frame['metric']) == {'accuracy', 'f1'}
     assert set(frame['baseline'][frame['metric'] == 'accuracy']) == {0.5}  # balanced classes
     assert np.allclose(frame['baseline'][frame['metric'] == 'f1'], 2 / 3)  # always 'paraphrase'
@@ -345,3 +346,27 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
     assert entry['training_seeds'] == [2, 2] and entry['mean_over_damaged_levels'] == 0
     assert entry['mean_over_damaged_levels_ci95'] is None and 'copy - gpt2' in result.stdout
     assert all((out / 'finetuned' / f'paraphrase_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))
+
+
+def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir):
+    """repeats=3: a deterministic kind gets one row per level; head deletion, N:M and Wanda run on both layouts."""
+    out = tmp_path / 'out'
+    result = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--train_pairs=32',
+                        '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=32',
+                        '--kinds=magnitude_pruning,head_deletion,nm_pruning,wanda_pruning', '--scope=attn',
+                        '--layer_sets=all,last', '--levels=0,0.5,1', '--repeats=3', '--calibration_windows=4',
+                        f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    frame = pd.read_csv(out / 'glue.csv')
+    frame = frame[frame['metric'] == 'accuracy']
+    counts = frame.groupby(['model', 'kind', 'layers', 'level']).size()
+    for (model, kind, layers, level), count in counts.items():
+        assert count == (3 if kind == 'head_deletion' and level > 0 else 1), (model, kind, layers, level)
+    heads = frame[(frame['kind'] == 'head_deletion') & (frame['level'] == 1)]
+    assert (heads['sparsity'] == 1).all()  # every head of the output projections zeroed
+    assert np.allclose(frame[(frame['kind'] == 'nm_pruning') & (frame['level'] == 0.5)]['sparsity'], 0.5)
+    for kind in ('head_deletion', 'nm_pruning', 'wanda_pruning'):
+        assert (tmp_path / 'v' / f'glue_paraphrase_{kind}.png').is_file()
+    bad = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir}', '--kinds=head_deletion', '--scope=mlp',
+                     f'--out_dir={tmp_path / "bad"}')
+    assert bad.returncode == 1 and 'no attention output projection' in bad.stderr and not (tmp_path / 'bad').exists()
