@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.linear import (CORRUPTIONS, additive_noise_coefficient, check_sample_budget, corrupt, half_mse,
+from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, grid_name, check_sample_budget, corrupt, half_mse,
                                representation, standard_draws, task_data, train_task_vectors)
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import ResultsLog
@@ -42,29 +42,29 @@ alpha = 1e-3               # weight of mean(C^2) in the loss
 lr = 5e-3                  # AdamW learning rate
 weight_decay = 1e-4        # AdamW weight decay
 steps = 1000               # optimizer steps
-# corruptions of W, each over its own level grid
-corruptions = ['additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise']
-noise_levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]  # sigma, additive and multiplicative noise
-deletion_levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # p, random deletions and magnitude pruning
-seeds = 20                 # draws of random deletions and multiplicative noise, each reused at every level
-additive_seeds = 1000      # draws of additive noise, the theory's corruption: 500 antithetic pairs (N, -N), each mean within ~3%
+# damage to W (kinds), each over its own level grid
+kinds = ['gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise']  # gaussian_noise: W + sigma N (the theory's) | multiplicative_noise: W (1 + sigma N)
+noise_levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]  # sigma, the two noise kinds
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # p, random_deletion and magnitude_pruning
+repeats = 20               # draws per level of random_deletion and multiplicative_noise, each reused at every level
+gaussian_repeats = 1000    # draws of gaussian_noise, the theory's kind: 500 antithetic pairs (N, -N), each mean within ~3%
 seed = 0                   # seeds the data split, task samples, initialisation and every draw
 # output
 out_dir = 'results/binary_classification'
 visuals_dir = 'visuals'
 # -----------------------------------------------------------------------------
-config = configure(globals())
+config = configure(globals(), renamed={'corruptions': 'kinds', 'seeds': 'repeats', 'additive_seeds': 'gaussian_repeats',
+                                       'deletion_levels': 'levels'})
 
 check_choices('dataset', dataset, IMAGE_DATASETS)
-check_choices('corruptions', corruptions, CORRUPTIONS)
+check_choices('kinds', kinds, LINEAR_KINDS)
 check(task_counts, "task_counts: give at least one task count")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check_range('noise_levels', noise_levels, 0, None)
-check_range('deletion_levels', deletion_levels, 0, 1)
-check(k >= 1 and seeds >= 1 and additive_seeds >= 1 and steps >= 1, "k, seeds, additive_seeds and steps must be at least 1")
+check_range('levels', levels, 0, 1)
+check(k >= 1 and repeats >= 1 and gaussian_repeats >= 1 and steps >= 1, "k, repeats, gaussian_repeats and steps must be at least 1")
 check(max_samples >= max(task_counts), f"max_samples: {max_samples} leaves no sample for {max(task_counts)} tasks")
-levels_of = {'additive_noise': noise_levels, 'multiplicative_noise': noise_levels,
-             'random_deletions': deletion_levels, 'magnitude_pruning': deletion_levels}
+levels_of = {kind: {'levels': levels, 'noise_levels': noise_levels}[grid_name(kind)] for kind in kinds}
 
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
 check_sample_budget(y_train, task_counts, max_samples, dataset)
@@ -76,8 +76,8 @@ torch.manual_seed(seed)
 # (measured: 1000 steps took 0.6 s with 1 thread, 24 s with 2, on a loaded 2-core machine).
 torch.set_num_threads(1)
 
-columns = ['dataset', 'num_tasks', 'corruption', 'level', 'seed', 'task', 'mse', 'sparsity']
-log = ResultsLog(os.path.join(out_dir, 'linear.csv'), columns, key=('dataset', 'num_tasks', 'corruption', 'level', 'seed', 'task'))
+columns = ['dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task', 'mse', 'sparsity']
+log = ResultsLog(os.path.join(out_dir, 'linear.csv'), columns, key=('dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task'))
 summary = {'config': config, 'num_tasks': {}}
 started = time.time()
 for T in tqdm(task_counts, desc='task counts'):
@@ -95,20 +95,20 @@ for T in tqdm(task_counts, desc='task counts'):
         'full_rank_clean_mse': float(half_mse(torch.eye(T), C[None], test_tasks)[0].mean()),  # C itself, before rank k
         'additive_noise_theory': {'mse0': float(clean.mean()), 'coefficient': additive_noise_coefficient(Gamma, test_tasks)},
         'sparsity': {}}
-    for corruption in corruptions:
+    for kind in kinds:
         # pruning is deterministic: one draw
-        draw_seeds = [0] if corruption == 'magnitude_pruning' else range(additive_seeds if corruption == 'additive_noise' else seeds)
-        # Draw s is seeded by (seed, T, corruption, s) alone: reproducible on its own, and the same at every level.
-        draws = standard_draws(corruption, W.shape, [int(np.random.SeedSequence([seed, T, CORRUPTIONS.index(corruption), s])
+        draw_seeds = [0] if kind == 'magnitude_pruning' else range(gaussian_repeats if kind == 'gaussian_noise' else repeats)
+        # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, and the same at every level.
+        draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, LINEAR_KINDS.index(kind), s])
                                                          .generate_state(1)[0]) for s in draw_seeds])
-        for level in levels_of[corruption]:
-            if all(log.has(dataset=dataset, num_tasks=T, corruption=corruption, level=level, seed=s, task=t)
+        for level in levels_of[kind]:
+            if all(log.has(dataset=dataset, num_tasks=T, kind=kind, level=level, repeat=s, task=t)
                    for s in draw_seeds for t in range(T)):
                 continue
-            corrupted = corrupt(W, corruption, level, draws)
+            corrupted = corrupt(W, kind, level, draws)
             errors = half_mse(Gamma, corrupted, test_tasks)
             sparsity = (corrupted == 0).float().mean(dim=(1, 2))
-            log.write_rows([{'dataset': dataset, 'num_tasks': T, 'corruption': corruption, 'level': level, 'seed': s,
+            log.write_rows([{'dataset': dataset, 'num_tasks': T, 'kind': kind, 'level': level, 'repeat': s,
                              'task': t, 'mse': float(errors[i, t]), 'sparsity': float(sparsity[i])}
                             for i, s in enumerate(draw_seeds) for t in range(T)])
 print(f"measured in {time.time() - started:.1f} s")
@@ -116,33 +116,33 @@ print(f"measured in {time.time() - started:.1f} s")
 # -----------------------------------------------------------------------------
 # summary and figures, from the CSV
 results = log.read()
-results = results[(results.dataset == dataset) & results.num_tasks.isin(task_counts) & results.corruption.isin(corruptions)]
-per_draw = results.groupby(['num_tasks', 'corruption', 'level', 'seed'], as_index=False).agg(mse=('mse', 'mean'), sparsity=('sparsity', 'first'))
+results = results[(results.dataset == dataset) & results.num_tasks.isin(task_counts) & results.kind.isin(kinds)]
+per_draw = results.groupby(['num_tasks', 'kind', 'level', 'repeat'], as_index=False).agg(mse=('mse', 'mean'), sparsity=('sparsity', 'first'))
 label = lambda T: f"Num tasks: {T}"
-NOISE = ('additive_noise', 'multiplicative_noise')
+NOISE = ('gaussian_noise', 'multiplicative_noise')
 
 
-def estimates(rows, corruption):
+def estimates(rows, kind):
     """Mean over draws, and its standard error, per (T, level). The antithetic pairs of the noise kinds are not
     independent draws: the standard error is taken over pair means."""
-    unit = rows.seed // 2 if corruption in NOISE else rows.seed
+    unit = rows.repeat // 2 if kind in NOISE else rows.repeat
     units = rows.assign(unit=unit).groupby(['num_tasks', 'level', 'unit'])['mse'].mean()
     stats = units.groupby(['num_tasks', 'level']).agg(['mean', 'std', 'count']).reset_index()
     stats['se'] = stats['std'] / stats['count'] ** 0.5
     return stats
 
 
-for corruption in corruptions:
-    rows = per_draw[per_draw.corruption == corruption]
+for kind in kinds:
+    rows = per_draw[per_draw.kind == kind]
     fig, (ax,) = figure()
     errorbar_lines(ax, rows, 'level', 'mse', 'num_tasks', label=label)
-    stats = estimates(rows, corruption)
+    stats = estimates(rows, kind)
     for T in sorted(rows.num_tasks.unique()):
         damaged = stats[(stats.num_tasks == T) & (stats.level > 0)]
-        if corruption != 'magnitude_pruning' and len(damaged):
-            summary['num_tasks'][T].setdefault('max_relative_standard_error', {})[corruption] = \
+        if kind != 'magnitude_pruning' and len(damaged):
+            summary['num_tasks'][T].setdefault('max_relative_standard_error', {})[kind] = \
                 float((damaged['se'] / damaged['mean']).max())
-    if corruption == 'additive_noise':
+    if kind == 'gaussian_noise':
         for color, T in zip([line.get_color() for line in ax.get_lines()], sorted(rows.num_tasks.unique())):
             theory = summary['num_tasks'][T]['additive_noise_theory']
             sigma = np.linspace(0, max(noise_levels), 100)
@@ -153,14 +153,14 @@ for corruption in corruptions:
             theory['max_relative_deviation'] = float((gap / predicted).max())
             theory['max_deviation_in_standard_errors'] = float((gap / measured['se']).max())
         ax.set_title('dashed: theory, MSE(0) + 0.5 σ² mean_t ||γ_t||² E||x||²', fontsize=10)
-    if corruption in ('random_deletions', 'magnitude_pruning'):
+    if kind in ('random_deletion', 'magnitude_pruning'):
         for T in sorted(rows.num_tasks.unique()):
             achieved = rows[rows.num_tasks == T].groupby('level')['sparsity'].mean()
-            summary['num_tasks'][T]['sparsity'][corruption] = {str(level): float(value) for level, value in achieved.items()}
-    ax.set_xlabel({'additive_noise': 'Noise σ (W + σN)', 'multiplicative_noise': 'Noise σ (W ⊙ (1 + σN))',
-                   'random_deletions': 'Deletion probability p', 'magnitude_pruning': 'Fraction pruned p (smallest |w|)'}[corruption])
+            summary['num_tasks'][T]['sparsity'][kind] = {str(level): float(value) for level, value in achieved.items()}
+    ax.set_xlabel({'gaussian_noise': 'Noise σ (W + σN)', 'multiplicative_noise': 'Noise σ (W ⊙ (1 + σN))',
+                   'random_deletion': 'Deletion probability p', 'magnitude_pruning': 'Fraction pruned p (smallest |w|)'}[kind])
     ax.set_ylabel('Mean Noisy MSE')
-    save(fig, os.path.join(visuals_dir, f'{dataset}_{corruption}_mse.png'))
+    save(fig, os.path.join(visuals_dir, f'{dataset}_{kind}_mse.png'))
 
 counts = sorted(summary['num_tasks'])
 for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'), ('eval_mse', 'clean_mse', 'Clean eval MSE (rank k)')]:
@@ -178,7 +178,7 @@ for T in counts:
     theory = entry['additive_noise_theory']
     line = f"T={T}: slope {entry['slope']:.3f}, clean mse {entry['clean_mse']:.4f}"
     if 'max_relative_deviation' in theory:
-        line += (f"; additive noise: measured within {100 * entry['max_relative_standard_error']['additive_noise']:.1f}% "
+        line += (f"; additive noise: measured within {100 * entry['max_relative_standard_error']['gaussian_noise']:.1f}% "
                  f"(one standard error) at every σ, at most {100 * theory['max_relative_deviation']:.1f}% "
                  f"({theory['max_deviation_in_standard_errors']:.1f} standard errors) from the theory")
     print(line)

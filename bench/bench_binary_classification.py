@@ -25,7 +25,7 @@ def timed(*args):
         return time.time() - started
 
 
-print(f"digits, default grid (T=4..9, 4 corruptions, 11 levels, 1,000 additive-noise and 20 other draws): {timed():.1f} s")
+print(f"digits, default grid (T=4..9, 4 kinds, 11 levels, 1,000 additive-noise and 20 other draws): {timed():.1f} s")
 with tempfile.TemporaryDirectory() as data_root:
     for train, count in ((True, 60_000), (False, 10_000)):
         write_mnist(data_root, *synthetic_digits(count, seed=int(train)), train=train)

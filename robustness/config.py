@@ -135,11 +135,13 @@ def _usage(script, names, namespace, comments):
     return '\n'.join(lines)
 
 
-def configure(namespace, argv=None):
+def configure(namespace, argv=None, renamed=None):
     """Apply config files and --name=value overrides from argv to the constants in `namespace`.
 
-    Updates `namespace` in place (the script's globals) and returns the final settings as a dict.
+    Updates `namespace` in place (the script's globals) and returns the final settings as a dict. `renamed` maps
+    old setting names to new ones: an old name is a one-line error that names the new one.
     """
+    renamed = renamed or {}
     argv = sys.argv[1:] if argv is None else argv
     script = namespace.get('__file__', sys.argv[0])
     names = _constant_names(namespace)
@@ -156,10 +158,12 @@ def configure(namespace, argv=None):
             for name, value in loaded.items():
                 if name.startswith('_') or not name.islower() or callable(value) or type(value).__name__ == 'module':
                     continue
+                check(name not in renamed, f"{arg}: setting {name!r} is now called {renamed.get(name)!r}")
                 check(name in defaults, f"{arg}: unknown setting {name!r}; valid: {', '.join(names)}")
                 overrides[name] = _check_type(name, value, defaults[name])
             continue
         name, equals, text = arg[2:].partition('=')
+        check(name not in renamed, f"--{name} is now called --{renamed.get(name)}")
         check(name in defaults, f"unknown setting --{name}; valid: {', '.join(names)}")
         check(equals == '=', f"--{name}: give a value as --{name}=VALUE")
         overrides[name] = _parse(name, text, defaults[name])

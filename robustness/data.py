@@ -7,6 +7,9 @@ Pixels are scaled to [0, 1] and each image is flattened to one row; `as_images` 
 (channels, height, width) shape back for convolutional networks.
 """
 
+import os
+import shutil
+
 import numpy as np
 
 from robustness.config import fail
@@ -36,14 +39,35 @@ def _torchvision_split(dataset, data_root, train):
     try:
         split = source(data_root, train=train, download=False)
     except RuntimeError:  # not in data_root yet: try to download it
+        before = _paths_under(data_root)
         try:
             split = source(data_root, train=train, download=True)
         except Exception:
+            _remove_new(data_root, before)  # nothing half-written: no empty MNIST/raw tree after the error
             fail(f"data_root: {dataset} is not in {data_root!r} and could not be downloaded (no network?); "
                  f"copy torchvision's {source.__name__} files there from a machine with a network, "
                  f"e.g. torchvision.datasets.{source.__name__}({data_root!r}, download=True)")
     images = np.asarray(split.data, dtype=np.float32).reshape(len(split.data), -1) / 255.0
     return images, np.asarray(split.targets)
+
+
+def _paths_under(root):
+    """Every file and folder below `root`, root included (empty if it does not exist)."""
+    if not os.path.exists(root):
+        return set()
+    found = {root}
+    for folder, folders, files in os.walk(root):
+        found.update(os.path.join(folder, name) for name in folders + files)
+    return found
+
+
+def _remove_new(root, before):
+    """Remove what a failed download created below `root` (and root, if it created that too), deepest first."""
+    for path in sorted(_paths_under(root) - before, key=len, reverse=True):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
 
 
 def as_images(x, dataset):

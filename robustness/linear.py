@@ -1,5 +1,5 @@
 """Multitask linear representations (binary_classification.py): tasks, training, the shared representation,
-its corruptions and the theory's prediction under additive noise.
+its kinds of damage and the theory's prediction under additive noise.
 
 Task t predicts gamma_t . (W x) with W (k x n) shared by all tasks and gamma_t the t-th column of Gamma (k x T).
 Errors are half mean squared errors, the data term of the training loss.
@@ -9,9 +9,14 @@ import numpy as np
 import torch
 
 from robustness.config import check
-from robustness.perturb import smallest_mask
+from robustness.perturb import KIND_TABLE, smallest_mask
 
-CORRUPTIONS = ('additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise')
+LINEAR_KINDS = ('gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise')
+
+
+def grid_name(kind):
+    """The level grid of a kind: perturb's table, and noise_levels for multiplicative noise (the linear script's own)."""
+    return 'noise_levels' if kind == 'multiplicative_noise' else KIND_TABLE[kind].grid
 
 
 def task_data(x, y, T, per_task=None, rng=None):
@@ -68,17 +73,17 @@ def representation(C, k):
     return U[:, :k].T, S[:k, None] * Vh[:k], S
 
 
-def standard_draws(corruption, shape, seeds, antithetic=True):
-    """The random part of a corruption, one draw per seed: (len(seeds), *shape). Standard normal for the noise kinds,
+def standard_draws(kind, shape, seeds, antithetic=True):
+    """The random part of a kind, one draw per seed: (len(seeds), *shape). Standard normal for the noise kinds,
     uniform [0, 1) for random deletions; None for deterministic magnitude pruning.
 
     Draw j comes from a generator seeded by seeds[j], so each draw is reproducible alone. The draws do not depend
     on the level: `corrupt` scales or thresholds the same draws at every level (common random numbers), which
     makes differences between levels precise. With `antithetic`, noise draws come in pairs (N, -N): draw 2i + 1 is
     minus draw 2i, which cancels the term linear in the noise within each pair. Each draw is still N(0, 1)."""
-    if corruption == 'magnitude_pruning':
+    if kind == 'magnitude_pruning':
         return None
-    sample = torch.randn if corruption in ('additive_noise', 'multiplicative_noise') else torch.rand
+    sample = torch.randn if kind in ('gaussian_noise', 'multiplicative_noise') else torch.rand
     pairs = antithetic and sample is torch.randn
     draws = torch.stack([sample(shape, generator=torch.Generator().manual_seed(seeds[j - j % 2 if pairs else j]))
                          for j in range(len(seeds))])
@@ -87,20 +92,20 @@ def standard_draws(corruption, shape, seeds, antithetic=True):
     return draws
 
 
-def corrupt(W, corruption, level, draws):
+def corrupt(W, kind, level, draws):
     """A stack of corrupted copies of W, one per standard draw (from `standard_draws`): (len(draws), *W.shape).
 
     magnitude_pruning is deterministic and returns a single copy (draws is None).
     """
-    if corruption == 'magnitude_pruning':
+    if kind == 'magnitude_pruning':
         return W.masked_fill(smallest_mask(W.abs().flatten(), round(level * W.numel())).view_as(W), 0.0)[None]
-    if corruption == 'additive_noise':
+    if kind == 'gaussian_noise':
         return W + level * draws
-    if corruption == 'multiplicative_noise':
+    if kind == 'multiplicative_noise':
         return W * (1 + level * draws)
-    if corruption == 'random_deletions':
+    if kind == 'random_deletion':
         return W.masked_fill(draws < level, 0.0)
-    raise ValueError(f"unknown corruption {corruption!r}; valid: {', '.join(CORRUPTIONS)}")
+    raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(LINEAR_KINDS)}")
 
 
 def half_mse(heads, representations, tasks):

@@ -12,8 +12,8 @@ from robustness.linear import additive_noise_coefficient, corrupt, half_mse, rep
     train_task_vectors
 
 
-def draws(corruption, count, start=0, antithetic=True):
-    return standard_draws(corruption, W.shape, list(range(start, start + count)), antithetic)
+def draws(kind, count, start=0, antithetic=True):
+    return standard_draws(kind, W.shape, list(range(start, start + count)), antithetic)
 
 
 W = torch.randn(40, 250, generator=torch.Generator().manual_seed(0))
@@ -21,13 +21,13 @@ W = torch.randn(40, 250, generator=torch.Generator().manual_seed(0))
 
 @pytest.mark.parametrize('p', [0.1, 0.5, 0.9])
 def test_random_deletions_zero_each_entry_with_probability_p(p):
-    corrupted = corrupt(W, 'random_deletions', p, draws('random_deletions', 8))
+    corrupted = corrupt(W, 'random_deletion', p, draws('random_deletion', 8))
     assert corrupted.shape == (8, *W.shape)
     assert abs((corrupted == 0).float().mean().item() - p) < 0.01  # 80k entries: std of the fraction ~ 0.002
     kept = corrupted != 0
     assert torch.equal(corrupted[kept], W.expand_as(corrupted)[kept])
     # Each draw is reproducible from its own seed alone.
-    assert torch.equal(corrupt(W, 'random_deletions', p, draws('random_deletions', 1, start=3))[0], corrupted[3])
+    assert torch.equal(corrupt(W, 'random_deletion', p, draws('random_deletion', 1, start=3))[0], corrupted[3])
 
 
 @pytest.mark.parametrize('p', [0.0, 0.25, 0.5, 1.0])
@@ -41,11 +41,11 @@ def test_magnitude_pruning_zeroes_exactly_the_smallest(p):
         assert torch.equal(pruned[0][~zeroed], W[~zeroed])
 
 
-@pytest.mark.parametrize('corruption, sigma', [('additive_noise', 0.5), ('additive_noise', 2.0),
+@pytest.mark.parametrize('kind, sigma', [('gaussian_noise', 0.5), ('gaussian_noise', 2.0),
                                                ('multiplicative_noise', 0.3), ('multiplicative_noise', 1.5)])
-def test_noise_has_the_requested_std(corruption, sigma):
-    corrupted = corrupt(W, corruption, sigma, draws(corruption, 4, antithetic=False))
-    noise = corrupted - W if corruption == 'additive_noise' else corrupted / W - 1
+def test_noise_has_the_requested_std(kind, sigma):
+    corrupted = corrupt(W, kind, sigma, draws(kind, 4, antithetic=False))
+    noise = corrupted - W if kind == 'gaussian_noise' else corrupted / W - 1
     assert abs(noise.std().item() / sigma - 1) < 0.02 and abs(noise.mean().item()) < 0.02 * sigma
 
 
@@ -59,11 +59,11 @@ def test_theory_matches_a_monte_carlo_estimate(antithetic):
     tasks = [(torch.rand(50, 30, generator=rng), (torch.rand(50, generator=rng) > 0.5).float()) for _ in range(6)]
     clean = half_mse(Gamma, W_k[None], tasks)[0].mean().item()
     coefficient = additive_noise_coefficient(Gamma, tasks)
-    noise = standard_draws('additive_noise', W_k.shape, list(range(4000)), antithetic)
+    noise = standard_draws('gaussian_noise', W_k.shape, list(range(4000)), antithetic)
     assert torch.equal(noise[1::2], -noise[0::2]) == antithetic
     assert abs(noise.std().item() - 1) < 0.01  # every single draw is still standard normal
     for sigma in (0.5, 2.0):
-        measured = half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, noise), tasks).mean().item()
+        measured = half_mse(Gamma, corrupt(W_k, 'gaussian_noise', sigma, noise), tasks).mean().item()
         predicted = clean + coefficient * sigma ** 2
         assert abs(measured / predicted - 1) < 0.05, (sigma, measured, predicted)
 
@@ -76,8 +76,8 @@ def test_antithetic_pairs_cancel_the_linear_term():
     W_k, Gamma, _ = representation(C, k=3)
     tasks = [(torch.rand(40, 30, generator=rng), (torch.rand(40, generator=rng) > 0.5).float()) for _ in range(5)]
     clean = half_mse(Gamma, W_k[None], tasks)[0].mean()
-    noise = standard_draws('additive_noise', W_k.shape, list(range(400)))
-    errors = {sigma: half_mse(Gamma, corrupt(W_k, 'additive_noise', sigma, noise), tasks).mean(1) for sigma in (0.1, 0.2)}
+    noise = standard_draws('gaussian_noise', W_k.shape, list(range(400)))
+    errors = {sigma: half_mse(Gamma, corrupt(W_k, 'gaussian_noise', sigma, noise), tasks).mean(1) for sigma in (0.1, 0.2)}
     pairs = {sigma: (e[0::2] + e[1::2]) / 2 for sigma, e in errors.items()}
     assert torch.allclose(pairs[0.2] - clean, 4 * (pairs[0.1] - clean), rtol=1e-3, atol=1e-6)
     assert pairs[0.1].std() / 2 ** 0.5 < 0.5 * errors[0.1].std()
@@ -91,11 +91,11 @@ def test_representation_reconstructs_task_vectors_up_to_rank_k():
     assert abs((S ** 2).sum().item() - 4) < 1e-4  # unit rows: ||C||_F^2 = T
 
 
-SMALL = ['--task_counts=4,9', '--seeds=3', '--additive_seeds=40', '--steps=300', '--noise_levels=0,1,2', '--deletion_levels=0,0.5,1']
+SMALL = ['--task_counts=4,9', '--repeats=3', '--gaussian_repeats=40', '--steps=300', '--noise_levels=0,1,2', '--levels=0,0.5,1']
 
 
 def summary_error(out, T):
-    return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['additive_noise']
+    return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['gaussian_noise']
 
 
 def test_end_to_end_digits(tmp_path):
@@ -103,11 +103,11 @@ def test_end_to_end_digits(tmp_path):
     result = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert result.returncode == 0, result.stderr
     rows = pd.read_csv(out / 'linear.csv')
-    assert {'dataset', 'num_tasks', 'corruption', 'level', 'seed', 'task', 'mse'} <= set(rows.columns)
-    # additive noise 3 levels x 40 draws, 2 random corruptions x 3 levels x 3 draws, magnitude pruning 3 levels x 1 draw
+    assert {'dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task', 'mse'} <= set(rows.columns)
+    # additive noise 3 levels x 40 draws, 2 random kinds x 3 levels x 3 draws, magnitude pruning 3 levels x 1 draw
     assert len(rows) == (4 + 9) * (3 * 40 + 2 * 3 * 3 + 3)
     # The same draws serve every level (common random numbers): deletion masks are nested as p grows.
-    deleted = rows[(rows.corruption == 'random_deletions') & (rows.num_tasks == 9) & (rows.task == 0)].set_index(['seed', 'level'])
+    deleted = rows[(rows.kind == 'random_deletion') & (rows.num_tasks == 9) & (rows.task == 0)].set_index(['repeat', 'level'])
     assert (deleted.xs(0.5, level='level').sparsity <= deleted.xs(1.0, level='level').sparsity).all()
     # Each mean noisy MSE comes with its standard error over the antithetic pairs; the check is printed.
     assert 0 < summary_error(out, 9) < 0.2 and 'one standard error' in result.stdout
@@ -115,11 +115,11 @@ def test_end_to_end_digits(tmp_path):
     slopes = {int(T): entry['slope'] for T, entry in summary['num_tasks'].items()}
     assert abs(slopes[4] - 1) < 1e-4 and slopes[9] < 0.9  # T = k keeps all energy; diverse tasks spread beyond k
     sparsity = summary['num_tasks']['9']['sparsity']
-    assert sparsity['magnitude_pruning']['0.5'] == 0.5 and sparsity['random_deletions']['1.0'] == 1.0
-    assert sparsity['random_deletions']['0.0'] == 0.0
+    assert sparsity['magnitude_pruning']['0.5'] == 0.5 and sparsity['random_deletion']['1.0'] == 1.0
+    assert sparsity['random_deletion']['0.0'] == 0.0
     npz = np.load(out / 'representation_T9.npz')
     assert npz['C'].shape == (9, 64) and npz['W'].shape == (4, 64) and npz['Gamma'].shape == (4, 9)
-    for name in ['additive_noise', 'random_deletions', 'magnitude_pruning', 'multiplicative_noise']:
+    for name in ['gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise']:
         assert (visuals / f'digits_{name}_mse.png').stat().st_size > 10_000
     assert (visuals / 'digits_slope.png').exists() and (visuals / 'digits_eval_mse.png').exists()
     # A rerun measures nothing again and reproduces the summary.
@@ -133,23 +133,25 @@ def test_mnist_read_through_torchvision(tmp_path):
         write_mnist(tmp_path / 'data', *synthetic_digits(count, seed=int(train)), train=train)
     out = tmp_path / 'out'
     result = run_script('binary_classification.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}',
-                        '--task_counts=4', '--max_samples=200', '--seeds=2', '--steps=100', '--noise_levels=0,1',
-                        '--deletion_levels=0,0.5', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+                        '--task_counts=4', '--max_samples=200', '--repeats=2', '--steps=100', '--noise_levels=0,1',
+                        '--levels=0,0.5', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr
     assert '600 training and 200 test images of 784 pixels' in result.stdout
     assert set(pd.read_csv(out / 'linear.csv').dataset) == {'mnist'}
     assert np.load(out / 'representation_T4.npz')['W'].shape == (4, 784)
-    assert (tmp_path / 'v' / 'mnist_additive_noise_mse.png').exists()
+    assert (tmp_path / 'v' / 'mnist_gaussian_noise_mse.png').exists()
 
 
 @pytest.mark.parametrize('args, message', [
     (['--dataset=imagenet'], "dataset: unknown value 'imagenet'"),
-    (['--corruptions=additive_noise,blur'], "corruptions: unknown value 'blur'"),
-    (['--deletion_levels=0,1.5'], 'deletion_levels: 1.5 is outside [0, 1]'),
+    (['--kinds=gaussian_noise,blur'], "kinds: unknown value 'blur'"),
+    (['--levels=0,1.5'], 'levels: 1.5 is outside [0, 1]'),
     (['--noise_levels=-0.5,1'], 'noise_levels: -0.5 is outside'),
     (['--task_counts=4,10'], 'task_counts: 10 is outside [1, 9]'),
     (['--max_samples=20000'], 'max_samples: 20000 // 4'),
     (['--dataset=mnist', '--data_root=DATA'], 'data_root: mnist is not in'),
+    (['--seeds=3'], '--seeds is now called --repeats'),
+    (['--corruptions=additive_noise'], '--corruptions is now called --kinds'),
 ])
 def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, message):
     args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
@@ -157,7 +159,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, messag
     assert result.returncode != 0
     assert result.stderr.strip().startswith('error: ') and message in result.stderr
     assert result.stderr.strip().count('\n') == 0
-    assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists()
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists() and not (tmp_path / 'nothing').exists()
 
 
 def test_gram_form_trains_the_same_task_vectors():
