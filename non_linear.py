@@ -17,10 +17,10 @@ Here each sample carries its own image, task and label, and every draw has its o
     python non_linear.py configs/non_linear_cifar10.py --data_root=data   # the paper's scale: ImageNet ResNet-18, a GPU
     python non_linear.py --help
 
-Writes out_dir/nonlinear.csv (one row per T x training seed x corruption x scope x level x draw x task,
+Writes out_dir/nonlinear.csv (one row per T x training seed x kind x scope x level x repeat x task,
 appended as measured; a rerun skips rows already there and reuses the trained models in out_dir/models/),
 out_dir/summary.json (how accuracy under damage changes with T, with 95% bootstrap intervals over training
-seeds and draws), out_dir/config.json and visuals_dir/<dataset>_nonlinear_<corruption>.png.
+seeds and draws), out_dir/config.json and visuals_dir/<dataset>_nonlinear_<kind>.png.
 """
 
 import json
@@ -36,10 +36,10 @@ from robustness.config import check, check_choices, check_range, configure, save
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KINDS, perturbed
-from robustness.results import ResultsLog
+from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KIND_TABLE, KINDS, TRANSFORMER_KINDS
 from robustness.runtime import seed_everything, setup
 from robustness.stats import interval, slope, two_level_bootstrap, verdict
+from robustness.sweep import check_grids, claim, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # data
@@ -59,10 +59,10 @@ train_seeds = [0, 1, 2, 3, 4]  # one model per T and training seed: intervals in
 # damage
 kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise', 'neuron_deletion']
 scope = ['backbone', 'heads', 'all']  # backbone | heads | all
-levels = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]  # deletion probability, random_deletion and neuron_deletion (the paper's grid, and 0.05)
-pruning_levels = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9]  # fraction pruned, the two magnitude pruning kinds
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]  # deletion probability / fraction pruned, every kind but gaussian_noise (the paper's grid went to 0.4)
 noise_levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]  # std of the added noise, gaussian_noise
-seeds = 6                  # draws per level of each random kind (deterministic magnitude pruning: 1)
+repeats = 6                # draws per level of each random kind (deterministic kinds: 1)
+nm_group = 4               # nm_pruning: weights per group along a matrix's input channels (level 0.5 = 2:4)
 seed = 0                   # seeds the data split, task samples and draws (draw r of a level uses seed + r)
 device = 'auto'            # auto | cpu | cuda
 eval_batch_size = 1024     # test images per forward pass
@@ -71,7 +71,7 @@ bootstrap = 2000           # bootstrap resamples for the confidence intervals
 out_dir = 'results/non_linear'
 visuals_dir = 'visuals'
 # -----------------------------------------------------------------------------
-config = configure(globals())
+config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'levels'})
 
 # Validate everything before anything is read, trained or written.
 check_choices('dataset', dataset, IMAGE_DATASETS)
@@ -81,23 +81,18 @@ check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet
 check(task_counts, "task_counts: give at least one task count")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check(kinds, "kinds: name at least one kind")
-check_choices('kinds', kinds, KINDS)
+check_choices('kinds', kinds, [kind for kind in KINDS if kind not in TRANSFORMER_KINDS])
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
 check(scopes, "scope: name at least one scope")
 check_choices('scope', scopes, CONV_SCOPES)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
-check_range('pruning_levels', pruning_levels, *AMOUNT_RANGES['magnitude_pruning'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
+grids = {'levels': levels, 'noise_levels': noise_levels}
+check_grids(kinds, grids)
 check(train_seeds, "train_seeds: give at least one training seed")
-for name in ('max_samples', 'width', 'epochs', 'batch_size', 'seeds', 'eval_batch_size', 'bootstrap'):
+for name in ('max_samples', 'width', 'epochs', 'batch_size', 'repeats', 'eval_batch_size', 'bootstrap', 'nm_group'):
     check_range(name, config[name], 1)
 check(lr > 0, f"lr: {lr} must be positive")
-GRIDS = {'random_deletion': levels, 'neuron_deletion': levels, 'magnitude_pruning': pruning_levels,
-         'global_magnitude_pruning': pruning_levels, 'gaussian_noise': noise_levels}
-for kind in kinds:
-    grid_name = {'random_deletion': 'levels', 'neuron_deletion': 'levels', 'gaussian_noise': 'noise_levels'}.get(kind, 'pruning_levels')
-    check(0 in GRIDS[kind], f"{grid_name}: include 0, the intact model that damage is measured from")
-DETERMINISTIC = ('magnitude_pruning', 'global_magnitude_pruning')
 if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
 
@@ -133,18 +128,18 @@ save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
       f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
 
-COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'corruption', 'scope', 'level', 'seed', 'task', 'accuracy', 'loss',
+COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
            'sparsity']
-KEY = ('dataset', 'num_tasks', 'train_seed', 'corruption', 'scope', 'level', 'seed')
-log = ResultsLog(os.path.join(out_dir, 'nonlinear.csv'), COLUMNS, KEY)
+KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
+claim(out_dir)
+log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY)
+grid = trial_grid(kinds, scopes, ['all'], grids, repeats)
 started = time.time()
 for T in task_counts:
     test_images, test_tasks, test_labels = (tensor.to(rt.device) for tensor in stacked(task_data(x_test, y_test, T)))
     for train_seed in train_seeds:
-        trials = [(kind, scope_name, level, draw) for kind in kinds for scope_name in scopes for level in GRIDS[kind]
-                  for draw in range(1 if kind in DETERMINISTIC or level == 0 else seeds)
-                  if not log.has(dataset=dataset, num_tasks=T, train_seed=train_seed, corruption=kind, scope=scope_name,
-                                 level=level, seed=seed + draw)]
+        trials = pending(grid, measured, lambda t: dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=t.kind,
+                                                       scope=t.scope, level=t.level, repeat=t.repeat))
         if not trials:
             continue
         seed_everything(train_seed)
@@ -163,24 +158,26 @@ for T in task_counts:
             torch.save(model.state_dict(), checkpoint)
             print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({max_samples // T} per task) "
                   f"in {time.time() - tick:.1f} s")
-        clean = None
-        for kind, scope_name, level, draw in tqdm(trials, desc=f'T={T} seed {train_seed}', leave=False):
-            with perturbed(model, kind, level, scope=scope_name, seed=seed + draw) as damage:
-                if level == 0:  # the intact model: one evaluation serves every kind and scope
-                    clean = clean or evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size)
-                accuracy, loss = clean if level == 0 else evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size)
-            log.write_rows([dict(dataset=dataset, num_tasks=T, train_seed=train_seed, corruption=kind, scope=scope_name,
-                                 level=level, seed=seed + draw, task=t, accuracy=float(accuracy[t]), loss=float(loss[t]),
-                                 sparsity=damage.sparsity) for t in range(T)])
+
+        def record(trial, result, sparsity, seconds):
+            accuracy, loss = result
+            log.write_rows([dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=trial.kind, scope=trial.scope,
+                                 level=trial.level, repeat=trial.repeat, task=t, accuracy=float(accuracy[t]),
+                                 loss=float(loss[t]), sparsity=sparsity) for t in range(T)])
+
+        run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
+                   record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
+                   desc=f'T={T} seed {train_seed}')
 print(f"trained and measured in {time.time() - started:.1f} s")
 
 # -----------------------------------------------------------------------------
 # Summary, from the CSV: does accuracy under damage rise with T?
 results = log.read()
+results['train_seed'] = results['train_seed'].astype(int)  # every model here has its training seed
 results = results[(results.dataset == dataset) & results.num_tasks.isin(task_counts)
-                  & results.train_seed.isin(train_seeds) & results.corruption.isin(kinds) & results.scope.isin(scopes)]
+                  & results.train_seed.isin(train_seeds) & results.kind.isin(kinds) & results.scope.isin(scopes)]
 # One number per trial: the mean over the model's tasks (as the paper averages).
-per_draw = results.groupby(['num_tasks', 'train_seed', 'corruption', 'scope', 'level', 'seed'],
+per_draw = results.groupby(['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'],
                            as_index=False)[['accuracy', 'loss']].mean()
 rng = np.random.default_rng(seed)
 counts = sorted(set(task_counts))
@@ -195,12 +192,12 @@ print(f"clean accuracy (mean over tasks and training seeds): "
       + ', '.join(f"T={T} {value:.3f}" for T, value in summary['clean_accuracy'].items() if value is not None))
 for kind in kinds:
     for scope_name in scopes:
-        rows = per_draw[(per_draw.corruption == kind) & (per_draw.scope == scope_name)]
+        rows = per_draw[(per_draw.kind == kind) & (per_draw.scope == scope_name)]
         damaged = rows[rows.level > 0]
         if damaged.empty or len(counts) < 2:
             continue
         # values[T, training seed, draw]: damaged accuracy averaged over the levels, and its drop from clean.
-        by_draw = damaged.groupby(['num_tasks', 'train_seed', 'seed'])['accuracy'].mean()
+        by_draw = damaged.groupby(['num_tasks', 'train_seed', 'repeat'])['accuracy'].mean()
         shape = (len(counts), len(train_seeds), int(by_draw.groupby(['num_tasks', 'train_seed']).size().min()))
         if np.prod(shape) != len(by_draw):
             continue  # an incomplete grid (an interrupted run): summarised once it is complete
@@ -225,12 +222,13 @@ for name, entry in summary['comparisons'].items():
           f"95% CI {show(entry['drop_slope_ci95'])})")
 
 # -----------------------------------------------------------------------------
-# Figures: one per corruption, a panel per scope; accuracy against level, one curve per T, mean ± std.
+# Figures: one per kind, a panel per scope; accuracy against level, one curve per T, mean ± std.
 XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Channel deletion probability p',
            'magnitude_pruning': 'Fraction pruned (smallest |w| per tensor)',
-           'global_magnitude_pruning': 'Fraction pruned (smallest |w| overall)', 'gaussian_noise': 'Weight noise std'}
+           'global_magnitude_pruning': 'Fraction pruned (smallest |w| overall)', 'gaussian_noise': 'Weight noise std',
+           'nm_pruning': f'N:M pruning fraction (groups of {nm_group} input channels)'}
 for kind in kinds:
-    rows = per_draw[per_draw.corruption == kind]
+    rows = per_draw[per_draw.kind == kind]
     if rows.empty:
         continue
     fig, axes = plots.figure(ncols=len(scopes), width=5.2, height=4.2)
@@ -239,7 +237,7 @@ for kind in kinds:
         plots.errorbar_lines(ax, part, 'level', 'accuracy', 'num_tasks', label=lambda T: f"Num tasks: {T}",
                                      std_label=False)
         ax.axhline(0.5, color='grey', linestyle=':', linewidth=1)  # chance: every task is balanced
-        draws = 1 if kind in DETERMINISTIC else seeds
+        draws = 1 if KIND_TABLE[kind].deterministic else repeats
         ax.legend(title=f"mean ± std over {len(train_seeds)} training seeds x {draws} draws", fontsize=9)
         ax.set_xlabel(XLABELS[kind])
         ax.set_ylabel('Mean task accuracy')

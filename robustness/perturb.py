@@ -22,7 +22,8 @@ of a script it takes; `KINDS` and `AMOUNT_RANGES` are read from it):
 - nm_pruning: N:M semi-structured magnitude pruning: in every group of `group` (option, default 4) consecutive
   weights along a matrix's input dimension, the round(amount * group) of smallest |w| are zeroed (amount 0.5 with
   group 4 is the 2:4 pattern of sparse tensor cores). Matrices only (a Conv2d's groups run along its input
-  channels at each kernel position); biases and norms are untouched;
+  channels at each kernel position; a convolution whose input channels the group does not divide, such as a
+  network's first, on 1 or 3 image channels, stays dense, as in NVIDIA's ASP); biases and norms are untouched;
 - wanda_pruning: Wanda (Sun et al. 2023): score |W_ij| * ||X_j||_2, X_j the j-th input feature of that linear layer
   over the calibration tokens (option `calibration`, a LongTensor of windows x tokens); in each output row the
   fraction `amount` with the smallest scores is zeroed. Linear layers only (nn.Linear, GPT-2's Conv1D). The
@@ -248,9 +249,11 @@ def _targets(model, kind, scope, layers, options):
         group = options.get('group', 4)
         if not isinstance(group, int) or group < 1:
             raise ValueError(f"nm_pruning: group {group!r} must be a positive integer")
-        matrices = [(name, w) for name, w in parameters if w.dim() >= 2]
+        # A convolution whose input channels the group does not divide (the image's 1 or 3 channels) stays dense, as
+        # in NVIDIA's ASP; any other matrix must divide.
+        matrices = [(name, w) for name, w in parameters if w.dim() == 2 or w.dim() > 2 and w.shape[1] % group == 0]
         if not matrices:
-            raise ValueError(f"nm_pruning: scope {scope!r} holds no weight matrix")
+            raise ValueError(f"nm_pruning: scope {scope!r} holds no weight matrix whose inputs groups of {group} divide")
         for name, w in matrices:
             width = _nm_view(model, name, w).shape[1]
             if width % group:
