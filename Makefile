@@ -21,7 +21,7 @@ reproduce: $(VENV)/.installed
 	$(PY) run_glue_test.py
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto tests
 
 clean:
 	rm -rf results

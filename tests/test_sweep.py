@@ -1,0 +1,147 @@
+"""robustness.sweep and robustness.results: the trial grid, resume, level-0 reuse, rank sharding, the out_dir lock and
+rows cut short, tested once where they live."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from robustness.results import ResultsLog
+from robustness.runtime import Runtime
+from robustness.sweep import Trial, claim, merge_parts, mine, open_log, pending, run_trials, trial_grid
+from test_perturb import gpt2
+
+COLUMNS = ['model', 'kind', 'scope', 'layers', 'level', 'repeat', 'value']
+KEY = ('model', 'kind', 'scope', 'layers', 'level', 'repeat')
+GRIDS = {'levels': [0.0, 0.5, 1.0], 'noise_levels': [0.0, 0.1]}
+
+
+def test_grid_measures_deterministic_kinds_and_level_zero_once():
+    grid = trial_grid(['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'nm_pruning'], ['attn'], ['all'],
+                      GRIDS, repeats=3)
+    count = lambda kind, level: sum(1 for t in grid if t.kind == kind and t.level == level)
+    assert [count('random_deletion', level) for level in (0, 0.5, 1)] == [1, 3, 3]
+    assert [count('magnitude_pruning', level) for level in (0, 0.5, 1)] == [1, 1, 1]
+    assert [count('nm_pruning', level) for level in (0, 0.5, 1)] == [1, 1, 1]
+    assert [count('gaussian_noise', level) for level in (0, 0.1)] == [1, 3]  # noise takes noise_levels
+    assert len(set(grid)) == len(grid)
+
+
+def test_resume_and_level_zero_reuse(tmp_path):
+    model = gpt2()
+    grid = trial_grid(['random_deletion', 'gaussian_noise'], ['attn', 'mlp'], ['all'], GRIDS, repeats=2)
+    scored = []
+
+    def score():
+        scored.append(1)
+        return float(model.transformer.h[0].attn.c_attn.weight.detach().sum())
+
+    def sweep():
+        log, measured = open_log(str(tmp_path), 'x.csv', COLUMNS, KEY)
+        todo = pending(grid, measured, lambda t: dict(model='m', **t._asdict()))
+        run_trials(model, todo, score, lambda t, value, sparsity, seconds: log.write(dict(model='m', **t._asdict(),
+                                                                                          value=value)))
+        return todo
+
+    first = sweep()
+    assert len(first) == len(grid) and len(scored) == len(grid) - 4 + 1  # 4 level-0 rows, scored once
+    frame = pd.read_csv(tmp_path / 'x.csv')
+    assert frame[frame.level == 0].value.nunique() == 1
+    assert sweep() == [] and len(scored) == len(grid) - 3  # a rerun measures nothing
+    # an interrupted run: the last two rows lost, one cut short in the middle of its write
+    lines = (tmp_path / 'x.csv').read_text().splitlines(keepends=True)
+    (tmp_path / 'x.csv').write_text(''.join(lines[:-2]) + lines[-2][:9])
+    again = sweep()
+    assert again == grid[-2:]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'x.csv'), frame)
+
+
+def test_truncated_row_with_a_line_end_is_dropped_too(tmp_path):
+    path = tmp_path / 'x.csv'
+    path.write_text(','.join(COLUMNS) + '\nm,random_deletion,attn,all,0.5,0,1.5\nm,random_deletion,attn\n')
+    log = ResultsLog(str(path), COLUMNS, KEY)
+    assert log.has(model='m', kind='random_deletion', scope='attn', layers='all', level=0.5, repeat=0)
+    assert path.read_text().count('\n') == 2 and len(log.done) == 1
+
+
+def test_ranks_share_every_model_and_merge_into_one_csv(tmp_path):
+    work = [(model, Trial('random_deletion', 'attn', 'all', level, 0)) for model in 'ab' for level in (0, 0.5, 1)]
+    shares = [mine(work, Runtime(None, rank, rank, 2)) for rank in (0, 1)]
+    assert sorted(shares[0] + shares[1]) == sorted(work)
+    assert all({model for model, _ in share} == {'a', 'b'} for share in shares)  # round-robin over models
+    for rank, share in enumerate(shares):
+        log, _ = open_log(str(tmp_path), 'x.csv', COLUMNS, KEY, Runtime(None, rank, rank, 2))
+        assert log.path.endswith(f'x.part{rank}.csv')
+        log.write_rows([dict(model=m, **t._asdict(), value=1.0) for m, t in share])
+    # parts of a stopped run count as measured for the next one
+    _, measured = open_log(str(tmp_path), 'x.csv', COLUMNS, KEY)
+    assert pending([t for _, t in work], measured, lambda t: dict(model='a', **t._asdict())) == []
+    merged = merge_parts(str(tmp_path), 'x.csv', COLUMNS, KEY)
+    assert len(merged.read()) == len(work) and not list(tmp_path.glob('x.part*'))
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from robustness.sweep import claim
+    claim(sys.argv[1])
+    print('held', flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+def test_out_dir_lock(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = tmp_path / 'holder.py'
+    script.write_text(HOLDER.format(root=root))
+    out = tmp_path / 'out'
+    holder = subprocess.Popen([sys.executable, str(script), str(out), '30'], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        second = subprocess.run([sys.executable, str(script), str(out), '0'], capture_output=True, text=True)
+        assert second.returncode == 1
+        assert second.stderr.strip() == (f'error: out_dir: {out} is in use by another run (process {holder.pid}); '
+                                         f'wait for it to finish, or choose another --out_dir')
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / '.lock').exists()  # a killed run leaves its lock ...
+    claim(str(out))  # ... which does not block the next one
+    assert (out / '.lock').read_text() == str(os.getpid())
+    finished = subprocess.run([sys.executable, str(script), str(tmp_path / 'other'), '0'], capture_output=True)
+    assert finished.returncode == 0 and not (tmp_path / 'other' / '.lock').exists()  # released at exit
+
+
+def test_two_runs_into_one_out_dir_write_no_duplicate(tmp_path):
+    """The user who starts the same command twice: both start together; one stops with the one-line error (or, had
+    the other finished first, finds everything measured), and no key is measured twice."""
+    from gpt2_fixtures import ruth, save_tiny_model
+    text = ruth()
+    save_tiny_model(tmp_path / 'm', text, n_layer=1)
+    (tmp_path / 'eval.txt').write_text(text[:3000])
+    args = [f'--models=m={tmp_path / "m"}', f'--eval_file={tmp_path / "eval.txt"}', '--kinds=random_deletion',
+            '--scope=attn', '--levels=0,0.2,0.4,0.6,0.8,1', '--repeats=6', '--epochs=False', '--max_length=32',
+            f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}']
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'test_gpt2.py')
+    runs = [subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    results = [(run.wait(timeout=300), run.communicate()[1]) for run in runs]
+    assert any(code == 0 for code, _ in results), results
+    for code, stderr in results:
+        assert code == 0 or stderr.strip().splitlines()[-1].startswith(f'error: out_dir: {tmp_path / "out"} is in use')
+    frame = pd.read_csv(tmp_path / 'out' / 'perplexity.csv')
+    assert not frame.duplicated(['model', 'kind', 'scope', 'level', 'repeat']).any() and len(frame) == 1 + 5 * 6
+
+
+@pytest.mark.parametrize('kind', ['head_deletion', 'nm_pruning'])
+def test_run_trials_passes_options(kind):
+    model = gpt2()
+    seen = []
+    level = 1.0 if kind == 'head_deletion' else 0.5
+    run_trials(model, [Trial(kind, 'attn', 'all', level, 0)], lambda: 0.0,
+               lambda t, value, sparsity, seconds: seen.append(sparsity),
+               options=lambda k: {'group': 2} if k == 'nm_pruning' else {})
+    assert seen == [pytest.approx(level)]
