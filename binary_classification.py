@@ -28,6 +28,7 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
 from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, grid_name, check_sample_budget, corrupt, half_mse,
                                representation, standard_draws, task_data, train_task_vectors)
 from robustness.plots import errorbar_lines, figure, save
+from robustness.report import record_run
 from robustness.results import ResultsLog
 
 # -----------------------------------------------------------------------------
@@ -182,3 +183,4 @@ for T in counts:
                  f"(one standard error) at every σ, at most {100 * theory['max_relative_deviation']:.1f}% "
                  f"({theory['max_deviation_in_standard_errors']:.1f} standard errors) from the theory")
     print(line)
+record_run(out_dir)

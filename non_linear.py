@@ -37,8 +37,9 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KIND_TABLE, KINDS, TRANSFORMER_KINDS
+from robustness.report import record_run
 from robustness.runtime import seed_everything, setup
-from robustness.stats import interval, slope, two_level_bootstrap, verdict
+from robustness.stats import half_failure_of, interval, slope, two_level_bootstrap, verdict
 from robustness.sweep import check_grids, claim, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
@@ -67,6 +68,7 @@ seed = 0                   # seeds the data split, task samples and draws (draw 
 device = 'auto'            # auto | cpu | cuda
 eval_batch_size = 1024     # test images per forward pass
 bootstrap = 2000           # bootstrap resamples for the confidence intervals
+failure_fraction = 0.5     # half-failure level: the damage at which accuracy has gone this far from intact to chance
 # output
 out_dir = 'results/non_linear'
 visuals_dir = 'visuals'
@@ -75,6 +77,7 @@ config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'le
 
 # Validate everything before anything is read, trained or written.
 check_choices('dataset', dataset, IMAGE_DATASETS)
+check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
 check_choices('backbone', backbone, ('auto', 'small', 'resnet18'))
 architecture = ('small' if dataset == 'digits' else 'resnet18') if backbone == 'auto' else backbone
 check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
@@ -179,47 +182,75 @@ results = results[(results.dataset == dataset) & results.num_tasks.isin(task_cou
 # One number per trial: the mean over the model's tasks (as the paper averages).
 per_draw = results.groupby(['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'],
                            as_index=False)[['accuracy', 'loss']].mean()
+# The same on task 0 alone (class 0 vs 1), which every T shares: a like-for-like comparison across T, free of the
+# changing mix of tasks.
+task0 = results[results.task == 0].groupby(['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'],
+                                            as_index=False)[['accuracy', 'loss']].mean()
 rng = np.random.default_rng(seed)
 counts = sorted(set(task_counts))
 summary = {'dataset': dataset, 'backbone': architecture, 'pretrained': pretrained, 'task_counts': counts,
            'measure': 'mean task accuracy, averaged over the damaged levels; drop = clean accuracy minus that; slopes '
-                      'are per added task, with 95% intervals from a bootstrap over training seeds, then draws',
-           'clean_accuracy': {}, 'comparisons': {}}
+                      'are per added task, with 95% intervals from a bootstrap over training seeds, then draws; '
+                      f'half-failure: the level where accuracy has gone {failure_fraction} of the way from intact to '
+                      'chance (0.5), mean over training seeds',
+           'clean_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure': {}}
 clean_rows = per_draw[per_draw.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
 for T in counts:
     summary['clean_accuracy'][T] = float(clean_rows.loc[T].mean()) if T in clean_rows.index.get_level_values(0) else None
 print(f"clean accuracy (mean over tasks and training seeds): "
       + ', '.join(f"T={T} {value:.3f}" for T, value in summary['clean_accuracy'].items() if value is not None))
+
+
+def trend(rows):
+    """How damaged accuracy (mean over the damaged levels) and its drop from clean change with T, with slopes and
+    95% intervals from the two-level bootstrap; None for an incomplete grid (summarised once it is complete)."""
+    damaged = rows[rows.level > 0]
+    if damaged.empty or len(counts) < 2:
+        return None
+    # values[T, training seed, draw]: damaged accuracy averaged over the levels, and its drop from clean.
+    by_draw = damaged.groupby(['num_tasks', 'train_seed', 'repeat'])['accuracy'].mean()
+    shape = (len(counts), len(train_seeds), int(by_draw.groupby(['num_tasks', 'train_seed']).size().min()))
+    if np.prod(shape) != len(by_draw):
+        return None
+    accuracy = by_draw.to_numpy().reshape(shape)
+    clean = rows[rows.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
+    drop = np.array([[clean.loc[(T, s)] for s in sorted(train_seeds)] for T in counts])[:, :, None] - accuracy
+    entry = {'levels': sorted(float(level) for level in damaged.level.unique()), 'training_seeds': shape[1],
+             'draws': shape[2], 'damaged_accuracy': accuracy.mean(axis=(1, 2)).tolist()}
+    for name, values in (('damaged_accuracy', accuracy), ('drop', drop)):
+        boot = slope(counts, two_level_bootstrap(values, bootstrap, rng))
+        entry[f'{name}_slope'] = float(slope(counts, values.mean(axis=(1, 2))))
+        entry[f'{name}_slope_ci95'] = interval(boot)
+    entry['verdict'] = verdict(entry['damaged_accuracy_slope_ci95'], 'rises with T', 'falls with T',
+                               'no trend with T detectable')
+    return entry
+
+
+show_level = lambda entry: 'n/a' if entry is None else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
 for kind in kinds:
     for scope_name in scopes:
-        rows = per_draw[(per_draw.kind == kind) & (per_draw.scope == scope_name)]
-        damaged = rows[rows.level > 0]
-        if damaged.empty or len(counts) < 2:
-            continue
-        # values[T, training seed, draw]: damaged accuracy averaged over the levels, and its drop from clean.
-        by_draw = damaged.groupby(['num_tasks', 'train_seed', 'repeat'])['accuracy'].mean()
-        shape = (len(counts), len(train_seeds), int(by_draw.groupby(['num_tasks', 'train_seed']).size().min()))
-        if np.prod(shape) != len(by_draw):
-            continue  # an incomplete grid (an interrupted run): summarised once it is complete
-        accuracy = by_draw.to_numpy().reshape(shape)
-        drop = np.array([[clean_rows.loc[(T, s)] for s in sorted(train_seeds)] for T in counts])[:, :, None] - accuracy
-        entry = {'levels': sorted(float(level) for level in damaged.level.unique()), 'training_seeds': shape[1],
-                 'draws': shape[2], 'damaged_accuracy': accuracy.mean(axis=(1, 2)).tolist()}
-        for name, values in (('damaged_accuracy', accuracy), ('drop', drop)):
-            boot = slope(counts, two_level_bootstrap(values, bootstrap, rng))
-            entry[f'{name}_slope'] = float(slope(counts, values.mean(axis=(1, 2))))
-            entry[f'{name}_slope_ci95'] = interval(boot)
-        entry['verdict'] = verdict(entry['damaged_accuracy_slope_ci95'], 'rises with T', 'falls with T',
-                                   'no trend with T detectable')
-        summary['comparisons'][f'{kind} | {scope_name}'] = entry
+        name = f'{kind} | {scope_name}'
+        for key, frame in (('comparisons', per_draw), ('task_0', task0)):
+            entry = trend(frame[(frame.kind == kind) & (frame.scope == scope_name)])
+            if entry is not None:
+                summary[key][name] = entry
+        levels = {}
+        for T in counts:
+            rows = per_draw[(per_draw.kind == kind) & (per_draw.scope == scope_name) & (per_draw.num_tasks == T)]
+            levels[T] = half_failure_of(rows, 'accuracy', dict.fromkeys(rows.train_seed.unique(), 0.5), failure_fraction)
+        summary['half_failure'][name] = levels
 with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
 print(f"wrote {os.path.join(out_dir, 'summary.json')}")
 show = lambda ci: f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "(no interval)"
 for name, entry in summary['comparisons'].items():
+    same = summary['task_0'].get(name)
     print(f"  {name}: accuracy under damage: {entry['verdict']} (slope {entry['damaged_accuracy_slope']:+.4f} per task, "
           f"95% CI {show(entry['damaged_accuracy_slope_ci95'])}; drop from clean {entry['drop_slope']:+.4f} per task, "
-          f"95% CI {show(entry['drop_slope_ci95'])})")
+          f"95% CI {show(entry['drop_slope_ci95'])}); on task 0 alone: "
+          + (f"{same['verdict']} ({same['damaged_accuracy_slope']:+.4f}, 95% CI {show(same['damaged_accuracy_slope_ci95'])})"
+             if same else 'n/a') + "; half-failure level by T: "
+          + ', '.join(f"T={T} {show_level(level)}" for T, level in summary['half_failure'][name].items()))
 
 # -----------------------------------------------------------------------------
 # Figures: one per kind, a panel per scope; accuracy against level, one curve per T, mean ± std.
@@ -243,3 +274,4 @@ for kind in kinds:
         ax.set_ylabel('Mean task accuracy')
         ax.set_title(f"{dataset}, scope: {scope_name}", fontsize=11)
     plots.save(fig, os.path.join(visuals_dir, f'{dataset}_nonlinear_{kind}.png'))
+record_run(out_dir)

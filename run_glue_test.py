@@ -38,9 +38,10 @@ from robustness.checkpoints import check_vocabulary, expand_families, load_confi
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
 from robustness.plots import errorbar_lines, figure, save
+from robustness.report import record_run
 from robustness.results import ResultsLog
 from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
-from robustness.stats import compare_rows
+from robustness.stats import compare_rows, half_failure_of
 from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
@@ -84,6 +85,7 @@ eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared in summary.json (a - b); pairs with a missing label are skipped
 bootstrap = 2000  # bootstrap resamples (training seeds, then repeats) for the confidence intervals
+failure_fraction = 0.5  # half-failure level: the damage at which the metric has gone this far from intact to chance
 device = 'auto'  # auto | cpu | cuda
 jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 = as many as cores)
 out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
@@ -93,6 +95,7 @@ config = configure(globals())
 
 # settings, checked before any work
 check_choices('task', task, glue.TASKS)
+check(0 < failure_fraction < 1, f'failure_fraction: {failure_fraction} must lie in (0, 1)')
 check_choices('negatives', negatives, glue.NEGATIVES)
 scopes = [s.strip() for s in scope.split(',') if s.strip()]
 check(scopes, 'scope: no scope given')
@@ -352,24 +355,44 @@ frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ 
 
 # Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.
 rng = np.random.default_rng(seed)
+chance = baselines[metrics[0]]  # the floor of a classifier: the best constant predictor
 summary = {'metric': f'{metrics[0]} (mean_a, mean_b); relative change = {metrics[0]}(level) / {metrics[0]}(0); '
                      f'differences are a - b (positive: a keeps more); 95% bootstrap intervals over each model\'s '
-                     f'training seeds and the paired repeats', 'comparisons': {}}
+                     f'training seeds and the paired repeats; half_failure_level: the level where {metrics[0]} has '
+                     f'gone {failure_fraction} of the way from intact to the best constant predictor ({chance:.4f}), '
+                     f'mean over training seeds (None: not reached within the grid; a - b positive: a fails later)',
+           'half_failure_level': {}, 'comparisons': {}}
+combos = sorted(set(zip(frame['kind'], frame['scope'], frame['layers'])))
+first_metric = frame[frame['metric'] == metrics[0]]
+chance_of = lambda rows: dict.fromkeys(rows['train_seed'].unique(), chance)
+for label, _ in model_specs:
+    for kind, scope_name, layers_name in combos:
+        rows = first_metric[(first_metric['model'] == label) & (first_metric['kind'] == kind)
+                            & (first_metric['scope'] == scope_name) & (first_metric['layers'] == layers_name)]
+        entry = half_failure_of(rows, 'value', chance_of(rows), failure_fraction)
+        if entry is not None:
+            summary['half_failure_level'][f'{label} | {kind} | {scope_name} | {layers_name}'] = entry
 for a, b in pairs:
-    for kind, scope_name, layers_name in sorted(set(zip(frame['kind'], frame['scope'], frame['layers']))):
-        rows = frame[(frame['kind'] == kind) & (frame['scope'] == scope_name) & (frame['layers'] == layers_name)
-                     & (frame['metric'] == metrics[0])]
-        result = compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'value', a, b, bootstrap, rng,
-                              higher_is_worse=False)
+    for kind, scope_name, layers_name in combos:
+        rows = first_metric[(first_metric['kind'] == kind) & (first_metric['scope'] == scope_name)
+                            & (first_metric['layers'] == layers_name)]
+        rows_a, rows_b = rows[rows['model'] == a], rows[rows['model'] == b]
+        result = compare_rows(rows_a, rows_b, 'value', a, b, bootstrap, rng, higher_is_worse=False,
+                              floors=(chance_of(rows_a), chance_of(rows_b)), fraction=failure_fraction)
         if result is not None:
             summary['comparisons'][f'{a} - {b} | {kind} | {scope_name} | {layers_name}'] = result
 with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
+show = lambda level: 'not reached within the grid' if level is None else f'{level:.3f}'
+for name, entry in summary['half_failure_level'].items():
+    print(f"  half-failure {name}: {show(entry['level'])}")
 for name, result in summary['comparisons'].items():
     ci = result['mean_over_damaged_levels_ci95']
+    half = result.get('half_failure_level') or {}
     print(f"  {name}: {result['verdict']}; difference in relative {metrics[0]} {result['mean_over_damaged_levels']:+.4f}, "
           f"95% CI {f'[{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else '(no interval: nothing varies between resamples)'} "
-          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws)")
+          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); "
+          f"half-failure a {show(half.get('a'))}, b {show(half.get('b'))}")
 
 # figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
 for kind in kinds:
@@ -397,3 +420,4 @@ for kind in kinds:
             ax.set_ylabel(f'eval {metric}')
             ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
     save(fig, os.path.join(visuals_dir, f'glue_{task}_{kind}.png'))
+record_run(out_dir)

@@ -43,10 +43,11 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.corpora import read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KIND_TABLE, KINDS, SCOPES, check_kind
+from robustness.report import record_run
 from robustness.results import ResultsLog
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
-from robustness.stats import compare_rows
-from robustness.sweep import check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials, trial_grid
+from robustness.stats import compare_rows, half_failure_of
+from robustness.sweep import FLOOR_KIND, check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -77,6 +78,7 @@ device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
 bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the confidence intervals
+failure_fraction = 0.5     # half-failure level: the damage at which bpb has gone this far from intact to the floor
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
@@ -84,6 +86,7 @@ config = configure(globals())
 
 # Validate everything before any work.
 check(kinds, "kinds: name at least one kind")
+check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
 check_choices('kinds', kinds, KINDS)
 check_choices('epoch_kinds', epoch_kinds, KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
@@ -202,7 +205,7 @@ KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 
 log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
-grid = {'final': trial_grid(kinds, scopes, [layers_text], grids, repeats),
+grid = {'final': trial_grid(kinds, scopes, [layers_text], grids, repeats, floors=True),
         'epoch': trial_grid(epoch_kinds, scopes, [layers_text], grids, repeats)}
 work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
         for name, path in checkpoints[label, train_seed]
@@ -249,17 +252,36 @@ frame = frame[(frame['layers'].astype(str) == layers_text) & frame['model'].isin
 rng = np.random.default_rng(seed)
 
 
+final = frame[frame['checkpoint'] == 'final']
+# The floor of each model, training seed and scope: bpb with every weight in scope zeroed.
+floor_rows = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
+floors = {(model, scope_name): dict(zip(rows['train_seed'], rows['bpb']))
+          for (model, scope_name), rows in floor_rows.groupby(['model', 'scope'])}
+
+
 def compare_pair(a, b, kind, scope_name):
-    """Crossover and difference in relative degradation bpb(p)/bpb(0) of model a minus model b (final checkpoints)."""
-    rows = frame[(frame['checkpoint'] == 'final') & (frame['kind'] == kind) & (frame['scope'] == scope_name)]
+    """Crossover, difference in relative degradation bpb(p)/bpb(0) and half-failure levels of model a minus model b
+    (final checkpoints)."""
+    rows = final[(final['kind'] == kind) & (final['scope'] == scope_name)]
     return compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'bpb', a, b, bootstrap, rng,
-                        higher_is_worse=True)
+                        higher_is_worse=True, floors=(floors.get((a, scope_name), {}), floors.get((b, scope_name), {})),
+                        fraction=failure_fraction)
 
 
 summary = {'metric': 'bits per byte (mean_a, mean_b); relative change = bpb(level) / bpb(0); differences are a - b '
                      '(negative: a degrades less); 95% bootstrap intervals over each model\'s training seeds and the '
-                     'paired repeats; detectable_difference: the smallest true difference found with 80% power',
-           'layers': layers_text, 'comparisons': {}}
+                     'paired repeats; detectable_difference: the smallest true difference found with 80% power; '
+                     f'half_failure_level: the level where bpb has gone {failure_fraction} of the way from intact to '
+                     'the floor (every weight in scope zeroed), mean over training seeds (None: not reached within '
+                     'the grid; a - b positive: a fails later)',
+           'layers': layers_text, 'half_failure_level': {}, 'comparisons': {}}
+for label in labels:
+    for kind in kinds:
+        for scope_name in scopes:
+            rows = final[(final['model'] == label) & (final['kind'] == kind) & (final['scope'] == scope_name)]
+            entry = half_failure_of(rows, 'bpb', floors.get((label, scope_name), {}), failure_fraction)
+            if entry is not None:
+                summary['half_failure_level'][f'{label} | {kind} | {scope_name}'] = entry
 crossovers = {}  # (kind, scope) -> [(a, b, level)]
 for a, b in pairs:
     for kind in kinds:
@@ -273,13 +295,22 @@ with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
 print(f"wrote {os.path.join(out_dir, 'summary.json')}")
 show = lambda ci: f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "(no interval: nothing varies between resamples)"
+for name, entry in summary['half_failure_level'].items():
+    print(f"  half-failure {name}: " + (f"{entry['level']:.3f}" if entry['reached'] else
+                                        f"not reached within the grid (top level {entry['grid_top']})"))
 for name, result in summary['comparisons'].items():
     crossed = (f"crossover at {result['crossover']:.3f} (95% CI {result['crossover_ci95']})"
                if result['crossover'] is not None else "no crossover")
     detectable = f"{result['detectable_difference']:.4f}" if result['detectable_difference'] is not None else 'n/a'
+    half = result.get('half_failure_level')
+    failing = ('' if half is None else f"; half-failure a - b " +
+               (f"{half['difference']:+.3f}, 95% CI {show(half['difference_ci95'])}" if half['difference'] is not None
+                else 'not reached within the grid by ' + ' and '.join(m for m, level in (('a', half['a']), ('b', half['b']))
+                                                                      if level is None)))
     print(f"  {name}: {result['verdict']}; difference in relative degradation {result['mean_over_damaged_levels']:+.4f}, "
           f"95% CI {show(result['mean_over_damaged_levels_ci95'])}, detectable {detectable} "
-          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); {crossed}")
+          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); "
+          f"{crossed}{failing}")
 
 # -----------------------------------------------------------------------------
 # Figures: rows = scopes; columns = perplexity, bits per byte, relative degradation.
@@ -371,3 +402,4 @@ for kind in sorted(set(kinds) | set(epoch_kinds)):
         draw_models(kind, final, os.path.join(visuals_dir, filename.replace('.png', '_models.png') if by_epoch else filename), xlabel)
     if by_epoch:
         draw_epochs(kind, rows, os.path.join(visuals_dir, filename), xlabel)
+record_run(out_dir)

@@ -72,6 +72,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
 from robustness import corpora, plots
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perplexity import evaluate_text
+from robustness.report import record_run
 from robustness.results import ResultsLog
 from robustness.runtime import autocast, from_pretrained, run_workers, seed_everything, setup, teardown
 
@@ -351,158 +352,185 @@ def counts(state):
     return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
 
 
-def train(name, model_index, seed):
-    steps = control_steps if name == 'control' else max_steps
-    rows_lang2 = lang2_rows if name == 'bilingual' else 0
-    rows_en = batch_size - rows_lang2
-    tokenizer = build_tokenizer(name)
-    en_seqs, en_seq_bytes = sequences(tokenizer, train_en)
-    if rows_lang2:
-        lang2_seqs, lang2_seq_bytes = sequences(tokenizer, train_lang2)
-
-    log = unit_log(name, seed)
-    saved = checkpoints(name, seed) if resume else []
-    if saved and saved[-1][0] >= steps:
-        if rt.is_master:
-            print(f"{name} seed {seed}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
-        return
-    seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
+def new_model(name, tokenizer, saved):
+    """The model to train: from its latest checkpoint, from scratch, or from init_from (the bilingual model with its
+    new tokenizer's embeddings)."""
     if saved:
-        model = AutoModelForCausalLM.from_pretrained(saved[-1][1])
-    elif scratch:
-        model = GPT2LMHeadModel(GPT2Config(
+        return AutoModelForCausalLM.from_pretrained(saved[-1][1])
+    if scratch:
+        return GPT2LMHeadModel(GPT2Config(
             vocab_size=len(tokenizer), n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
             resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.eos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id))
-    else:
-        model = from_pretrained(AutoModelForCausalLM, init_from, 'init_from')
-        if name == 'bilingual':  # the new bilingual BPE: resize the embeddings to it, as the paper did
-            model.resize_token_embeddings(len(tokenizer))
-            model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
-        model.config.pad_token_id = tokenizer.pad_token_id
-    model.to(rt.device)
-    raw_model = model
-    if rt.is_master and not saved:
-        print(f"{name} seed {seed}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer):,}, "
-              f"{steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of {block_size} tokens "
-              f"({rows_lang2} of each {batch_size} in the second language)")
+    model = from_pretrained(AutoModelForCausalLM, init_from, 'init_from')
+    if name == 'bilingual':  # the new bilingual BPE: resize the embeddings to it, as the paper did
+        model.resize_token_embeddings(len(tokenizer))
+        model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
 
+
+def optimizer_for(model, steps):
+    """AdamW (decay on the matrices only) and its schedule: a linear warm-up from 0, then a cosine down to
+    min_lr_ratio * learning_rate, stepped per optimizer step."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
                                    {'params': no_decay, 'weight_decay': 0.0}],
                                   lr=learning_rate, betas=(beta1, beta2), fused=rt.device.type == 'cuda')
-    # linear warm-up from 0, then a cosine down to min_lr_ratio * learning_rate, stepped per optimizer step
-    scheduler = get_cosine_with_min_lr_schedule_with_warmup(optimizer, warmup_steps, steps, min_lr_rate=min_lr_ratio)
+    return optimizer, get_cosine_with_min_lr_schedule_with_warmup(optimizer, warmup_steps, steps,
+                                                                   min_lr_rate=min_lr_ratio)
+
+
+def restore(path, optimizer, scheduler, state):
+    """Continue exactly where a checkpoint left off: step and token counts, optimizer, schedule, this process's RNG."""
+    with open(os.path.join(path, 'trainer_state.json')) as f:
+        state.update(json.load(f))
+    trainer_state = torch.load(os.path.join(path, 'optimizer.pt'), weights_only=False)
+    optimizer.load_state_dict(trainer_state['optimizer'])
+    scheduler.load_state_dict(trainer_state['scheduler'])
+    rng = trainer_state['rng'][rt.rank]
+    torch.set_rng_state(rng['cpu'])
+    if rng['cuda'] is not None:
+        torch.cuda.set_rng_state(rng['cuda'])
+
+
+def micro_batch(data, batch, state):
+    """This process's sequences of micro-batch `batch` (English rows, then second-language rows), counting the bytes
+    of text that every process's rows stand for (the data order is known to all)."""
+    parts = []
+    for language, (seqs, seq_bytes, rows, stream) in data.items():
+        if not rows:
+            continue
+        parts.append(seqs[take(len(seqs), batch * rows, rows, stream)])
+        for rank in range(rt.world_size):
+            state[f'{language}_bytes'] += seq_bytes[take(len(seqs), batch * rows, rows, stream, rank)].sum().item()
+    return torch.cat(parts).to(rt.device, non_blocking=True)
+
+
+def optimizer_step(model, optimizer, scheduler, data, state, loss_sum):
+    """One optimizer step over grad_accum micro-batches; returns the gradient norm before and after clipping."""
+    for micro in range(grad_accum):
+        x = micro_batch(data, state['step'] * grad_accum + micro, state)
+        # under DDP the gradients are all-reduced on the last micro-batch only
+        sync = model.no_sync() if rt.distributed and micro < grad_accum - 1 else contextlib.nullcontext()
+        with sync:
+            with autocast(rt.device):
+                loss = model(input_ids=x, labels=x).loss / grad_accum
+            loss.backward()
+        loss_sum += loss.detach()
+    # clip after backward: the optimizer steps with the clipped gradients
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+    clipped_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    state['step'] += 1
+    for language, (_, _, rows, _) in data.items():
+        state[f'{language}_tokens'] += rt.world_size * grad_accum * rows * block_size
+    state['tokens'] += rt.world_size * grad_accum * batch_size * block_size
+    return grad_norm, clipped_norm
+
+
+def check_same_weights(name, model):
+    """Under DDP the processes must hold the same weights: compare with rank 0's."""
+    weights = torch.cat([p.detach().flatten().float() for p in model.parameters()])
+    reference = weights.clone()
+    torch.distributed.broadcast(reference, src=0)
+    difference = (weights - reference).abs().max()
+    torch.distributed.all_reduce(difference, op=torch.distributed.ReduceOp.MAX)
+    check(difference.item() == 0, f"{name}: the {rt.world_size} processes ended with different weights "
+                                  f"(max difference {difference.item():.3g})")
+    if rt.is_master:
+        print(f"{name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
+
+
+def start(name, seed, steps, tokenizer, rows_lang2, log):
+    """(model, optimizer, scheduler, state) at the latest checkpoint, or new and evaluated once before the first
+    step; None when the model is trained already."""
+    saved = checkpoints(name, seed) if resume else []
+    if saved and saved[-1][0] >= steps:
+        if rt.is_master:
+            print(f"{name} seed {seed}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
+        return None
+    seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
+    model = new_model(name, tokenizer, saved).to(rt.device)
+    if rt.is_master and not saved:
+        print(f"{name} seed {seed}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
+              f"{len(tokenizer):,}, {steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
+              f"{block_size} tokens ({rows_lang2} of each {batch_size} in the second language)")
+    optimizer, scheduler = optimizer_for(model, steps)
     state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
     if saved:
-        with open(os.path.join(saved[-1][1], 'trainer_state.json')) as f:
-            state.update(json.load(f))
-        trainer_state = torch.load(os.path.join(saved[-1][1], 'optimizer.pt'), weights_only=False)
-        optimizer.load_state_dict(trainer_state['optimizer'])
-        scheduler.load_state_dict(trainer_state['scheduler'])
-        rng = trainer_state['rng'][rt.rank]
-        torch.set_rng_state(rng['cpu'])
-        if rng['cuda'] is not None:
-            torch.cuda.set_rng_state(rng['cuda'])
+        restore(saved[-1][1], optimizer, scheduler, state)
         if rt.is_master:
             print(f"{name} seed {seed}: resuming from {saved[-1][1]} at step {state['step']}")
     else:
         seed_everything(seed + rt.rank)  # dropout differs across processes
-        evaluate(name, seed, log, raw_model, tokenizer, state)
-    if compile:
-        model = torch.compile(model)
+        evaluate(name, seed, log, model, tokenizer, state)
+    return model, optimizer, scheduler, state
+
+
+def train(name, model_index, seed):
+    """Train one model with one training seed (resuming from its latest checkpoint), logging and saving as it goes."""
+    steps = control_steps if name == 'control' else max_steps
+    rows_lang2 = lang2_rows if name == 'bilingual' else 0
+    tokenizer = build_tokenizer(name)
+    en_stream = seed + 1000 * model_index  # data order seeds
+    data = {'en': (*sequences(tokenizer, train_en), batch_size - rows_lang2, en_stream),
+            'lang2': (*(sequences(tokenizer, train_lang2) if rows_lang2 else (None, None)), rows_lang2, en_stream + 500)}
+    log = unit_log(name, seed)
+    started = start(name, seed, steps, tokenizer, rows_lang2, log)
+    if started is None:
+        return
+    raw_model, optimizer, scheduler, state = started
+    model = torch.compile(raw_model) if compile else raw_model
     if rt.distributed:
         model = DDP(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
-
     model.train()
-    en_stream, lang2_stream = seed + 1000 * model_index, seed + 1000 * model_index + 500  # data order seeds
-    tokens_per_step = rt.world_size * grad_accum * batch_size * block_size
     progress = tqdm(total=steps, initial=state['step'], desc=f'{name} seed {seed}', disable=not rt.is_master,
                     dynamic_ncols=True)
-    window_start, window_tokens, window_steps = time.time(), 0, 0
+    window_start, window_steps = time.time(), 0
     loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
     while state['step'] < steps:
         lr = scheduler.get_last_lr()[0]
-        for micro in range(grad_accum):
-            batch = state['step'] * grad_accum + micro  # micro-batches before this one, per process
-            picked = take(len(en_seqs), batch * rows_en, rows_en, en_stream)
-            x = en_seqs[picked]
-            if rows_lang2:
-                picked = take(len(lang2_seqs), batch * rows_lang2, rows_lang2, lang2_stream)
-                x = torch.cat([x, lang2_seqs[picked]])
-            # the bytes of text that every process's rows stand for (the data order is known to all)
-            for rank in range(rt.world_size):
-                state['en_bytes'] += en_seq_bytes[take(len(en_seqs), batch * rows_en, rows_en, en_stream, rank)].sum().item()
-                if rows_lang2:
-                    state['lang2_bytes'] += lang2_seq_bytes[take(len(lang2_seqs), batch * rows_lang2, rows_lang2,
-                                                                 lang2_stream, rank)].sum().item()
-            x = x.to(rt.device, non_blocking=True)
-            # under DDP the gradients are all-reduced on the last micro-batch only
-            sync = model.no_sync() if rt.distributed and micro < grad_accum - 1 else contextlib.nullcontext()
-            with sync:
-                with autocast(rt.device):
-                    loss = model(input_ids=x, labels=x).loss / grad_accum
-                loss.backward()
-            loss_sum += loss.detach()
-        # clip after backward: the optimizer steps with the clipped gradients
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
-        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == steps
-        if logging:
-            clipped_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        state['step'] += 1
-        state['tokens'] += tokens_per_step
-        state['en_tokens'] += rt.world_size * grad_accum * rows_en * block_size
-        state['lang2_tokens'] += rt.world_size * grad_accum * rows_lang2 * block_size
-        window_tokens, window_steps = window_tokens + tokens_per_step, window_steps + 1
+        grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, data, state, loss_sum)
+        window_steps += 1
         progress.update(1)
-        if logging:
+        if state['step'] % log_interval == 0 or state['step'] == steps:
             if rt.distributed:
                 torch.distributed.all_reduce(loss_sum)
             loss_value = loss_sum.item() / rt.world_size / window_steps
-            tokens_per_s = window_tokens / (time.time() - window_start)
+            tokens_per_s = window_steps * rt.world_size * grad_accum * batch_size * block_size / (time.time() - window_start)
             progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
             if rt.is_master and not log.has(model=name, train_seed=seed, split='train', step=state['step']):
                 log.write(dict(model=name, train_seed=seed, split='train', step=state['step'], **counts(state),
-                               loss=loss_value, lr=lr,
-                               grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
+                               loss=loss_value, lr=lr, grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
                                tokens_per_s=tokens_per_s, replaced_bytes=replaced_en + replaced_lang2))
             loss_sum.zero_()
-            window_start, window_tokens, window_steps = time.time(), 0, 0
+            window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
             progress.close()
             if rt.is_master:
-                print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since "
-                      f"the last checkpoint")
+                print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved "
+                      f"since the last checkpoint")
             teardown(rt)
             raise SystemExit(0)
         if state['step'] % eval_interval == 0 or state['step'] == steps:
             evaluate(name, seed, log, raw_model, tokenizer, state)
             if state['step'] % eval_interval == 0:
-                save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"), raw_model,
-                                tokenizer, optimizer, scheduler, state)
+                save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"),
+                                raw_model, tokenizer, optimizer, scheduler, state)
             if state['step'] == steps:
                 save_checkpoint(model_dir(name, seed), raw_model, tokenizer, optimizer, scheduler, state)
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
-
-    if rt.distributed:  # the processes must hold the same weights: compare with rank 0's
-        weights = torch.cat([p.detach().flatten().float() for p in raw_model.parameters()])
-        reference = weights.clone()
-        torch.distributed.broadcast(reference, src=0)
-        difference = (weights - reference).abs().max()
-        torch.distributed.all_reduce(difference, op=torch.distributed.ReduceOp.MAX)
-        check(difference.item() == 0, f"{name}: the {rt.world_size} processes ended with different weights "
-                                      f"(max difference {difference.item():.3g})")
-        if rt.is_master:
-            print(f"{name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
+    if rt.distributed:
+        check_same_weights(name, raw_model)
     if rt.is_master:
         print(f"{name} seed {seed}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
-              f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} bytes); "
-              f"saved {model_dir(name, seed)}")
+              f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} "
+              f"bytes); saved {model_dir(name, seed)}")
 
 
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
@@ -538,4 +566,12 @@ if rt.is_master:
         ax.set_ylabel('held-out English bits per byte')
     axes[0].set_title("held-out books of the English text")
     plots.save(fig, os.path.join(visuals_dir, 'gpt2_training.png'))
+    # the held-out bits per byte of each model at its last evaluation, over the training seeds
+    last = held_out.sort_values('step').groupby(['model', 'train_seed']).tail(1)
+    summary = {'final_eval_bpb': {model: {'mean': float(rows['bpb'].mean()), 'std': float(rows['bpb'].std(ddof=1))
+                                          if len(rows) > 1 else 0.0, 'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
+                                  for model, rows in last.groupby('model')}}
+    with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    record_run(out_dir)
 teardown(rt)

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use('Agg')  # no display on servers and CI
 import matplotlib.pyplot as plt
 
+from robustness.report import FIGURES_WRITTEN
 from robustness.results import mean_std
 
 MARKERS = ['1', 'h', '*', 'o', 'P', 's', 'D', 'v', '^', 'X']
@@ -44,4 +45,5 @@ def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    FIGURES_WRITTEN.append(path)
     print(f"wrote {path}")

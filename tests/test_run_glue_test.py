@@ -292,9 +292,9 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     result = run_script('run_glue_test.py', *args)
     assert result.returncode == 0, result.stderr[-3000:]
     frame = pd.read_csv(out / 'glue.csv')
-    # 2 models x (2 scopes x 2 layer sets x (1 + 2 x 2 deletion rows + 1 + 2 noise rows) + 1 + 2 x 2 distraction rows)
-    # x 2 metrics: the intact model (level 0) is measured once, each damaged level twice
-    assert len(frame) == 2 * (2 * 2 * (5 + 3) + 5) * 2
+    # 2 models x (2 scopes x 2 layer sets x (1 + 2 + 1 deletion rows + 1 + 2 noise rows) + 1 + 2 x 2 distraction rows)
+    # x 2 metrics: the intact model (level 0) and deletion of every weight (level 1) are measured once, others twice
+    assert len(frame) == 2 * (2 * 2 * (4 + 3) + 5) * 2
     assert set(frame['metric']) == {'accuracy', 'f1'}
     assert set(frame['baseline'][frame['metric'] == 'accuracy']) == {0.5}  # balanced classes
     assert np.allclose(frame['baseline'][frame['metric'] == 'f1'], 2 / 3)  # always 'paraphrase'
@@ -362,6 +362,21 @@ def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir):
     counts = frame.groupby(['model', 'kind', 'layers', 'level']).size()
     for (model, kind, layers, level), count in counts.items():
         assert count == (3 if kind == 'head_deletion' and level > 0 else 1), (model, kind, layers, level)
+    summary = json.load(open(out / 'summary.json'))
+    assert len(summary['half_failure_level']) == 2 * 4 * 2  # models x kinds x layer sets
+    chance = frame['baseline'].iloc[0]
+    for name, half in summary['half_failure_level'].items():  # recomputed here from the CSV
+        model, kind, scope, layers = name.split(' | ')
+        curve = frame[(frame['model'] == model) & (frame['kind'] == kind) & (frame['layers'] == layers)].groupby('level')['value'].mean()
+        target = (curve.iloc[0] + chance) / 2
+        below = [level for level, value in curve.items() if (value - target) * (1 if chance <= curve.iloc[0] else -1) <= 0]
+        if not below:
+            assert half['level'] is None
+            continue
+        upper = below[0]
+        lower = max([level for level in curve.index if level < upper], default=upper)
+        expected = upper if upper == lower else lower + (upper - lower) * (target - curve[lower]) / (curve[upper] - curve[lower])
+        assert half['level'] == pytest.approx(expected, abs=1e-12), name
     heads = frame[(frame['kind'] == 'head_deletion') & (frame['level'] == 1)]
     assert (heads['sparsity'] == 1).all()  # every head of the output projections zeroed
     assert np.allclose(frame[(frame['kind'] == 'nm_pruning') & (frame['level'] == 0.5)]['sparsity'], 0.5)

@@ -23,11 +23,14 @@ def test_grid_measures_deterministic_kinds_and_level_zero_once():
     grid = trial_grid(['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'nm_pruning'], ['attn'], ['all'],
                       GRIDS, repeats=3)
     count = lambda kind, level: sum(1 for t in grid if t.kind == kind and t.level == level)
-    assert [count('random_deletion', level) for level in (0, 0.5, 1)] == [1, 3, 3]
+    assert [count('random_deletion', level) for level in (0, 0.5, 1)] == [1, 3, 1]  # 1.0 zeroes all: one draw
     assert [count('magnitude_pruning', level) for level in (0, 0.5, 1)] == [1, 1, 1]
     assert [count('nm_pruning', level) for level in (0, 0.5, 1)] == [1, 1, 1]
     assert [count('gaussian_noise', level) for level in (0, 0.1)] == [1, 3]  # noise takes noise_levels
     assert len(set(grid)) == len(grid)
+    floored = trial_grid(['gaussian_noise'], ['attn', 'mlp'], ['all'], GRIDS, repeats=3, floors=True)
+    assert [t for t in floored if t.kind == 'random_deletion'] == [Trial('random_deletion', s, 'all', 1.0, 0)
+                                                                   for s in ('attn', 'mlp')]
 
 
 def test_resume_and_level_zero_reuse(tmp_path):
@@ -133,7 +136,7 @@ def test_two_runs_into_one_out_dir_write_no_duplicate(tmp_path):
     for code, stderr in results:
         assert code == 0 or stderr.strip().splitlines()[-1].startswith(f'error: out_dir: {tmp_path / "out"} is in use')
     frame = pd.read_csv(tmp_path / 'out' / 'perplexity.csv')
-    assert not frame.duplicated(['model', 'kind', 'scope', 'level', 'repeat']).any() and len(frame) == 1 + 5 * 6
+    assert not frame.duplicated(['model', 'kind', 'scope', 'level', 'repeat']).any() and len(frame) == 1 + 4 * 6 + 1
 
 
 @pytest.mark.parametrize('kind', ['head_deletion', 'nm_pruning'])

@@ -45,8 +45,11 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path):
     frame = pd.read_csv(out / 'perplexity.csv')
     for column in 'model,checkpoint,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
         assert column in frame.columns
-    # final: 2 models x 2 scopes x (random: 1 + 2, magnitude: 1 + 1, noise: 1 + 2); epoch_1: magnitude 2 x 2
-    assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (3 + 2 + 3)
+    # final: 2 models x 2 scopes x (random: 1 + 2 + the floor at 1.0, magnitude: 1 + 1, noise: 1 + 2); epoch_1:
+    # magnitude 2 x 2
+    assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (4 + 2 + 3)
+    floors = frame[(frame['kind'] == 'random_deletion') & (frame['level'] == 1)]
+    assert len(floors) == 4 and (floors['sparsity'] == 1).all() and (floors['repeat'] == 0).all()
     assert len(frame[frame['checkpoint'] == 'epoch_1']) == 2 * 2 and set(frame['model'][frame['checkpoint'] == 'epoch_1']) == {'monolingual'}
     text = (tiny / 'eval.txt').read_text()
     assert (frame['bytes'] == len(text.encode('utf-8'))).all()
@@ -70,7 +73,27 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path):
     assert set(summary['comparisons']) == {f'bilingual - monolingual | {k} | {s}' for k in
                                            ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
     entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
-    assert entry['levels'] == [0.0, 0.5] and entry['repeats'] == 2 and len(entry['relative_change_difference_ci95']) == 2
+    assert entry['levels'] == [0.0, 0.5, 1.0] and entry['repeats'] == 2 and len(entry['relative_change_difference_ci95']) == 3
+    # every model x kind x scope has its half-failure level, equal to one computed here from the CSV
+    for name, half in summary['half_failure_level'].items():
+        model, kind, scope = name.split(' | ')
+        rows = frame[(frame['model'] == model) & (frame['kind'] == kind) & (frame['scope'] == scope)
+                     & (frame['checkpoint'] == 'final')]
+        curve = rows.groupby('level')['bpb'].mean()
+        floor = floors[(floors['model'] == model) & (floors['scope'] == scope)]['bpb'].item()
+        target = (curve.iloc[0] + floor) / 2
+        sign = 1 if floor >= curve.iloc[0] else -1  # (an untrained tiny model can do better with no attention)
+        above = [level for level, value in curve.items() if sign * (value - target) >= 0]
+        if not above:
+            assert half['level'] is None and not half['reached'] and 'not reached within the grid' in result.stdout
+            continue
+        upper = above[0]
+        lower = max(level for level in curve.index if level < upper) if upper > 0 else upper
+        expected = upper if upper == lower else lower + (upper - lower) * (target - curve[lower]) / (curve[upper] - curve[lower])
+        assert half['level'] == pytest.approx(expected, abs=1e-12), name
+    assert len(summary['half_failure_level']) == 2 * 3 * 2
+    assert summary['comparisons']['bilingual - monolingual | random_deletion | attn']['half_failure_level']['a'] == \
+        summary['half_failure_level']['bilingual | random_deletion | attn']['level']
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
     # one model each and a deterministic kind: one measurement per level, so no interval (not a zero-width one)
     pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
@@ -142,17 +165,41 @@ def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp
     ('--scope=heads', "scope: unknown value 'heads'"),
     ('--models=monolingual=/nonexistent/model', 'models: model directory /nonexistent/model does not exist'),
     ('EMPTY', 'is empty'),
+    ('--failure_fraction=1.5', 'failure_fraction: 1.5 must lie in (0, 1)'),
+    ('--kinds=head_deletion --scope=mlp', "head_deletion: scope 'mlp' holds no attention output projection"),
+    ('--kinds=nm_pruning --nm_group=3', 'nm_pruning: group 3 does not divide the 32 inputs of'),
+    ('--kinds=wanda_pruning --calibration_file=/no/such.txt', 'calibration_file: /no/such.txt does not exist'),
 ])
 def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, override, message):
     out = tmp_path / 'out'
     if override == 'EMPTY':
         (tmp_path / 'empty.txt').write_text('')
         override = f'--eval_file={tmp_path / "empty.txt"}'
-    result = run_script('test_gpt2.py', *common(tiny, out), override)
+    result = run_script('test_gpt2.py', *common(tiny, out), *override.split())
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith('error: ') and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_structural_kinds_end_to_end(tiny, tmp_path):
+    """Head deletion, N:M and Wanda through the script: Wanda's calibration is the training text, not the evaluation
+    text; a figure per kind."""
+    out = tmp_path / 'out'
+    (tmp_path / 'train.txt').write_text(ruth()[:6000])
+    result = run_script('test_gpt2.py', *common(tiny, out), '--kinds=head_deletion,nm_pruning,wanda_pruning',
+                        '--scope=attn', '--levels=0,0.5,1', f'--calibration_file={tmp_path / "train.txt"}',
+                        '--calibration_windows=4', '--epochs=False')
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_csv(out / 'perplexity.csv')
+    heads = frame[(frame['kind'] == 'head_deletion') & (frame['level'] == 1)]
+    assert len(heads) == 2 * 2 and (heads['sparsity'] == 1).all()  # 2 models x 2 draws, every head gone
+    nm = frame[(frame['kind'] == 'nm_pruning') & (frame['level'] == 0.5)]
+    assert len(nm) == 2 and (nm['sparsity'] == 0.5).all()  # deterministic: one row
+    wanda = frame[(frame['kind'] == 'wanda_pruning') & (frame['level'] == 0.5)]
+    assert len(wanda) == 2 and wanda['sparsity'].between(0.49, 0.51).all()
+    for name in ('gpt2_head_delete.png', 'gpt2_nm_pruning.png', 'gpt2_wanda_pruning.png'):
+        assert (out / 'visuals' / name).stat().st_size > 10_000
 
 
 def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
@@ -163,9 +210,10 @@ def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
                              os.path.join(ROOT, 'test_gpt2.py'), *args], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'rank 0: 5 of 10 trials' in result.stdout and 'rank 1: 5 of 10 trials' in result.stdout
+    # 2 models x (level 0 + 2 levels x 2 repeats + the floor at 1.0)
+    assert 'rank 0: 6 of 12 trials' in result.stdout and 'rank 1: 6 of 12 trials' in result.stdout
     frame = pd.read_csv(out / 'perplexity.csv')
-    assert len(frame) == 10 and not frame.duplicated(['model', 'level', 'repeat']).any()
+    assert len(frame) == 12 and not frame.duplicated(['model', 'level', 'repeat']).any()
     assert not list(out.glob('perplexity.part*.csv'))
     intact = frame[(frame['model'] == 'monolingual') & (frame['level'] == 0)]['nll'].item()
     model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')

@@ -1,0 +1,202 @@
+"""The report of a run: every verdict and measured number, from the scripts' own output, never typed by hand.
+
+    python -m robustness.report                 # results/*/ -> visuals/README.md (GitHub shows it beside the figures)
+    python -m robustness.report --results=results --out=visuals/README.md
+
+Each script writes out_dir/summary.json (its numbers and verdicts), out_dir/config.json (its settings) and
+out_dir/run.json (`record_run`: its wall time, the machine, the versions, the figures it wrote). The report lays
+them out: one section per script, with the tables of its summary, its wall time and configuration, and its figures.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+import torch
+
+ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
+QUESTIONS = {
+    'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
+                             '(the theory), and does it fall with more tasks?',
+    'non_linear': 'A ResNet backbone shared by T tasks: does accuracy under damage rise with T?',
+    'train_bilingual_gpt2': 'Monolingual, bilingual and control GPT-2 models, trained with equal budgets.',
+    'test_gpt2': 'Do bilingual GPT-2 models keep more of their English (bits per byte) under weight damage?',
+    'run_glue_test': 'Fine-tuned on a sentence-pair task, does the bilingual model keep more accuracy under damage?',
+}
+FIGURES_WRITTEN = []  # every figure this process saved (robustness.plots.save appends), for run.json
+
+
+def machine():
+    """What the run ran on, in words."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
+
+
+def process_started():
+    """When this process started (time.time() scale): from /proc on Linux, imports included; else this module's
+    import."""
+    try:
+        with open('/proc/self/stat') as f:
+            ticks = int(f.read().rsplit(')', 1)[1].split()[19])
+        with open('/proc/stat') as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith('btime'))
+        return boot + ticks / os.sysconf('SC_CLK_TCK')
+    except (OSError, StopIteration, ValueError, IndexError):
+        return IMPORTED
+
+
+IMPORTED = time.time()
+
+
+def record_run(out_dir):
+    """Write out_dir/run.json: the script, its wall time (from the process's start), the machine, the versions and
+    the figures it wrote."""
+    os.makedirs(out_dir, exist_ok=True)
+    record = {'script': os.path.basename(sys.argv[0]), 'seconds': round(time.time() - process_started(), 1),
+              'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'machine': machine(),
+              'python': platform.python_version(), 'torch': torch.__version__,
+              'figures': sorted(set(FIGURES_WRITTEN))}
+    with open(os.path.join(out_dir, 'run.json'), 'w') as f:
+        json.dump(record, f, indent=2)
+
+
+def number(value, digits=4):
+    if value is None:
+        return 'n/a'
+    if isinstance(value, (int, float)):
+        return f"{value:+.{digits}f}" if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def interval(ci):
+    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else 'no interval'
+
+
+def table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def comparison_table(summary):
+    """test_gpt2 and run_glue_test: a row per pair x kind x scope (x layers)."""
+    rows = []
+    for name, entry in summary.get('comparisons', {}).items():
+        crossover = entry.get('crossover')
+        half = entry.get('half_failure_level')
+        rows.append([name, entry['verdict'], number(entry['mean_over_damaged_levels']),
+                     interval(entry['mean_over_damaged_levels_ci95']), number(entry.get('detectable_difference')),
+                     'none' if crossover is None else f"{crossover:.3f}",
+                     half_failure_cell(half),
+                     f"{entry['training_seeds'][0]}, {entry['training_seeds'][1]} x {entry['repeats']}"])
+    return table(['a - b / kind / scope', 'verdict', 'difference in relative change', '95% CI', 'detectable',
+                  'crossover', 'half-failure level a, b, a - b [95% CI]', 'training seeds x draws'], rows)
+
+
+def half_failure_cell(half):
+    if not half:
+        return 'n/a'
+    show = lambda level: 'not reached' if level is None else f"{level:.3f}"
+    cell = f"{show(half['a'])}, {show(half['b'])}"
+    if half.get('difference') is not None:
+        cell += f", {half['difference']:+.3f} {interval(half.get('difference_ci95'))}"
+    return cell
+
+
+def binary_tables(summary):
+    rows = []
+    for T, entry in summary['num_tasks'].items():
+        theory = entry['additive_noise_theory']
+        rows.append([T, f"{entry['slope']:.3f}", f"{entry['clean_mse']:.4f}",
+                     f"{100 * entry.get('max_relative_standard_error', {}).get('gaussian_noise', float('nan')):.1f}%",
+                     f"{100 * theory.get('max_relative_deviation', float('nan')):.1f}%",
+                     f"{theory.get('max_deviation_in_standard_errors', float('nan')):.1f}"])
+    return table(['T', 'slope ||S_k||²/T', 'clean mse', 'gaussian noise: largest SE / mean',
+                  'largest deviation from the theory', 'in standard errors'], rows)
+
+
+def nonlinear_tables(summary):
+    clean = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['clean_accuracy'].items() if value is not None)
+    trends = lambda entries: table(
+        ['kind / scope', 'verdict', 'accuracy slope per task', '95% CI', 'drop slope per task', '95% CI'],
+        [[name, entry['verdict'], f"{entry['damaged_accuracy_slope']:+.4f}", interval(entry['damaged_accuracy_slope_ci95']),
+          f"{entry['drop_slope']:+.4f}", interval(entry['drop_slope_ci95'])] for name, entry in entries.items()])
+    text = f"Clean accuracy (mean over tasks and training seeds): {clean}.\n\nMean over each model's tasks:\n\n"
+    text += trends(summary['comparisons'])
+    if summary.get('task_0'):
+        text += "\n\nTask 0 alone (class 0 vs 1), which every T shares:\n\n" + trends(summary['task_0'])
+    if summary.get('half_failure'):
+        counts = summary['task_counts']
+        show = lambda entry: 'n/a' if not entry else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
+        text += "\n\nHalf-failure level (halfway from intact to chance) by number of tasks:\n\n" + table(
+            ['kind / scope', *(f'T={T}' for T in counts)],
+            [[name, *(show(levels.get(str(T), levels.get(T))) for T in counts)]
+             for name, levels in summary['half_failure'].items()])
+    return text
+
+
+def training_tables(summary):
+    rows = [[model, f"{entry['mean']:.4f}", f"{entry['std']:.4f}", ', '.join(f"{v:.4f}" for v in entry['per_seed'])]
+            for model, entry in summary['final_eval_bpb'].items()]
+    return table(['model', 'held-out English bpb, mean', 'std over training seeds', 'per seed'], rows)
+
+
+RENDER = {'binary_classification': binary_tables, 'non_linear': nonlinear_tables,
+          'train_bilingual_gpt2': training_tables, 'test_gpt2': comparison_table, 'run_glue_test': comparison_table}
+
+
+def section(name, folder, report_dir):
+    read = lambda filename: json.load(open(os.path.join(folder, filename))) \
+        if os.path.exists(os.path.join(folder, filename)) else None
+    summary, config, run = read('summary.json'), read('config.json'), read('run.json')
+    lines = [f"## {name}.py", '', QUESTIONS.get(name, '')]
+    if run:
+        lines += ['', f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
+                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}."]
+    if summary and name in RENDER:
+        lines += ['', RENDER[name](summary)]
+        if summary.get('note'):
+            lines += ['', summary['note']]
+    for figure in (run or {}).get('figures', []):
+        lines += ['', f"![{os.path.basename(figure)}]({os.path.relpath(figure, report_dir)})"]
+    if config:
+        shown = ', '.join(f"`{key}={','.join(map(str, value)) if isinstance(value, list) else value}`"
+                          for key, value in config.items())
+        lines += ['', f"<details><summary>configuration</summary>\n\n{shown}\n\n</details>"]
+    return '\n'.join(lines)
+
+
+def write_report(results='results', out='visuals/README.md'):
+    folders = [name for name in ORDER if os.path.isdir(os.path.join(results, name))]
+    folders += sorted(name for name in os.listdir(results) if name not in folders
+                      and os.path.exists(os.path.join(results, name, 'summary.json'))) if os.path.isdir(results) else []
+    report_dir = os.path.dirname(out) or '.'
+    total = sum(json.load(open(path))['seconds'] for name in folders
+                if os.path.exists(path := os.path.join(results, name, 'run.json')))
+    parts = ['# Report of the last run', '',
+             f"Generated by `python -m robustness.report` from `{results}/*/` (summary.json, config.json, run.json) on "
+             f"{datetime.date.today().isoformat()}; every number below was written by the scripts themselves. "
+             f"Scripts' wall time together: **{total / 60:.1f} min**.", '']
+    parts += [section(name, os.path.join(results, name), report_dir) for name in folders]
+    os.makedirs(report_dir, exist_ok=True)
+    with open(out, 'w') as f:
+        f.write('\n\n'.join(parts) + '\n')
+    print(f"wrote {out} ({len(folders)} scripts)")
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--results', default='results', help='folder of the scripts\' out_dirs')
+    parser.add_argument('--out', default='visuals/README.md', help='the report (Markdown)')
+    arguments = parser.parse_args()
+    write_report(arguments.results, arguments.out)
