@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: reproduce test bench clean
+.PHONY: reproduce finetune test bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ reproduce: $(VENV)/.installed
 	$(PY) train_bilingual_gpt2.py
 	$(PY) test_gpt2.py
 	$(PY) run_glue_test.py
+	$(PY) -m robustness.report
+
+# The paper's design offline (configs/offline_finetune.py): an English base, three models fine-tuned from it, the sweep.
+FINETUNED := results/offline_finetune
+finetune: $(VENV)/.installed
+	$(PY) train_bilingual_gpt2.py --train_models=monolingual --train_seeds=1337 --out_dir=results/offline_base \
+		--visuals_dir=visuals/offline_base
+	$(PY) train_bilingual_gpt2.py configs/offline_finetune.py
+	$(PY) test_gpt2.py --models=monolingual=$(FINETUNED)/monolingual,bilingual=$(FINETUNED)/bilingual,control=$(FINETUNED)/control \
+		--eval_file=$(FINETUNED)/eval_en.txt --calibration_file=$(FINETUNED)/train_en.txt \
+		--out_dir=results/test_gpt2_finetune --visuals_dir=visuals/offline_finetune
+	$(PY) -m robustness.report
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n auto tests

@@ -10,7 +10,7 @@ that follows the spectrum: for additive noise sigma,
 so more (diverse) tasks, whose energy spreads beyond k directions, give a smaller slope ||S_k||_F^2 / T and a
 smaller error under noise. Here mse is half the mean squared error, the data term of the training loss.
 
-    python binary_classification.py                                 # digits, offline, ~12 s on 2 cores
+    python binary_classification.py                                 # digits, offline, seconds on a CPU
     python binary_classification.py --dataset=mnist --max_samples=10000
     python binary_classification.py --help
 """

@@ -47,7 +47,7 @@ from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, t
 # -----------------------------------------------------------------------------
 # models and task
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,'
-          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (+6.5 min on 2 cores)
+          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (minutes more on 2 cores: bench/RESULTS.md)
 tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
 n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
@@ -71,8 +71,8 @@ kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'ga
          'neuron_deletion', 'distraction']  # robustness.perturb kinds (head_deletion, nm_pruning, wanda_pruning too), and distraction (random words in the inputs)
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
-levels = [0.0, 0.2, 0.4, 0.6, 0.8]  # fractions deleted/pruned, every kind but gaussian_noise (the article: 0..1 in steps of 0.01)
-noise_levels = [0.0, 0.01, 0.02, 0.05]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
+levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)
+noise_levels = [0.0, 0.01, 0.02, 0.05, 0.1]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
 repeats = 2  # draws per level of a random kind (different masks / noise; deterministic kinds: 1)
 nm_group = 4  # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = ''  # wanda_pruning: text whose activations weigh the weights ('' = the task's training sentences)

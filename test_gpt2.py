@@ -45,7 +45,7 @@ from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KIND_TABLE, KINDS, SCOPES, check_kind
 from robustness.report import record_run
 from robustness.results import ResultsLog
-from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
+from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import compare_rows, half_failure_of
 from robustness.sweep import FLOOR_KIND, check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials, trial_grid
 
@@ -63,8 +63,8 @@ epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise
-noise_levels = [0.0, 0.01, 0.02, 0.04]  # std of the added noise, >= 0, for gaussian_noise
+levels = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure: the curves bend late)
+noise_levels = [0.0, 0.005, 0.01, 0.02, 0.04, 0.08]  # std of the added noise, >= 0, for gaussian_noise (dense near 0, where the curves bend)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text)
@@ -74,6 +74,7 @@ seed = 0                   # repeat r draws with seed + r
 max_length = 0             # tokens per window (0 = each model's context length)
 stride = 0                 # tokens between window starts (0 = max_length: windows overlap by one token)
 batch_size = 8             # windows per forward pass
+precision = 'auto'         # auto (bf16 autocast on a GPU, fp32 on a CPU) | fp32 | bf16
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
@@ -92,6 +93,7 @@ check_choices('epoch_kinds', epoch_kinds, KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
 check(scopes, "scope: name at least one scope")
 check_choices('scope', scopes, SCOPES)
+check_choices('precision', precision, PRECISIONS)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
 grids = {'levels': levels, 'noise_levels': noise_levels}
@@ -222,7 +224,7 @@ for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda
     # With `layers`, the clean hidden states entering the first perturbed block are computed once and
     # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
     scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
-                              batch_size, first_block=min(layers) if layers else 0)
+                              batch_size, first_block=min(layers) if layers else 0, precision=precision)
 
     def record(trial, result, sparsity, seconds):
         nll, tokens = result

@@ -15,18 +15,17 @@ reuses the clean hidden states entering that block.
 Prints the times, tokens per second and ratios as a markdown table.
 """
 
-import copy
 import os
 import platform
 import statistics
 import sys
 import time
 
-import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from paper_procedure import paper_trial
 from robustness import corpora
 from robustness.config import check, check_choices, configure
 from robustness.perplexity import SlidingWindowNLL, encode
@@ -74,39 +73,6 @@ trials = [(kind, level if kind != 'gaussian_noise' else level / 10, seed)
 def sync():
     if rt.device.type == 'cuda':
         torch.cuda.synchronize()
-
-
-def paper_trial(kind, amount, seed):
-    """The paper's procedure for one trial (deep copy, per-tensor CPU percentile, one window per forward, fp32)."""
-    damaged = copy.deepcopy(net)
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, w in damaged.named_parameters():
-            if 'attn' not in name:
-                continue
-            if kind == 'magnitude_pruning':
-                threshold = np.percentile(w.abs().cpu().numpy(), amount * 100)
-                w.masked_fill_(w.abs() <= torch.tensor(threshold, device=w.device), 0)
-            elif kind == 'random_deletion':
-                w.mul_((torch.rand_like(w) >= amount).float())
-            else:
-                w.add_(torch.randn_like(w) * amount)
-    nll_sum, n_tokens, previous_end = 0.0, 0, 0
-    for begin in range(0, len(ids), stride):  # the HF guide's loop
-        end = min(begin + max_length, len(ids))
-        target_length = end - previous_end
-        window = ids[begin:end].unsqueeze(0).to(rt.device)
-        labels = window.clone()
-        labels[:, :-target_length] = -100
-        with torch.no_grad():
-            loss = damaged(window, labels=labels).loss
-        scored = (labels != -100).sum().item() - 1
-        nll_sum += loss.item() * scored
-        n_tokens += scored
-        previous_end = end
-        if end == len(ids):
-            break
-    return nll_sum, n_tokens
 
 
 def timed(function, count):
@@ -161,7 +127,7 @@ restricted_seconds = timed(restricted_trial, len(trials))
 paper_seconds = None
 if paper:
     iterator = iter(trials)
-    paper_seconds = timed(lambda: paper_trial(*next(iterator)), len(trials))
+    paper_seconds = timed(lambda: paper_trial(net, ids, *next(iterator), max_length, stride, rt.device), len(trials))
 
 n = len(trials)
 device_name = torch.cuda.get_device_name(rt.device) if rt.device.type == 'cuda' else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"

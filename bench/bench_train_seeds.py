@@ -2,7 +2,7 @@
 another in one process (torch's threads on all cores) against one single-thread process per (model, seed).
 
     python bench/bench_train_seeds.py                      # 2 seeds x monolingual, 150 steps each
-    python bench/bench_train_seeds.py --seeds=1,2,3,4 --steps=300
+    python bench/bench_train_seeds.py --train_seeds=1,2,3,4 --steps=300
 
 Prints the wall times and the speed-up as a markdown table.
 """
@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 from robustness.config import configure
 
 # -----------------------------------------------------------------------------
-seeds = [1, 2]             # training seeds
+train_seeds = [1, 2]       # training seeds
 steps = 150                # optimizer steps per model (the default model: 4 layers x 128, batch 16 x 128 tokens)
 models = 'monolingual'     # train_models
 # -----------------------------------------------------------------------------
@@ -31,7 +31,7 @@ def timed(jobs, threads):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         started = time.perf_counter()
         subprocess.run([sys.executable, os.path.join(ROOT, 'train_bilingual_gpt2.py'), f'--train_models={models}',
-                        f'--train_seeds={",".join(map(str, seeds))}', f'--max_steps={steps}', f'--eval_interval={steps}',
+                        f'--train_seeds={",".join(map(str, train_seeds))}', f'--max_steps={steps}', f'--eval_interval={steps}',
                         f'--jobs={jobs}', f'--out_dir={out}', f'--visuals_dir={out}'], env=env, check=True,
                        capture_output=True)
         return time.perf_counter() - started
@@ -40,8 +40,8 @@ def timed(jobs, threads):
 cores = os.cpu_count()
 one_process = timed(jobs=1, threads=cores)
 parallel = timed(jobs=0, threads=1)
-print(f"\n{len(seeds)} seeds x {models}, {steps} steps each; {cores} cores, {platform.machine()}\n")
+print(f"\n{len(train_seeds)} seeds x {models}, {steps} steps each; {cores} cores, {platform.machine()}\n")
 print('| how | wall time | speed-up |\n| --- | --- | --- |')
 print(f"| one process, seeds one after another, {cores} threads | {one_process:.1f} s | 1.00 |")
-print(f"| one single-thread process per (model, seed), {min(cores, len(seeds))} at a time | {parallel:.1f} s | "
+print(f"| one single-thread process per (model, seed), {min(cores, len(train_seeds))} at a time | {parallel:.1f} s | "
       f"{one_process / parallel:.2f} |")

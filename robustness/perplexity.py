@@ -85,9 +85,9 @@ def _run_blocks(hidden, blocks, mask, positions):
 class SlidingWindowNLL:
     """The windows of one token sequence, batched once, scored with the model's current weights per call."""
 
-    def __init__(self, model, input_ids, max_length, stride, batch_size=8, first_block=0):
+    def __init__(self, model, input_ids, max_length, stride, batch_size=8, first_block=0, precision='auto'):
         input_ids = torch.as_tensor(input_ids).flatten()
-        self.model, self.first_block = model, first_block
+        self.model, self.first_block, self.precision = model, first_block, precision
         self.device = next(model.parameters()).device
         # Windows of equal length and equal scored range go in one batch (the first and the last window
         # usually differ from the middle ones).
@@ -106,7 +106,7 @@ class SlidingWindowNLL:
                 raise ValueError(f"first_block {first_block} is outside the model's {len(blocks)} blocks")
             was_training = model.training
             model.eval()
-            with torch.inference_mode(), autocast(self.device):
+            with torch.inference_mode(), autocast(self.device, self.precision):
                 self.cached = []
                 for ids, _ in self.batches:
                     positions, mask = self._positions_and_mask(ids)
@@ -127,7 +127,7 @@ class SlidingWindowNLL:
         was_training = self.model.training
         self.model.eval()
         nll = torch.zeros((), dtype=torch.float64, device=self.device)
-        with torch.inference_mode(), autocast(self.device):
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for i, (ids, context) in enumerate(self.batches):
                 keep = ids.shape[1] - context + 1  # the positions predicting the scored tokens, plus the last
                 if self.cached is None:

@@ -2,6 +2,7 @@
 scripts share."""
 
 import contextlib
+import ctypes
 import os
 import random
 import subprocess
@@ -32,11 +33,25 @@ class Runtime:
         return self.rank == 0  # the master process logs, saves and draws
 
 
+def keep_freed_memory(limit=1 << 30):
+    """Have glibc keep freed memory for reuse instead of handing it back to the kernel. By default a buffer above its
+    mmap threshold (a few MB: a batch of activations) is mapped on allocation and unmapped on free, so each forward
+    pass faults every page in again: non_linear.py's evaluation spent more time in the kernel than in torch
+    (bench/RESULTS.md). Below `limit`, buffers now come from the heap and stay there. A no-op off glibc."""
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        libc.mallopt(-3, limit)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, limit)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def setup(device='auto'):
     """Pick the device and, when launched by torchrun (RANK in the environment), join the process group.
 
     One process per GPU under CUDA (nccl); several CPU processes otherwise (gloo).
     """
+    keep_freed_memory()
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     check(device in ('cpu', 'cuda') or device.startswith('cuda:'), f"device: unknown device {device!r}; valid: auto, cpu, cuda")
@@ -62,10 +77,14 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def autocast(device):
-    """bf16 autocast under CUDA; full precision on the CPU, where bf16 matmuls are slower."""
-    if device.type == 'cuda':
-        return torch.autocast('cuda', dtype=torch.bfloat16)
+PRECISIONS = ('auto', 'fp32', 'bf16')
+
+
+def autocast(device, precision='auto'):
+    """The forward passes' precision: 'auto' is bf16 autocast under CUDA and fp32 on the CPU; 'bf16' autocasts on
+    either device; 'fp32' never."""
+    if precision == 'bf16' or precision == 'auto' and device.type == 'cuda':
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

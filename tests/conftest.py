@@ -13,6 +13,9 @@ sys.path.insert(0, ROOT)
 # are tiny, and torch's second thread only waits when another process (a torchrun rank) shares the two cores.
 OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
 os.environ.update(OFFLINE, OMP_NUM_THREADS='1')
+from robustness.runtime import keep_freed_memory  # noqa: E402 (after the environment it reads)
+
+keep_freed_memory()  # the tests that run in this process: no page faults on every batch
 
 
 def run_script(script, *args, cwd=ROOT, timeout=600):
@@ -25,3 +28,21 @@ def run_script(script, *args, cwd=ROOT, timeout=600):
 @pytest.fixture
 def run():
     return run_script
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite's wall time, for the README's measured block (robustness.report): the controller of a full run of
+    tests/ writes results/test_suite.json (xdist workers and partial runs do not)."""
+    config = session.config
+    if hasattr(config, 'workerinput') or not session.testscollected or session.testscollected < 200 or exitstatus != 0:
+        return
+    import datetime
+    import json
+    import time
+    from robustness.report import machine, process_started
+    workers = getattr(config.option, 'numprocesses', None) or 1
+    os.makedirs(os.path.join(ROOT, 'results'), exist_ok=True)
+    with open(os.path.join(ROOT, 'results', 'test_suite.json'), 'w') as f:
+        json.dump({'seconds': round(time.time() - process_started(), 1), 'tests': session.testscollected,
+                   'workers': workers, 'machine': machine(),
+                   'finished': datetime.datetime.now().isoformat(timespec='seconds')}, f, indent=2)

@@ -385,3 +385,10 @@ def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir):
     bad = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir}', '--kinds=head_deletion', '--scope=mlp',
                      f'--out_dir={tmp_path / "bad"}')
     assert bad.returncode == 1 and 'no attention output projection' in bad.stderr and not (tmp_path / 'bad').exists()
+
+
+def test_head_deletion_config_is_valid(tmp_path):
+    """configs/glue_heads_mbert.py parses; offline it stops at the hub, in one line, before writing anything."""
+    result = run_script('run_glue_test.py', 'configs/glue_heads_mbert.py', f'--out_dir={tmp_path / "out"}')
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert 'bert-base-cased' in result.stderr and 'hf download' in result.stderr and not (tmp_path / 'out').exists()

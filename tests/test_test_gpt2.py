@@ -219,3 +219,31 @@ def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
     text = (tiny / 'eval.txt').read_text()
     assert intact == pytest.approx(evaluate_text(model, AutoTokenizer.from_pretrained(tiny / 'mono'), text, 32, 16).nll, rel=1e-6)
+
+
+def test_report_is_generated_from_the_summaries(tiny, tmp_path):
+    """robustness.report lays out every comparison of summary.json with the summary's own numbers, and rewrites the
+    README's measured block from run.json."""
+    results = tmp_path / 'results'
+    out = results / 'test_gpt2'
+    result = run_script('test_gpt2.py', *common(tiny, out)[:3], f'--visuals_dir={tmp_path / "visuals"}',
+                        '--max_length=32', '--stride=16', '--bootstrap=50', '--repeats=2', '--kinds=random_deletion',
+                        '--scope=attn', '--levels=0,0.5', '--epochs=False')
+    assert result.returncode == 0, result.stderr[-2000:]
+    readme = tmp_path / 'README.md'
+    readme.write_text('# x\n\n<!-- measured:begin -->\nstale\n<!-- measured:end -->\n\nrest\n')
+    report = subprocess.run([sys.executable, '-m', 'robustness.report', f'--results={results}',
+                             f'--out={tmp_path / "visuals" / "README.md"}', f'--readme={readme}'], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr[-2000:]
+    text = (tmp_path / 'visuals' / 'README.md').read_text()
+    summary = json.loads((out / 'summary.json').read_text())
+    run = json.loads((out / 'run.json').read_text())
+    for name, entry in summary['comparisons'].items():
+        row = next(line for line in text.splitlines() if line.startswith(f'| {name} |'))
+        assert entry['verdict'] in row and f"{entry['mean_over_damaged_levels']:+.4f}" in row
+        half = entry['half_failure_level']
+        assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in row
+    assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
+    block = readme.read_text()
+    assert 'stale' not in block and f"{run['seconds'] / 60:.1f} min" in block and block.endswith('rest\n')
