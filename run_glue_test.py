@@ -67,8 +67,7 @@ weight_decay = 0.01  # AdamW weight decay
 warmup = 0.1  # fraction of the training steps with a linearly rising learning rate
 grad_clip = 1.0  # max gradient norm
 # damage sweeps
-kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise',
-         'neuron_deletion', 'distraction']  # robustness.perturb kinds (head_deletion, nm_pruning, wanda_pruning too), and distraction (random words in the inputs)
+kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction']  # robustness.perturb kinds (global_magnitude_pruning, neuron_deletion, head_deletion, nm_pruning, wanda_pruning too; left out of the default for the CPU budget) and distraction (random words in the inputs)
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
 levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)

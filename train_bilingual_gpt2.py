@@ -103,7 +103,7 @@ weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases a
 beta1 = 0.9                # AdamW beta1
 beta2 = 0.95               # AdamW beta2
 grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
-eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
+eval_interval = 300        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
