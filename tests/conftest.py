@@ -1,6 +1,7 @@
 """Shared test set-up: the tests run offline, from the repository root, on a small CPU machine."""
 
 import os
+import runpy
 import subprocess
 import sys
 
@@ -23,6 +24,22 @@ def run_script(script, *args, cwd=ROOT, timeout=600):
     env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg', **OFFLINE)
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_process(monkeypatch, script, *args):
+    """Run a script in this process, as `python script args` would (its imports are then paid once): for the many
+    bad-input cases, which stop before any work. Returns the SystemExit it ends with."""
+    monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(os.path.join(ROOT, script), run_name='__main__')
+    return exit.value
+
+
+def one_line_error(exit):
+    """The message of a script's one-line error (ConfigError), checked to be one; '' for any other exit."""
+    message = str(exit.code) if exit.code not in (None, 0) else ''
+    assert message.startswith('error: ') and '\n' not in message, message
+    return message
 
 
 @pytest.fixture

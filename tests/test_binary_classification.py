@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_script
+from conftest import one_line_error, run_in_process, run_script
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation, standard_draws, \
     train_task_vectors
@@ -153,13 +153,18 @@ def test_mnist_read_through_torchvision(tmp_path):
     (['--seeds=3'], '--seeds is now called --repeats'),
     (['--corruptions=additive_noise'], '--corruptions is now called --kinds'),
 ])
-def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, message):
+def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, monkeypatch, args, message):
     args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
-    result = run_script('binary_classification.py', *args, f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}')
-    assert result.returncode != 0
-    assert result.stderr.strip().startswith('error: ') and message in result.stderr
-    assert result.stderr.strip().count('\n') == 0
+    error = run_in_process(monkeypatch, 'binary_classification.py', *args, f'--out_dir={tmp_path / "out"}',
+                           f'--visuals_dir={tmp_path / "v"}')
+    assert message in one_line_error(error)
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists() and not (tmp_path / 'nothing').exists()
+
+
+def test_bad_input_as_a_user_sees_it(tmp_path):
+    result = run_script('binary_classification.py', '--dataset=imagenet', f'--out_dir={tmp_path / "out"}')
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == \
+        ["error: dataset: unknown value 'imagenet'; valid: digits, mnist, cifar10"]
 
 
 def test_gram_form_trains_the_same_task_vectors():

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torchvision
 
+from conftest import one_line_error, run_in_process
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.data import as_images, load_images
 from robustness.linear import task_data
@@ -164,13 +165,12 @@ def test_mnist_through_torchvision_with_resnet18(run, tmp_path):
     (['--seeds=2'], '--seeds is now called --repeats'),
     (['--kinds=head_deletion'], "kinds: unknown value 'head_deletion'"),
 ])
-def test_bad_input_is_a_one_line_error_and_writes_nothing(run, tmp_path, monkeypatch, args, message):
+def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, monkeypatch, args, message):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # offline, with an empty torch hub cache
     args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
-    result = run('non_linear.py', *args, f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}')
-    assert result.returncode != 0
-    assert result.stderr.strip().startswith('error: ') and message in result.stderr, result.stderr
-    assert result.stderr.strip().count('\n') == 0
+    error = run_in_process(monkeypatch, 'non_linear.py', *args, f'--out_dir={tmp_path / "out"}',
+                           f'--visuals_dir={tmp_path / "v"}')
+    assert message in one_line_error(error)
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists() and not (tmp_path / 'nothing').exists()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ROOT, run_script
+from conftest import ROOT, run_in_process, run_script
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel,
                           DataCollatorWithPadding, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast)
@@ -244,14 +244,6 @@ def test_paraphrase_pairs_are_balanced_and_split_by_book():
         glue.paraphrase_pairs(10, 10**6)
 
 
-def run_in_process(monkeypatch, *args):
-    """Run the script in this process (its imports are then paid once); returns the SystemExit."""
-    monkeypatch.setattr(sys, 'argv', ['run_glue_test.py', *map(str, args)])
-    with pytest.raises(SystemExit) as exit:
-        runpy.run_path(os.path.join(ROOT, 'run_glue_test.py'), run_name='__main__')
-    return exit.value
-
-
 def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2_dir):
     good = tmp_path / 'good.csv'
     good.write_text('sentence1,sentence2,label\na b,c d,1\ne f,g h,0\n')
@@ -272,7 +264,7 @@ def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2
     for expected, args in cases.items():
         out = tmp_path / 'out'
         models = [] if any(a.startswith('--models') for a in args) else [f'--models=tiny={gpt2_dir}']
-        error = run_in_process(monkeypatch, *args, *models, f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+        error = run_in_process(monkeypatch, 'run_glue_test.py', *args, *models, f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
         assert error.code != 0 and str(error.code).startswith('error: ') and '\n' not in str(error.code), args
         assert expected in str(error.code), (expected, error.code)
         assert not out.exists() and not (tmp_path / 'v').exists()

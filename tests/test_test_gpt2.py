@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import OFFLINE, ROOT, run_script
+from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_script
 from gpt2_fixtures import ruth, save_tiny_model
 from robustness.perplexity import evaluate_text
 from robustness.perturb import perturbed
@@ -170,16 +170,19 @@ def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp
     ('--kinds=nm_pruning --nm_group=3', 'nm_pruning: group 3 does not divide the 32 inputs of'),
     ('--kinds=wanda_pruning --calibration_file=/no/such.txt', 'calibration_file: /no/such.txt does not exist'),
 ])
-def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, override, message):
+def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, monkeypatch, override, message):
     out = tmp_path / 'out'
     if override == 'EMPTY':
         (tmp_path / 'empty.txt').write_text('')
         override = f'--eval_file={tmp_path / "empty.txt"}'
-    result = run_script('test_gpt2.py', *common(tiny, out), *override.split())
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith('error: ') and message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in one_line_error(run_in_process(monkeypatch, 'test_gpt2.py', *common(tiny, out), *override.split()))
     assert not out.exists()
+
+
+def test_bad_input_as_a_user_sees_it(tiny, tmp_path):
+    result = run_script('test_gpt2.py', *common(tiny, tmp_path / 'out'), '--kinds=dropout')
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: kinds: unknown value 'dropout'") and not (tmp_path / 'out').exists()
 
 
 def test_structural_kinds_end_to_end(tiny, tmp_path):

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from conftest import OFFLINE, ROOT, run_script
+from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_script
 from robustness import corpora
 
 SCRIPT = 'train_bilingual_gpt2.py'
@@ -238,7 +238,7 @@ def write(path, data):
 
 
 @pytest.mark.parametrize('case', ['missing', 'blank', 'fraction', 'block', 'hub', 'dataset', 'seeds'])
-def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2):
+def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2, monkeypatch):
     blank = write(tmp_path / 'b.txt', b'  \n\n \r\n')  # (an empty file takes the same path: test_corpora)
     args, setting = {
         'missing': (['--train_file=/no/such/file.txt'], 'train_file'),
@@ -250,10 +250,8 @@ def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2)
         'seeds': (['--train_seeds=1,1'], 'train_seeds'),
     }[case]
     out = tmp_path / 'out'
-    result = run_script(SCRIPT, *TINY, f'--out_dir={out}', *args)
-    assert result.returncode == 1
-    message = result.stderr.strip().splitlines()
-    assert len(message) == 1 and message[0].startswith(f'error: {setting}'), result.stderr[-2000:]
+    message = one_line_error(run_in_process(monkeypatch, SCRIPT, *TINY, f'--out_dir={out}', *args))
+    assert message.startswith(f'error: {setting}'), message
     assert not out.exists()  # nothing written
     if case == 'hub':
-        assert '--init_from=DIR' in message[0]
+        assert '--init_from=DIR' in message
