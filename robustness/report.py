@@ -83,9 +83,9 @@ def interval(ci):
 
 
 def table(header, rows):
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows]
-    return '\n'.join(lines)
+    """A Markdown table; a '|' inside a cell (the 'a - b | kind | scope' names) is escaped."""
+    cells = lambda row: ' | '.join(str(cell).replace('|', '\\|') for cell in row)
+    return '\n'.join([f'| {cells(header)} |', '|' + '---|' * len(header)] + [f'| {cells(row)} |' for row in rows])
 
 
 def comparison_table(summary):

@@ -243,7 +243,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path):
     summary = json.loads((out / 'summary.json').read_text())
     run = json.loads((out / 'run.json').read_text())
     for name, entry in summary['comparisons'].items():
-        row = next(line for line in text.splitlines() if line.startswith(f'| {name} |'))
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
         assert entry['verdict'] in row and f"{entry['mean_over_damaged_levels']:+.4f}" in row
         half = entry['half_failure_level']
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in row
