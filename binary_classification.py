@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, grid_name, check_sample_budget, corrupt, half_mse,
-                               representation, standard_draws, task_data, train_task_vectors)
+from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_sample_budget, corrupt, grid_name,
+                               half_mse, representation, standard_draws, task_data, train_task_vectors)
+from robustness.perturb import KIND_TABLE
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import record_run
 from robustness.results import ResultsLog
@@ -98,7 +99,8 @@ for T in tqdm(task_counts, desc='task counts'):
         'sparsity': {}}
     for kind in kinds:
         # pruning is deterministic: one draw
-        draw_seeds = [0] if kind == 'magnitude_pruning' else range(gaussian_repeats if kind == 'gaussian_noise' else repeats)
+        deterministic = kind in KIND_TABLE and KIND_TABLE[kind].deterministic  # multiplicative noise is the script's own
+        draw_seeds = [0] if deterministic else range(gaussian_repeats if kind == 'gaussian_noise' else repeats)
         # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, and the same at every level.
         draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, LINEAR_KINDS.index(kind), s])
                                                          .generate_state(1)[0]) for s in draw_seeds])

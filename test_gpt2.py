@@ -11,7 +11,8 @@ sliding-window NLL of the whole evaluation text is measured (robustness.perplexi
 perplexity depends on the tokenizer, so models with different tokenizers are compared in bits per
 byte (bpb); the crossover and the paired differences in summary.json use bpb. Repeat r uses seed
 `seed + r` for every model: models of the same shape get the same masks (paired comparisons).
-Magnitude pruning is deterministic and runs once per level.
+Deterministic kinds (the pruning kinds of robustness.perturb's table), the intact model and deletion of every
+weight run once per level; the floor (every weight in scope zeroed) is measured once per model and scope.
 
     python test_gpt2.py                            # offline default: models of train_bilingual_gpt2.py
     python test_gpt2.py --kinds=random_deletion --scope=attn --levels=0,0.1,0.2,0.3,0.4 --repeats=10

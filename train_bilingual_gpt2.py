@@ -408,8 +408,9 @@ def micro_batch(data, batch, state):
     return torch.cat(parts).to(rt.device, non_blocking=True)
 
 
-def optimizer_step(model, optimizer, scheduler, data, state, loss_sum):
-    """One optimizer step over grad_accum micro-batches; returns the gradient norm before and after clipping."""
+def optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging):
+    """One optimizer step over grad_accum micro-batches; returns the gradient norm before clipping and, on a step
+    that is `logging`, after it (None otherwise: an extra pass over the gradients)."""
     for micro in range(grad_accum):
         x = micro_batch(data, state['step'] * grad_accum + micro, state)
         # under DDP the gradients are all-reduced on the last micro-batch only
@@ -421,7 +422,8 @@ def optimizer_step(model, optimizer, scheduler, data, state, loss_sum):
         loss_sum += loss.detach()
     # clip after backward: the optimizer steps with the clipped gradients
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
-    clipped_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    clipped_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None]) \
+        if logging else None
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -494,10 +496,11 @@ def train(name, model_index, seed):
     loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
     while state['step'] < steps:
         lr = scheduler.get_last_lr()[0]
-        grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, data, state, loss_sum)
+        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == steps
+        grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging)
         window_steps += 1
         progress.update(1)
-        if state['step'] % log_interval == 0 or state['step'] == steps:
+        if logging:
             if rt.distributed:
                 torch.distributed.all_reduce(loss_sum)
             loss_value = loss_sum.item() / rt.world_size / window_steps
