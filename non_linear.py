@@ -29,7 +29,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from robustness import plots
 from robustness.config import check, check_choices, check_range, configure, save_config
