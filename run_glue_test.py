@@ -59,7 +59,7 @@ validation_pairs = 300  # task=paraphrase: evaluation pairs, from the held-out b
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
 # fine-tuning (AdamW, linear schedule with warm-up)
-epochs = 2  # passes over the training split
+epochs = 1  # passes over the training split
 batch_size = 32  # training batch size
 max_length = 64  # tokens per example; longer pairs lose tokens from the longer sentence
 lr = 5e-4  # peak learning rate (small models from scratch; 2e-5 for BERT-base)
@@ -71,12 +71,12 @@ kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction'
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
 levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)
-noise_levels = [0.0, 0.01, 0.02, 0.05, 0.1]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
+noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
 repeats = 2  # draws per level of a random kind (different masks / noise; deterministic kinds: 1)
 nm_group = 4  # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = ''  # wanda_pruning: text whose activations weigh the weights ('' = the task's training sentences)
 calibration_windows = 128  # wanda_pruning: calibration windows of max_length tokens
-distraction_levels = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]  # inserted words per word (the article: steps of 0.02)
+distraction_levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # inserted words per word (the article: steps of 0.02)
 distraction_repeats = 2  # random inputs per distraction level (the article: 25)
 distractor_file = ''  # distractor words, one per line (empty: the words of the training sentences)
 # run

@@ -64,8 +64,8 @@ epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure: the curves bend late)
-noise_levels = [0.0, 0.005, 0.01, 0.02, 0.04, 0.08]  # std of the added noise, >= 0, for gaussian_noise (dense near 0, where the curves bend)
+levels = [0.0, 0.3, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure, dense where the curves bend: late)
+noise_levels = [0.0, 0.01, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where every default model is past half-failure)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text)
@@ -348,13 +348,19 @@ def spread_title(rows, kind):
     return f"mean ± std over {' x '.join(parts)}" if parts else None
 
 
+def swept_scopes(rows):
+    """The scopes that the rows of one kind hold, in the order of `scope` (a kind on heads runs on one of them)."""
+    return [s for s in scopes if s in set(rows['scope'])]
+
+
 def draw_models(kind, rows, path, xlabel):
     rows = rows.copy()
     intact = rows[rows['level'] == 0].groupby(['model', 'train_seed', 'scope'])['bpb'].first()
     rows['relative'] = [bpb / intact.get((m, t, s), math.nan)
                         for m, t, s, bpb in zip(rows['model'], rows['train_seed'], rows['scope'], rows['bpb'])]
-    fig, axes = plots.figure(ncols=3, nrows=len(scopes), width=5.2, height=4.2)
-    for r, scope_name in enumerate(scopes):
+    shown = swept_scopes(rows)
+    fig, axes = plots.figure(ncols=3, nrows=len(shown), width=5.2, height=4.2)
+    for r, scope_name in enumerate(shown):
         part = rows[rows['scope'] == scope_name]
         for c, (column, ylabel) in enumerate((('ppl', 'Perplexity (own tokenizer)'), ('bpb', 'Bits per byte'),
                                               ('relative', 'bpb / bpb(intact)'))):
@@ -376,9 +382,10 @@ def draw_models(kind, rows, path, xlabel):
 
 def draw_epochs(kind, rows, path, xlabel):
     """One panel per model and scope; one perplexity curve per training epoch (the paper's Figure)."""
-    fig, axes = plots.figure(ncols=len(labels), nrows=len(scopes), width=5.2, height=4.2)
+    shown = swept_scopes(rows)
+    fig, axes = plots.figure(ncols=len(labels), nrows=len(shown), width=5.2, height=4.2)
     order = lambda name: int(name[6:]) if name.startswith('epoch_') else 10 ** 9
-    for r, scope_name in enumerate(scopes):
+    for r, scope_name in enumerate(shown):
         for c, label in enumerate(labels):
             ax = axes[r * len(labels) + c]
             part = rows[(rows['scope'] == scope_name) & (rows['model'] == label)].copy()

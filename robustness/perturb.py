@@ -70,6 +70,7 @@ class Kind:
     high: float | None    # largest valid amount (None: no bound)
     deterministic: bool   # every draw of a level gives the same damage: measured once per level
     grid: str             # the scripts' level grid for it: 'levels' (fractions) or 'noise_levels' (stds)
+    on_heads: bool = False  # acts on attention heads: attn, blocks and all hold the same heads, so it is swept once
 
 
 KIND_TABLE = {
@@ -78,7 +79,7 @@ KIND_TABLE = {
     'global_magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
     'gaussian_noise': Kind(0.0, None, False, 'noise_levels'),
     'neuron_deletion': Kind(0.0, 1.0, False, 'levels'),
-    'head_deletion': Kind(0.0, 1.0, False, 'levels'),
+    'head_deletion': Kind(0.0, 1.0, False, 'levels', on_heads=True),
     'nm_pruning': Kind(0.0, 1.0, True, 'levels'),
     'wanda_pruning': Kind(0.0, 1.0, True, 'levels'),
 }
@@ -86,6 +87,7 @@ KINDS = tuple(KIND_TABLE)
 AMOUNT_RANGES = {name: (kind.low, kind.high) for name, kind in KIND_TABLE.items()}
 TRANSFORMER_KINDS = ('head_deletion', 'wanda_pruning')  # need attention heads / token calibration windows
 SCOPES = ('attn', 'mlp', 'blocks', 'all')
+HEAD_SCOPES = ('attn', 'blocks', 'all')  # the scopes that hold every attention head of the blocks
 CONV_SCOPES = ('backbone', 'heads', 'all')
 # The last name of an attention sublayer's output projection, across families (GPT-2 c_proj, Llama/Mistral/Qwen
 # o_proj, OPT/XGLM/BART out_proj, BERT/BLOOM/Falcon/GPT-NeoX dense, XLM/DistilBERT out_lin, ModernBERT Wo).

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from robustness.config import check, fail
-from robustness.perturb import KIND_TABLE, perturbed
+from robustness.perturb import HEAD_SCOPES, KIND_TABLE, perturbed
 from robustness.results import ResultsLog
 
 
@@ -48,10 +48,21 @@ def draws(kind, level, repeats):
     return 1 if level == 0 or KIND_TABLE[kind].deterministic or (kind == FLOOR_KIND and level == 1.0) else repeats
 
 
+def scopes_of(kind, scopes):
+    """The scopes a kind is measured on: a kind that acts on attention heads deletes the same heads in attn, blocks
+    and all, so it runs on the first of those that `scopes` names (its other ones would repeat the same trials)."""
+    if not KIND_TABLE[kind].on_heads:
+        return list(scopes)
+    first = next((s for s in scopes if s in HEAD_SCOPES), None)
+    return [s for s in scopes if s not in HEAD_SCOPES or s == first]
+
+
 def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=False):
-    """[Trial] in a fixed order: kind, scope, layers, level, repeat. With `floors`, every (scope, layers) also gets
-    its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid lacks it."""
-    trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes for layers in layer_sets
+    """[Trial] in a fixed order: kind, scope, layers, level, repeat (`scopes_of` each kind). With `floors`, every
+    (scope, layers) also gets its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid
+    lacks it."""
+    trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes_of(kind, scopes)
+              for layers in layer_sets
               for level in grid_of(kind, grids) for repeat in range(draws(kind, level, repeats))]
     if floors:
         trials += [floor for scope in scopes for layers in layer_sets
