@@ -42,7 +42,7 @@ from robustness.report import record_run
 from robustness.results import ResultsLog
 from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
 from robustness.stats import compare_rows, half_failure_of
-from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, trial_grid
+from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, scopes_of, trial_grid
 
 # -----------------------------------------------------------------------------
 # models and task
@@ -156,14 +156,14 @@ for label, train_seed, path in units:  # a missing dir or file, or a bad state d
     with torch.device('meta'):
         skeleton = AutoModelForSequenceClassification.from_config(model_config)
     for kind in damage_kinds:
-        for scope_name in scopes:
-            for layers_name in layer_sets:
-                try:
+        try:
+            for scope_name in scopes_of(kind, scopes):
+                for layers_name in layer_sets:
                     check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name,
                                layer_indices(layers_name, num_layers(skeleton)),
                                **options(torch.zeros(1, 1, dtype=torch.long))(kind))
-                except ValueError as error:
-                    fail(f'kinds: {label}: {error}')
+        except ValueError as error:
+            fail(f'kinds: {label}: {error}')
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 

@@ -26,6 +26,7 @@ intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_ma
 (one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
 """
 
+import functools
 import glob
 import itertools
 import json
@@ -48,7 +49,8 @@ from robustness.report import record_run
 from robustness.results import ResultsLog
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import compare_rows, half_failure_of
-from robustness.sweep import FLOOR_KIND, check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials, trial_grid
+from robustness.sweep import (FLOOR_KIND, check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials,
+                              scopes_of, trial_grid)
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -68,7 +70,7 @@ levels = [0.0, 0.3, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fractio
 noise_levels = [0.0, 0.01, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where every default model is past half-failure)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
-calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text)
+calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text); a file or a HF dataset name:config:split
 calibration_windows = 128  # wanda_pruning: windows of the calibration text (each of the model's window length)
 seed = 0                   # repeat r draws with seed + r
 # perplexity
@@ -107,8 +109,6 @@ for name in ('max_length', 'stride', 'eval_chars'):
     check_range(name, config[name], 0)
 check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")
 check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
-check('wanda_pruning' not in kinds + epoch_kinds or os.path.isfile(calibration_file),
-      f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 model_paths = parse_models(models)
 labels = [label for label, _ in model_paths]
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
@@ -118,11 +118,16 @@ check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)
 
 
-def load_text(spec):
-    """The evaluation text: a file as the training script writes it, or online a HF dataset split."""
-    if os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt'):
+def is_file(spec):
+    return os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt')
+
+
+@functools.cache
+def load_text(spec, setting):
+    """A text: a file as the training script writes it, or online a HF dataset name:config:split (column text)."""
+    if is_file(spec):
         try:
-            documents, _ = read_documents(spec, 'eval_file')
+            documents, _ = read_documents(spec, setting)
         except ValueError as error:
             fail(str(error))
         return '\n'.join(documents) + '\n'
@@ -132,15 +137,17 @@ def load_text(spec):
         import datasets
         rows = datasets.load_dataset(name, subset or None, split=split or 'test')
     except Exception as error:
-        fail(f"eval_file: {spec!r} is not a file and could not be loaded as a Hugging Face dataset name:config:split "
-             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
+        fail(f"{setting}: {spec!r} is not a file and could not be loaded as a Hugging Face dataset name:config:split "
+             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); where there is a network, "
+             f"load it once (datasets.load_dataset) to fill the local cache, or save its text as a file and pass "
+             f"--{setting}=FILE")
     return '\n\n'.join(rows['text'])  # as the HF perplexity guide joins wikitext
 
 
 def calibration_windows_of(tokenizer, window):
     """Wanda's calibration: the first `calibration_windows` windows of `window` tokens of calibration_file."""
-    with open(calibration_file, encoding='utf-8') as f:
-        ids = encode(tokenizer, f.read(calibration_windows * window * 16))  # enough characters for the windows
+    # enough characters for the windows
+    ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
     count = min(calibration_windows, len(ids) // window)
     check(count >= 1, f"calibration_file: {calibration_file} holds fewer than {window} tokens")
     return torch.tensor(ids[:count * window]).view(count, window)
@@ -153,7 +160,9 @@ def options_of(unit):
                          if kind == 'wanda_pruning' else {})
 
 
-text = load_text(eval_file)
+check('wanda_pruning' not in kinds + epoch_kinds or not is_file(calibration_file) or os.path.isfile(calibration_file),
+      f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
+text = load_text(eval_file, 'eval_file')
 if eval_chars and len(text) > eval_chars:
     cut = text.rfind('\n', 0, eval_chars)
     text = text[:cut + 1 if cut > 0 else eval_chars]
@@ -171,7 +180,10 @@ for label, train_seed, path in units:
     tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
     model_config = load_config(path, 'models', n_head)
     check_vocabulary(tokenizer, model_config, name)
-    contexts[unit] = getattr(model_config, 'n_positions', None) or model_config.max_position_embeddings
+    # the window: the positions the model takes; ALiBi families (BLOOM) set no limit and need max_length
+    contexts[unit] = (getattr(model_config, 'n_positions', None) or getattr(model_config, 'max_position_embeddings', None)
+                      or max_length)
+    check(contexts[unit], f"max_length: {name} ({model_config.model_type}) sets no limit on its positions; set max_length")
     n_layers = model_config.num_hidden_layers
     check(max_length <= contexts[unit], f"max_length: {max_length} is longer than the {contexts[unit]} positions of {name}")
     check(stride <= (max_length or contexts[unit]), f"stride: {stride} is longer than {name}'s window of {max_length or contexts[unit]} tokens")
@@ -190,11 +202,11 @@ for label, train_seed, path in units:
     with torch.device('meta'):
         skeleton = AutoModelForCausalLM.from_config(model_config)
     for kind in set(kinds) | set(epoch_kinds):
-        for scope_name in scopes:
-            try:
+        try:
+            for scope_name in scopes_of(kind, scopes):
                 check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name, layers or None, **options_of(unit)(kind))
-            except ValueError as error:
-                fail(f"kinds: {name}: {error}")
+        except ValueError as error:
+            fail(f"kinds: {name}: {error}")
 
 # -----------------------------------------------------------------------------
 rt = setup(device)
@@ -220,7 +232,7 @@ print(f"rank {rt.rank}: {len(work)} of {total} trials to run on {rt.device}; tex
 n_bytes = len(text.encode('utf-8'))
 progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
 for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda item: item[:4]):
-    model = load_model(AutoModelForCausalLM, path, 'models', n_head, attn_implementation='sdpa').to(rt.device).eval()
+    model = load_model(AutoModelForCausalLM, path, 'models', n_head).to(rt.device).eval()
     window = max_length or contexts[label, train_seed]
     # With `layers`, the clean hidden states entering the first perturbed block are computed once and
     # every trial runs only the blocks from there on (perturbations never touch earlier blocks).

@@ -4,7 +4,7 @@ file in the paper authors' release format.
 
     config = load_config(path, 'models')                             # for a file: inferred from the tensor shapes
     tokenizer = load_tokenizer(path, 'models', tokenizer_dir)         # for a file: its folder, or `tokenizers`
-    model = load_model(AutoModelForCausalLM, path, 'models', attn_implementation='sdpa')
+    model = load_model(AutoModelForCausalLM, path, 'models')
 
 The authors released `torch.save(model.state_dict())` of a GPT2LMHeadModel with GPT-2 small's shape, taken while
 the model was wrapped in DistributedDataParallel (keys may begin with `module.`) and with the buffers `attn.bias`
@@ -155,10 +155,9 @@ def load_model(auto_class, path, setting, n_head=0, **kwargs):
         return from_pretrained(auto_class, path, setting, **kwargs)
     state = read_state_dict(path, setting)
     config = gpt2_config(state, path, setting, n_head)
-    attention = {'attn_implementation': kwargs.pop('attn_implementation')} if 'attn_implementation' in kwargs else {}
     for name, value in kwargs.items():  # as from_pretrained does with keyword arguments that are config fields
         setattr(config, name, value)
-    model = auto_class.from_config(config, **attention)
+    model = auto_class.from_config(config)
     if auto_class is AutoModelForSequenceClassification:
         state.pop('lm_head.weight', None)
     missing, unexpected = model.load_state_dict(state, strict=False)

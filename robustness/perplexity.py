@@ -14,19 +14,20 @@ compares models with different tokenizers; per-token perplexity does not.
     ppl.ppl, ppl.bpb
 
 For many evaluations of one text (a perturbation sweep) build `SlidingWindowNLL` once. With
-`first_block=k` it caches the clean hidden states entering transformer block k, and every call runs
-only blocks k.. and the head: the sweep over perturbations restricted to the last blocks then costs a
-fraction of a forward pass per trial.
+`first_block=k` it caches the clean output of transformer block k - 1, and every call runs only the
+embeddings, blocks k.. and the head: the sweep over perturbations restricted to the last blocks then
+costs a fraction of a forward pass per trial. The blocks are found as `robustness.perturb` finds them,
+so this works for every decoder family.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from transformers.masking_utils import create_causal_mask
-
+from robustness.perturb import block_lists
 from robustness.runtime import autocast
 
 
@@ -68,18 +69,34 @@ def windows(n_tokens, max_length, stride):
     return spans
 
 
-def _gpt2_parts(model):
-    """(embedding function, blocks, final norm, head) of a GPT-2-layout causal LM (transformer.h, ln_f, lm_head)."""
-    body = model.base_model
-    if not all(hasattr(body, name) for name in ('wte', 'wpe', 'h', 'ln_f')):
-        raise ValueError(f"first_block > 0 needs a GPT-2-layout model (wte, wpe, h, ln_f); got {type(body).__name__}")
-    return body, body.h, body.ln_f, model.get_output_embeddings()
+class _Stop(Exception):
+    """Raised by a hook to end a forward pass once it has what it came for."""
 
 
-def _run_blocks(hidden, blocks, mask, positions):
+def _blocks(model):
+    """The transformer blocks of a causal LM: its one ModuleList with an entry per layer."""
+    lists = block_lists(model)
+    if len(lists) != 1:
+        raise ValueError(f"first_block > 0 needs one list of transformer blocks; {type(model).__name__} has "
+                         f"{len(lists)}")
+    return next(iter(lists.values()))
+
+
+@contextlib.contextmanager
+def _replayed(blocks, replay):
+    """Inside the `with`, each of `blocks` returns replay() at once, computing nothing; their forward is restored on
+    exit. Patching the instances keeps what a family's model reads from its blocks (attention_type, layer_idx)."""
+    saved = [block.__dict__.get('forward') for block in blocks]
     for block in blocks:
-        hidden = block(hidden, None, mask, position_ids=positions)
-    return hidden
+        block.forward = lambda *args, **kwargs: replay()
+    try:
+        yield
+    finally:
+        for block, forward in zip(blocks, saved):
+            if forward is None:
+                del block.forward
+            else:
+                block.forward = forward
 
 
 class SlidingWindowNLL:
@@ -100,43 +117,41 @@ class SlidingWindowNLL:
         self.tokens = sum(ids.shape[0] * (ids.shape[1] - context) for ids, context in self.batches)
         self.cached = None
         if first_block > 0:
-            # Clean hidden states entering block `first_block`, one tensor per batch.
-            body, blocks, _, _ = _gpt2_parts(model)
+            # The clean output of block first_block - 1, one per batch: the forward pass stops there. Later calls
+            # replay it from the blocks before first_block, which the perturbations of these trials never touch.
+            blocks = _blocks(model)
             if not 0 < first_block < len(blocks):
                 raise ValueError(f"first_block {first_block} is outside the model's {len(blocks)} blocks")
+            self.cached = []
+
+            def keep(module, args, output):
+                self.cached.append(output)
+                raise _Stop
+
             was_training = model.training
             model.eval()
-            with torch.inference_mode(), autocast(self.device, self.precision):
-                self.cached = []
-                for ids, _ in self.batches:
-                    positions, mask = self._positions_and_mask(ids)
-                    hidden = body.drop(body.wte(ids) + body.wpe(positions))
-                    self.cached.append(_run_blocks(hidden, blocks[:first_block], mask, positions))
-            model.train(was_training)
-
-    def _positions_and_mask(self, ids):
-        """Position ids and the causal mask (None where SDPA's is_causal does it), as GPT2Model makes them."""
-        positions = torch.arange(ids.shape[1], device=self.device).unsqueeze(0)
-        shape_probe = torch.empty(ids.shape[0], ids.shape[1], 1, device=self.device)
-        mask = create_causal_mask(config=self.model.config, inputs_embeds=shape_probe, attention_mask=None,
-                                  past_key_values=None, position_ids=positions)
-        return positions, mask
+            handle = blocks[first_block - 1].register_forward_hook(keep)
+            try:
+                with torch.inference_mode(), autocast(self.device, self.precision):
+                    for ids, _ in self.batches:
+                        with contextlib.suppress(_Stop):
+                            model(ids, use_cache=False)
+            finally:
+                handle.remove()
+                model.train(was_training)
 
     def __call__(self):
         """(summed NLL, number of scored tokens) under the model's current weights."""
         was_training = self.model.training
         self.model.eval()
         nll = torch.zeros((), dtype=torch.float64, device=self.device)
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        current = None
+        skipped = _blocks(self.model)[:self.first_block] if self.cached is not None else []
+        with torch.inference_mode(), autocast(self.device, self.precision), _replayed(skipped, lambda: current):
             for i, (ids, context) in enumerate(self.batches):
+                current = self.cached[i] if self.cached is not None else None
                 keep = ids.shape[1] - context + 1  # the positions predicting the scored tokens, plus the last
-                if self.cached is None:
-                    logits = self.model(ids, logits_to_keep=keep).logits[:, :-1]
-                else:
-                    _, blocks, norm, head = _gpt2_parts(self.model)
-                    positions, mask = self._positions_and_mask(ids)
-                    hidden = _run_blocks(self.cached[i], blocks[self.first_block:], mask, positions)
-                    logits = head(norm(hidden[:, -keep:-1]))
+                logits = self.model(ids, logits_to_keep=keep, use_cache=False).logits[:, :-1]
                 nll += F.cross_entropy(logits.flatten(0, 1).float(), ids[:, context:].flatten(), reduction='sum')
         self.model.train(was_training)
         return nll.item(), self.tokens

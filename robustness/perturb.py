@@ -31,11 +31,18 @@ of a script it takes; `KINDS` and `AMOUNT_RANGES` are read from it):
 For the last three, `Perturbation.names` and `sparsity` cover the tensors the kind acts on (the output
 projections, the matrices), not the biases and norms of the scope that it leaves alone.
 
-Scopes (`SCOPES`), by parameter name, so that the same words work for GPT-2, BERT and XLM:
-- attn: every parameter whose name contains "attn" or "attention" (weights and biases; the paper's
-  probe was every GPT-2 parameter whose name contains "attn"); BERT's attention.output.LayerNorm too;
-- mlp: the feed-forward sublayer: GPT-2 `mlp`, BERT `intermediate` and `output.dense`, XLM `ffns`;
-- blocks: every parameter of the transformer blocks (weights, biases, layer norms);
+Scopes (`SCOPES`), by the module names on a parameter's path, with one meaning in every family (`sublayer`):
+- attn: the attention sublayer: its q, k, v and output projections (fused or separate) with their biases, and any
+  norm inside it (Qwen3's q_norm and k_norm). The module is `attn` (GPT-2, ModernBERT), `attention` (GPT-NeoX, BERT,
+  RoBERTa, XLM-R, DistilBERT, DeBERTa), `self_attn` (Llama, Mistral, Qwen, Gemma, OPT, XGLM), `self_attention`
+  (BLOOM, Falcon) or XLM's list `attentions`. Not the norms before or after it (ln_1, input_layernorm,
+  post_attention_layernorm, self_attn_layer_norm, attn_norm, sa_layer_norm), not even BERT's post-attention
+  attention.output.LayerNorm, which BERT-style encoders keep inside the attention module. The paper's probe was
+  every GPT-2 parameter whose name contains "attn": for GPT-2 that is the same set;
+- mlp: the feed-forward sublayer, gated or not: `mlp` (c_fc/c_proj, gate/up/down_proj, dense_h_to_4h/dense_4h_to_h,
+  Wi/Wo), `ffn` (DistilBERT lin1/lin2), XLM's list `ffns`, BERT's `intermediate` and `output` (its output.LayerNorm
+  excepted, as above), OPT's and XGLM's `fc1`/`fc2`, which sit in the block itself;
+- blocks: every parameter of the transformer blocks (weights, biases, norms);
 - all: every parameter of the model, embeddings and heads included; a tied weight (GPT-2's
   lm_head and wte) counts once.
 `layers` restricts any scope to the parameters of the chosen transformer blocks (0-based).
@@ -92,7 +99,10 @@ CONV_SCOPES = ('backbone', 'heads', 'all')
 # The last name of an attention sublayer's output projection, across families (GPT-2 c_proj, Llama/Mistral/Qwen
 # o_proj, OPT/XGLM/BART out_proj, BERT/BLOOM/Falcon/GPT-NeoX dense, XLM/DistilBERT out_lin, ModernBERT Wo).
 ATTENTION_OUTPUTS = ('c_proj', 'o_proj', 'out_proj', 'dense', 'out_lin', 'Wo')
+# The module names of the attention sublayer and of the feed-forward sublayer, across families. `output` is BERT's
+# feed-forward output (encoder.layer.N.output.dense); inside the attention module the attention word comes first.
 ATTENTION_WORDS = ('attn', 'attention', 'attentions', 'self_attn', 'self_attention')
+MLP_WORDS = ('mlp', 'ffn', 'ffns', 'intermediate', 'output', 'fc1', 'fc2')
 
 
 @dataclass
@@ -135,6 +145,21 @@ def _block_index(name, lists):
     return None
 
 
+def sublayer(name):
+    """'attn', 'mlp' or None: the sublayer of a block that a parameter belongs to, by the module names on its path.
+    A norm applied to the residual stream after a sublayer is in neither, even where the family keeps it inside
+    the sublayer's module (BERT's attention.output.LayerNorm and output.LayerNorm)."""
+    parts = name.split('.')
+    owner, parent = parts[-2] if len(parts) > 1 else '', parts[-3] if len(parts) > 2 else ''
+    if 'norm' in owner.lower() and parent == 'output':
+        return None
+    if any(part in ATTENTION_WORDS for part in parts):
+        return 'attn'
+    if any(part in MLP_WORDS for part in parts):
+        return 'mlp'
+    return None
+
+
 def _in_scope(name, scope, block):
     if scope == 'all':
         return True
@@ -142,13 +167,7 @@ def _in_scope(name, scope, block):
         return name.split('.')[0] == scope
     if block is None:
         return False
-    parts = name.split('.')
-    if scope == 'attn':
-        return any('attn' in part or 'attention' in part for part in parts)
-    if scope == 'mlp':
-        return (any(part in ('mlp', 'intermediate', 'ffn', 'ffns') for part in parts)
-                or ('output.dense.' in name and 'attention' not in name))
-    return True  # blocks
+    return scope == 'blocks' or sublayer(name) == scope
 
 
 def scoped_parameters(model, scope='attn', layers=None):
@@ -157,6 +176,9 @@ def scoped_parameters(model, scope='attn', layers=None):
     if scope not in valid:
         raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(valid)}")
     lists = block_lists(model)
+    if not lists and scope in ('attn', 'mlp', 'blocks'):
+        raise ValueError(f"scope {scope!r}: cannot find the transformer blocks of {type(model).__name__} (a "
+                         f"ModuleList with one entry per layer)")
     if layers is not None and len(layers):
         count = num_layers(model)
         bad = [layer for layer in layers if not 0 <= layer < count]

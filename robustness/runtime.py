@@ -112,22 +112,35 @@ def parse_pairs(items, labels, setting='compare'):
     return pairs
 
 
+def hub_revision(path):
+    """(hub id, revision) of an entry 'org/name@revision' (a branch, tag or commit of the hub repository, such as
+    B-GPT's training steps); (path, None) for anything else, a local path with an '@' in it included."""
+    name, at, revision = path.rpartition('@')
+    if at and name and revision and not os.path.exists(path):
+        return name, revision
+    return path, None
+
+
 def from_pretrained(loader, path, setting, **kwargs):
     """`loader.from_pretrained(path)` with a one-line error for a missing dir or an unreachable hub.
 
     A path that exists, starts with '.', '/' or '~', or has more than one '/' is a local directory;
-    anything else ('gpt2', 'org/name') may also be a Hugging Face hub id.
+    anything else ('gpt2', 'org/name', 'org/name@revision') may also be a Hugging Face hub id.
     """
+    path, revision = hub_revision(path)
     local = os.path.exists(path) or path.startswith(('.', '/', '~')) or path.count('/') > 1
     check(not local or os.path.isdir(path), f"{setting}: model directory {path} does not exist")
+    check(not (local and revision), f"{setting}: {path}@{revision}: a revision names a hub model's, not a folder's")
     try:
-        return loader.from_pretrained(path, **kwargs)
+        return loader.from_pretrained(path, **kwargs, **({'revision': revision} if revision else {}))
     except OSError as error:
         if local:
             fail(f"{setting}: cannot load {path}: {str(error).splitlines()[0]}")
-        fail(f"{setting}: {path!r} is not a local directory and could not be loaded from the Hugging Face hub "
-             f"(no network, or no such model); download it where there is a network "
-             f"(hf download {path} --local-dir DIR) and pass --{setting}=DIR")
+        at = f" at revision {revision!r}" if revision else ''
+        option = f" --revision {revision}" if revision else ''
+        fail(f"{setting}: {path!r}{at} is not a local directory and could not be loaded from the Hugging Face hub "
+             f"(no network, or no such model or revision); download it where there is a network "
+             f"(hf download {path}{option} --local-dir DIR) and pass --{setting}={'LABEL=' * (setting == 'models')}DIR")
 
 
 def run_workers(jobs, slots, log_dir, env_flag, setting):

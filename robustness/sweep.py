@@ -49,12 +49,15 @@ def draws(kind, level, repeats):
 
 
 def scopes_of(kind, scopes):
-    """The scopes a kind is measured on: a kind that acts on attention heads deletes the same heads in attn, blocks
-    and all, so it runs on the first of those that `scopes` names (its other ones would repeat the same trials)."""
+    """The scopes a kind is measured on. A kind that acts on attention heads deletes the same heads in attn, blocks
+    and all, and mlp holds none: it runs on the first of attn, blocks and all that `scopes` names (ValueError if
+    none)."""
     if not KIND_TABLE[kind].on_heads:
         return list(scopes)
     first = next((s for s in scopes if s in HEAD_SCOPES), None)
-    return [s for s in scopes if s not in HEAD_SCOPES or s == first]
+    if first is None:
+        raise ValueError(f"{kind}: no attention heads in scope {', '.join(scopes)}; use {', '.join(HEAD_SCOPES)}")
+    return [first]
 
 
 def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=False):
