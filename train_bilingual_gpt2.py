@@ -473,6 +473,27 @@ def start(name, seed, steps, tokenizer, rows_lang2, log):
     return model, optimizer, scheduler, state
 
 
+def stop_as_if_killed(name, seed, state, progress):
+    """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
+    progress.close()
+    if rt.is_master:
+        print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved "
+              f"since the last checkpoint")
+    teardown(rt)
+    raise SystemExit(0)
+
+
+def evaluate_and_save(name, seed, log, model, tokenizer, optimizer, scheduler, state, steps):
+    """Every eval_interval steps and at the end: the held-out evaluation, then checkpoint epoch_<e>/ and/or the final
+    model dir."""
+    evaluate(name, seed, log, model, tokenizer, state)
+    if state['step'] % eval_interval == 0:
+        save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"),
+                        model, tokenizer, optimizer, scheduler, state)
+    if state['step'] == steps:
+        save_checkpoint(model_dir(name, seed), model, tokenizer, optimizer, scheduler, state)
+
+
 def train(name, model_index, seed):
     """Train one model with one training seed (resuming from its latest checkpoint), logging and saving as it goes."""
     steps = control_steps if name == 'control' else max_steps
@@ -513,19 +534,9 @@ def train(name, model_index, seed):
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
-            progress.close()
-            if rt.is_master:
-                print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved "
-                      f"since the last checkpoint")
-            teardown(rt)
-            raise SystemExit(0)
+            stop_as_if_killed(name, seed, state, progress)
         if state['step'] % eval_interval == 0 or state['step'] == steps:
-            evaluate(name, seed, log, raw_model, tokenizer, state)
-            if state['step'] % eval_interval == 0:
-                save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"),
-                                raw_model, tokenizer, optimizer, scheduler, state)
-            if state['step'] == steps:
-                save_checkpoint(model_dir(name, seed), raw_model, tokenizer, optimizer, scheduler, state)
+            evaluate_and_save(name, seed, log, raw_model, tokenizer, optimizer, scheduler, state, steps)
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
     if rt.distributed:

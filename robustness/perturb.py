@@ -278,8 +278,9 @@ def _targets(model, kind, scope, layers, options):
         matrices = [(name, w) for name, w in parameters if w.dim() == 2 or w.dim() > 2 and w.shape[1] % group == 0]
         if not matrices:
             raise ValueError(f"nm_pruning: scope {scope!r} holds no weight matrix whose inputs groups of {group} divide")
+        modules = dict(model.named_modules())
         for name, w in matrices:
-            width = _nm_view(model, name, w).shape[1]
+            width = _nm_view(modules, name, w).shape[1]
             if width % group:
                 raise ValueError(f"nm_pruning: group {group} does not divide the {width} inputs of {name}")
         return matrices
@@ -315,7 +316,7 @@ def perturbed(model, kind, amount, scope='attn', seed=0, layers=None, **options)
             # Copies of exactly the tensors about to change (nothing changes at amount 0).
             if amount > 0:
                 saved = [(parameter, parameter.detach().clone()) for _, parameter in parameters]
-                _apply(model, kind, amount, seed, parameters, options)
+                _APPLY[kind](model, amount, seed, parameters, options)
             info.numel = sum(parameter.numel() for _, parameter in parameters)
             info.zeros = int(sum((parameter == 0).sum() for _, parameter in parameters))  # one device sync
         yield info
@@ -325,9 +326,10 @@ def perturbed(model, kind, amount, scope='attn', seed=0, layers=None, **options)
                 parameter.copy_(original)
 
 
-def _nm_view(model, name, w):
-    """A view or copy of matrix `w` as (outputs, inputs) with consecutive inputs adjacent, and its inverse."""
-    module = dict(model.named_modules()).get(name.rpartition('.')[0])
+def _nm_view(modules, name, w):
+    """A view or copy of matrix `w` (parameter `name`; `modules` the model's named modules) as (outputs, inputs),
+    with consecutive inputs adjacent."""
+    module = modules.get(name.rpartition('.')[0])
     if isinstance(module, Conv1D):
         return w.t()                      # stored (in, out)
     if w.dim() > 2:
@@ -372,76 +374,99 @@ def activation_norms(model, calibration, batch_size=8):
 _NORMS = weakref.WeakKeyDictionary()
 
 
-def _apply(model, kind, amount, seed, parameters, options):
-    if kind == 'random_deletion':
-        for name, w in parameters:
-            drop = torch.rand(w.shape, generator=_generator(w.device, kind, amount, seed, name), device=w.device) < amount
-            w.masked_fill_(drop, 0)
-    elif kind == 'gaussian_noise':
-        for name, w in parameters:
-            noise = torch.randn(w.shape, generator=_generator(w.device, kind, amount, seed, name), device=w.device, dtype=w.dtype)
-            w.add_(noise, alpha=amount)
-    elif kind == 'magnitude_pruning':
-        for _, w in parameters:
-            flat = w.view(-1)
-            flat.masked_fill_(smallest_mask(flat.abs(), round(amount * flat.numel())), 0)
-    elif kind == 'global_magnitude_pruning':
-        scores = torch.cat([w.detach().abs().flatten().to(parameters[0][1].device) for _, w in parameters])
-        drop = smallest_mask(scores, round(amount * scores.numel()))
-        for (_, w), mask in zip(parameters, drop.split([w.numel() for _, w in parameters])):
-            w.view(-1).masked_fill_(mask.to(w.device), 0)
-    elif kind == 'neuron_deletion':
-        modules = dict(model.named_modules())
-        by_module = {}
-        for name, w in parameters:
-            owner, _, attribute = name.rpartition('.')
-            by_module.setdefault(owner, {})[attribute] = w
-        for owner, owned in by_module.items():
-            module = modules[owner]
-            weight = getattr(module, 'weight', None)
-            axis = _unit_axis(module, weight) if weight is not None and weight.dim() > 1 else 0
-            units = weight.shape[axis] if weight is not None else next(iter(owned.values())).shape[0]
-            device = next(iter(owned.values())).device
-            drop = torch.rand(units, generator=_generator(device, kind, amount, seed, owner), device=device) < amount
-            for attribute, w in owned.items():
-                # The weight along its unit axis; biases and layer-norm vectors entry by entry.
-                along = axis if w is weight else 0
-                if w.shape[along] != units:
-                    raise ValueError(f"neuron_deletion: cannot align {owner}.{attribute} {tuple(w.shape)} with {units} units")
-                shape = [1] * w.dim()
-                shape[along] = units
-                w.masked_fill_(drop.view(shape), 0)
-    elif kind == 'head_deletion':
-        modules, size = dict(model.named_modules()), _head_size(model, kind)
-        for name, w in parameters:
-            owner = name.rpartition('.')[0]
-            axis = 0 if isinstance(modules[owner], Conv1D) else 1  # the input side of the projection
-            heads = w.shape[axis] // size
-            drop = torch.rand(heads, generator=_generator(w.device, kind, amount, seed, owner), device=w.device) < amount
-            shape = [1, 1]
-            shape[axis] = w.shape[axis]
-            w.masked_fill_(drop.repeat_interleave(size).view(shape), 0)
-    elif kind == 'nm_pruning':
-        group = options.get('group', 4)
-        count = round(amount * group)
-        for name, w in parameters:
-            view = _nm_view(model, name, w)
-            groups = view.reshape(-1, group)
-            drop = torch.zeros_like(groups, dtype=torch.bool)
-            drop.scatter_(1, groups.abs().argsort(dim=1, stable=True)[:, :count], True)
-            pruned = groups.masked_fill(drop, 0).reshape(view.shape)
-            if w.dim() > 2:  # back from (out * k..., in) to (out, in, k...)
-                pruned = pruned.reshape(w.shape[0], *w.shape[2:], w.shape[1]).movedim(-1, 1)
-            elif view is not w:
-                pruned = pruned.t()
-            w.copy_(pruned)
-    elif kind == 'wanda_pruning':
-        norms = activation_norms(model, options['calibration'])
-        for name, module in _linear_weights(model, parameters).items():
-            w = module.weight
-            rows = w.t() if isinstance(module, Conv1D) else w  # (outputs, inputs)
-            scores = rows.abs().float() * norms[module].to(w.device)[None, :]
-            count = round(amount * rows.shape[1])
-            drop = torch.zeros_like(scores, dtype=torch.bool)
-            drop.scatter_(1, scores.argsort(dim=1, stable=True)[:, :count], True)
-            rows.masked_fill_(drop, 0)
+# One function per kind: (model, amount, seed, [(name, parameter)] in scope, options), in place, under no_grad.
+def _random_deletion(model, amount, seed, parameters, options):
+    for name, w in parameters:
+        generator = _generator(w.device, 'random_deletion', amount, seed, name)
+        w.masked_fill_(torch.rand(w.shape, generator=generator, device=w.device) < amount, 0)
+
+
+def _gaussian_noise(model, amount, seed, parameters, options):
+    for name, w in parameters:
+        generator = _generator(w.device, 'gaussian_noise', amount, seed, name)
+        w.add_(torch.randn(w.shape, generator=generator, device=w.device, dtype=w.dtype), alpha=amount)
+
+
+def _magnitude_pruning(model, amount, seed, parameters, options):
+    for _, w in parameters:
+        flat = w.view(-1)
+        flat.masked_fill_(smallest_mask(flat.abs(), round(amount * flat.numel())), 0)
+
+
+def _global_magnitude_pruning(model, amount, seed, parameters, options):
+    scores = torch.cat([w.detach().abs().flatten().to(parameters[0][1].device) for _, w in parameters])
+    drop = smallest_mask(scores, round(amount * scores.numel()))
+    for (_, w), mask in zip(parameters, drop.split([w.numel() for _, w in parameters])):
+        w.view(-1).masked_fill_(mask.to(w.device), 0)
+
+
+def _neuron_deletion(model, amount, seed, parameters, options):
+    modules = dict(model.named_modules())
+    by_module = {}
+    for name, w in parameters:
+        owner, _, attribute = name.rpartition('.')
+        by_module.setdefault(owner, {})[attribute] = w
+    for owner, owned in by_module.items():
+        module = modules[owner]
+        weight = getattr(module, 'weight', None)
+        axis = _unit_axis(module, weight) if weight is not None and weight.dim() > 1 else 0
+        units = weight.shape[axis] if weight is not None else next(iter(owned.values())).shape[0]
+        device = next(iter(owned.values())).device
+        drop = torch.rand(units, generator=_generator(device, 'neuron_deletion', amount, seed, owner), device=device) < amount
+        for attribute, w in owned.items():
+            # The weight along its unit axis; biases and layer-norm vectors entry by entry.
+            along = axis if w is weight else 0
+            if w.shape[along] != units:
+                raise ValueError(f"neuron_deletion: cannot align {owner}.{attribute} {tuple(w.shape)} with {units} units")
+            shape = [1] * w.dim()
+            shape[along] = units
+            w.masked_fill_(drop.view(shape), 0)
+
+
+def _head_deletion(model, amount, seed, parameters, options):
+    modules, size = dict(model.named_modules()), _head_size(model, 'head_deletion')
+    for name, w in parameters:
+        owner = name.rpartition('.')[0]
+        axis = 0 if isinstance(modules[owner], Conv1D) else 1  # the input side of the projection
+        heads = w.shape[axis] // size
+        generator = _generator(w.device, 'head_deletion', amount, seed, owner)
+        drop = torch.rand(heads, generator=generator, device=w.device) < amount
+        shape = [1, 1]
+        shape[axis] = w.shape[axis]
+        w.masked_fill_(drop.repeat_interleave(size).view(shape), 0)
+
+
+def _nm_pruning(model, amount, seed, parameters, options):
+    group = options.get('group', 4)
+    count = round(amount * group)
+    modules = dict(model.named_modules())
+    for name, w in parameters:
+        view = _nm_view(modules, name, w)
+        groups = view.reshape(-1, group)
+        drop = torch.zeros_like(groups, dtype=torch.bool)
+        drop.scatter_(1, groups.abs().argsort(dim=1, stable=True)[:, :count], True)
+        pruned = groups.masked_fill(drop, 0).reshape(view.shape)
+        if w.dim() > 2:  # back from (out * k..., in) to (out, in, k...)
+            pruned = pruned.reshape(w.shape[0], *w.shape[2:], w.shape[1]).movedim(-1, 1)
+        elif view is not w:
+            pruned = pruned.t()
+        w.copy_(pruned)
+
+
+def _wanda_pruning(model, amount, seed, parameters, options):
+    norms = activation_norms(model, options['calibration'])
+    for name, module in _linear_weights(model, parameters).items():
+        w = module.weight
+        rows = w.t() if isinstance(module, Conv1D) else w  # (outputs, inputs)
+        scores = rows.abs().float() * norms[module].to(w.device)[None, :]
+        count = round(amount * rows.shape[1])
+        drop = torch.zeros_like(scores, dtype=torch.bool)
+        drop.scatter_(1, scores.argsort(dim=1, stable=True)[:, :count], True)
+        rows.masked_fill_(drop, 0)
+
+
+_APPLY = {'random_deletion': _random_deletion, 'gaussian_noise': _gaussian_noise,
+          'magnitude_pruning': _magnitude_pruning, 'global_magnitude_pruning': _global_magnitude_pruning,
+          'neuron_deletion': _neuron_deletion, 'head_deletion': _head_deletion, 'nm_pruning': _nm_pruning,
+          'wanda_pruning': _wanda_pruning}
+assert set(_APPLY) == set(KIND_TABLE)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ROOT, run_in_process, run_script
+from conftest import ROOT, one_line_error, run_in_process, run_script
 from families import bpe_tokenizer, wordpiece_tokenizer
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel,
                           DataCollatorWithPadding, GPT2Config, GPT2LMHeadModel)
@@ -309,7 +309,7 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
             shutil.copytree(gpt2_dir, tmp_path / family / f'seed_{seed}')
     out = tmp_path / 'out'
     result = run_script('run_glue_test.py', f'--models=gpt2={tmp_path / "family"},copy={tmp_path / "copy"}',
-                        '--compare=copy:gpt2', '--train_pairs=32',
+                        '--compare=copy:gpt2', '--jobs=1', '--train_pairs=32',
                         '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=64',
                         '--kinds=random_deletion', '--scope=attn', '--layer_sets=all', '--levels=0,0.5', '--repeats=1',
                         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
@@ -324,10 +324,10 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
     assert all((out / 'finetuned' / f'paraphrase_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))
 
 
-def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir):
+def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     """repeats=3: a deterministic kind gets one row per level; head deletion, N:M and Wanda run on both layouts."""
     out = tmp_path / 'out'
-    result = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--train_pairs=32',
+    result = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--jobs=1', '--train_pairs=32',
                         '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=32',
                         '--kinds=magnitude_pruning,head_deletion,nm_pruning,wanda_pruning', '--scope=attn',
                         '--layer_sets=all,last', '--levels=0,0.5,1', '--repeats=3', '--calibration_windows=4',
@@ -358,13 +358,13 @@ def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir):
     assert np.allclose(frame[(frame['kind'] == 'nm_pruning') & (frame['level'] == 0.5)]['sparsity'], 0.5)
     for kind in ('head_deletion', 'nm_pruning', 'wanda_pruning'):
         assert (tmp_path / 'v' / f'glue_paraphrase_{kind}.png').is_file()
-    bad = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir}', '--kinds=head_deletion', '--scope=mlp',
-                     f'--out_dir={tmp_path / "bad"}')
-    assert bad.returncode == 1 and 'no attention heads in scope mlp' in bad.stderr and not (tmp_path / 'bad').exists()
+    bad = one_line_error(run_in_process(monkeypatch, 'run_glue_test.py', f'--models=gpt2={gpt2_dir}', '--kinds=head_deletion',
+                                        '--scope=mlp', f'--out_dir={tmp_path / "bad"}'))
+    assert 'no attention heads in scope mlp' in bad and not (tmp_path / 'bad').exists()
 
 
-def test_head_deletion_config_is_valid(tmp_path):
+def test_head_deletion_config_is_valid(tmp_path, monkeypatch):
     """configs/glue_heads_mbert.py parses; offline it stops at the hub, in one line, before writing anything."""
-    result = run_script('run_glue_test.py', 'configs/glue_heads_mbert.py', f'--out_dir={tmp_path / "out"}')
-    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert 'bert-base-cased' in result.stderr and 'hf download' in result.stderr and not (tmp_path / 'out').exists()
+    message = one_line_error(run_in_process(monkeypatch, 'run_glue_test.py', os.path.join(ROOT, 'configs/glue_heads_mbert.py'),
+                                            f'--out_dir={tmp_path / "out"}'))
+    assert 'bert-base-cased' in message and 'hf download' in message and not (tmp_path / 'out').exists()
