@@ -95,15 +95,15 @@ block_size = 128           # tokens per training sequence (and held-out evaluati
 lang2_fraction = 0.5       # share of each bilingual batch's sequences in the second language
 batch_size = 16            # sequences per micro-batch, per process
 grad_accum = 1             # micro-batches per optimizer step
-max_steps = 400            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
+max_steps = 300            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
 learning_rate = 2e-3       # peak learning rate (AdamW)
 min_lr_ratio = 0.1         # the cosine decays to learning_rate * min_lr_ratio at the last step
-warmup_steps = 40          # linear warm-up steps
+warmup_steps = 30          # linear warm-up steps
 weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases and norms)
 beta1 = 0.9                # AdamW beta1
 beta2 = 0.95               # AdamW beta2
 grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
-eval_interval = 200        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
+eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv

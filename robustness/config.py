@@ -153,7 +153,7 @@ def configure(namespace, argv=None, renamed=None):
     for arg in argv:
         if not arg.startswith('--'):
             check(os.path.isfile(arg), f"config file {arg} does not exist (settings are given as --name=value)")
-            loaded = {}
+            loaded = {'__file__': os.path.abspath(arg)}  # a config may build on another next to it
             exec(open(arg, encoding='utf-8').read(), loaded)
             for name, value in loaded.items():
                 if name.startswith('_') or not name.islower() or callable(value) or type(value).__name__ == 'module':
