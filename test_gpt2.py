@@ -150,7 +150,7 @@ def calibration_windows_of(tokenizer, window):
     ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
     count = min(calibration_windows, len(ids) // window)
     check(count >= 1, f"calibration_file: {calibration_file} holds fewer than {window} tokens")
-    return torch.tensor(ids[:count * window]).view(count, window)
+    return ids[:count * window].view(count, window)
 
 
 def options_of(unit):

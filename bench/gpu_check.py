@@ -127,7 +127,10 @@ TINY_MODEL = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=300', '-
 
 
 def train(out_dir, size, batch, steps, compiled, torchrun=False):
-    """train_bilingual_gpt2.py's monolingual model, one seed, `steps` steps, evaluated at the end."""
+    """train_bilingual_gpt2.py's monolingual model, one seed, `steps` steps, evaluated at the end; a run already in
+    out_dir is read, not repeated (the smoke run's throughput step is the plain run of torchrun_train)."""
+    if os.path.exists(os.path.join(out_dir, 'train_log.csv')):
+        return pd.read_csv(os.path.join(out_dir, 'train_log.csv')), os.path.join(out_dir, 'monolingual', 'seed_1337')
     run('train_bilingual_gpt2.py', *size, f'--batch_size={batch}', f'--max_steps={steps}', f'--eval_interval={steps}',
         '--warmup_steps=2', f'--log_interval={max(1, steps // 6)}', '--train_models=monolingual', '--train_seeds=1337',
         f'--compile={compiled}', f'--out_dir={out_dir}', f'--visuals_dir={out_dir}/visuals', f'--device={rt.device.type}',
@@ -139,7 +142,9 @@ def throughput(compiled):
     size = TINY_MODEL if smoke else [f"--n_layer={SIZE['n_layer']}", f"--n_embd={SIZE['n_embd']}",
                                      f"--n_head={SIZE['n_head']}", '--vocab_size=8192', f"--block_size={SIZE['block']}",
                                      '--max_docs=200']
-    log, model_dir = train(os.path.join(work, f'train_compiled_{compiled}'), size, train_batch, train_steps, compiled)
+    # at smoke sizes this is the tiny plain run that torchrun_train compares with: trained once
+    name = 'tiny_train_plain' if smoke and not compiled else f'train_compiled_{compiled}'
+    log, model_dir = train(os.path.join(work, name), size, train_batch, train_steps, compiled)
     speeds = log[log['split'] == 'train']['tokens_per_s'].tolist()
     tokens_per_s = statistics.median(speeds[1:] or speeds)  # the first window holds the warm-up (and compilation)
     model_config = AutoConfig.from_pretrained(model_dir)

@@ -4,6 +4,7 @@ import os
 import runpy
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -13,7 +14,10 @@ sys.path.insert(0, ROOT)
 # Never wait on the Hugging Face hub: the tests run without a network. One thread per process: the test models
 # are tiny, and torch's second thread only waits when another process (a torchrun rank) shares the two cores.
 OFFLINE = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
-os.environ.update(OFFLINE, OMP_NUM_THREADS='1')
+os.environ.update(OFFLINE, OMP_NUM_THREADS='1', MPLBACKEND='Agg')
+# A hub cache of the tests' own, empty but for what a test puts there (tests/test_hub.py builds one): read by
+# huggingface_hub when it is first imported, so it is set before, for this process and every script it starts.
+os.environ['HF_HUB_CACHE'] = os.path.join(tempfile.gettempdir(), f'robustness-tests-hub-{os.getpid()}')
 from robustness.runtime import keep_freed_memory  # noqa: E402 (after the environment it reads)
 
 keep_freed_memory()  # the tests that run in this process: no page faults on every batch
@@ -30,9 +34,31 @@ def run_in_process(monkeypatch, script, *args):
     """Run a script in this process, as `python script args` would (its imports are then paid once): for the many
     bad-input cases, which stop before any work. Returns the SystemExit it ends with."""
     monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
+    monkeypatch.syspath_prepend(os.path.dirname(os.path.join(ROOT, script)))  # as `python script` puts its folder first
     with pytest.raises(SystemExit) as exit:
         runpy.run_path(os.path.join(ROOT, script), run_name='__main__')
     return exit.value
+
+
+def run_main(monkeypatch, script, *args):
+    """Run a script to its end in this process (imports paid once: each subprocess costs ~10 s of them), for the end
+    to end tests beyond each script's one run as a user would (run_script). Returns a CompletedProcess (stdout,
+    stderr, returncode) as run_script does. Only for runs without worker processes (jobs=1) or torchrun."""
+    import contextlib
+    import io
+    from robustness.report import FIGURES_WRITTEN
+    FIGURES_WRITTEN.clear()  # run.json lists the figures of this run only
+    monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
+    monkeypatch.syspath_prepend(os.path.dirname(os.path.join(ROOT, script)))
+    stdout, stderr, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            runpy.run_path(os.path.join(ROOT, script), run_name='__main__')
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+            if not isinstance(exit.code, int) and exit.code is not None:
+                print(exit.code, file=stderr)
+    return subprocess.CompletedProcess([script, *args], code or 0, stdout.getvalue(), stderr.getvalue())
 
 
 def one_line_error(exit):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import one_line_error, run_in_process, run_script
+from conftest import one_line_error, run_in_process, run_main, run_script
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.linear import additive_noise_coefficient, corrupt, half_mse, representation, standard_draws, \
     train_task_vectors
@@ -98,7 +98,7 @@ def summary_error(out, T):
     return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['gaussian_noise']
 
 
-def test_end_to_end_digits(tmp_path):
+def test_end_to_end_digits(tmp_path, monkeypatch):
     out, visuals = tmp_path / 'out', tmp_path / 'visuals'
     result = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert result.returncode == 0, result.stderr
@@ -123,16 +123,16 @@ def test_end_to_end_digits(tmp_path):
         assert (visuals / f'digits_{name}_mse.png').stat().st_size > 10_000
     assert (visuals / 'digits_slope.png').exists() and (visuals / 'digits_eval_mse.png').exists()
     # A rerun measures nothing again and reproduces the summary.
-    again = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    again = run_main(monkeypatch, 'binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert again.returncode == 0 and len(pd.read_csv(out / 'linear.csv')) == len(rows)
     assert json.load(open(out / 'summary.json'))['num_tasks']['9']['slope'] == summary['num_tasks']['9']['slope']
 
 
-def test_mnist_read_through_torchvision(tmp_path):
+def test_mnist_read_through_torchvision(tmp_path, monkeypatch):
     for train, count in ((True, 600), (False, 200)):
         write_mnist(tmp_path / 'data', *synthetic_digits(count, seed=int(train)), train=train)
     out = tmp_path / 'out'
-    result = run_script('binary_classification.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}',
+    result = run_main(monkeypatch, 'binary_classification.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}',
                         '--task_counts=4', '--max_samples=200', '--repeats=2', '--steps=100', '--noise_levels=0,1',
                         '--levels=0,0.5', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr

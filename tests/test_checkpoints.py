@@ -10,7 +10,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, GPT2TokenizerFast
 
-from conftest import ROOT, one_line_error, run_in_process, run_script
+from conftest import ROOT, one_line_error, run_in_process, run_main, run_script
 from gpt2_fixtures import ruth, tiny_gpt2
 from robustness.checkpoints import load_config, load_model, load_tokenizer
 
@@ -73,10 +73,10 @@ def test_vocab_and_merges_tokenizer_matches_the_tokenizers_library(release, text
     assert trap(text)['input_ids'] != ids
 
 
-def test_test_gpt2_level0_and_damage_equal_the_folder(release, tmp_path):
+def test_test_gpt2_level0_and_damage_equal_the_folder(release, tmp_path, monkeypatch):
     """The .pth entry and the Hugging Face folder are the same model: every row, damaged ones too, agrees."""
     out = tmp_path / 'out'
-    result = run_script('test_gpt2.py', f'--models=folder={release / "hf"},paper={release / "model.pth"}',
+    result = run_main(monkeypatch, 'test_gpt2.py', f'--models=folder={release / "hf"},paper={release / "model.pth"}',
                         f'--tokenizers=paper={release / "tokenizer"}', f'--eval_file={release / "eval.txt"}',
                         '--kinds=random_deletion,magnitude_pruning', '--scope=attn', '--levels=0,0.3', '--repeats=2',
                         '--max_length=32', '--stride=16', '--bootstrap=20', f'--out_dir={out}',

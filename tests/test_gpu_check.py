@@ -3,7 +3,7 @@ something the CPU could have caught."""
 
 import json
 
-from conftest import run_script
+from conftest import one_line_error, run_in_process, run_script
 
 
 def test_smoke_run_measures_every_step(tmp_path):
@@ -20,6 +20,6 @@ def test_smoke_run_measures_every_step(tmp_path):
     assert '| sweep | ok |' in result.stdout
 
 
-def test_cuda_without_a_gpu_is_a_one_line_error():
-    result = run_script('bench/gpu_check.py', '--device=cuda')
-    assert result.returncode == 1 and result.stderr.strip() == 'error: device: cuda was asked for but no GPU is visible'
+def test_cuda_without_a_gpu_is_a_one_line_error(monkeypatch):
+    exit = run_in_process(monkeypatch, 'bench/gpu_check.py', '--device=cuda')
+    assert one_line_error(exit) == 'error: device: cuda was asked for but no GPU is visible'

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -7,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from conftest import one_line_error, run_in_process
+from conftest import ROOT, one_line_error, run_in_process, run_main
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.data import as_images, load_images
 from robustness.linear import task_data
@@ -110,7 +111,7 @@ def test_cifar_layout():
     assert images.shape == (2, 3, 32, 32) and np.array_equal(images[1, 2], x[1, :, :, 2])
 
 
-def test_end_to_end_and_resume(run, tmp_path):
+def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     out, visuals = tmp_path / 'out', tmp_path / 'v'
     result = run('non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert result.returncode == 0, result.stderr
@@ -133,18 +134,18 @@ def test_end_to_end_and_resume(run, tmp_path):
 
     # A rerun trains nothing; two lost trials (3 task rows each) are measured again, with the same values.
     rows.iloc[:-6].to_csv(out / 'nonlinear.csv', index=False)
-    again = run('non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
+    again = run_main(monkeypatch, 'non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert again.returncode == 0, again.stderr
     assert 'trained on' not in again.stdout  # the saved models were reused
     resumed = pd.read_csv(out / 'nonlinear.csv')
     pd.testing.assert_frame_equal(resumed, rows)
 
 
-def test_mnist_through_torchvision_with_resnet18(run, tmp_path):
+def test_mnist_through_torchvision_with_resnet18(run, tmp_path, monkeypatch):
     for train_split, count in ((True, 300), (False, 100)):
         write_mnist(tmp_path / 'data', *synthetic_digits(count, seed=int(train_split)), train=train_split)
     out = tmp_path / 'out'
-    result = run('non_linear.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}', '--task_counts=2',
+    result = run_main(monkeypatch, 'non_linear.py', '--dataset=mnist', f'--data_root={tmp_path / "data"}', '--task_counts=2',
                  '--max_samples=40', '--epochs=1', '--train_seeds=0', '--kinds=random_deletion', '--scope=all',
                  '--levels=0,0.5', '--repeats=1', f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr
@@ -178,5 +179,6 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, monkeypatch,
 def test_paper_config_is_valid(run, tmp_path, monkeypatch):
     """configs/non_linear_cifar10.py parses; offline, it stops at the ImageNet weights, before reading any data."""
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
-    result = run('non_linear.py', 'configs/non_linear_cifar10.py', f'--out_dir={tmp_path / "out"}')
-    assert result.returncode != 0 and result.stderr.strip().startswith('error: pretrained: torchvision'), result.stderr
+    message = one_line_error(run_in_process(monkeypatch, 'non_linear.py', os.path.join(ROOT, 'configs/non_linear_cifar10.py'),
+                                            f'--out_dir={tmp_path / "out"}'))
+    assert message.startswith('error: pretrained: torchvision'), message

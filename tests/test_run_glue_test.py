@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ROOT, one_line_error, run_in_process, run_script
+from conftest import ROOT, one_line_error, run_in_process, run_main, run_script
 from families import bpe_tokenizer, wordpiece_tokenizer
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel,
                           DataCollatorWithPadding, GPT2Config, GPT2LMHeadModel)
@@ -252,10 +252,9 @@ def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2
         assert error.code != 0 and str(error.code).startswith('error: ') and '\n' not in str(error.code), args
         assert expected in str(error.code), (expected, error.code)
         assert not out.exists() and not (tmp_path / 'v').exists()
-    # the same, as a user runs it: one line on stderr, exit status 1
-    result = run_script('run_glue_test.py', '--models=a=/no/such/dir', f'--out_dir={tmp_path / "out"}')
-    assert result.returncode == 1 and result.stderr.strip().splitlines() == \
-        ['error: models: model directory /no/such/dir does not exist']
+    message = one_line_error(run_in_process(monkeypatch, 'run_glue_test.py', '--models=a=/no/such/dir',
+                                            f'--out_dir={tmp_path / "out"}'))
+    assert message == 'error: models: model directory /no/such/dir does not exist'
 
 
 def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
@@ -293,22 +292,23 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     for label in ('gpt2', 'bert'):
         assert (out / 'finetuned' / f'paraphrase_{label}' / 'config.json').is_file()
     assert '"task": "paraphrase"' in (out / 'config.json').read_text()
-    # a rerun reuses the fine-tuned models and adds no rows
-    again = run_script('run_glue_test.py', *args)
-    assert again.returncode == 0, again.stderr[-3000:]
     for label in ('gpt2', 'bert'):  # the two models ran in worker processes, one per core; each kept its output
-        assert 'loading the fine-tuned classifier' in (out / 'logs' / f'{label}.out').read_text()
+        assert 'fine-tuning' in (out / 'logs' / f'{label}.out').read_text()
+    # a rerun (here in one process) reuses the fine-tuned models and adds no rows
+    again = run_main(monkeypatch, 'run_glue_test.py', *args, '--jobs=1')
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count('loading the fine-tuned classifier') == 2
     assert not list((out / 'parts').glob('*.csv'))  # merged into glue.csv
     pd.testing.assert_frame_equal(pd.read_csv(out / 'glue.csv'), frame)
 
 
-def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir):
+def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir, monkeypatch):
     import shutil
     for family in ('family', 'copy'):
         for seed in (3, 7):
             shutil.copytree(gpt2_dir, tmp_path / family / f'seed_{seed}')
     out = tmp_path / 'out'
-    result = run_script('run_glue_test.py', f'--models=gpt2={tmp_path / "family"},copy={tmp_path / "copy"}',
+    result = run_main(monkeypatch, 'run_glue_test.py', f'--models=gpt2={tmp_path / "family"},copy={tmp_path / "copy"}',
                         '--compare=copy:gpt2', '--jobs=1', '--train_pairs=32',
                         '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=64',
                         '--kinds=random_deletion', '--scope=attn', '--layer_sets=all', '--levels=0,0.5', '--repeats=1',
@@ -327,7 +327,7 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
 def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     """repeats=3: a deterministic kind gets one row per level; head deletion, N:M and Wanda run on both layouts."""
     out = tmp_path / 'out'
-    result = run_script('run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--jobs=1', '--train_pairs=32',
+    result = run_main(monkeypatch, 'run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--jobs=1', '--train_pairs=32',
                         '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=32',
                         '--kinds=magnitude_pruning,head_deletion,nm_pruning,wanda_pruning', '--scope=attn',
                         '--layer_sets=all,last', '--levels=0,0.5,1', '--repeats=3', '--calibration_windows=4',

@@ -106,7 +106,7 @@ def test_ranks_share_every_model_and_merge_into_one_csv(tmp_path):
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from robustness.sweep import claim
+    from robustness.lock import claim
     claim(sys.argv[1])
     print('held', flush=True)
     time.sleep(float(sys.argv[2]))

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_script
+from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main, run_script
 from robustness import corpora
 
 SCRIPT = 'train_bilingual_gpt2.py'
@@ -24,6 +24,13 @@ TINY = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=300', '--block
 
 def train(out, *args):
     result = run_script(SCRIPT, *TINY, f'--out_dir={out}', f'--visuals_dir={out}/visuals', *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def train_here(monkeypatch, out, *args):
+    """train() in this process, every model one after another (run_main)."""
+    result = run_main(monkeypatch, SCRIPT, *TINY, f'--out_dir={out}', f'--visuals_dir={out}/visuals', '--jobs=1', *args)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -39,7 +46,8 @@ def tiny_run(tmp_path_factory):
     """Two training seeds of three models, one after another in one process (test_parallel_seeds_resume_separately
     runs them as parallel worker processes, and checks that they give the same models)."""
     out = tmp_path_factory.mktemp('train')
-    return out, train(out, '--train_seeds=0,1', '--jobs=1').stdout
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return out, train_here(monkeypatch, out, '--train_seeds=0,1').stdout
 
 
 def test_seeds_train_into_family_folders(tiny_run):
@@ -143,16 +151,16 @@ def test_figure_and_config(tiny_run):
     assert config['max_steps'] == 8 and config['train_models'] == ['monolingual', 'bilingual', 'control']
 
 
-def test_exact_resume(tiny_run, tmp_path):
+def test_exact_resume(tiny_run, tmp_path, monkeypatch):
     """Stopped after step 6 (as if killed, with the last checkpoint at step 4) and resumed: the same
     losses, learning rates, gradient norms, held-out bpb and final weights as the uninterrupted run."""
     reference, _ = tiny_run
-    stopped = train(tmp_path, '--train_models=monolingual', '--stop_after=6', '--train_seeds=0')
+    stopped = train_here(monkeypatch, tmp_path, '--train_models=monolingual', '--stop_after=6', '--train_seeds=0')
     assert 'stopped at step 6' in stopped.stdout
     family = tmp_path / 'monolingual' / 'seed_0'
     assert (family / 'epoch_1').exists() and not (family / 'epoch_2').exists()
     assert not (family / 'model.safetensors').exists()
-    resumed = train(tmp_path, '--train_models=monolingual', '--train_seeds=0')
+    resumed = train_here(monkeypatch, tmp_path, '--train_models=monolingual', '--train_seeds=0')
     assert 'resuming from' in resumed.stdout and 'at step 4' in resumed.stdout
     columns = ['step', 'tokens', 'en_bytes', 'loss', 'lr', 'grad_norm', 'clipped_grad_norm']
     pd.testing.assert_frame_equal(rows(tmp_path, 'monolingual')[columns], rows(reference, 'monolingual')[columns])
@@ -162,15 +170,16 @@ def test_exact_resume(tiny_run, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_parallel_seeds_resume_separately(tiny_run, tmp_path):
-    """Two seeds in parallel worker processes, both stopped after step 6, and the run started again: each seed
-    resumes from its own checkpoint and ends with the weights of the uninterrupted run in one process."""
+def test_parallel_seeds_resume_separately(tiny_run, tmp_path, monkeypatch):
+    """Two seeds in parallel worker processes, both stopped after step 6, and the run started again (in one process):
+    each seed resumes from its own checkpoint and ends with the weights of the uninterrupted run."""
     reference, _ = tiny_run
     train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1', '--stop_after=6')
     assert not any((tmp_path / 'monolingual' / f'seed_{s}' / 'model.safetensors').exists() for s in (0, 1))
-    train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1')
+    assert all('stopped at step 6' in open(tmp_path / 'logs' / f'monolingual_seed{s}.out').read() for s in (0, 1))
+    resumed = train_here(monkeypatch, tmp_path, '--train_models=monolingual', '--train_seeds=0,1')  # in one process
+    assert resumed.stdout.count('at step 4') == 2
     for seed in (0, 1):
-        assert 'at step 4' in open(tmp_path / 'logs' / f'monolingual_seed{seed}.out').read()
         a = load_file(tmp_path / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
         b = load_file(reference / 'monolingual' / f'seed_{seed}' / 'model.safetensors')
         assert all(torch.equal(a[k], b[k]) for k in a)
@@ -213,12 +222,12 @@ def local_gpt2(tmp_path_factory):
     return path
 
 
-def test_init_from_local_dir_and_user_files(local_gpt2, tmp_path):
+def test_init_from_local_dir_and_user_files(local_gpt2, tmp_path, monkeypatch):
     """A pretrained local dir keeps its tokenizer (monolingual) or gets a resized new BPE (bilingual); a
     user's English file holds out its last documents; undecodable bytes are replaced and counted."""
     english = write(tmp_path / 'en.txt', '\n'.join(corpora.chapters(corpora.english_verses(), books={1})).encode()
                     + b'\nbad \xff\xfe bytes here\n')
-    train(tmp_path, f'--init_from={local_gpt2}', '--block_size=16', '--max_steps=2', '--eval_interval=2',
+    train_here(monkeypatch, tmp_path, f'--init_from={local_gpt2}', '--block_size=16', '--max_steps=2', '--eval_interval=2',
           '--train_models=monolingual,bilingual', f'--train_file={english}', '--eval_fraction=0.3', '--max_docs=0',
           '--train_seeds=0')
     mono, bi = (AutoModelForCausalLM.from_pretrained(tmp_path / name / 'seed_0') for name in ('monolingual', 'bilingual'))
