@@ -194,3 +194,11 @@ def test_paper_scale_configs_stop_offline_in_one_line(script, config, tmp_path, 
     message = one_line_error(run_in_process(monkeypatch, script, os.path.join(ROOT, config), f'--out_dir={tmp_path / "out"}'))
     assert 'Hugging Face' in message and ('hf download' in message or 'load_dataset' in message), message
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_model_without_blocks_or_a_scope_that_selects_nothing_is_a_one_line_error():
+    flat = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    with pytest.raises(ValueError, match="scope 'attn': cannot find the transformer blocks of Sequential"):
+        scoped_parameters(flat, 'attn')
+    with pytest.raises(ValueError, match="scope 'backbone' with layers None selects no parameter of GPT2LMHeadModel"):
+        scoped_parameters(tiny_model('gpt2'), 'backbone')
