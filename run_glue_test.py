@@ -53,13 +53,13 @@ n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's con
 task = 'paraphrase'  # paraphrase (offline KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
-train_pairs = 8000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
+train_pairs = 12000  # task=paraphrase: training pairs (half paraphrases), from the books not held out
 negatives = 'other_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of another chapter | same_chapter (harder)
 validation_pairs = 300  # task=paraphrase: evaluation pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
 # fine-tuning (AdamW, linear schedule with warm-up)
-epochs = 1  # passes over the training split
+epochs = 2  # passes over the training split
 batch_size = 32  # training batch size
 max_length = 64  # tokens per example; longer pairs lose tokens from the longer sentence
 lr = 5e-4  # peak learning rate (small models from scratch; 2e-5 for BERT-base)
