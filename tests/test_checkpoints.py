@@ -10,7 +10,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, GPT2TokenizerFast
 
-from conftest import ROOT, one_line_error, run_in_process, run_main, run_script
+from conftest import ROOT, one_line_error, run_in_process, run_main
 from gpt2_fixtures import ruth, tiny_gpt2
 from robustness.checkpoints import load_config, load_model, load_tokenizer
 
@@ -90,9 +90,9 @@ def test_test_gpt2_level0_and_damage_equal_the_folder(release, tmp_path, monkeyp
     assert set(paper.reset_index().checkpoint) == {'final'}  # a file has no epoch_<e> checkpoints
 
 
-def test_run_glue_test_fine_tunes_from_a_state_dict(release, tmp_path):
+def test_run_glue_test_fine_tunes_from_a_state_dict(release, tmp_path, monkeypatch):
     out = tmp_path / 'out'
-    result = run_script('run_glue_test.py', f'--models=paper={release / "model.pth"}',
+    result = run_main(monkeypatch, 'run_glue_test.py', f'--models=paper={release / "model.pth"}',
                         f'--tokenizers=paper={release / "tokenizer"}', '--train_pairs=32', '--validation_pairs=16',
                         '--epochs=1', '--batch_size=16', '--max_length=64', '--kinds=random_deletion', '--scope=attn',
                         '--layer_sets=all', '--levels=0,0.5', '--repeats=1', '--distraction_levels=0',
