@@ -42,7 +42,7 @@ from transformers import AutoModelForCausalLM
 from robustness import plots
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
-from robustness.corpora import read_documents
+from robustness.corpora import is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KIND_TABLE, KINDS, SCOPES, check_kind
 from robustness.report import record_run
@@ -118,14 +118,10 @@ check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)
 
 
-def is_file(spec):
-    return os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt')
-
-
 @functools.cache
 def load_text(spec, setting):
     """A text: a file as the training script writes it, or online a HF dataset name:config:split (column text)."""
-    if is_file(spec):
+    if is_text_file(spec):
         try:
             documents, _ = read_documents(spec, setting)
         except ValueError as error:
@@ -160,7 +156,7 @@ def options_of(unit):
                          if kind == 'wanda_pruning' else {})
 
 
-check('wanda_pruning' not in kinds + epoch_kinds or not is_file(calibration_file) or os.path.isfile(calibration_file),
+check('wanda_pruning' not in kinds + epoch_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 text = load_text(eval_file, 'eval_file')
 if eval_chars and len(text) > eval_chars:

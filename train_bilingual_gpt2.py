@@ -175,7 +175,7 @@ def evenly(documents, count):
 
 def load_documents(value, setting):
     """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config]."""
-    if os.path.exists(value) or value.startswith(('.', '/', '~')) or value.endswith('.txt'):
+    if corpora.is_text_file(value):
         try:
             return corpora.read_documents(value, setting)
         except ValueError as error:

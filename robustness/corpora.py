@@ -138,6 +138,11 @@ def chapters(verses: dict[int, str], books: set[int] | None = None,
     return [' '.join(texts) for texts in documents.values()]
 
 
+def is_text_file(spec: str) -> bool:
+    """Whether a text setting names a file (it exists, is a path, or ends in .txt) rather than a HF dataset name."""
+    return os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt')
+
+
 def read_documents(path: str, setting: str) -> tuple[list[str], int]:
     """Read a text file with one document per line. Returns the non-blank lines, stripped, and the
     number of replacement characters (U+FFFD) that stand for undecodable bytes (one per invalid
