@@ -37,9 +37,9 @@ from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KIND_TABLE, KINDS, TRANSFORMER_KINDS
 from robustness.report import record_run
-from robustness.runtime import seed_everything, setup
+from robustness.runtime import run_workers, seed_everything, setup
 from robustness.stats import half_failure_of, interval, slope, two_level_bootstrap, verdict
-from robustness.sweep import check_grids, claim, open_log, pending, run_trials, trial_grid
+from robustness.sweep import check_grids, claim, merge_parts, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # data
@@ -65,6 +65,7 @@ repeats = 3                # draws per level of each random kind (deterministic 
 nm_group = 4               # nm_pruning: weights per group along a matrix's input channels (level 0.5 = 2:4)
 seed = 0                   # seeds the data split, task samples and draws (draw r of a level uses seed + r)
 device = 'auto'            # auto | cpu | cuda
+jobs = 0                   # CPU: models (T x training seed) trained and swept at once, one process each (0 = as many as cores)
 eval_batch_size = 1024     # test images per forward pass
 bootstrap = 2000           # bootstrap resamples for the confidence intervals
 failure_fraction = 0.5     # half-failure level: the damage at which accuracy has gone this far from intact to chance
@@ -94,6 +95,7 @@ check_grids(kinds, grids)
 check(train_seeds, "train_seeds: give at least one training seed")
 for name in ('max_samples', 'width', 'epochs', 'batch_size', 'repeats', 'eval_batch_size', 'bootstrap', 'nm_group'):
     check_range(name, config[name], 1)
+check_range('jobs', jobs, 0)
 check(lr > 0, f"lr: {lr} must be positive")
 if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
@@ -122,55 +124,67 @@ x_train, x_test = ((x - mean[None, :, None, None]) / std[None, :, None, None] fo
 
 
 # -----------------------------------------------------------------------------
+# A worker process trains and sweeps one (T, training seed) for a parent that runs several at once, into a part file.
+worker = os.environ.get('NONLINEAR_WORKER') == '1'
 rt = setup(device)
 if rt.device.type == 'cpu':
     torch.set_num_threads(1)  # small convolutions: a second thread only waits, and far longer on a shared machine
 os.makedirs(os.path.join(out_dir, 'models'), exist_ok=True)
-save_config(config, os.path.join(out_dir, 'config.json'))
+if not worker:
+    save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
       f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
 
 COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
            'sparsity']
 KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
-claim(out_dir)
-log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY)
-grid = trial_grid(kinds, scopes, ['all'], grids, repeats)
+units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
+slots = min(len(units), jobs or os.cpu_count() or 1)
 started = time.time()
-for T in task_counts:
+if not worker:
+    claim(out_dir)
+if rt.device.type == 'cpu' and not worker and slots > 1:
+    run_workers([(f'T{T}_seed{s}', [f'--task_counts={T}', f'--train_seeds={s}']) for T, s in units], slots,
+                os.path.join(out_dir, 'logs'), 'NONLINEAR_WORKER', 'jobs')
+    merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
+    units = []  # all measured by the workers
+log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY, part=f'_T{units[0][0]}_seed{units[0][1]}' if worker else None)
+grid = trial_grid(kinds, scopes, ['all'], grids, repeats)
+for T, train_seed in units:
     test_images, test_tasks, test_labels = (tensor.to(rt.device) for tensor in stacked(task_data(x_test, y_test, T)))
-    for train_seed in train_seeds:
-        trials = pending(grid, measured, lambda t: dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=t.kind,
-                                                       scope=t.scope, level=t.level, repeat=t.repeat))
-        if not trials:
-            continue
-        seed_everything(train_seed)
-        model = build_model(T).to(rt.device)
-        checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
-        if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
-            model.load_state_dict(torch.load(checkpoint, map_location=rt.device))
-            model.eval()
-        else:
-            # The task samples depend on (seed, T) only: training seeds differ in initialisation and batch order.
-            train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, max_samples // T,
-                                                                        np.random.default_rng([seed, T])))
-            tick = time.time()
-            train(model, train_images, train_tasks, train_labels, epochs, batch_size, lr, weight_decay,
-                  torch.Generator().manual_seed(train_seed))
-            torch.save(model.state_dict(), checkpoint)
-            print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({max_samples // T} per task) "
-                  f"in {time.time() - tick:.1f} s")
+    trials = pending(grid, measured, lambda t: dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=t.kind,
+                                                   scope=t.scope, level=t.level, repeat=t.repeat))
+    if not trials:
+        continue
+    seed_everything(train_seed)
+    model = build_model(T).to(rt.device)
+    checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
+    if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
+        model.load_state_dict(torch.load(checkpoint, map_location=rt.device))
+        model.eval()
+    else:
+        # The task samples depend on (seed, T) only: training seeds differ in initialisation and batch order.
+        train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, max_samples // T,
+                                                                    np.random.default_rng([seed, T])))
+        tick = time.time()
+        train(model, train_images, train_tasks, train_labels, epochs, batch_size, lr, weight_decay,
+              torch.Generator().manual_seed(train_seed))
+        torch.save(model.state_dict(), checkpoint)
+        print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({max_samples // T} per task) "
+              f"in {time.time() - tick:.1f} s")
 
-        def record(trial, result, sparsity, seconds):
-            accuracy, loss = result
-            log.write_rows([dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=trial.kind, scope=trial.scope,
-                                 level=trial.level, repeat=trial.repeat, task=t, accuracy=float(accuracy[t]),
-                                 loss=float(loss[t]), sparsity=sparsity) for t in range(T)])
+    def record(trial, result, sparsity, seconds):
+        accuracy, loss = result
+        log.write_rows([dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=trial.kind, scope=trial.scope,
+                             level=trial.level, repeat=trial.repeat, task=t, accuracy=float(accuracy[t]),
+                             loss=float(loss[t]), sparsity=sparsity) for t in range(T)])
 
-        run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
-                   record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
-                   desc=f'T={T} seed {train_seed}')
+    run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
+               record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
+               desc=f'T={T} seed {train_seed}')
 print(f"trained and measured in {time.time() - started:.1f} s")
+if worker:
+    raise SystemExit(0)
 
 # -----------------------------------------------------------------------------
 # Summary, from the CSV: does accuracy under damage rise with T?

@@ -5,9 +5,10 @@ import contextlib
 import ctypes
 import os
 import random
-import subprocess
+import runpy
+import signal
 import sys
-import time
+import traceback
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,36 +144,72 @@ def from_pretrained(loader, path, setting, **kwargs):
              f"(hf download {path}{option} --local-dir DIR) and pass --{setting}={'LABEL=' * (setting == 'models')}DIR")
 
 
+def _fork_worker(argv, env, log_path):
+    """A copy of this process that runs the script again as `argv` with `env` set, its output in `log_path`; its pid.
+
+    A fork shares the parent's imports (torch and transformers: ~10 s per fresh interpreter on a 2-core machine,
+    bench/RESULTS.md). The copy exits with the script's status and never returns here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        # new text streams on the log: the parent's may be replaced ones (pytest's capture) that write elsewhere
+        sys.stdout, sys.stderr = (open(fd, 'w', buffering=1, encoding='utf-8', errors='replace', closefd=False)
+                                  for fd in (1, 2))
+        os.environ.update(env)
+        torch.set_num_threads(1)  # the thread count a fresh process would read from OMP_NUM_THREADS
+        tqdm._instances.clear()  # the parent's bars: the worker's own would be drawn below them, with cursor moves
+        sys.argv = argv
+        runpy.run_path(argv[0], run_name='__main__')
+        status = 0
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        if not isinstance(exit.code, (int, type(None))):
+            print(exit.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)  # not the parent's atexit handlers, nor its buffered output
+
+
 def run_workers(jobs, slots, log_dir, env_flag, setting):
     """Run `jobs` ([(name, extra argv)]) as copies of this script, each in a process of its own with one thread,
     `slots` at a time, in the order given. The models here are small: on a CPU, independent single-thread
     processes go faster than one process with several threads, which wait on each other (bench/RESULTS.md).
-    A worker sees `env_flag`=1 in its environment and gets the script's own arguments, then its extra ones; its
-    output goes to log_dir/<name>.out. A failure stops the others and is a one-line error naming `setting`."""
+    A worker is a fork of this process (see _fork_worker); it sees `env_flag`=1 in its environment and gets the
+    script's own arguments, then its extra ones; its output goes to log_dir/<name>.out. A failure stops the others
+    and is a one-line error naming `setting`."""
     os.makedirs(log_dir, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS='1', **{env_flag: '1'})
+    # the tokenizers library would warn in every fork that it turns its own threads off
+    env = {'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false', env_flag: '1'}
     pending, running = list(jobs), {}
     progress = tqdm(total=len(jobs), desc=f'{len(jobs)} workers, {slots} at a time')
     try:
         while pending or running:
             while pending and len(running) < slots:
                 name, extra = pending.pop(0)
-                output = open(os.path.join(log_dir, f'{name}.out'), 'w')
-                command = [sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:], *extra]
-                running[name] = (subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT), output)
-            time.sleep(0.5)
-            for name, (process, output) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                output.close()
-                del running[name]
-                progress.update()
-                lines = open(output.name, encoding='utf-8', errors='replace').read().strip().splitlines()
-                check(process.returncode == 0, f"{setting}: {name} failed (exit status {process.returncode}): "
-                                               f"{lines[-1] if lines else 'no output'} (log: {output.name})")
-                tqdm.write(lines[-1] if lines else f"{name}: done")
+                log_path = os.path.join(log_dir, f'{name}.out')
+                running[_fork_worker([os.path.abspath(sys.argv[0]), *sys.argv[1:], *extra], env, log_path)] = (name, log_path)
+            pid, status = os.wait()
+            if pid not in running:
+                continue
+            name, log_path = running.pop(pid)
+            progress.update()
+            code = os.waitstatus_to_exitcode(status)
+            lines = open(log_path, encoding='utf-8', errors='replace').read().strip().splitlines()
+            check(code == 0, f"{setting}: {name} failed (exit status {code}): "
+                             f"{lines[-1] if lines else 'no output'} (log: {log_path})")
+            tqdm.write(lines[-1] if lines else f"{name}: done")
     finally:
-        for process, output in running.values():  # an error or ^C: stop the other workers too
-            process.kill()
-            output.close()
+        for pid in running:  # an error or ^C: stop the other workers too
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
     progress.close()

@@ -80,13 +80,15 @@ def check_grids(kinds, grids):
         check(0 in grids[name], f"{name}: include 0, the intact model that damage is measured from")
 
 
-def open_log(out_dir, filename, columns, key, runtime=None):
+def open_log(out_dir, filename, columns, key, runtime=None, part=None):
     """(the log this process appends to, [every log that holds measured rows]). Under torchrun every rank appends to
-    a part file of its own (`merge_parts` gathers them); a part file a stopped run left behind counts as measured."""
+    a part file of its own, and so does a CPU worker process given its `part` name (`merge_parts` gathers them);
+    a part file a stopped run left behind counts as measured."""
     path = os.path.join(out_dir, filename)
     stem, extension = os.path.splitext(path)
-    distributed = runtime is not None and runtime.distributed
-    log = ResultsLog(f'{stem}.part{runtime.rank}{extension}' if distributed else path, columns, key)
+    if runtime is not None and runtime.distributed:
+        part = runtime.rank
+    log = ResultsLog(f'{stem}.part{part}{extension}' if part is not None else path, columns, key)
     others = [p for p in [path] + sorted(glob.glob(f'{stem}.part*{extension}')) if p != log.path
               and os.path.exists(p) and os.path.getsize(p) > 0]
     return log, [log] + [ResultsLog(p, columns, key) for p in others]

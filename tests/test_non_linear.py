@@ -111,6 +111,10 @@ def test_cifar_layout():
     assert images.shape == (2, 3, 32, 32) and np.array_equal(images[1, 2], x[1, :, :, 2])
 
 
+def worker_output(out):
+    return ''.join(path.read_text() for path in sorted((out / 'logs').glob('*.out')))
+
+
 def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     out, visuals = tmp_path / 'out', tmp_path / 'v'
     result = run('non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
@@ -123,7 +127,9 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     assert set(rows.repeat) == {0, 1}  # the draw index (the damage seed is seed + repeat)
     clean = rows[rows.level == 0]
     assert clean.accuracy.min() > 0.85  # every task of every model learned from its own images
-    assert 'trained on 120 samples (120 per task)' in result.stdout and 'trained on 120 samples (40 per task)' in result.stdout
+    # on 2 cores each (T, training seed) is a worker process with a log of its own
+    assert len(list((out / 'logs').glob('T*_seed*.out'))) == 4 and not list(out.glob('nonlinear.part*'))
+    assert 'trained on 120 samples (120 per task)' in worker_output(out) and 'trained on 120 samples (40 per task)' in worker_output(out)
     summary = json.load(open(out / 'summary.json'))
     entry = summary['comparisons']['random_deletion | backbone']
     assert entry['training_seeds'] == 2 and entry['draws'] == 2 and len(entry['damaged_accuracy_slope_ci95']) == 2
@@ -132,11 +138,19 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
         assert (visuals / f'digits_nonlinear_{kind}.png').exists()
     assert json.load(open(out / 'config.json'))['max_samples'] == 120
 
+    # one process measures what the workers measured, to the bit
+    single = run_main(monkeypatch, 'non_linear.py', *SMALL, '--jobs=1', f'--out_dir={tmp_path / "single"}',
+                      f'--visuals_dir={visuals}')
+    assert single.returncode == 0, single.stderr
+    by = ['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task']
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'single' / 'nonlinear.csv').sort_values(by).reset_index(drop=True),
+                                  rows.sort_values(by).reset_index(drop=True))
+
     # A rerun trains nothing; two lost trials (3 task rows each) are measured again, with the same values.
     rows.iloc[:-6].to_csv(out / 'nonlinear.csv', index=False)
     again = run_main(monkeypatch, 'non_linear.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
     assert again.returncode == 0, again.stderr
-    assert 'trained on' not in again.stdout  # the saved models were reused
+    assert 'trained on' not in again.stdout + worker_output(out)  # the saved models were reused
     resumed = pd.read_csv(out / 'nonlinear.csv')
     pd.testing.assert_frame_equal(resumed, rows)
 
