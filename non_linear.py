@@ -182,7 +182,8 @@ for T, train_seed in units:
     run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
                record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
                desc=f'T={T} seed {train_seed}')
-print(f"trained and measured in {time.time() - started:.1f} s")
+which = f'T={units[0][0]} seed {units[0][1]}' if worker else 'every model'
+print(f"{which}: trained and measured in {time.time() - started:.1f} s")
 if worker:
     raise SystemExit(0)
 

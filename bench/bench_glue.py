@@ -1,10 +1,10 @@
-"""Evaluation speed of run_glue_test.py's damage sweeps on the offline paraphrase task: examples/s
+"""Evaluation speed of run_glue_test.py's damage sweeps on the offline translation task: examples/s
 of evaluations inside robustness.perturb.perturbed (weights damaged in place, restored on exit) next
 to undamaged passes, and the time spent damaging and restoring as a share of the evaluation time;
 for comparison, the paper's way (a deepcopy of the model per trial).
 
     python bench/bench_glue.py                                   # the default monolingual GPT-2
-    python bench/bench_glue.py --model=results/run_glue_test/finetuned/paraphrase_bilingual --passes=10
+    python bench/bench_glue.py --model=results/run_glue_test/finetuned/translation_bilingual_seed1337 --passes=10
 """
 
 import contextlib
@@ -23,9 +23,9 @@ from robustness.config import configure
 from robustness.perturb import KINDS, perturbed
 
 # -----------------------------------------------------------------------------
-model = 'results/run_glue_test/finetuned/paraphrase_monolingual'  # a fine-tuned classifier dir (run run_glue_test.py first)
-validation_pairs = 300  # evaluation pairs of the paraphrase task
-max_length = 64  # tokens per pair (run_glue_test.py's default)
+model = 'results/run_glue_test/finetuned/translation_monolingual_seed1337'  # a fine-tuned classifier dir (run run_glue_test.py first)
+validation_size = 400  # evaluation verses of the translation task (run_glue_test.py's default)
+max_length = 48  # tokens per verse (run_glue_test.py's default)
 eval_batch_size = 128  # evaluation batch size
 level = 0.5  # damage level of the perturbed passes
 noise_level = 0.02  # gaussian_noise std
@@ -37,7 +37,7 @@ configure(globals())
 device = torch.device('cpu')
 tokenizer = AutoTokenizer.from_pretrained(model)
 classifier = AutoModelForSequenceClassification.from_pretrained(model).eval()
-split = glue.paraphrase_pairs(2, validation_pairs)['validation']
+split = glue.translation_verses(2, validation_size)['validation']
 eval_batches = glue.batches(glue.encode(tokenizer, split, max_length), DataCollatorWithPadding(tokenizer),
                             eval_batch_size, device)
 glue.evaluate(classifier, eval_batches, ('accuracy',), device)  # warm-up
@@ -60,7 +60,7 @@ def timed(kind, seed):
     return (applied - start) + (time.perf_counter() - evaluated), evaluated - applied
 
 
-print(f'{model}: {validation_pairs} pairs, batch {eval_batch_size}, {torch.get_num_threads()} threads, '
+print(f'{model}: {validation_size} verses, batch {eval_batch_size}, {torch.get_num_threads()} threads, '
       f'{passes} passes each, interleaved with undamaged passes')
 print(f"{'':26} {'eval examples/s':>16} {'undamaged':>10} {'damage+restore s':>17} {'overhead':>9}")
 for kind in (*KINDS, 'deepcopy'):
@@ -69,5 +69,5 @@ for kind in (*KINDS, 'deepcopy'):
         clean += timed(None, seed)[1]
         d, e = timed(kind, seed)
         damage, evaluation = damage + d, evaluation + e
-    print(f'{kind:<26} {passes * validation_pairs / evaluation:16.1f} {passes * validation_pairs / clean:10.1f} '
+    print(f'{kind:<26} {passes * validation_size / evaluation:16.1f} {passes * validation_size / clean:10.1f} '
           f'{damage / passes:17.4f} {100 * damage / evaluation:8.2f}%')

@@ -199,7 +199,7 @@ def torchrun_sweep():
 def glue():
     model_dir = os.path.join(work, 'tiny_train_plain', 'monolingual', 'seed_1337')
     out_dir = os.path.join(work, 'glue')
-    stdout = run('run_glue_test.py', f'--models=tiny={model_dir}', '--train_pairs=64', '--validation_pairs=32',
+    stdout = run('run_glue_test.py', f'--models=tiny={model_dir}', '--train_size=64', '--validation_size=32',
                  '--epochs=1', '--batch_size=16', '--max_length=32', '--kinds=random_deletion,head_deletion',
                  '--levels=0,0.5', '--repeats=2', f'--out_dir={out_dir}', f'--visuals_dir={out_dir}/visuals',
                  f'--device={rt.device.type}')

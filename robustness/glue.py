@@ -4,8 +4,9 @@ Three sources, all returned in one shape, a split = {'sentence1': [str], 'senten
 'label': [int or float]}:
 - GLUE through `datasets` (online, or from the local datasets cache),
 - CSV files with `sentence1,sentence2,label` columns, as Hugging Face's run_glue takes them,
-- the offline paraphrase task: the same verse in two English translations (KJV and WEB) is a
-  paraphrase, a verse and its neighbour in the same chapter are not.
+- two offline tasks from two English translations of the Bible (KJV and WEB): translation, which
+  translation a verse comes from (one sentence, like SST-2), and paraphrase, whether two verses are the
+  same verse in the two translations (a pair, like MRPC).
 
 Also here: the GLUE metric of each task (scikit-learn / scipy), the score of the majority-class
 predictor (the chance line), the distraction transform (random words inserted into a sentence), and the model side:
@@ -38,8 +39,8 @@ GLUE_TASKS = {
     'rte': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
     'wnli': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
 }
-OFFLINE_TASK = 'paraphrase'  # the offline KJV/WEB verse-pair task, scored like MRPC
-TASKS = (OFFLINE_TASK, 'csv', *GLUE_TASKS)
+OFFLINE_TASKS = ('translation', 'paraphrase')  # KJV or WEB for one verse; the same verse or not for a pair
+TASKS = (*OFFLINE_TASKS, 'csv', *GLUE_TASKS)
 
 
 def task_metrics(task, num_labels):
@@ -96,7 +97,7 @@ def load_glue(task, cache_dir=None):
     except Exception as error:  # offline, hub down, ...: datasets raises many kinds
         raise ValueError(f"task: cannot load GLUE {task} from the Hugging Face hub "
                          f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-                         f"run where there is a network, or use task={OFFLINE_TASK} (offline) or "
+                         f"run where there is a network, or use task={' or task='.join(OFFLINE_TASKS)} (offline) or "
                          f"task=csv with train_file/validation_file") from None
     dtype = float if num_labels == 1 else int
     return {name: {'sentence1': list(glue[split][first]),
@@ -129,10 +130,37 @@ def read_csv(path, setting):
             'label': labels.astype(int).tolist()}
 
 
+def held_out_split(verses, name, validation_books):
+    """The verses of a split: those of `validation_books` (held out of the language models' training too) for
+    'validation', the others for 'train'."""
+    return [v for v in verses if (book_of(v) in validation_books) == (name == 'validation')]
+
+
+def translation_verses(train_size, validation_size, seed=0, validation_books=DEFAULT_EVAL_BOOKS):
+    """The offline translation task, {'train': split, 'validation': split}, classes balanced: one verse, from the
+    King James Version (label 1) or from the World English Bible (label 0). Each chosen verse is shown in one
+    translation only, so no example has its own translation elsewhere in the data. The cues are the translations'
+    words and style (thee, hath, -eth against modern English). Splits by book as `paraphrase_pairs` does."""
+    kjv, web = english_verses('kjv'), english_verses('web')
+    common = sorted(set(kjv) & set(web))
+    rng = random.Random(seed)
+    splits = {}
+    for name, size in (('train', train_size), ('validation', validation_size)):
+        in_split = held_out_split(common, name, validation_books)
+        if size > len(in_split):
+            raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
+        labels = [1] * (size // 2) + [0] * (size - size // 2)
+        rng.shuffle(labels)
+        verses = rng.sample(in_split, size)
+        splits[name] = {'sentence1': [(kjv if label else web)[v] for v, label in zip(verses, labels)],
+                        'sentence2': None, 'label': labels}
+    return splits
+
+
 NEGATIVES = ('same_chapter', 'other_chapter')
 
 
-def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEFAULT_EVAL_BOOKS, negatives='same_chapter'):
+def paraphrase_pairs(train_size, validation_size, seed=0, validation_books=DEFAULT_EVAL_BOOKS, negatives='same_chapter'):
     """The offline paraphrase task, {'train': split, 'validation': split}, classes balanced.
 
     For each chosen verse, a pair is either the verse in the King James Version and in the World
@@ -154,10 +182,10 @@ def paraphrase_pairs(train_pairs, validation_pairs, seed=0, validation_books=DEF
         chapter_verses.setdefault(v // 1000, []).append(v)
     rng = random.Random(seed)
     splits = {}
-    for name, size in (('train', train_pairs), ('validation', validation_pairs)):
-        in_split = [v for v in common if (book_of(v) in validation_books) == (name == 'validation')]
+    for name, size in (('train', train_size), ('validation', validation_size)):
+        in_split = held_out_split(common, name, validation_books)
         if size > len(in_split):
-            raise ValueError(f'{name}_pairs: {size} asked for, but its books have only {len(in_split)} verses')
+            raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
         anchors = rng.sample(in_split, size)
         labels = [1] * (size // 2) + [0] * (size - size // 2)
         rng.shuffle(labels)

@@ -25,7 +25,7 @@ QUESTIONS = {
     'non_linear': 'A ResNet backbone shared by T tasks: does accuracy under damage rise with T?',
     'train_bilingual_gpt2': 'Monolingual, bilingual and control GPT-2 models, trained with equal budgets.',
     'test_gpt2': 'Do bilingual GPT-2 models keep more of their English (bits per byte) under weight damage?',
-    'run_glue_test': 'Fine-tuned on a sentence-pair task, does the bilingual model keep more accuracy under damage?',
+    'run_glue_test': 'Fine-tuned on a task, does the bilingual model keep more accuracy under damage?',
 }
 FIGURES_WRITTEN = []  # every figure this process saved (robustness.plots.save appends), for run.json
 
@@ -151,8 +151,20 @@ def training_tables(summary):
     return table(['model', 'held-out English bpb, mean', 'std over training seeds', 'per seed'], rows)
 
 
+def glue_tables(summary):
+    """Each classifier's undamaged score next to chance (a classifier near chance has nothing to lose), then the
+    comparisons."""
+    text = ''
+    if summary.get('undamaged'):
+        rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}", ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
+                for model, seeds in summary['undamaged'].items() if seeds]
+        text = (f"Undamaged {summary['metric'].split()[0]} on task `{summary.get('task')}` (best constant predictor "
+                f"{summary['chance']:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
+    return text + comparison_table(summary)
+
+
 RENDER = {'binary_classification': binary_tables, 'non_linear': nonlinear_tables,
-          'train_bilingual_gpt2': training_tables, 'test_gpt2': comparison_table, 'run_glue_test': comparison_table}
+          'train_bilingual_gpt2': training_tables, 'test_gpt2': comparison_table, 'run_glue_test': glue_tables}
 
 
 def section(name, folder, report_dir):

@@ -93,13 +93,13 @@ def test_test_gpt2_level0_and_damage_equal_the_folder(release, tmp_path, monkeyp
 def test_run_glue_test_fine_tunes_from_a_state_dict(release, tmp_path, monkeypatch):
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'run_glue_test.py', f'--models=paper={release / "model.pth"}',
-                        f'--tokenizers=paper={release / "tokenizer"}', '--train_pairs=32', '--validation_pairs=16',
+                        f'--tokenizers=paper={release / "tokenizer"}', '--train_size=32', '--validation_size=16',
                         '--epochs=1', '--batch_size=16', '--max_length=64', '--kinds=random_deletion', '--scope=attn',
                         '--layer_sets=all', '--levels=0,0.5', '--repeats=1', '--distraction_levels=0',
                         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr[-2000:]
     assert set(pd.read_csv(out / 'glue.csv').model) == {'paper'}
-    saved = json.load(open(out / 'finetuned' / 'paraphrase_paper' / 'config.json'))
+    saved = json.load(open(out / 'finetuned' / 'translation_paper' / 'config.json'))
     assert saved['n_embd'] == 64 and saved['pad_token_id'] == 0  # <|endoftext|> pads, in tokenizer and config
 
 

@@ -171,7 +171,7 @@ def test_run_glue_test_on_every_encoder_family_and_four_decoders(family_dirs, tm
     out = tmp_path / 'out'
     models = ','.join(f'{family}={family_dirs / "classifier" / family}' for family in ENCODERS + CLASSIFIER_DECODERS)
     result = run_main(monkeypatch, 'run_glue_test.py', f'--models={models}', '--compare=xlm-roberta:roberta', '--jobs=1',
-                        '--train_pairs=32', '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=32',
+                        '--train_size=32', '--validation_size=16', '--epochs=1', '--batch_size=16', '--max_length=32',
                         '--kinds=random_deletion,neuron_deletion,head_deletion', '--scope=attn,mlp', '--levels=0,0.5',
                         '--repeats=1', '--bootstrap=20', f'--out_dir={out}', f'--visuals_dir={out / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]

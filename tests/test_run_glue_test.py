@@ -1,6 +1,7 @@
 """run_glue_test.py and robustness/glue.py: padding and pooling, metrics, CSV task, distraction,
-offline paraphrase pairs, bad input, and an end-to-end run with tiny GPT-2 and BERT models."""
+the offline translation and paraphrase tasks, bad input, and an end-to-end run with tiny GPT-2 and BERT models."""
 
+import collections
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
 
 from robustness import glue
 from robustness.corpora import english_verses
+from robustness.report import glue_tables
 
 VERSES = list(english_verses('web').values())[:400]
 
@@ -224,8 +226,28 @@ def test_paraphrase_pairs_are_balanced_and_split_by_book():
     train = set(data['train']['sentence1'] + data['train']['sentence2'])
     assert not train & set(data['validation']['sentence1'] + data['validation']['sentence2'])
     assert data == glue.paraphrase_pairs(400, 100, seed=0)
-    with pytest.raises(ValueError, match='validation_pairs'):
+    with pytest.raises(ValueError, match='validation_size'):
         glue.paraphrase_pairs(10, 10**6)
+
+
+def test_translation_verses_are_balanced_one_translation_per_verse_and_split_by_book():
+    data = glue.translation_verses(400, 100, seed=0)
+    kjv, web = english_verses('kjv'), english_verses('web')
+    verse_of = {text: v for version in (kjv, web) for v, text in version.items()}
+    only_kjv, only_web = set(kjv.values()) - set(web.values()), set(web.values()) - set(kjv.values())
+    for name, size in (('train', 400), ('validation', 100)):
+        split = data[name]
+        assert split['sentence2'] is None and len(split['label']) == size and sum(split['label']) == size // 2
+        for text, label in zip(split['sentence1'], split['label']):
+            assert text in (kjv if label else web).values() and text not in (only_web if label else only_kjv)
+            assert (verse_of[text] // 1_000_000 in glue.DEFAULT_EVAL_BOOKS) == (name == 'validation')
+    texts = set(data['train']['sentence1'] + data['validation']['sentence1'])
+    counts = collections.Counter([*kjv.values(), *web.values()])
+    unique = [v for v in set(kjv) & set(web) if counts[kjv[v]] == counts[web[v]] == 1]  # texts that name their verse
+    assert len(texts) == 500 and not any(kjv[v] in texts and web[v] in texts for v in unique)  # one translation each
+    assert data == glue.translation_verses(400, 100, seed=0) != glue.translation_verses(400, 100, seed=1)
+    with pytest.raises(ValueError, match='train_size'):
+        glue.translation_verses(10**6, 10)
 
 
 def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2_dir):
@@ -241,6 +263,8 @@ def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2
         'scope: unknown value': ['--scope=attn,heads'],
         'kinds: unknown value': ['--kinds=dropout'],
         'levels': ['--levels=0,1.5'],
+        '--train_pairs is now called --train_size': ['--train_pairs=100'],
+        'train_size: 1000000 asked for': ['--train_size=1000000'],
     }
     (tmp_path / 'bad.csv').write_text('sentence1,sentence2,score\na,b,1\n')
     (tmp_path / 'float.csv').write_text('sentence1,sentence2,label\na,b,0.7\n')
@@ -260,7 +284,7 @@ def test_bad_input_is_one_line_error_before_any_work(tmp_path, monkeypatch, gpt2
 def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     monkeypatch.setenv('OMP_NUM_THREADS', '1')  # 32-dim models gain nothing from threads; shared CI cores do lose
     out, visuals = tmp_path / 'out', tmp_path / 'visuals'
-    args = [f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--train_pairs=96', '--validation_pairs=48', '--epochs=2', '--lr=3e-3',
+    args = [f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--task=paraphrase', '--train_size=96', '--validation_size=48', '--epochs=2', '--lr=3e-3',
             '--batch_size=16', '--max_length=64', '--kinds=random_deletion,gaussian_noise,distraction',
             '--scope=attn,mlp', '--layer_sets=all,first', '--levels=0,0.5,1', '--noise_levels=0,0.3', '--repeats=2',
             '--distraction_levels=0,0.1,0.3', '--distraction_repeats=2', f'--out_dir={out}', f'--visuals_dir={visuals}']
@@ -287,6 +311,11 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
         assert (half.xs('all', level='layers')['loss'] != half.xs('first', level='layers')['loss']).all()
         distracted = rows[(rows['kind'] == 'distraction') & (rows['level'] == 0.3)]
         assert (distracted['loss'] != undamaged['loss'].iloc[0]).all()
+    summary = json.load(open(out / 'summary.json'))
+    for model, rows in frame.groupby('model'):  # one classifier per model here: no training seed
+        intact = rows[(rows['level'] == 0) & (rows['metric'] == 'accuracy')]['value'].iloc[0]
+        assert summary['undamaged'][model] == {'': intact}
+        assert f'| {model} | {intact:.3f} | {intact:.3f} |' in glue_tables(summary)  # the report's table
     for kind in ('random_deletion', 'gaussian_noise', 'distraction'):
         assert (visuals / f'glue_paraphrase_{kind}.png').stat().st_size > 10_000
     for label in ('gpt2', 'bert'):
@@ -309,8 +338,8 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
             shutil.copytree(gpt2_dir, tmp_path / family / f'seed_{seed}')
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'run_glue_test.py', f'--models=gpt2={tmp_path / "family"},copy={tmp_path / "copy"}',
-                        '--compare=copy:gpt2', '--jobs=1', '--train_pairs=32',
-                        '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=64',
+                        '--compare=copy:gpt2', '--jobs=1', '--train_size=32',
+                        '--validation_size=16', '--epochs=1', '--batch_size=16', '--max_length=64',
                         '--kinds=random_deletion', '--scope=attn', '--layer_sets=all', '--levels=0,0.5', '--repeats=1',
                         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]
@@ -321,14 +350,14 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
     entry = json.load(open(out / 'summary.json'))['comparisons']['copy - gpt2 | random_deletion | attn | all']
     assert entry['training_seeds'] == [2, 2] and entry['mean_over_damaged_levels'] == 0
     assert entry['mean_over_damaged_levels_ci95'] is None and 'copy - gpt2' in result.stdout
-    assert all((out / 'finetuned' / f'paraphrase_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))
+    assert all((out / 'finetuned' / f'translation_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))
 
 
 def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     """repeats=3: a deterministic kind gets one row per level; head deletion, N:M and Wanda run on both layouts."""
     out = tmp_path / 'out'
-    result = run_main(monkeypatch, 'run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--jobs=1', '--train_pairs=32',
-                        '--validation_pairs=16', '--epochs=1', '--batch_size=16', '--max_length=32',
+    result = run_main(monkeypatch, 'run_glue_test.py', f'--models=gpt2={gpt2_dir},bert={bert_dir}', '--jobs=1', '--train_size=32',
+                        '--validation_size=16', '--epochs=1', '--batch_size=16', '--max_length=32',
                         '--kinds=magnitude_pruning,head_deletion,nm_pruning,wanda_pruning', '--scope=attn',
                         '--layer_sets=all,last', '--levels=0,0.5,1', '--repeats=3', '--calibration_windows=4',
                         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
@@ -357,7 +386,7 @@ def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir, monkey
     assert (heads['sparsity'] == 1).all()  # every head of the output projections zeroed
     assert np.allclose(frame[(frame['kind'] == 'nm_pruning') & (frame['level'] == 0.5)]['sparsity'], 0.5)
     for kind in ('head_deletion', 'nm_pruning', 'wanda_pruning'):
-        assert (tmp_path / 'v' / f'glue_paraphrase_{kind}.png').is_file()
+        assert (tmp_path / 'v' / f'glue_translation_{kind}.png').is_file()
     bad = one_line_error(run_in_process(monkeypatch, 'run_glue_test.py', f'--models=gpt2={gpt2_dir}', '--kinds=head_deletion',
                                         '--scope=mlp', f'--out_dir={tmp_path / "bad"}'))
     assert 'no attention heads in scope mlp' in bad and not (tmp_path / 'bad').exists()
