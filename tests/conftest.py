@@ -77,7 +77,8 @@ def pytest_sessionfinish(session, exitstatus):
     """The suite's wall time, for the README's measured block (robustness.report): the controller of a full run of
     tests/ writes results/test_suite.json (xdist workers and partial runs do not)."""
     config = session.config
-    if hasattr(config, 'workerinput') or not session.testscollected or session.testscollected < 200 or exitstatus != 0:
+    partial = config.option.keyword or config.option.markexpr or session.testscollected < 200  # -k / -m select a part
+    if hasattr(config, 'workerinput') or partial or exitstatus != 0:
         return
     import datetime
     import json
