@@ -130,10 +130,26 @@ def read_csv(path, setting):
             'label': labels.astype(int).tolist()}
 
 
-def held_out_split(verses, name, validation_books):
-    """The verses of a split: those of `validation_books` (held out of the language models' training too) for
-    'validation', the others for 'train'."""
-    return [v for v in verses if (book_of(v) in validation_books) == (name == 'validation')]
+def both_translations():
+    """(KJV verses, WEB verses, the ids of the verses both have, sorted)."""
+    kjv, web = english_verses('kjv'), english_verses('web')
+    return kjv, web, sorted(set(kjv) & set(web))
+
+
+def held_out_split(verses, name, size, validation_books):
+    """The verses a split draws its `size` examples from: those of `validation_books` (held out of the language
+    models' training too) for 'validation', the others for 'train'. ValueError when they are fewer than `size`."""
+    in_split = [v for v in verses if (book_of(v) in validation_books) == (name == 'validation')]
+    if size > len(in_split):
+        raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
+    return in_split
+
+
+def balanced_labels(size, rng):
+    """`size` labels in random order, half 1 and half 0 (the extra one 0)."""
+    labels = [1] * (size // 2) + [0] * (size - size // 2)
+    rng.shuffle(labels)
+    return labels
 
 
 def translation_verses(train_size, validation_size, seed=0, validation_books=DEFAULT_EVAL_BOOKS):
@@ -141,16 +157,12 @@ def translation_verses(train_size, validation_size, seed=0, validation_books=DEF
     King James Version (label 1) or from the World English Bible (label 0). Each chosen verse is shown in one
     translation only, so no example has its own translation elsewhere in the data. The cues are the translations'
     words and style (thee, hath, -eth against modern English). Splits by book as `paraphrase_pairs` does."""
-    kjv, web = english_verses('kjv'), english_verses('web')
-    common = sorted(set(kjv) & set(web))
+    kjv, web, common = both_translations()
     rng = random.Random(seed)
     splits = {}
     for name, size in (('train', train_size), ('validation', validation_size)):
-        in_split = held_out_split(common, name, validation_books)
-        if size > len(in_split):
-            raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
-        labels = [1] * (size // 2) + [0] * (size - size // 2)
-        rng.shuffle(labels)
+        in_split = held_out_split(common, name, size, validation_books)
+        labels = balanced_labels(size, rng)
         verses = rng.sample(in_split, size)
         splits[name] = {'sentence1': [(kjv if label else web)[v] for v, label in zip(verses, labels)],
                         'sentence2': None, 'label': labels}
@@ -175,20 +187,16 @@ def paraphrase_pairs(train_size, validation_size, seed=0, validation_books=DEFAU
     """
     if negatives not in NEGATIVES:
         raise ValueError(f"negatives: unknown value {negatives!r}; valid: {', '.join(NEGATIVES)}")
-    kjv, web = english_verses('kjv'), english_verses('web')
-    common = sorted(set(kjv) & set(web))
+    kjv, web, common = both_translations()
     chapter_verses = {}  # chapter (BBBCCC) -> its verses in both translations, in order
     for v in common:
         chapter_verses.setdefault(v // 1000, []).append(v)
     rng = random.Random(seed)
     splits = {}
     for name, size in (('train', train_size), ('validation', validation_size)):
-        in_split = held_out_split(common, name, validation_books)
-        if size > len(in_split):
-            raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
+        in_split = held_out_split(common, name, size, validation_books)
         anchors = rng.sample(in_split, size)
-        labels = [1] * (size // 2) + [0] * (size - size // 2)
-        rng.shuffle(labels)
+        labels = balanced_labels(size, rng)
         split = {'sentence1': [], 'sentence2': [], 'label': labels}
         for verse, label in zip(anchors, labels):
             first, second = (kjv, web) if rng.random() < 0.5 else (web, kjv)
