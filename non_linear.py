@@ -37,7 +37,7 @@ from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KIND_TABLE, KINDS, TRANSFORMER_KINDS
 from robustness.report import record_run
-from robustness.runtime import run_workers, seed_everything, setup
+from robustness.runtime import run_parallel, seed_everything, setup
 from robustness.stats import half_failure_of, interval, slope, two_level_bootstrap, verdict
 from robustness.sweep import check_grids, claim, merge_parts, open_log, pending, run_trials, trial_grid
 
@@ -124,38 +124,31 @@ x_train, x_test = ((x - mean[None, :, None, None]) / std[None, :, None, None] fo
 
 
 # -----------------------------------------------------------------------------
-# A worker process trains and sweeps one (T, training seed) for a parent that runs several at once, into a part file.
-worker = os.environ.get('NONLINEAR_WORKER') == '1'
 rt = setup(device)
 if rt.device.type == 'cpu':
     torch.set_num_threads(1)  # small convolutions: a second thread only waits, and far longer on a shared machine
 os.makedirs(os.path.join(out_dir, 'models'), exist_ok=True)
-if not worker:
-    save_config(config, os.path.join(out_dir, 'config.json'))
+claim(out_dir)
+save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
       f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
 
 COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
            'sparsity']
 KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
-units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
-slots = min(len(units), jobs or os.cpu_count() or 1)
-started = time.time()
-if not worker:
-    claim(out_dir)
-if rt.device.type == 'cpu' and not worker and slots > 1:
-    run_workers([(f'T{T}_seed{s}', [f'--task_counts={T}', f'--train_seeds={s}']) for T, s in units], slots,
-                os.path.join(out_dir, 'logs'), 'NONLINEAR_WORKER', 'jobs')
-    merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
-    units = []  # all measured by the workers
-log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY, part=f'_T{units[0][0]}_seed{units[0][1]}' if worker else None)
 grid = trial_grid(kinds, scopes, ['all'], grids, repeats)
-for T, train_seed in units:
+
+
+def train_and_measure(T, train_seed, part=None):
+    """Train the model of (T, train_seed), or load it from an earlier run, and measure the trials that no log holds
+    yet, into nonlinear.csv or into its part file `part` (a process of its own)."""
+    started = time.time()
+    log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY, part=part)
     test_images, test_tasks, test_labels = (tensor.to(rt.device) for tensor in stacked(task_data(x_test, y_test, T)))
     trials = pending(grid, measured, lambda t: dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=t.kind,
                                                    scope=t.scope, level=t.level, repeat=t.repeat))
     if not trials:
-        continue
+        return
     seed_everything(train_seed)
     model = build_model(T).to(rt.device)
     checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
@@ -166,12 +159,11 @@ for T, train_seed in units:
         # The task samples depend on (seed, T) only: training seeds differ in initialisation and batch order.
         train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, max_samples // T,
                                                                     np.random.default_rng([seed, T])))
-        tick = time.time()
         train(model, train_images, train_tasks, train_labels, epochs, batch_size, lr, weight_decay,
               torch.Generator().manual_seed(train_seed))
         torch.save(model.state_dict(), checkpoint)
         print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({max_samples // T} per task) "
-              f"in {time.time() - tick:.1f} s")
+              f"in {time.time() - started:.1f} s")
 
     def record(trial, result, sparsity, seconds):
         accuracy, loss = result
@@ -182,10 +174,20 @@ for T, train_seed in units:
     run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
                record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
                desc=f'T={T} seed {train_seed}')
-which = f'T={units[0][0]} seed {units[0][1]}' if worker else 'every model'
-print(f"{which}: trained and measured in {time.time() - started:.1f} s")
-if worker:
-    raise SystemExit(0)
+    print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
+
+
+started = time.time()
+units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
+slots = min(len(units), jobs or os.cpu_count() or 1)
+if rt.device.type == 'cpu' and slots > 1:  # each (T, training seed) in a single-thread process, into a part file
+    run_parallel(train_and_measure, [(f'T{T}_seed{s}', (T, s, f'_T{T}_seed{s}')) for T, s in units], slots,
+                 os.path.join(out_dir, 'logs'), 'jobs')
+else:
+    for T, train_seed in units:
+        train_and_measure(T, train_seed)
+log = merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
+print(f"trained and measured in {time.time() - started:.1f} s")
 
 # -----------------------------------------------------------------------------
 # Summary, from the CSV: does accuracy under damage rise with T?

@@ -8,7 +8,7 @@ noise, neuron deletion; over scopes and first/middle/last layer selections) and 
 (model, train_seed, kind, scope, layers, level, repeat) in out_dir/glue.csv, comparing the pairs of
 `compare` in out_dir/summary.json (intervals over training seeds and draws) and drawing
 visuals_dir/glue_<task>_<kind>.png. A family folder of seed_<s>/ models gives one classifier per seed; on a
-CPU each runs in a single-thread worker process.
+CPU each runs in a single-thread process of its own.
 
 The offline default compares the monolingual and bilingual GPT-2s of train_bilingual_gpt2.py (three training
 seeds each) on a task built from two English Bible translations (robustness/glue.py): which translation a verse
@@ -41,7 +41,7 @@ from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import record_run
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, parse_models, parse_pairs, run_workers, seed_everything, setup
+from robustness.runtime import autocast, parse_models, parse_pairs, run_parallel, seed_everything, setup
 from robustness.stats import compare_rows, half_failure_of
 from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, scopes_of, trial_grid
 
@@ -207,18 +207,10 @@ columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'r
 KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
 csv_path = os.path.join(out_dir, 'glue.csv')
 unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
-# A worker process fine-tunes and sweeps one model for a parent that runs several at once: it writes a part file of
-# its own (merged by the parent) and also skips what glue.csv already holds.
-worker = os.environ.get('GLUE_UNIT_WORKER') == '1'
 os.makedirs(out_dir, exist_ok=True)
-if worker:
-    log = ResultsLog(os.path.join(out_dir, 'parts', f'glue_{unit_name(*units[0][:2])}.csv'), columns, KEY)
-    logs = [log] + ([ResultsLog(csv_path, columns, KEY)] if os.path.exists(csv_path) else [])
-else:
-    claim(out_dir)
-    save_config(config, os.path.join(out_dir, 'config.json'))
-    log = ResultsLog(csv_path, columns, KEY)
-    logs = [log]
+claim(out_dir)
+save_config(config, os.path.join(out_dir, 'config.json'))
+main_log = ResultsLog(csv_path, columns, KEY)
 
 
 def calibration_tokens(tokenizer):
@@ -234,32 +226,25 @@ def calibration_tokens(tokenizer):
     return torch.tensor(ids[:count * max_length]).view(count, max_length)
 
 
-def measured(**key):
-    return any(results.has(**key) for results in logs)
+def measured(log, **key):
+    """In glue.csv, or in the part file `log` of this process."""
+    return log.has(**key) or main_log.has(**key)
 
 
-def write(label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
+def write(log, label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
     for metric in metrics:
-        if measured(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                    level=level, repeat=repeat, metric=metric):
+        key = dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
+                   level=level, repeat=repeat, metric=metric)
+        if measured(log, **key):
             continue  # written before an interruption between the metrics of one measurement
-        log.write(dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                       level=level, repeat=repeat, metric=metric, value=result[metric], baseline=baselines[metric],
-                       loss=result['loss'], sparsity=sparsity, examples=len(validation_labels)))
+        log.write(dict(**key, value=result[metric], baseline=baselines[metric], loss=result['loss'], sparsity=sparsity,
+                       examples=len(validation_labels)))
 
 
-slots = min(len(units), jobs or os.cpu_count() or 1)
-if runtime.device.type == 'cpu' and not worker and slots > 1:
-    # each model in a single-thread process of its own, then their part files into glue.csv
-    run_workers([(unit_name(label, train_seed), [f'--models={label}={path}']) for label, train_seed, path in units],
-                slots, os.path.join(out_dir, 'logs'), 'GLUE_UNIT_WORKER', 'models')
-    for part in sorted(glob.glob(os.path.join(out_dir, 'parts', 'glue_*.csv'))):
-        log.absorb(part)
-    units = []  # all measured by the workers
-for label, train_seed, path in units:
-    # fine-tune once; a rerun loads the saved classifier
+def classifier(label, train_seed, path, name):
+    """(tokenizer, classifier) of one model and training seed, fine-tuned on the task once and saved; a rerun loads
+    the saved classifier."""
     seed_everything(seed)
-    name = label + (f' seed {train_seed}' if train_seed != '' else '')
     finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{unit_name(label, train_seed)}')
     if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
         print(f'{name}: loading the fine-tuned classifier from {finetuned_dir}')
@@ -281,7 +266,7 @@ for label, train_seed, path in units:
         progress = tqdm(total=steps, desc=f'fine-tuning {name} on {task}')
         for epoch in range(epochs):
             for batch in loader:
-                batch = {name: tensor.to(runtime.device) for name, tensor in batch.items()}
+                batch = {key: tensor.to(runtime.device) for key, tensor in batch.items()}
                 with autocast(runtime.device):
                     loss = model(**batch).loss
                 loss.backward()
@@ -296,7 +281,16 @@ for label, train_seed, path in units:
         tokenizer.save_pretrained(finetuned_dir)
         print(f'{name}: saved the fine-tuned classifier to {finetuned_dir}')
     check(tokenizer.pad_token_id == model.config.pad_token_id, f'models: {name}: tokenizer and config pad tokens differ')
-    model.eval()
+    return tokenizer, model.eval()
+
+
+def measure(label, train_seed, path, part=False):
+    """Fine-tune (or load) the classifier of one model and training seed, then measure every damage and distraction
+    trial that no log holds yet: into glue.csv, or with `part` into parts/glue_<unit>.csv (a process of its own)."""
+    log = ResultsLog(os.path.join(out_dir, 'parts', f'glue_{unit_name(label, train_seed)}.csv'), columns, KEY) \
+        if part else main_log
+    name = label + (f' seed {train_seed}' if train_seed != '' else '')
+    tokenizer, model = classifier(label, train_seed, path, name)
     collator = DataCollatorWithPadding(tokenizer)
     eval_batches = glue.batches(glue.encode(tokenizer, data['validation'], max_length), collator, eval_batch_size,
                                 runtime.device)
@@ -309,7 +303,7 @@ for label, train_seed, path in units:
           + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the undamaged model
-    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), logs,
+    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), [log, main_log],
                    lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
     calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
     timing = []
@@ -321,7 +315,7 @@ for label, train_seed, path in units:
         return result
 
     def record(trial, result, sparsity, seconds):
-        write(label, train_seed, *trial, result, sparsity)
+        write(log, label, train_seed, *trial, result, sparsity)
 
     started = time.perf_counter()
     run_trials(model, todo, score, record, seed, layers_of=lambda trial: layer_indices(trial.layers, n_layers),
@@ -337,7 +331,7 @@ for label, train_seed, path in units:
     if 'distraction' in kinds:
         trials = [(level, repeat) for level in distraction_levels for repeat in range(1 if level == 0 else distraction_repeats)]
         for level, repeat in tqdm(trials, desc=f'distraction {name}'):
-            if measured(model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
+            if measured(log, model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
                         level=level, repeat=repeat, metric=metrics[-1]):
                 continue
             if level == 0:
@@ -346,13 +340,22 @@ for label, train_seed, path in units:
                 distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
                 result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
                                                            eval_batch_size, runtime.device), metrics, runtime.device)
-            write(label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+            write(log, label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+    print(f'{name}: done')
 
-if worker:
-    print(f'{unit_name(*units[0][:2])}: done')
-    raise SystemExit(0)
 
-frame = log.read()
+slots = min(len(units), jobs or os.cpu_count() or 1)
+if runtime.device.type == 'cpu' and slots > 1:
+    # each model in a single-thread process of its own, then their part files into glue.csv
+    run_parallel(measure, [(unit_name(label, train_seed), (label, train_seed, path, True)) for label, train_seed, path in units],
+                 slots, os.path.join(out_dir, 'logs'), 'models')
+else:
+    for label, train_seed, path in units:
+        measure(label, train_seed, path)
+for part in sorted(glob.glob(os.path.join(out_dir, 'parts', 'glue_*.csv'))):
+    main_log.absorb(part)
+
+frame = main_log.read()
 frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
 
 # Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.

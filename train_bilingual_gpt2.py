@@ -35,7 +35,7 @@ Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir 
 optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens
 and bytes seen per language)), <model>/tokenizer/ (shared by the seeds), eval_en.txt (the held-out
 English text, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the
-training text), train_log.csv (every model and seed; logs/ holds each one's own log and worker output),
+training text), train_log.csv (every model and seed; logs/ holds each one's own log and process output),
 config.json; and visuals_dir/gpt2_training.png.
 
 Tokenizers: with init_from=scratch each model gets a byte-level BPE trained on its own training text
@@ -74,7 +74,7 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.perplexity import evaluate_text
 from robustness.report import record_run
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, from_pretrained, run_workers, seed_everything, setup, teardown
+from robustness.runtime import autocast, from_pretrained, run_parallel, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # data
@@ -149,8 +149,6 @@ check_range('jobs', jobs, 0)
 log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows; each also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
-# A worker process trains one (model, seed) for a parent that runs several at once (robustness.runtime.run_workers).
-worker = os.environ.get('TRAIN_SEED_WORKER') == '1'
 
 rt = setup(device)
 seed_everything(train_seeds[0])
@@ -215,7 +213,7 @@ else:
     train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
 eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
 
-if rt.is_master and not worker:
+if rt.is_master:
     print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
           f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
           f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
@@ -550,19 +548,17 @@ def train(name, model_index, seed):
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
 units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
 slots = min(len(units), jobs or os.cpu_count() or 1)
-if rt.device.type == 'cpu' and not rt.distributed and not worker and slots > 1:
-    for name in train_models:  # trained once, before the workers share them
+if rt.device.type == 'cpu' and not rt.distributed and slots > 1:
+    for name in train_models:  # trained once, before the processes share them
         build_tokenizer(name)
     # each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-    run_workers([(f'{name}_seed{seed}', [f'--train_models={name}', f'--train_seeds={seed}']) for name, seed in units],
-                slots, os.path.join(out_dir, 'logs'), 'TRAIN_SEED_WORKER', 'train_seeds')
+    run_parallel(train, [(f'{name}_seed{seed}', (name, MODELS.index(name), seed)) for name, seed in units],
+                 slots, os.path.join(out_dir, 'logs'), 'train_seeds')
 else:
     for seed in train_seeds:
         for index, name in enumerate(MODELS):
             if name in train_models:
                 train(name, index, seed)
-if worker:
-    raise SystemExit(0)
 
 # The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
 if rt.is_master:

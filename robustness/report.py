@@ -203,12 +203,32 @@ def write_report(results='results', out='visuals/README.md', readme='README.md')
              f"The five offline defaults (`make reproduce`) took **{total / 60:.1f} min** together; other out_dirs (such as "
              f"`make finetune`'s) follow them.", '']
     parts += [section(name, os.path.join(results, name), report_dir) for name in folders]
+    designs = designs_table(results, folders)
+    if designs:
+        parts += ['## The designs side by side', '', 'The verdicts of `test_gpt2.py` on the models of each design: '
+                  'the offline default trains every model from scratch; other out_dirs hold other designs (`make '
+                  "finetune`: the paper's, every model fine-tuned from one English base).", '', designs]
     os.makedirs(report_dir, exist_ok=True)
     with open(out, 'w') as f:
         f.write('\n\n'.join(parts) + '\n')
     print(f"wrote {out} ({len(folders)} scripts)")
     if readme and os.path.exists(readme):
         update_readme(readme, results, folders, total, out)
+
+
+def designs_table(results, folders):
+    """A row per comparison of test_gpt2.py's default summary, a column of verdicts (and half-failure levels a, b)
+    per out_dir that test_gpt2.py wrote; '' when there is only the default."""
+    runs = {name: json.load(open(os.path.join(results, name, 'run.json'))) for name in folders
+            if os.path.exists(os.path.join(results, name, 'run.json'))}
+    designs = [name for name in folders if runs.get(name, {}).get('script') == 'test_gpt2.py'
+               and os.path.exists(os.path.join(results, name, 'summary.json'))]
+    if 'test_gpt2' not in designs or len(designs) < 2:
+        return ''
+    summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
+    cell = lambda entry: 'n/a' if entry is None else f"{entry['verdict']} ({half_failure_cell(entry.get('half_failure_level'))})"
+    rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
+    return table(['a - b / kind / scope', *(f'`{name}`: verdict (half-failure a, b, a - b)' for name in designs)], rows)
 
 
 def update_readme(readme, results, folders, total, out):

@@ -1,11 +1,10 @@
-"""Device, seeding, mixed precision, torchrun/DDP, parallel worker processes and model loading: what the torch
+"""Device, seeding, mixed precision, torchrun/DDP, parallel processes and model loading: what the torch
 scripts share."""
 
 import contextlib
 import ctypes
 import os
 import random
-import runpy
 import signal
 import sys
 import traceback
@@ -144,11 +143,11 @@ def from_pretrained(loader, path, setting, **kwargs):
              f"(hf download {path}{option} --local-dir DIR) and pass --{setting}={'LABEL=' * (setting == 'models')}DIR")
 
 
-def _fork_worker(argv, env, log_path):
-    """A copy of this process that runs the script again as `argv` with `env` set, its output in `log_path`; its pid.
+def _fork(function, args, log_path):
+    """A fork of this process that calls `function(*args)` with one thread, its output in `log_path`; its pid.
 
-    A fork shares the parent's imports (torch and transformers: ~10 s per fresh interpreter on a 2-core machine,
-    bench/RESULTS.md). The copy exits with the script's status and never returns here."""
+    The fork has the parent's imports and data already (a fresh interpreter pays ~10 s of imports on a 2-core
+    machine, bench/bench_workers.py). It exits with the function's status and never returns here."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -162,13 +161,12 @@ def _fork_worker(argv, env, log_path):
         # new text streams on the log: the parent's may be replaced ones (pytest's capture) that write elsewhere
         sys.stdout, sys.stderr = (open(fd, 'w', buffering=1, encoding='utf-8', errors='replace', closefd=False)
                                   for fd in (1, 2))
-        os.environ.update(env)
-        torch.set_num_threads(1)  # the thread count a fresh process would read from OMP_NUM_THREADS
+        torch.set_num_threads(1)
+        os.environ['TOKENIZERS_PARALLELISM'] = 'false'  # one thread in the tokenizers library too
         tqdm._instances.clear()  # the parent's bars: the worker's own would be drawn below them, with cursor moves
-        sys.argv = argv
-        runpy.run_path(argv[0], run_name='__main__')
+        function(*args)
         status = 0
-    except SystemExit as exit:
+    except SystemExit as exit:  # a one-line error (robustness.config.fail) is a SystemExit with its message
         status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
         if not isinstance(exit.code, (int, type(None))):
             print(exit.code, file=sys.stderr)
@@ -180,24 +178,22 @@ def _fork_worker(argv, env, log_path):
         os._exit(status)  # not the parent's atexit handlers, nor its buffered output
 
 
-def run_workers(jobs, slots, log_dir, env_flag, setting):
-    """Run `jobs` ([(name, extra argv)]) as copies of this script, each in a process of its own with one thread,
-    `slots` at a time, in the order given. The models here are small: on a CPU, independent single-thread
-    processes go faster than one process with several threads, which wait on each other (bench/RESULTS.md).
-    A worker is a fork of this process (see _fork_worker); it sees `env_flag`=1 in its environment and gets the
-    script's own arguments, then its extra ones; its output goes to log_dir/<name>.out. A failure stops the others
-    and is a one-line error naming `setting`."""
+def run_parallel(function, jobs, slots, log_dir, setting):
+    """Call `function(*args)` for each job of `jobs` ([(name, args)]), each in a process of its own with one thread,
+    `slots` at a time, in the order given; the output of each goes to log_dir/<name>.out and its last line is shown
+    here. The models here are small: on a CPU, independent single-thread processes go faster than one process with
+    several threads, which wait on each other (bench/RESULTS.md). Each process is a fork (see _fork):
+    multiprocessing's pools would pickle the work and give no job a log of its own. A failure stops the others and
+    is a one-line error naming `setting`."""
     os.makedirs(log_dir, exist_ok=True)
-    # the tokenizers library would warn in every fork that it turns its own threads off
-    env = {'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false', env_flag: '1'}
     pending, running = list(jobs), {}
-    progress = tqdm(total=len(jobs), desc=f'{len(jobs)} workers, {slots} at a time')
+    progress = tqdm(total=len(jobs), desc=f'{len(jobs)} processes, {slots} at a time')
     try:
         while pending or running:
             while pending and len(running) < slots:
-                name, extra = pending.pop(0)
+                name, args = pending.pop(0)
                 log_path = os.path.join(log_dir, f'{name}.out')
-                running[_fork_worker([os.path.abspath(sys.argv[0]), *sys.argv[1:], *extra], env, log_path)] = (name, log_path)
+                running[_fork(function, args, log_path)] = (name, log_path)
             pid, status = os.wait()
             if pid not in running:
                 continue
@@ -209,7 +205,7 @@ def run_workers(jobs, slots, log_dir, env_flag, setting):
                              f"{lines[-1] if lines else 'no output'} (log: {log_path})")
             tqdm.write(lines[-1] if lines else f"{name}: done")
     finally:
-        for pid in running:  # an error or ^C: stop the other workers too
+        for pid in running:  # an error or ^C: stop the other processes too
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    progress.close()
+        progress.close()

@@ -82,7 +82,7 @@ def check_grids(kinds, grids):
 
 def open_log(out_dir, filename, columns, key, runtime=None, part=None):
     """(the log this process appends to, [every log that holds measured rows]). Under torchrun every rank appends to
-    a part file of its own, and so does a CPU worker process given its `part` name (`merge_parts` gathers them);
+    a part file of its own, and so does a process of run_parallel given its `part` name (merge_parts gathers them);
     a part file a stopped run left behind counts as measured."""
     path = os.path.join(out_dir, filename)
     stem, extension = os.path.splitext(path)

@@ -43,7 +43,8 @@ def run_in_process(monkeypatch, script, *args):
 def run_main(monkeypatch, script, *args):
     """Run a script to its end in this process (imports paid once: each subprocess costs ~10 s of them), for the end
     to end tests beyond each script's one run as a user would (run_script). Returns a CompletedProcess (stdout,
-    stderr, returncode) as run_script does. Only for runs without worker processes (jobs=1) or torchrun."""
+    stderr, returncode) as run_script does. Not for torchrun; parallel processes (robustness.runtime.run_parallel)
+    are forks of this one and write their output to their logs."""
     import contextlib
     import io
     from robustness.report import FIGURES_WRITTEN

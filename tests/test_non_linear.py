@@ -127,7 +127,7 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     assert set(rows.repeat) == {0, 1}  # the draw index (the damage seed is seed + repeat)
     clean = rows[rows.level == 0]
     assert clean.accuracy.min() > 0.85  # every task of every model learned from its own images
-    # on 2 cores each (T, training seed) is a worker process with a log of its own
+    # on 2 cores each (T, training seed) is a process with a log of its own
     assert len(list((out / 'logs').glob('T*_seed*.out'))) == 4 and not list(out.glob('nonlinear.part*'))
     assert 'trained on 120 samples (120 per task)' in worker_output(out) and 'trained on 120 samples (40 per task)' in worker_output(out)
     summary = json.load(open(out / 'summary.json'))

@@ -322,7 +322,7 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     for label in ('gpt2', 'bert'):
         assert (out / 'finetuned' / f'paraphrase_{label}' / 'config.json').is_file()
     assert '"task": "paraphrase"' in (out / 'config.json').read_text()
-    for label in ('gpt2', 'bert'):  # the two models ran in worker processes, one per core; each kept its output
+    for label in ('gpt2', 'bert'):  # the two models ran in processes of their own, one per core; each kept its output
         assert 'fine-tuning' in (out / 'logs' / f'{label}.out').read_text()
     # a rerun (here in one process) reuses the fine-tuned models and adds no rows
     again = run_main(monkeypatch, 'run_glue_test.py', *args, '--jobs=1')

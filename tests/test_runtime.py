@@ -1,5 +1,5 @@
 """robustness.runtime: freed activation buffers stay with the process (keep_freed_memory), so a loop of forward
-passes does not fault every page in again; worker processes are forks that run the script again (run_workers)."""
+passes does not fault every page in again; parallel processes are forks that call a function (run_parallel)."""
 
 import os
 import subprocess
@@ -9,29 +9,27 @@ import pytest
 import torch
 
 from conftest import ROOT
-from robustness.config import ConfigError
-from robustness.runtime import run_workers
-
-WORKER = """
-import os, sys, torch
-print('flag', os.environ.get('TEST_WORKER'), 'threads', torch.get_num_threads(), 'argv', ' '.join(sys.argv[1:]))
-if '--fail' in sys.argv:
-    raise SystemExit('error: this worker broke')
-"""
+from robustness.config import ConfigError, fail
+from robustness.runtime import run_parallel
 
 
-def test_workers_run_the_script_again_with_their_arguments_and_a_failure_is_one_line(tmp_path, monkeypatch):
-    script = tmp_path / 'script.py'
-    script.write_text(WORKER)
-    monkeypatch.setattr(sys, 'argv', [str(script), '--shared=1'])
+def job(name, fails=False):
+    print('job', name, 'threads', torch.get_num_threads(), 'pid', os.getpid())
+    if fails:
+        fail(f'job {name} broke')
+
+
+def test_processes_call_the_function_with_their_arguments_and_a_failure_is_one_line(tmp_path):
     threads = torch.get_num_threads()
-    run_workers([('a', ['--own=a']), ('b', ['--own=b'])], 2, str(tmp_path / 'logs'), 'TEST_WORKER', 'jobs')
+    run_parallel(job, [('a', ('a',)), ('b', ('b',))], 2, str(tmp_path / 'logs'), 'jobs')
     for name in 'ab':
-        assert (tmp_path / 'logs' / f'{name}.out').read_text().strip() == f'flag 1 threads 1 argv --shared=1 --own={name}'
-    assert 'TEST_WORKER' not in os.environ and torch.get_num_threads() == threads  # the parent is as it was
+        words = (tmp_path / 'logs' / f'{name}.out').read_text().split()
+        assert words[:4] == ['job', name, 'threads', '1'] and int(words[5]) != os.getpid()  # another process
+    assert torch.get_num_threads() == threads  # the parent is as it was
     with pytest.raises(ConfigError) as error:
-        run_workers([('ok', []), ('bad', ['--fail'])], 1, str(tmp_path / 'logs'), 'TEST_WORKER', 'jobs')
-    assert error.value.message.startswith('jobs: bad failed (exit status 1): error: this worker broke (log: ')
+        run_parallel(job, [('ok', ('ok',)), ('bad', ('bad', True))], 1, str(tmp_path / 'logs'), 'jobs')
+    assert error.value.message.startswith('jobs: bad failed (exit status 1): error: job bad broke (log: ')
+
 
 LOOP = """
 import resource, sys, torch

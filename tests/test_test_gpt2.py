@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -232,6 +233,13 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
                         '--max_length=32', '--stride=16', '--bootstrap=50', '--repeats=2', '--kinds=random_deletion',
                         '--scope=attn', '--levels=0,0.5', '--epochs=False')
     assert result.returncode == 0, result.stderr[-2000:]
+    # a second design of the same script (make finetune's out_dir), with verdicts of its own
+    other = results / 'test_gpt2_finetune'
+    shutil.copytree(out, other)
+    second = json.loads((other / 'summary.json').read_text())
+    for entry in second['comparisons'].values():
+        entry['verdict'] = 'the second design'
+    (other / 'summary.json').write_text(json.dumps(second))
     readme = tmp_path / 'README.md'
     readme.write_text('# x\n\n<!-- measured:begin -->\nstale\n<!-- measured:end -->\n\nrest\n')
     report = subprocess.run([sys.executable, '-m', 'robustness.report', f'--results={results}',
@@ -247,5 +255,9 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
         half = entry['half_failure_level']
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in row
     assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
+    designs = text.split('## The designs side by side')[1]
+    for name, entry in summary['comparisons'].items():  # one row, a verdict from each design
+        row = next(line for line in designs.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
+        assert row.index(entry['verdict']) < row.index('the second design')
     block = readme.read_text()
     assert 'stale' not in block and f"{run['seconds'] / 60:.1f} min" in block and block.endswith('rest\n')

@@ -44,7 +44,7 @@ def rows(out, model, split='train', seed=0):
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
     """Two training seeds of three models, one after another in one process (test_parallel_seeds_resume_separately
-    runs them as parallel worker processes, and checks that they give the same models)."""
+    runs them as parallel processes, and checks that they give the same models)."""
     out = tmp_path_factory.mktemp('train')
     with pytest.MonkeyPatch.context() as monkeypatch:
         return out, train_here(monkeypatch, out, '--train_seeds=0,1').stdout
@@ -171,7 +171,7 @@ def test_exact_resume(tiny_run, tmp_path, monkeypatch):
 
 
 def test_parallel_seeds_resume_separately(tiny_run, tmp_path, monkeypatch):
-    """Two seeds in parallel worker processes, both stopped after step 6, and the run started again (in one process):
+    """Two seeds in parallel processes, both stopped after step 6, and the run started again (in one process):
     each seed resumes from its own checkpoint and ends with the weights of the uninterrupted run."""
     reference, _ = tiny_run
     train(tmp_path, '--train_models=monolingual', '--train_seeds=0,1', '--stop_after=6')
