@@ -72,7 +72,7 @@ kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction'
 scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
 levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)
-noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02)
+noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02; the grid goes past the default classifiers' half-failure level)
 repeats = 2  # draws per level of a random kind (different masks / noise; deterministic kinds: 1)
 nm_group = 4  # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = ''  # wanda_pruning: text whose activations weigh the weights ('' = the task's training sentences)
