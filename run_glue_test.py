@@ -23,7 +23,6 @@ small offline models barely learn it on 2 cores' budget (docs/). Online, any GLU
 A rerun reuses the fine-tuned models in out_dir/finetuned/ and skips the rows already in glue.csv.
 """
 
-import glob
 import json
 import os
 import time
@@ -40,10 +39,10 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import record_run
-from robustness.results import ResultsLog
 from robustness.runtime import autocast, parse_models, parse_pairs, run_parallel, seed_everything, setup
 from robustness.stats import compare_rows, half_failure_of
-from robustness.sweep import check_grids, claim, grid_of, pending, run_trials, scopes_of, trial_grid
+from robustness.sweep import (check_grids, claim, grid_of, merge_parts, open_log, pending, run_trials, scopes_of,
+                              trial_grid)
 
 # -----------------------------------------------------------------------------
 # models and task
@@ -205,12 +204,10 @@ print(f"train {len(data['train']['label'])} examples, validation {len(validation
 columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
            'sparsity', 'examples']
 KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
-csv_path = os.path.join(out_dir, 'glue.csv')
 unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
 os.makedirs(out_dir, exist_ok=True)
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
-main_log = ResultsLog(csv_path, columns, KEY)
 
 
 def calibration_tokens(tokenizer):
@@ -226,16 +223,15 @@ def calibration_tokens(tokenizer):
     return torch.tensor(ids[:count * max_length]).view(count, max_length)
 
 
-def measured(log, **key):
-    """In glue.csv, or in the part file `log` of this process."""
-    return log.has(**key) or main_log.has(**key)
+def measured(logs, **key):
+    return any(results.has(**key) for results in logs)
 
 
-def write(log, label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
+def write(log, logs, label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
     for metric in metrics:
         key = dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
                    level=level, repeat=repeat, metric=metric)
-        if measured(log, **key):
+        if measured(logs, **key):
             continue  # written before an interruption between the metrics of one measurement
         log.write(dict(**key, value=result[metric], baseline=baselines[metric], loss=result['loss'], sparsity=sparsity,
                        examples=len(validation_labels)))
@@ -284,11 +280,10 @@ def classifier(label, train_seed, path, name):
     return tokenizer, model.eval()
 
 
-def measure(label, train_seed, path, part=False):
+def measure(label, train_seed, path, part=None):
     """Fine-tune (or load) the classifier of one model and training seed, then measure every damage and distraction
-    trial that no log holds yet: into glue.csv, or with `part` into parts/glue_<unit>.csv (a process of its own)."""
-    log = ResultsLog(os.path.join(out_dir, 'parts', f'glue_{unit_name(label, train_seed)}.csv'), columns, KEY) \
-        if part else main_log
+    trial that no log holds yet: into glue.csv, or into its part file `part` (a process of its own)."""
+    log, logs = open_log(out_dir, 'glue.csv', columns, KEY, part=part)
     name = label + (f' seed {train_seed}' if train_seed != '' else '')
     tokenizer, model = classifier(label, train_seed, path, name)
     collator = DataCollatorWithPadding(tokenizer)
@@ -303,7 +298,7 @@ def measure(label, train_seed, path, part=False):
           + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the undamaged model
-    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), [log, main_log],
+    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), logs,
                    lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
     calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
     timing = []
@@ -315,7 +310,7 @@ def measure(label, train_seed, path, part=False):
         return result
 
     def record(trial, result, sparsity, seconds):
-        write(log, label, train_seed, *trial, result, sparsity)
+        write(log, logs, label, train_seed, *trial, result, sparsity)
 
     started = time.perf_counter()
     run_trials(model, todo, score, record, seed, layers_of=lambda trial: layer_indices(trial.layers, n_layers),
@@ -331,7 +326,7 @@ def measure(label, train_seed, path, part=False):
     if 'distraction' in kinds:
         trials = [(level, repeat) for level in distraction_levels for repeat in range(1 if level == 0 else distraction_repeats)]
         for level, repeat in tqdm(trials, desc=f'distraction {name}'):
-            if measured(log, model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
+            if measured(logs, model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
                         level=level, repeat=repeat, metric=metrics[-1]):
                 continue
             if level == 0:
@@ -340,22 +335,21 @@ def measure(label, train_seed, path, part=False):
                 distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
                 result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
                                                            eval_batch_size, runtime.device), metrics, runtime.device)
-            write(log, label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+            write(log, logs, label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
     print(f'{name}: done')
 
 
 slots = min(len(units), jobs or os.cpu_count() or 1)
 if runtime.device.type == 'cpu' and slots > 1:
-    # each model in a single-thread process of its own, then their part files into glue.csv
-    run_parallel(measure, [(unit_name(label, train_seed), (label, train_seed, path, True)) for label, train_seed, path in units],
-                 slots, os.path.join(out_dir, 'logs'), 'models')
+    # each model in a single-thread process of its own, into a part file
+    jobs_of_units = [(unit_name(label, train_seed), (label, train_seed, path, '_' + unit_name(label, train_seed)))
+                     for label, train_seed, path in units]
+    run_parallel(measure, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'models')
 else:
     for label, train_seed, path in units:
         measure(label, train_seed, path)
-for part in sorted(glob.glob(os.path.join(out_dir, 'parts', 'glue_*.csv'))):
-    main_log.absorb(part)
 
-frame = main_log.read()
+frame = merge_parts(out_dir, 'glue.csv', columns, KEY).read()
 frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
 
 # Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.

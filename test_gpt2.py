@@ -67,7 +67,7 @@ kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletio
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
 levels = [0.0, 0.3, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure, dense where the curves bend: late)
-noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (past 0.08 the default models' bpb stops rising)
+noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where the default models' bpb stops rising)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text); a file or a HF dataset name:config:split

@@ -146,8 +146,8 @@ def from_pretrained(loader, path, setting, **kwargs):
 def _fork(function, args, log_path):
     """A fork of this process that calls `function(*args)` with one thread, its output in `log_path`; its pid.
 
-    The fork has the parent's imports and data already (a fresh interpreter pays ~10 s of imports on a 2-core
-    machine, bench/bench_workers.py). It exits with the function's status and never returns here."""
+    The fork has the parent's imports and data already, which a fresh interpreter would pay for again
+    (bench/bench_workers.py). It exits with the function's status and never returns here."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -167,8 +167,9 @@ def _fork(function, args, log_path):
         function(*args)
         status = 0
     except SystemExit as exit:  # a one-line error (robustness.config.fail) is a SystemExit with its message
-        status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-        if not isinstance(exit.code, (int, type(None))):
+        if exit.code is None or isinstance(exit.code, int):
+            status = exit.code or 0
+        else:
             print(exit.code, file=sys.stderr)
     except BaseException:
         traceback.print_exc()

@@ -1,7 +1,9 @@
 """Shared test set-up: the tests run offline, from the repository root, on a small CPU machine."""
 
+import atexit
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ os.environ.update(OFFLINE, OMP_NUM_THREADS='1', MPLBACKEND='Agg')
 # A hub cache of the tests' own, empty but for what a test puts there (tests/test_hub.py builds one): read by
 # huggingface_hub when it is first imported, so it is set before, for this process and every script it starts.
 os.environ['HF_HUB_CACHE'] = os.path.join(tempfile.gettempdir(), f'robustness-tests-hub-{os.getpid()}')
+atexit.register(shutil.rmtree, os.environ['HF_HUB_CACHE'], ignore_errors=True)
 from robustness.runtime import keep_freed_memory  # noqa: E402 (after the environment it reads)
 
 keep_freed_memory()  # the tests that run in this process: no page faults on every batch

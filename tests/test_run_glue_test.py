@@ -324,11 +324,12 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     assert '"task": "paraphrase"' in (out / 'config.json').read_text()
     for label in ('gpt2', 'bert'):  # the two models ran in processes of their own, one per core; each kept its output
         assert 'fine-tuning' in (out / 'logs' / f'{label}.out').read_text()
+    assert not list(out.glob('glue.part*.csv'))  # their part files merged into glue.csv
     # a rerun (here in one process) reuses the fine-tuned models and adds no rows
     again = run_main(monkeypatch, 'run_glue_test.py', *args, '--jobs=1')
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count('loading the fine-tuned classifier') == 2
-    assert not list((out / 'parts').glob('*.csv'))  # merged into glue.csv
+    assert not list(out.glob('glue.part*.csv'))  # merged into glue.csv
     pd.testing.assert_frame_equal(pd.read_csv(out / 'glue.csv'), frame)
 
 
