@@ -19,26 +19,25 @@ Here each sample carries its own image, task and label, and every draw has its o
 
 Writes out_dir/nonlinear.csv (one row per T x training seed x kind x scope x level x repeat x task,
 appended as measured; a rerun skips rows already there and reuses the trained models in out_dir/models/),
-out_dir/summary.json (how accuracy under damage changes with T, with 95% bootstrap intervals over training
-seeds and draws), out_dir/config.json and visuals_dir/<dataset>_nonlinear_<kind>.png.
+out_dir/summary.json (per kind and scope, a verdict on how the retained area of accuracy changes with T,
+Holm-corrected over the table: docs/statistics.md), out_dir/config.json and visuals_dir/<dataset>_nonlinear_<kind>.png.
 """
 
-import json
 import os
 import time
 
 import numpy as np
 import torch
 
-from robustness import plots
+from robustness.analysis.non_linear import analyze
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KIND_TABLE, KINDS, TRANSFORMER_KINDS
+from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KINDS, TRANSFORMER_KINDS
 from robustness.report import record_run
 from robustness.runtime import run_parallel, seed_everything, setup
-from robustness.stats import half_failure_of, interval, slope, two_level_bootstrap, verdict
+from robustness.stats import check_margin
 from robustness.sweep import check_grids, claim, merge_parts, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
@@ -67,8 +66,8 @@ seed = 0                   # seeds the data split, task samples and draws (draw 
 device = 'auto'            # auto | cpu | cuda
 jobs = 0                   # CPU: models (T x training seed) trained and swept at once, one process each (0 = as many as cores)
 eval_batch_size = 1024     # test images per forward pass
-bootstrap = 2000           # bootstrap resamples for the confidence intervals
-failure_fraction = 0.5     # half-failure level: the damage at which accuracy has gone this far from intact to chance
+equivalence_margin = 0.05  # verdict "equivalent" (no trend) when the corrected interval of the change in retained area over T lies within +- this
+failure_fraction = 0.5     # half-failure level (description): the damage at which accuracy has gone this far from intact to chance
 # output
 out_dir = 'results/non_linear'
 visuals_dir = 'visuals'
@@ -78,6 +77,7 @@ config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'le
 # Validate everything before anything is read, trained or written.
 check_choices('dataset', dataset, IMAGE_DATASETS)
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
+check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('backbone', backbone, ('auto', 'small', 'resnet18'))
 architecture = ('small' if dataset == 'digits' else 'resnet18') if backbone == 'auto' else backbone
 check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
@@ -93,7 +93,7 @@ check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
 grids = {'levels': levels, 'noise_levels': noise_levels}
 check_grids(kinds, grids)
 check(train_seeds, "train_seeds: give at least one training seed")
-for name in ('max_samples', 'width', 'epochs', 'batch_size', 'repeats', 'eval_batch_size', 'bootstrap', 'nm_group'):
+for name in ('max_samples', 'width', 'epochs', 'batch_size', 'repeats', 'eval_batch_size', 'nm_group'):
     check_range(name, config[name], 1)
 check_range('jobs', jobs, 0)
 check(lr > 0, f"lr: {lr} must be positive")
@@ -186,108 +186,11 @@ if rt.device.type == 'cpu' and slots > 1:  # each (T, training seed) in a single
 else:
     for T, train_seed in units:
         train_and_measure(T, train_seed)
-log = merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
+merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
 print(f"trained and measured in {time.time() - started:.1f} s")
 
 # -----------------------------------------------------------------------------
-# Summary, from the CSV: does accuracy under damage rise with T?
-results = log.read()
-results['train_seed'] = results['train_seed'].astype(int)  # every model here has its training seed
-results = results[(results.dataset == dataset) & results.num_tasks.isin(task_counts)
-                  & results.train_seed.isin(train_seeds) & results.kind.isin(kinds) & results.scope.isin(scopes)]
-# One number per trial: the mean over the model's tasks (as the paper averages).
-per_draw = results.groupby(['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'],
-                           as_index=False)[['accuracy', 'loss']].mean()
-# The same on task 0 alone (class 0 vs 1), which every T shares: a like-for-like comparison across T, free of the
-# changing mix of tasks.
-task0 = results[results.task == 0].groupby(['num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'],
-                                            as_index=False)[['accuracy', 'loss']].mean()
-rng = np.random.default_rng(seed)
-counts = sorted(set(task_counts))
-summary = {'dataset': dataset, 'backbone': architecture, 'pretrained': pretrained, 'task_counts': counts,
-           'measure': 'mean task accuracy, averaged over the damaged levels; drop = clean accuracy minus that; slopes '
-                      'are per added task, with 95% intervals from a bootstrap over training seeds, then draws; '
-                      f'half-failure: the level where accuracy has gone {failure_fraction} of the way from intact to '
-                      'chance (0.5), mean over training seeds',
-           'clean_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure': {}}
-clean_rows = per_draw[per_draw.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
-for T in counts:
-    summary['clean_accuracy'][T] = float(clean_rows.loc[T].mean()) if T in clean_rows.index.get_level_values(0) else None
-print(f"clean accuracy (mean over tasks and training seeds): "
-      + ', '.join(f"T={T} {value:.3f}" for T, value in summary['clean_accuracy'].items() if value is not None))
-
-
-def trend(rows):
-    """How damaged accuracy (mean over the damaged levels) and its drop from clean change with T, with slopes and
-    95% intervals from the two-level bootstrap; None for an incomplete grid (summarised once it is complete)."""
-    damaged = rows[rows.level > 0]
-    if damaged.empty or len(counts) < 2:
-        return None
-    # values[T, training seed, draw]: damaged accuracy averaged over the levels, and its drop from clean.
-    by_draw = damaged.groupby(['num_tasks', 'train_seed', 'repeat'])['accuracy'].mean()
-    shape = (len(counts), len(train_seeds), int(by_draw.groupby(['num_tasks', 'train_seed']).size().min()))
-    if np.prod(shape) != len(by_draw):
-        return None
-    accuracy = by_draw.to_numpy().reshape(shape)
-    clean = rows[rows.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
-    drop = np.array([[clean.loc[(T, s)] for s in sorted(train_seeds)] for T in counts])[:, :, None] - accuracy
-    entry = {'levels': sorted(float(level) for level in damaged.level.unique()), 'training_seeds': shape[1],
-             'draws': shape[2], 'damaged_accuracy': accuracy.mean(axis=(1, 2)).tolist()}
-    for name, values in (('damaged_accuracy', accuracy), ('drop', drop)):
-        boot = slope(counts, two_level_bootstrap(values, bootstrap, rng))
-        entry[f'{name}_slope'] = float(slope(counts, values.mean(axis=(1, 2))))
-        entry[f'{name}_slope_ci95'] = interval(boot)
-    entry['verdict'] = verdict(entry['damaged_accuracy_slope_ci95'], 'rises with T', 'falls with T',
-                               'no trend with T detectable')
-    return entry
-
-
-show_level = lambda entry: 'n/a' if entry is None else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
-for kind in kinds:
-    for scope_name in scopes:
-        name = f'{kind} | {scope_name}'
-        for key, frame in (('comparisons', per_draw), ('task_0', task0)):
-            entry = trend(frame[(frame.kind == kind) & (frame.scope == scope_name)])
-            if entry is not None:
-                summary[key][name] = entry
-        levels = {}
-        for T in counts:
-            rows = per_draw[(per_draw.kind == kind) & (per_draw.scope == scope_name) & (per_draw.num_tasks == T)]
-            levels[T] = half_failure_of(rows, 'accuracy', dict.fromkeys(rows.train_seed.unique(), 0.5), failure_fraction)
-        summary['half_failure'][name] = levels
-with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
-print(f"wrote {os.path.join(out_dir, 'summary.json')}")
-show = lambda ci: f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "(no interval)"
-for name, entry in summary['comparisons'].items():
-    same = summary['task_0'].get(name)
-    print(f"  {name}: accuracy under damage: {entry['verdict']} (slope {entry['damaged_accuracy_slope']:+.4f} per task, "
-          f"95% CI {show(entry['damaged_accuracy_slope_ci95'])}; drop from clean {entry['drop_slope']:+.4f} per task, "
-          f"95% CI {show(entry['drop_slope_ci95'])}); on task 0 alone: "
-          + (f"{same['verdict']} ({same['damaged_accuracy_slope']:+.4f}, 95% CI {show(same['damaged_accuracy_slope_ci95'])})"
-             if same else 'n/a') + "; half-failure level by T: "
-          + ', '.join(f"T={T} {show_level(level)}" for T, level in summary['half_failure'][name].items()))
-
-# -----------------------------------------------------------------------------
-# Figures: one per kind, a panel per scope; accuracy against level, one curve per T, mean ± std.
-XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Channel deletion probability p',
-           'magnitude_pruning': 'Fraction pruned (smallest |w| per tensor)',
-           'global_magnitude_pruning': 'Fraction pruned (smallest |w| overall)', 'gaussian_noise': 'Weight noise std',
-           'nm_pruning': f'N:M pruning fraction (groups of {nm_group} input channels)'}
-for kind in kinds:
-    rows = per_draw[per_draw.kind == kind]
-    if rows.empty:
-        continue
-    fig, axes = plots.figure(ncols=len(scopes), width=5.2, height=4.2)
-    for ax, scope_name in zip(axes, scopes):
-        part = rows[rows.scope == scope_name]
-        plots.errorbar_lines(ax, part, 'level', 'accuracy', 'num_tasks', label=lambda T: f"Num tasks: {T}",
-                                     std_label=False)
-        ax.axhline(0.5, color='grey', linestyle=':', linewidth=1)  # chance: every task is balanced
-        draws = 1 if KIND_TABLE[kind].deterministic else repeats
-        ax.legend(title=f"mean ± std over {len(train_seeds)} training seeds x {draws} draws", fontsize=9)
-        ax.set_xlabel(XLABELS[kind])
-        ax.set_ylabel('Mean task accuracy')
-        ax.set_title(f"{dataset}, scope: {scope_name}", fontsize=11)
-    plots.save(fig, os.path.join(visuals_dir, f'{dataset}_nonlinear_{kind}.png'))
+# Summary and figures, from the CSV alone (robustness/analysis/non_linear.py): `python -m robustness.analyze
+# results/non_linear` redoes them with other analysis settings, without training or measuring again.
+analyze(out_dir, config)
 record_run(out_dir)

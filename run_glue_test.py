@@ -6,7 +6,8 @@ damage (robustness.perturb: random deletion, magnitude pruning, global magnitude
 noise, neuron deletion; over scopes and first/middle/last layer selections) and input distraction
 (random words inserted into each sentence), recording the metric and the eval loss per
 (model, train_seed, kind, scope, layers, level, repeat) in out_dir/glue.csv, comparing the pairs of
-`compare` in out_dir/summary.json (intervals over training seeds and draws) and drawing
+`compare` in out_dir/summary.json (a verdict on the retained area per comparison, Holm-corrected over the table:
+docs/statistics.md) and drawing
 visuals_dir/glue_<task>_<kind>.png. A family folder of seed_<s>/ models gives one classifier per seed; on a
 CPU each runs in a single-thread process of its own.
 
@@ -27,7 +28,6 @@ import json
 import os
 import time
 
-import numpy as np
 import torch
 from tqdm import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -37,10 +37,10 @@ from robustness import glue
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
-from robustness.plots import errorbar_lines, figure, save
+from robustness.analysis.run_glue_test import analyze
 from robustness.report import record_run
 from robustness.runtime import autocast, parse_models, parse_pairs, run_parallel, seed_everything, setup
-from robustness.stats import compare_rows, half_failure_of
+from robustness.stats import check_margin
 from robustness.sweep import (check_grids, claim, grid_of, merge_parts, open_log, pending, run_trials, scopes_of,
                               trial_grid)
 
@@ -83,8 +83,9 @@ distractor_file = ''  # distractor words, one per line (empty: the words of the 
 eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared in summary.json (a - b); pairs with a missing label are skipped
-bootstrap = 2000  # bootstrap resamples (training seeds, then repeats) for the confidence intervals
-failure_fraction = 0.5  # half-failure level: the damage at which the metric has gone this far from intact to chance
+equivalence_margin = 0.05  # verdict "equivalent" when the corrected interval of the difference in retained area lies within +- this
+bootstrap = 2000  # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
+failure_fraction = 0.5  # half-failure level (description): the damage at which the metric has gone this far from intact to chance
 device = 'auto'  # auto | cpu | cuda
 jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 = as many as cores)
 out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
@@ -95,6 +96,7 @@ config = configure(globals(), renamed={'train_pairs': 'train_size', 'validation_
 # settings, checked before any work
 check_choices('task', task, glue.TASKS)
 check(0 < failure_fraction < 1, f'failure_fraction: {failure_fraction} must lie in (0, 1)')
+check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('negatives', negatives, glue.NEGATIVES)
 scopes = [s.strip() for s in scope.split(',') if s.strip()]
 check(scopes, 'scope: no scope given')
@@ -137,7 +139,7 @@ def layer_indices(name, n_layers):
 
 
 model_specs = parse_models(models)
-pairs = parse_pairs(compare, [label for label, _ in model_specs])
+parse_pairs(compare, [label for label, _ in model_specs])  # the pairs' form, checked before any work
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
 for label in tokenizer_dirs:
     check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
@@ -208,6 +210,8 @@ unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_see
 os.makedirs(out_dir, exist_ok=True)
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
+with open(os.path.join(out_dir, 'baselines.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss
+    json.dump(baselines, f, indent=2)
 
 
 def calibration_tokens(tokenizer):
@@ -349,77 +353,9 @@ else:
     for label, train_seed, path in units:
         measure(label, train_seed, path)
 
-frame = merge_parts(out_dir, 'glue.csv', columns, KEY).read()
-frame = frame[(frame['task'] == task) & frame['model'].isin([label for label, _ in model_specs])]
+merge_parts(out_dir, 'glue.csv', columns, KEY)
 
-# Comparisons, from the CSV: the first metric's curves of each pair, with intervals over training seeds and draws.
-rng = np.random.default_rng(seed)
-chance = baselines[metrics[0]]  # the floor of a classifier: the best constant predictor
-summary = {'metric': f'{metrics[0]} (mean_a, mean_b); relative change = {metrics[0]}(level) / {metrics[0]}(0); '
-                     f'differences are a - b (positive: a keeps more); 95% bootstrap intervals over each model\'s '
-                     f'training seeds and the paired repeats; half_failure_level: the level where {metrics[0]} has '
-                     f'gone {failure_fraction} of the way from intact to the best constant predictor ({chance:.4f}), '
-                     f'mean over training seeds (None: not reached within the grid; a - b positive: a fails later)',
-           'task': task, 'chance': chance, 'undamaged': {}, 'half_failure_level': {}, 'comparisons': {}}
-combos = sorted(set(zip(frame['kind'], frame['scope'], frame['layers'])))
-first_metric = frame[frame['metric'] == metrics[0]]
-for label, _ in model_specs:  # the first metric of each classifier before any damage (level 0 is one measurement)
-    intact = first_metric[(first_metric['model'] == label) & (first_metric['level'] == 0)]
-    summary['undamaged'][label] = {seed: float(value) for seed, value in intact.groupby('train_seed')['value'].first().items()}
-chance_of = lambda rows: dict.fromkeys(rows['train_seed'].unique(), chance)
-for label, _ in model_specs:
-    for kind, scope_name, layers_name in combos:
-        rows = first_metric[(first_metric['model'] == label) & (first_metric['kind'] == kind)
-                            & (first_metric['scope'] == scope_name) & (first_metric['layers'] == layers_name)]
-        entry = half_failure_of(rows, 'value', chance_of(rows), failure_fraction)
-        if entry is not None:
-            summary['half_failure_level'][f'{label} | {kind} | {scope_name} | {layers_name}'] = entry
-for a, b in pairs:
-    for kind, scope_name, layers_name in combos:
-        rows = first_metric[(first_metric['kind'] == kind) & (first_metric['scope'] == scope_name)
-                            & (first_metric['layers'] == layers_name)]
-        rows_a, rows_b = rows[rows['model'] == a], rows[rows['model'] == b]
-        result = compare_rows(rows_a, rows_b, 'value', a, b, bootstrap, rng, higher_is_worse=False,
-                              floors=(chance_of(rows_a), chance_of(rows_b)), fraction=failure_fraction)
-        if result is not None:
-            summary['comparisons'][f'{a} - {b} | {kind} | {scope_name} | {layers_name}'] = result
-with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
-show = lambda level: 'not reached within the grid' if level is None else f'{level:.3f}'
-for name, entry in summary['half_failure_level'].items():
-    print(f"  half-failure {name}: {show(entry['level'])}")
-for name, result in summary['comparisons'].items():
-    ci = result['mean_over_damaged_levels_ci95']
-    half = result.get('half_failure_level') or {}
-    print(f"  {name}: {result['verdict']}; difference in relative {metrics[0]} {result['mean_over_damaged_levels']:+.4f}, "
-          f"95% CI {f'[{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else '(no interval: nothing varies between resamples)'} "
-          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); "
-          f"half-failure a {show(half.get('a'))}, b {show(half.get('b'))}")
-
-# figures, from the CSV: one per kind; a row of panels per (scope, layers), a column per metric and the loss
-for kind in kinds:
-    rows = frame[frame['kind'] == kind]
-    present = set(zip(rows['scope'], rows['layers']))
-    combos = [c for c in [('inputs', 'none'), *((s, l) for s in scopes for l in layer_sets)] if c in present]
-    if not combos:
-        continue
-    fig, axes = figure(ncols=len(metrics) + 1, nrows=len(combos), width=5, height=3.8)
-    for i in range(len(metrics) + 1, len(axes)):  # one y scale per column, to compare scopes and layers
-        axes[i].sharey(axes[i % (len(metrics) + 1)])
-    for r, (scope_name, layers_name) in enumerate(combos):
-        combo = rows[(rows['scope'] == scope_name) & (rows['layers'] == layers_name)]
-        where = 'inputs' if kind == 'distraction' else f'{scope_name} weights, {layers_name} layers'
-        xlabel = 'inserted words per word' if kind == 'distraction' else (
-            'noise level' if kind == 'gaussian_noise' else 'fraction damaged')
-        for c, metric in enumerate([*metrics, 'loss']):
-            ax = axes[r * (len(metrics) + 1) + c]
-            values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]
-            errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model')
-            ax.axhline(baselines[metric], color='black', linestyle=':', linewidth=1.2,
-                       label=f'{"majority class" if metric == "accuracy" else "best constant"} ({baselines[metric]:.3f})')
-            ax.legend(title=ax.get_legend().get_title().get_text() or None)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(f'eval {metric}')
-            ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
-    save(fig, os.path.join(visuals_dir, f'glue_{task}_{kind}.png'))
+# summary and figures, from the CSV alone (robustness/analysis/run_glue_test.py): `python -m robustness.analyze
+# results/run_glue_test` redoes them with other analysis settings, without fine-tuning or measuring again
+analyze(out_dir, config)
 record_run(out_dir)

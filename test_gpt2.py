@@ -9,7 +9,7 @@ For every model (and, with `epochs`, every per-epoch checkpoint) x kind x scope 
 model is perturbed in place (robustness.perturb, restored bit for bit afterwards) and the strided
 sliding-window NLL of the whole evaluation text is measured (robustness.perplexity). Per-token
 perplexity depends on the tokenizer, so models with different tokenizers are compared in bits per
-byte (bpb); the crossover and the paired differences in summary.json use bpb. Repeat r uses seed
+byte (bpb), and every comparison in summary.json uses bpb. Repeat r uses seed
 `seed + r` for every model: models of the same shape get the same masks (paired comparisons).
 Deterministic kinds (the pruning kinds of robustness.perturb's table), the intact model and deletion of every
 weight run once per level; the floor (every weight in scope zeroed) is measured once per model and scope.
@@ -21,35 +21,31 @@ weight run once per level; the floor (every weight in scope zeroed) is measured 
     torchrun --standalone --nproc_per_node=8 test_gpt2.py ...   # trials split across 8 GPUs, one CSV
 
 Writes out_dir/perplexity.csv (one row per trial, appended as measured; a rerun skips rows already
-there), out_dir/summary.json (crossover levels and paired differences with bootstrap confidence
-intervals), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png
+there), out_dir/summary.json (per comparison a verdict on the retained area, Holm-corrected over the table, and
+the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png
 (one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
 """
 
 import functools
 import glob
 import itertools
-import json
-import math
 import os
 import re
 
-import numpy as np
 import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
-from robustness import plots
+from robustness.analysis.test_gpt2 import analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
-from robustness.perturb import AMOUNT_RANGES, KIND_TABLE, KINDS, SCOPES, check_kind
+from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, check_kind
 from robustness.report import record_run
-from robustness.results import ResultsLog
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
-from robustness.stats import compare_rows, half_failure_of
-from robustness.sweep import (FLOOR_KIND, check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials,
+from robustness.stats import check_margin
+from robustness.sweep import (check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials,
                               scopes_of, trial_grid)
 
 # -----------------------------------------------------------------------------
@@ -81,8 +77,9 @@ precision = 'auto'         # auto (bf16 autocast on a GPU, fp32 on a CPU) | fp32
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
-bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the confidence intervals
-failure_fraction = 0.5     # half-failure level: the damage at which bpb has gone this far from intact to the floor
+equivalence_margin = 0.05  # verdict "equivalent" when the corrected interval of the difference in retained area lies within +- this
+bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
+failure_fraction = 0.5     # half-failure level (description): the damage at which bpb has gone this far from intact to the floor
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
@@ -91,6 +88,7 @@ config = configure(globals())
 # Validate everything before any work.
 check(kinds, "kinds: name at least one kind")
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
+check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('kinds', kinds, KINDS)
 check_choices('epoch_kinds', epoch_kinds, KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
@@ -115,7 +113,7 @@ tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.stri
 for label in tokenizer_dirs:
     check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
 check_range('n_head', n_head, 0)
-pairs = parse_pairs(compare, labels)
+parse_pairs(compare, labels)  # the pairs' form, checked before any work
 
 
 @functools.cache
@@ -256,168 +254,7 @@ if not rt.is_master:
     raise SystemExit(0)
 
 # -----------------------------------------------------------------------------
-# Statistics: crossover of the bpb curves and paired differences in relative degradation, with intervals that
-# count the training seeds (a family folder's seed_<s>/ models) as well as the damage draws.
-frame = ResultsLog(os.path.join(out_dir, 'perplexity.csv'), COLUMNS, KEY).read()
-frame = frame[(frame['layers'].astype(str) == layers_text) & frame['model'].isin(labels)]
-rng = np.random.default_rng(seed)
-
-
-final = frame[frame['checkpoint'] == 'final']
-# The floor of each model, training seed and scope: bpb with every weight in scope zeroed.
-floor_rows = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
-floors = {(model, scope_name): dict(zip(rows['train_seed'], rows['bpb']))
-          for (model, scope_name), rows in floor_rows.groupby(['model', 'scope'])}
-
-
-def compare_pair(a, b, kind, scope_name):
-    """Crossover, difference in relative degradation bpb(p)/bpb(0) and half-failure levels of model a minus model b
-    (final checkpoints)."""
-    rows = final[(final['kind'] == kind) & (final['scope'] == scope_name)]
-    return compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'bpb', a, b, bootstrap, rng,
-                        higher_is_worse=True, floors=(floors.get((a, scope_name), {}), floors.get((b, scope_name), {})),
-                        fraction=failure_fraction)
-
-
-summary = {'metric': 'bits per byte (mean_a, mean_b); relative change = bpb(level) / bpb(0); differences are a - b '
-                     '(negative: a degrades less); 95% bootstrap intervals over each model\'s training seeds and the '
-                     'paired repeats; detectable_difference: the smallest true difference found with 80% power; '
-                     f'half_failure_level: the level where bpb has gone {failure_fraction} of the way from intact to '
-                     'the floor (every weight in scope zeroed), mean over training seeds (None: not reached within '
-                     'the grid; a - b positive: a fails later)',
-           'layers': layers_text, 'half_failure_level': {}, 'comparisons': {}}
-for label in labels:
-    for kind in kinds:
-        for scope_name in scopes:
-            rows = final[(final['model'] == label) & (final['kind'] == kind) & (final['scope'] == scope_name)]
-            entry = half_failure_of(rows, 'bpb', floors.get((label, scope_name), {}), failure_fraction)
-            if entry is not None:
-                summary['half_failure_level'][f'{label} | {kind} | {scope_name}'] = entry
-crossovers = {}  # (kind, scope) -> [(a, b, level)]
-for a, b in pairs:
-    for kind in kinds:
-        for scope_name in scopes:
-            result = compare_pair(a, b, kind, scope_name)
-            if result is not None:
-                summary['comparisons'][f'{a} - {b} | {kind} | {scope_name}'] = result
-                if result['crossover'] is not None:
-                    crossovers.setdefault((kind, scope_name), []).append((a, b, result['crossover']))
-with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
-print(f"wrote {os.path.join(out_dir, 'summary.json')}")
-show = lambda ci: f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "(no interval: nothing varies between resamples)"
-for name, entry in summary['half_failure_level'].items():
-    print(f"  half-failure {name}: " + (f"{entry['level']:.3f}" if entry['reached'] else
-                                        f"not reached within the grid (top level {entry['grid_top']})"))
-for name, result in summary['comparisons'].items():
-    crossed = (f"crossover at {result['crossover']:.3f} (95% CI {result['crossover_ci95']})"
-               if result['crossover'] is not None else "no crossover")
-    detectable = f"{result['detectable_difference']:.4f}" if result['detectable_difference'] is not None else 'n/a'
-    half = result.get('half_failure_level')
-    failing = ('' if half is None else f"; half-failure a - b " +
-               (f"{half['difference']:+.3f}, 95% CI {show(half['difference_ci95'])}" if half['difference'] is not None
-                else 'not reached within the grid by ' + ' and '.join(m for m, level in (('a', half['a']), ('b', half['b']))
-                                                                      if level is None)))
-    print(f"  {name}: {result['verdict']}; difference in relative degradation {result['mean_over_damaged_levels']:+.4f}, "
-          f"95% CI {show(result['mean_over_damaged_levels_ci95'])}, detectable {detectable} "
-          f"({result['training_seeds'][0]} and {result['training_seeds'][1]} training seeds x {result['repeats']} draws); "
-          f"{crossed}{failing}")
-
-# -----------------------------------------------------------------------------
-# Figures: rows = scopes; columns = perplexity, bits per byte, relative degradation.
-FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
-           'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
-           'global_magnitude_pruning': ('gpt2_global_magnitude_deletion.png', 'Global magnitude pruning fraction'),
-           'gaussian_noise': ('gpt2_weight_noise.png', 'Weight noise std'),
-           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability'),
-           'head_deletion': ('gpt2_head_delete.png', 'Attention head deletion probability'),
-           'nm_pruning': ('gpt2_nm_pruning.png', f'N:M pruning fraction (groups of {nm_group})'),
-           'wanda_pruning': ('gpt2_wanda_pruning.png', 'Wanda pruning fraction (per output row)')}
-
-
-def clipped_lines(ax, rows, y, hue, label=str):
-    """Error-bar lines of `y`; means that are inf or nan are drawn clipped to the top with an x marker."""
-    rows = rows.copy()
-    finite = np.isfinite(rows[y])
-    top = rows.loc[finite, y].max() * 1.5 if finite.any() else 1.0
-    bad = rows[~finite]
-    rows.loc[~finite, y] = top
-    plots.errorbar_lines(ax, rows, 'level', y, hue, label=label, std_label=False)
-    if len(bad):
-        ax.scatter(bad['level'], [top] * len(bad), marker='x', s=90, color='black', zorder=5,
-                   label='inf/nan (clipped)')
-
-
-def spread_title(rows, kind):
-    """What the error bars span: training seeds (a family folder's models) and damage draws."""
-    trainings = int(rows.groupby('model')['train_seed'].nunique().max())
-    draws = 1 if KIND_TABLE[kind].deterministic else repeats
-    parts = [f"{trainings} training seeds"] * (trainings > 1) + [f"{draws} draws"] * (draws > 1)
-    return f"mean ± std over {' x '.join(parts)}" if parts else None
-
-
-def swept_scopes(rows):
-    """The scopes that the rows of one kind hold, in the order of `scope` (a kind on heads runs on one of them)."""
-    return [s for s in scopes if s in set(rows['scope'])]
-
-
-def draw_models(kind, rows, path, xlabel):
-    rows = rows.copy()
-    intact = rows[rows['level'] == 0].groupby(['model', 'train_seed', 'scope'])['bpb'].first()
-    rows['relative'] = [bpb / intact.get((m, t, s), math.nan)
-                        for m, t, s, bpb in zip(rows['model'], rows['train_seed'], rows['scope'], rows['bpb'])]
-    shown = swept_scopes(rows)
-    fig, axes = plots.figure(ncols=3, nrows=len(shown), width=5.2, height=4.2)
-    for r, scope_name in enumerate(shown):
-        part = rows[rows['scope'] == scope_name]
-        for c, (column, ylabel) in enumerate((('ppl', 'Perplexity (own tokenizer)'), ('bpb', 'Bits per byte'),
-                                              ('relative', 'bpb / bpb(intact)'))):
-            ax = axes[r * 3 + c]
-            if len(part):
-                clipped_lines(ax, part, column, 'model', label=lambda m: m)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"scope: {scope_name}" + (f", blocks {layers_text}" if layers else ''), fontsize=11)
-            if column == 'ppl':
-                ax.set_yscale('log')
-            for a, b, level in crossovers.get((kind, scope_name), []) if column == 'bpb' else []:
-                ax.axvline(level, color='grey', linestyle=':')
-                ax.annotate(f"{a}/{b}\ncross-over {level:.3f}", (level, ax.get_ylim()[0]), xytext=(4, 10),
-                            textcoords='offset points', fontsize=9)
-            ax.legend(title=spread_title(rows, kind), fontsize=9)
-    plots.save(fig, path)
-
-
-def draw_epochs(kind, rows, path, xlabel):
-    """One panel per model and scope; one perplexity curve per training epoch (the paper's Figure)."""
-    shown = swept_scopes(rows)
-    fig, axes = plots.figure(ncols=len(labels), nrows=len(shown), width=5.2, height=4.2)
-    order = lambda name: int(name[6:]) if name.startswith('epoch_') else 10 ** 9
-    for r, scope_name in enumerate(shown):
-        for c, label in enumerate(labels):
-            ax = axes[r * len(labels) + c]
-            part = rows[(rows['scope'] == scope_name) & (rows['model'] == label)].copy()
-            part['rank'] = part['checkpoint'].map(order)
-            if len(part):
-                clipped_lines(ax, part, 'ppl', 'rank',
-                              label=lambda k: 'final' if k == 10 ** 9 else f"Epoch {k}")
-                ax.legend(fontsize=9)
-            ax.set_yscale('log')
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel('Perplexity')
-            ax.set_title(f"{label}, scope: {scope_name}", fontsize=11)
-    plots.save(fig, path)
-
-
-for kind in sorted(set(kinds) | set(epoch_kinds)):
-    filename, xlabel = FIGURES[kind]
-    rows = frame[frame['kind'] == kind]
-    if rows.empty:
-        continue
-    final = rows[rows['checkpoint'] == 'final']
-    by_epoch = rows['checkpoint'].nunique() > 1
-    if kind in kinds and len(final):
-        draw_models(kind, final, os.path.join(visuals_dir, filename.replace('.png', '_models.png') if by_epoch else filename), xlabel)
-    if by_epoch:
-        draw_epochs(kind, rows, os.path.join(visuals_dir, filename), xlabel)
+# Summary and figures, from the CSV alone (robustness/analysis/test_gpt2.py): `python -m robustness.analyze
+# results/test_gpt2` redoes them with other analysis settings, without measuring anything again.
+analyze(out_dir, config)
 record_run(out_dir)

@@ -78,29 +78,73 @@ def number(value, digits=4):
     return str(value)
 
 
-def interval(ci):
-    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else 'no interval'
-
-
 def table(header, rows):
     """A Markdown table; a '|' inside a cell (the 'a - b | kind | scope' names) is escaped."""
     cells = lambda row: ' | '.join(str(cell).replace('|', '\\|') for cell in row)
     return '\n'.join([f'| {cells(header)} |', '|' + '---|' * len(header)] + [f'| {cells(row)} |' for row in rows])
 
 
+OUTCOME_WORDS = {'higher': 'more robust', 'lower': 'less robust', 'equivalent': 'equivalent', 'inconclusive': 'inconclusive',
+                 'no verdict': 'without a test'}
+
+
+def answer(summary, trend=False):
+    """The generated paragraph that opens an experiment: its question, how many comparisons were corrected for, the
+    verdicts of each kind after the correction, the smallest effect detectable with 80% power, and what the tests
+    generalize over. Every number comes from the summary's `answer`."""
+    a = summary['answer']
+    words = dict(OUTCOME_WORDS, **({'higher': 'rises with T', 'lower': 'falls with T'} if trend else {}))
+    counts = ', '.join(f"{count} {words[outcome]}" for outcome, count in a['counts'].items() if count)
+    text = (f"**Answer.** {a['question']} The table makes {a['rows']} comparisons, {a['comparisons']} of them with a test; "
+            f"after Holm's correction over those {a['comparisons']} (family-wise error {a['alpha']:.0%}), the verdicts "
+            f"are: {counts or 'none'}. Equivalence means the corrected interval lies within ±{a['margin']:g} of retained "
+            "area.")
+    if a['detectable']:
+        text += (f" The smallest difference in retained area this design detects with 80% power is about "
+                 f"{a['detectable']['median']:.3f} (median over the rows; {a['detectable']['min']:.3f} to "
+                 f"{a['detectable']['max']:.3f}).")
+    if a['units']:
+        text += ' The tests run over ' + ' and '.join(a['units']) + '.'
+        if any(unit.startswith('draws') for unit in a['units']):
+            text += (' A test over the draws of one trained model per side speaks for those two trained models, not '
+                     'for their training recipe.')
+    return text
+
+
+def ci_cell(row):
+    if row['ci'] is None:
+        return 'n/a'
+    return f"{interval(row['ci'])} at {100 * (1 - row['holm_level']):.2f}%"
+
+
 def comparison_table(summary):
-    """test_gpt2 and run_glue_test: a row per pair x kind x scope (x layers)."""
-    rows = []
-    for name, entry in summary.get('comparisons', {}).items():
-        crossover = entry.get('crossover')
-        half = entry.get('half_failure_level')
-        rows.append([name, entry['verdict'], number(entry['mean_over_damaged_levels']),
-                     interval(entry['mean_over_damaged_levels_ci95']), number(entry.get('detectable_difference')),
-                     'none' if crossover is None else f"{crossover:.3f}",
-                     half_failure_cell(half),
-                     f"{entry['training_seeds'][0]}, {entry['training_seeds'][1]} x {entry['repeats']}"])
-    return table(['a - b / kind / scope', 'verdict', 'difference in relative change', '95% CI', 'detectable',
-                  'crossover', 'half-failure level a, b, a - b [95% CI]', 'training seeds x draws'], rows)
+    """test_gpt2 and run_glue_test: the answer, a verdict row per pair x kind x scope (x layers), then the
+    description (half-failure levels, crossover, retained areas) folded away."""
+    rows, details = [], []
+    for name, row in summary.get('comparisons', {}).items():
+        test = row['test']
+        rows.append([name, row['verdict'], number(row['difference']), ci_cell(row),
+                     f"{test['p']:.3g}" if test else 'n/a', number(row['detectable'], 3),
+                     f"{row['training_seeds'][0]}, {row['training_seeds'][1]} x {row['repeats']}"])
+        details.append([name, half_failure_cell(row['half_failure_level']),
+                        'none' if row['crossover'] is None else f"{row['crossover']:.3f} {interval(row['crossover_ci95'])}",
+                        areas_cell(row['retained_area_a']), areas_cell(row['retained_area_b'])])
+    verdicts = table(['a - b / kind / scope', 'verdict', 'difference in retained area', 'Holm-corrected CI',
+                      'p', 'detectable (80%)', 'training seeds x draws'], rows)
+    return (f"{verdicts}\n\n_{summary.get('primary', '')}. Each interval is at its row's Holm level, "
+            "so it excludes 0 exactly when the verdict names a direction._\n\n<details><summary>description: "
+            "half-failure levels, crossover, retained areas per training seed (no verdicts)</summary>\n\n"
+            + table(['a - b / kind / scope', 'half-failure level a, b, a - b [95% CI]', 'crossover [95% CI]',
+                     'retained area of a, per seed', 'of b'], details)
+            + f"\n\n{summary.get('secondary', '')}.\n\n</details>")
+
+
+def areas_cell(values):
+    return ', '.join('n/a' if v is None else f"{v:.3f}" for v in values)
+
+
+def interval(ci, digits=4):
+    return f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]" if ci else 'no interval'
 
 
 def half_failure_cell(half):
@@ -109,7 +153,7 @@ def half_failure_cell(half):
     show = lambda level: 'not reached' if level is None else f"{level:.3f}"
     cell = f"{show(half['a'])}, {show(half['b'])}"
     if half.get('difference') is not None:
-        cell += f", {half['difference']:+.3f} {interval(half.get('difference_ci95'))}"
+        cell += f", {half['difference']:+.3f} {interval(half.get('difference_ci95'), 3)}"
     return cell
 
 
@@ -126,23 +170,25 @@ def binary_tables(summary):
 
 
 def nonlinear_tables(summary):
-    clean = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['clean_accuracy'].items() if value is not None)
-    trends = lambda entries: table(
-        ['kind / scope', 'verdict', 'accuracy slope per task', '95% CI', 'drop slope per task', '95% CI'],
-        [[name, entry['verdict'], f"{entry['damaged_accuracy_slope']:+.4f}", interval(entry['damaged_accuracy_slope_ci95']),
-          f"{entry['drop_slope']:+.4f}", interval(entry['drop_slope_ci95'])] for name, entry in entries.items()])
-    text = f"Clean accuracy (mean over tasks and training seeds): {clean}.\n\nMean over each model's tasks:\n\n"
-    text += trends(summary['comparisons'])
-    if summary.get('task_0'):
-        text += "\n\nTask 0 alone (class 0 vs 1), which every T shares:\n\n" + trends(summary['task_0'])
-    if summary.get('half_failure'):
-        counts = summary['task_counts']
-        show = lambda entry: 'n/a' if not entry else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
-        text += "\n\nHalf-failure level (halfway from intact to chance) by number of tasks:\n\n" + table(
-            ['kind / scope', *(f'T={T}' for T in counts)],
-            [[name, *(show(levels.get(str(T), levels.get(T))) for T in counts)]
-             for name, levels in summary['half_failure'].items()])
-    return text
+    intact = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None)
+    counts = summary['task_counts']
+    rows = [[name, row['verdict'], number(row['difference']), ci_cell(row), f"{row['test']['p']:.3g}" if row['test'] else 'n/a',
+             number(row['detectable'], 3),
+             ', '.join(f"{sum(v for v in values if v is not None) / max(len(values), 1):.3f}"
+                       for values in (row.get('retained_area') or {}).values())]
+            for name, row in summary['comparisons'].items()]
+    text = (f"Intact accuracy (mean over tasks and training seeds): {intact}.\n\n"
+            + table(['kind / scope', 'verdict', f'change in retained area, T={counts[0]} to {counts[-1]}',
+                     'Holm-corrected CI', 'p', 'detectable (80%)', f"mean retained area, T={', '.join(map(str, counts))}"], rows)
+            + f"\n\n_{summary['primary']}._")
+    show = lambda entry: 'n/a' if not entry else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
+    described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval(same['ci95'])}",
+                  *(show(summary['half_failure'][name].get(str(T), summary['half_failure'][name].get(T))) for T in counts)]
+                 for name, same in summary['task_0'].items()]
+    return text + ("\n\n<details><summary>description: task 0 alone, half-failure levels (no verdicts)</summary>\n\n"
+                   + table(['kind / scope', 'task 0: change in retained area [95% CI]',
+                            *(f'half-failure T={T}' for T in counts)], described)
+                   + f"\n\n{summary['secondary']}.\n\n</details>")
 
 
 def training_tables(summary):
@@ -152,13 +198,13 @@ def training_tables(summary):
 
 
 def glue_tables(summary):
-    """Each classifier's undamaged score next to chance (a classifier near chance has nothing to lose), then the
+    """Each classifier's intact score next to chance (a classifier near chance has nothing to lose), then the
     comparisons."""
     text = ''
-    if summary.get('undamaged'):
+    if summary.get('intact'):
         rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}", ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
-                for model, seeds in summary['undamaged'].items() if seeds]
-        text = (f"Undamaged {summary['metric'].split()[0]} on task `{summary.get('task')}` (best constant predictor "
+                for model, seeds in summary['intact'].items() if seeds]
+        text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (best constant predictor "
                 f"{summary['chance']:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
     return text + comparison_table(summary)
 
@@ -173,7 +219,8 @@ def section(name, folder, report_dir):
     summary, config, run = read('summary.json'), read('config.json'), read('run.json')
     script = run['script'].removesuffix('.py') if run else name  # an extra out_dir names its script in run.json
     title = f"{script}.py" + (f" (`{folder}`)" if script != name else '')
-    lines = [f"## {title}", '', QUESTIONS.get(script, '')]
+    lines = [f"## {title}", '', answer(summary, trend=script == 'non_linear') if summary and 'answer' in summary
+             else QUESTIONS.get(script, '')]
     if run:
         lines += ['', f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
                       f"on {run['machine']}; Python {run['python']}, torch {run['torch']}."]
@@ -226,9 +273,10 @@ def designs_table(results, folders):
     if 'test_gpt2' not in designs or len(designs) < 2:
         return ''
     summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
-    cell = lambda entry: 'n/a' if entry is None else f"{entry['verdict']} ({half_failure_cell(entry.get('half_failure_level'))})"
+    cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
+        f" ({number(entry['difference'])} {interval(entry['ci'])})" if entry.get('ci') else ''))
     rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
-    return table(['a - b / kind / scope', *(f'`{name}`: verdict (half-failure a, b, a - b)' for name in designs)], rows)
+    return table(['a - b / kind / scope', *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
 
 
 def update_readme(readme, results, folders, total, out):

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 import torchvision
 
@@ -131,9 +132,23 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     assert len(list((out / 'logs').glob('T*_seed*.out'))) == 4 and not list(out.glob('nonlinear.part*'))
     assert 'trained on 120 samples (120 per task)' in worker_output(out) and 'trained on 120 samples (40 per task)' in worker_output(out)
     summary = json.load(open(out / 'summary.json'))
+    # the primary statistic, recomputed here: retained areas of the mean task accuracy per (T, seed), from intact
+    # down to chance, and the change from T=1 to T=3 along their least-squares line
     entry = summary['comparisons']['random_deletion | backbone']
-    assert entry['training_seeds'] == 2 and entry['draws'] == 2 and len(entry['damaged_accuracy_slope_ci95']) == 2
-    assert 'accuracy under damage:' in result.stdout
+    per_draw = rows[(rows.kind == 'random_deletion') & (rows.scope == 'backbone')].groupby(
+        ['num_tasks', 'train_seed', 'level', 'repeat'])['accuracy'].mean()
+    xs, areas = [], []
+    for (T, seed), draws in per_draw.groupby(['num_tasks', 'train_seed']):
+        curve = draws.groupby('level').mean()
+        kept = 1 - ((curve[0] - curve) / (curve[0] - 0.5)).clip(0, 1)
+        xs.append(T)
+        areas.append(float(np.trapezoid(kept.to_numpy(), kept.index.to_numpy()) / kept.index.max()))
+    assert [a for T in (1, 3) for a in entry['retained_area'][str(T)]] == pytest.approx(areas, abs=1e-12)
+    fit = scipy.stats.linregress(xs, areas)
+    assert entry['difference'] == pytest.approx(2 * fit.slope, abs=1e-12) and entry['test']['df'] == 2
+    assert entry['test']['p'] == pytest.approx(fit.pvalue, rel=1e-9)
+    assert summary['answer']['rows'] == 6 and entry['verdict'] in result.stdout
+    assert 'change in retained area over T' in result.stdout
     for kind in ('random_deletion', 'magnitude_pruning'):
         assert (visuals / f'digits_nonlinear_{kind}.png').exists()
     assert json.load(open(out / 'config.json'))['max_samples'] == 120

@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
+import scipy.stats
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -74,7 +76,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert set(summary['comparisons']) == {f'bilingual - monolingual | {k} | {s}' for k in
                                            ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
     entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
-    assert entry['levels'] == [0.0, 0.5, 1.0] and entry['repeats'] == 2 and len(entry['relative_change_difference_ci95']) == 3
+    assert entry['levels'] == [0.0, 0.5, 1.0] and entry['repeats'] == 2 and len(entry['retained_fraction_difference']) == 3
     # every model x kind x scope has its half-failure level, equal to one computed here from the CSV
     for name, half in summary['half_failure_level'].items():
         model, kind, scope = name.split(' | ')
@@ -96,10 +98,19 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert summary['comparisons']['bilingual - monolingual | random_deletion | attn']['half_failure_level']['a'] == \
         summary['half_failure_level']['bilingual | random_deletion | attn']['level']
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
-    # one model each and a deterministic kind: one measurement per level, so no interval (not a zero-width one)
+    # one model each and a deterministic kind: one measurement per level, so no test and no verdict
     pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
-    assert pruned['mean_over_damaged_levels_ci95'] is None and pruned['detectable_difference'] is None
-    assert '(no interval: nothing varies between resamples)' in result.stdout
+    assert pruned['test'] is None and pruned['ci'] is None and pruned['detectable'] is None
+    intact_rows = frame[(frame['level'] == 0) & (frame['scope'] == 'blocks') & (frame['checkpoint'] == 'final')]
+    ranged = all(floors[(floors['model'] == m) & (floors['scope'] == 'blocks')]['bpb'].item() >
+                 intact_rows[intact_rows['model'] == m]['bpb'].iloc[0] for m in ('monolingual', 'bilingual'))
+    assert pruned['verdict'] == ('no verdict: one trained model each and one draw: nothing varies' if ranged else
+                                 'no verdict: intact at the floor: nothing to lose')
+    assert pruned['verdict'] in result.stdout
+    # one model each and a random kind: a paired test over the draws, which speaks for these two models only
+    tested = [row for row in summary['comparisons'].values() if row['test'] is not None]
+    assert tested and all(row['test']['unit'] == 'draws of these two trained models' and row['test']['df'] == 1
+                          and row['verdict'].endswith('(these two trained models)') for row in tested)
     for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
                  'gpt2_weight_noise.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
@@ -117,12 +128,13 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     text = ruth()
     for family, vocab in (('mono', 300), ('bi', 280)):
         for seed in (0, 1):
-            save_tiny_model(tmp_path / family / f'seed_{seed}', text[:6000], seed=10 * seed + vocab, vocab_size=vocab)
+            save_tiny_model(tmp_path / family / f'seed_{seed}', text[:6000], seed=10 * seed + vocab, vocab_size=vocab,
+                            steps=150)
     (tmp_path / 'mono' / 'tokenizer').mkdir()  # train_bilingual_gpt2.py keeps the shared tokenizer there: not a seed
     out = tmp_path / 'out'
     args = [f'--models=monolingual={tmp_path / "mono"},bilingual={tmp_path / "bi"},single={tiny / "mono"}',
             f'--eval_file={tiny / "eval.txt"}', '--max_length=32', '--stride=16', '--bootstrap=200', '--repeats=2',
-            '--kinds=random_deletion,magnitude_pruning', '--scope=attn', '--levels=0,0.5', '--epochs=False',
+            '--kinds=random_deletion,magnitude_pruning', '--scope=blocks', '--levels=0,0.5', '--epochs=False',
             '--compare=bilingual:monolingual,single:monolingual', f'--out_dir={out}', f'--visuals_dir={out / "v"}']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -130,15 +142,34 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert frame.groupby('model')['train_seed'].apply(set).to_dict() == {'monolingual': {'0', '1'},
                                                                          'bilingual': {'0', '1'}, 'single': {''}}
     assert frame[frame.model == 'monolingual'].groupby('train_seed')['nll'].first().nunique() == 2  # two trainings
-    summary = json.loads((out / 'summary.json').read_text())['comparisons']
-    random = summary['bilingual - monolingual | random_deletion | attn']
+    summary = json.loads((out / 'summary.json').read_text())
+    random = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
     assert random['training_seeds'] == [2, 2] and random['repeats'] == 2
-    assert random['verdict'] in ('bilingual more robust than monolingual', 'bilingual less robust than monolingual',
-                                 'no difference detectable')
-    assert random['detectable_difference'] > 0
-    pruning = summary['bilingual - monolingual | magnitude_pruning | attn']
-    assert pruning['repeats'] == 1 and pruning['mean_over_damaged_levels_ci95'] is not None  # from the seeds
-    assert 'difference in relative degradation' in result.stdout
+    # the primary test, recomputed here: retained areas per training seed from the CSV, then scipy's Welch t test
+    areas = {}
+    for model in ('bilingual', 'monolingual'):
+        rows = frame[(frame.model == model) & (frame.scope == 'blocks') & (frame.kind == 'random_deletion')]
+        for seed, seed_rows in rows.groupby('train_seed'):
+            curve = seed_rows.groupby('level')['bpb'].mean()  # levels 0, 0.5 and the floor at 1.0
+            assert curve[1.0] > curve[0]  # trained: zeroing every block costs something
+            lost = ((curve - curve[0]) / (curve[1.0] - curve[0])).clip(0, 1)
+            areas.setdefault(model, []).append(((1 - lost[0]) + (1 - lost[0.5])) / 4 + ((1 - lost[0.5]) + (1 - lost[1.0])) / 4)
+    assert random['retained_area_a'] == pytest.approx(areas['bilingual'], abs=1e-12)
+    welch = scipy.stats.ttest_ind(areas['bilingual'], areas['monolingual'], equal_var=False)
+    assert random['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
+    assert random['difference'] == pytest.approx(np.mean(areas['bilingual']) - np.mean(areas['monolingual']), abs=1e-12)
+    assert random['test']['unit'] == 'training seeds' and random['detectable'] > 0
+    # Holm over the table's tested rows: the interval agrees with the verdict; a single model against a family has no
+    # seed-to-seed spread of its own, so no test
+    assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4
+    assert summary['comparisons']['single - monolingual | random_deletion | blocks']['verdict'] == \
+        'no verdict: one side has a single training seed: its seed-to-seed spread is unknown'
+    for row in (row for row in summary['comparisons'].values() if row['test']):
+        low, high = row['ci']
+        assert -1 <= low <= high <= 1 and (low > 0 or high < 0) == (row['outcome'] in ('higher', 'lower'))
+    pruning = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
+    assert pruning['repeats'] == 1 and pruning['test']['unit'] == 'training seeds'  # tested over the seeds
+    assert 'difference in retained area' in result.stdout
 
 
 def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path, monkeypatch):
@@ -167,6 +198,8 @@ def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp
     ('--models=monolingual=/nonexistent/model', 'models: model directory /nonexistent/model does not exist'),
     ('EMPTY', 'is empty'),
     ('--failure_fraction=1.5', 'failure_fraction: 1.5 must lie in (0, 1)'),
+    ('--equivalence_margin=-0.1', 'equivalence_margin: -0.1 must lie in [0, 1)'),
+    ('--equivalence_margin=1', 'equivalence_margin: 1.0 must lie in [0, 1)'),
     ('--kinds=head_deletion --scope=mlp', "head_deletion: no attention heads in scope mlp"),
     ('--kinds=nm_pruning --nm_group=3', 'nm_pruning: group 3 does not divide the 32 inputs of'),
     ('--kinds=wanda_pruning --calibration_file=/no/such.txt', 'calibration_file: /no/such.txt does not exist'),
@@ -251,9 +284,13 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     run = json.loads((out / 'run.json').read_text())
     for name, entry in summary['comparisons'].items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
-        assert entry['verdict'] in row and f"{entry['mean_over_damaged_levels']:+.4f}" in row
+        assert entry['verdict'] in row and (entry['difference'] is None or f"{entry['difference']:+.4f}" in row)
         half = entry['half_failure_level']
-        assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in row
+        detail = text.split('description: half-failure')[1]
+        detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
+        assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in detail_row
+    counts = summary['answer']['counts']  # the generated answer opens the section
+    assert f"The table makes {summary['answer']['rows']} comparisons" in text.split('## test_gpt2.py')[1].splitlines()[2]
     assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
     designs = text.split('## The designs side by side')[1]
     for name, entry in summary['comparisons'].items():  # one row, a verdict from each design
@@ -261,3 +298,32 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
         assert row.index(entry['verdict']) < row.index('the second design')
     block = readme.read_text()
     assert 'stale' not in block and f"{run['seconds'] / 60:.1f} min" in block and block.endswith('rest\n')
+
+
+def test_reanalysis_without_remeasuring(tiny, tmp_path, monkeypatch, capsys):
+    """python -m robustness.analyze: the script's own summary.json from the CSV alone, then another pair and margin;
+    a one-line error, and nothing written, for a folder without a CSV or config.json or a label the CSV lacks."""
+    from robustness.analyze import main
+    out = tmp_path / 'out'
+    result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out), '--kinds=random_deletion', '--scope=blocks',
+                      '--levels=0,0.5', '--epochs=False')
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = (out / 'summary.json').read_text()
+    (out / 'summary.json').unlink()
+    assert main([str(out)]) == 0 and (out / 'summary.json').read_text() == written  # the same, to the byte
+    assert main([str(out), '--compare=monolingual:bilingual', '--equivalence_margin=0.2']) == 0
+    summary = json.loads((out / 'summary.json').read_text())
+    assert list(summary['comparisons']) == ['monolingual - bilingual | random_deletion | blocks']
+    assert summary['equivalence_margin'] == 0.2 and summary['analysis_settings']['compare'] == ['monolingual:bilingual']
+    assert json.loads((out / 'config.json').read_text())['compare'] == ['bilingual:monolingual', 'bilingual:control']
+    before = (out / 'summary.json').read_text()
+    capsys.readouterr()
+    for args, message in (([str(out), '--compare=monolingual:nobody'], "compare: 'nobody' is not a model of perplexity.csv"),
+                          ([str(out), '--equivalence_margin=-1'], 'equivalence_margin: -1.0 must lie in [0, 1)'),
+                          ([str(tmp_path)], 'holds none of perplexity.csv, glue.csv, nonlinear.csv')):
+        assert main(args) == 1
+        error = capsys.readouterr().err
+        assert error.count('\n') == 1 and message in error, error
+    assert (out / 'summary.json').read_text() == before  # nothing written
+    (out / 'config.json').unlink()
+    assert main([str(out)]) == 1 and 'has no config.json' in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""Benchmark: are the verdicts calibrated? Simulated tables shaped like test_gpt2.py's default (robustness/calibration.py)
+at 2, 3, 5 and 10 training seeds per model, and at one trained model each (the verdict then concerns those two).
+
+    python bench/bench_calibration.py                       # 1,000 null tables per seed count, 300 per effect
+    python bench/bench_calibration.py --tables=200 --seed_counts=3
+
+Prints, per seed count: under the null, the share of rows and of tables (family-wise) with a "more/less robust"
+verdict (target: at most 5%), the coverage of the Holm-corrected interval and of each row's plain 95% interval
+(target: at least 95%), the share called equivalent; then the power at a few true effects, in units of the primary
+statistic (the retained area). Each rate comes with its Monte-Carlo standard error.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from robustness.calibration import SHAPES, simulate, true_difference
+from robustness.config import configure
+
+# -----------------------------------------------------------------------------
+seed_counts = [2, 3, 5, 10]  # training seeds per model
+tables = 1000                # simulated null tables per seed count (14 rows each)
+single_tables = 100          # null tables with one trained model each (slower: each row's truth is simulated)
+effect_tables = 300          # simulated tables per true effect
+shifts = [0.05, 0.1, 0.2]    # true effects: model a's curve bends this much later (the table gives the retained area)
+margin = 0.05                # equivalence margin, in retained area
+seed = 0
+# -----------------------------------------------------------------------------
+configure(globals())
+
+
+def rate(value, n):
+    return f"{100 * value:.1f}% ± {100 * np.sqrt(max(value * (1 - value), 1e-12) / n):.1f}"
+
+
+rng = np.random.default_rng(seed)
+rows = 14
+print(f"Null tables of {rows} rows (shapes: {', '.join(SHAPES)}); Holm over each table; margin ±{margin}\n")
+print('| training seeds | tables | rows with a direction verdict | tables with one (family-wise) | corrected coverage '
+      '| plain 95% coverage | equivalent | seconds |')
+print('|---|---|---|---|---|---|---|---|')
+for seeds in [1, *seed_counts]:
+    n = single_tables if seeds == 1 else tables
+    started = time.perf_counter()
+    result = simulate(seeds, n, rng, margin=margin)
+    tested = n * rows  # an upper bound on the rows tested (deterministic rows of one model each are not)
+    direction = ('(right direction: these two models differ)' if seeds == 1 else rate(result['row'], tested))
+    print(f"| {seeds} | {n} | {direction} | {'n/a' if seeds == 1 else rate(result['table'], n)} | "
+          f"{rate(result['coverage'], tested)} | {rate(result['uncorrected coverage'], tested)} | "
+          f"{rate(result['equivalent'], tested)} | {time.perf_counter() - started:.0f} |")
+
+print('\nPower: the share of rows with the right direction verdict, by true difference in retained area '
+      '(mean over the shapes; per shape in brackets)\n')
+truths = {shift: {shape: true_difference(shape, shift, np.random.default_rng(1)) for shape in SHAPES} for shift in shifts}
+print('| training seeds | ' + ' | '.join(f"shift {shift}: Δ area {np.mean(list(truths[shift].values())):.3f} "
+                                        f"({', '.join(f'{v:.3f}' for v in truths[shift].values())})" for shift in shifts) + ' |')
+print('|---|' + '---|' * len(shifts))
+for seeds in seed_counts:
+    cells = []
+    for shift in shifts:
+        result = simulate(seeds, effect_tables, rng, shift=shift, margin=margin, truths=truths[shift])
+        cells.append(rate(result['row'] - result['wrong direction'], effect_tables * rows))
+    print(f"| {seeds} | " + ' | '.join(cells) + ' |')

@@ -1,0 +1,130 @@
+"""run_glue_test.py's summary and figures, from out_dir/glue.csv, out_dir/baselines.json and the run's settings.
+
+The primary statistic of each comparison (a - b, kind, scope, layers) is the difference in retained area of the
+task's first metric, from intact down to the best constant predictor (the floor: chance), tested over the training
+seeds and Holm-corrected over the table. Half-failure levels and the crossover are description.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from robustness.analysis import finite, interval_text, level_text, read_rows, row_text, verdict_table, write_summary
+from robustness.plots import errorbar_lines, figure, save
+from robustness.report import QUESTIONS
+from robustness.runtime import parse_models, parse_pairs
+from robustness.stats import compare_rows, half_failure_of
+
+CSV = 'glue.csv'
+QUESTION = QUESTIONS['run_glue_test']
+
+
+def summarize(frame, config, baselines, rng):
+    """summary.json's content: each classifier's intact score, half-failure levels, the verdict table."""
+    labels = [label for label, _ in parse_models(config['models'])]
+    metric, fraction, margin = next(iter(baselines)), config['failure_fraction'], config['equivalence_margin']
+    chance = baselines[metric]  # the floor of a classifier: the best constant predictor
+    summary = {'metric': metric, 'task': config['task'], 'chance': chance, 'primary': (
+        f'retained area: per training seed, the share of its range from intact down to the best constant predictor '
+        f'({chance:.4f}) that {metric} keeps, averaged over the grid; differences a - b (positive: a more robust), '
+        f'Welch t over the training seeds, Holm-corrected over the table'),
+        'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact to '
+                     f'chance, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
+                     f'later)', 'equivalence_margin': margin, 'intact': {}, 'intact_at_floor': [],
+        'half_failure_level': {}, 'comparisons': {}}
+    first = frame[frame['metric'] == metric]
+    combos = sorted(set(zip(first['kind'], first['scope'], first['layers'])))
+    for label in labels:  # the first metric of each classifier before any damage (level 0 is one measurement)
+        intact = first[(first['model'] == label) & (first['level'] == 0)]
+        summary['intact'][label] = {seed: float(value) for seed, value in intact.groupby('train_seed')['value'].first().items()}
+    chance_of = lambda rows: dict.fromkeys(rows['train_seed'].unique(), chance)
+    select = lambda kind, scope, layers: first[(first['kind'] == kind) & (first['scope'] == scope) & (first['layers'] == layers)]
+    for label in labels:
+        for combo in combos:
+            rows = select(*combo)
+            rows = rows[rows['model'] == label]
+            entry = half_failure_of(rows, 'value', chance_of(rows), fraction)
+            if entry is not None:
+                summary['half_failure_level'][' | '.join((label, *combo))] = entry
+    for a, b in parse_pairs(config['compare'], labels):
+        for combo in combos:
+            rows = select(*combo)
+            rows_a, rows_b = rows[rows['model'] == a], rows[rows['model'] == b]
+            result = compare_rows(rows_a, rows_b, 'value', (chance_of(rows_a), chance_of(rows_b)), False, fraction,
+                                  config['bootstrap'], rng)
+            if result is not None:
+                summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = result
+                if result['reason'] == 'intact at the floor: nothing to lose':
+                    summary['intact_at_floor'].append(' | '.join((f'{a} - {b}', *combo)))
+    pair = lambda name: name.split(' | ')[0].split(' - ')
+    summary['answer'] = dict(question=QUESTION, **verdict_table(
+        summary['comparisons'], margin, lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
+                                                      f'{pair(name)[0]} less robust than {pair(name)[1]}')))
+    for row in summary['comparisons'].values():
+        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
+        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
+    return summary
+
+
+def report(summary):
+    for name, entry in summary['half_failure_level'].items():
+        print(f"  half-failure {name}: {level_text(entry['level'])}")
+    for name, row in summary['comparisons'].items():
+        half = row['half_failure_level']
+        print(row_text(name, row) + f"; half-failure a {level_text(half['a'])}, b {level_text(half['b'])}"
+              + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
+                 if half['difference'] is not None else ''))
+    for name in summary['intact_at_floor']:
+        print(f"{name}: a classifier is intact at the best constant predictor: nothing to lose, no verdict",
+              file=sys.stderr)
+    answer = summary['answer']
+    print(f"  {answer['comparisons']} comparisons, Holm-corrected: " +
+          ', '.join(f"{count} {outcome}" for outcome, count in answer['counts'].items()))
+
+
+def draw(frame, config, baselines):
+    """One figure per kind: a row of panels per (scope, layers), a column per metric and the loss."""
+    metrics = [m for m in baselines if m != 'loss']
+    scopes = [s.strip() for s in config['scope'].split(',') if s.strip()]
+    task = config['task']
+    for kind in config['kinds']:
+        rows = frame[frame['kind'] == kind]
+        present = set(zip(rows['scope'], rows['layers']))
+        combos = [c for c in [('inputs', 'none'), *((s, l) for s in scopes for l in config['layer_sets'])] if c in present]
+        if not combos:
+            continue
+        fig, axes = figure(ncols=len(metrics) + 1, nrows=len(combos), width=5, height=3.8)
+        for i in range(len(metrics) + 1, len(axes)):  # one y scale per column, to compare scopes and layers
+            axes[i].sharey(axes[i % (len(metrics) + 1)])
+        for r, (scope, layers) in enumerate(combos):
+            combo = rows[(rows['scope'] == scope) & (rows['layers'] == layers)]
+            where = 'inputs' if kind == 'distraction' else f'{scope} weights, {layers} layers'
+            xlabel = 'inserted words per word' if kind == 'distraction' else (
+                'noise level' if kind == 'gaussian_noise' else 'fraction damaged')
+            for c, metric in enumerate([*metrics, 'loss']):
+                ax = axes[r * (len(metrics) + 1) + c]
+                values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]
+                errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model')
+                ax.axhline(baselines[metric], color='black', linestyle=':', linewidth=1.2,
+                           label=f'{"majority class" if metric == "accuracy" else "best constant"} ({baselines[metric]:.3f})')
+                ax.legend(title=ax.get_legend().get_title().get_text() or None)
+                ax.set_xlabel(xlabel)
+                ax.set_ylabel(f'eval {metric}')
+                ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
+        save(fig, os.path.join(config['visuals_dir'], f'glue_{task}_{kind}.png'))
+
+
+def analyze(out_dir, config):
+    """Rewrite out_dir/summary.json and the figures from glue.csv; returns the summary."""
+    with open(os.path.join(out_dir, 'baselines.json')) as f:
+        baselines = json.load(f)  # the best constant predictor of each metric, the first metric first, then the loss
+    labels = [label for label, _ in parse_models(config['models'])]
+    frame = read_rows(os.path.join(out_dir, CSV))
+    frame = frame[(frame['task'] == config['task']) & frame['model'].isin(labels)]
+    summary = summarize(frame, config, baselines, np.random.default_rng(config['seed']))
+    write_summary(out_dir, summary)
+    report(summary)
+    draw(frame, config, baselines)
+    return summary

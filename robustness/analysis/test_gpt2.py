@@ -1,0 +1,202 @@
+"""test_gpt2.py's summary and figures, from out_dir/perplexity.csv and the run's settings.
+
+The primary statistic of each comparison (a - b, kind, scope) is the difference in retained area of bits per byte
+(robustness.stats), tested over the training seeds and Holm-corrected over the table. Half-failure levels, the
+crossover of the bpb curves and the per-level differences in retained fraction are description.
+"""
+
+import math
+import os
+import sys
+
+import numpy as np
+
+from robustness import plots
+from robustness.analysis import finite, interval_text, level_text, read_rows, row_text, verdict_table, write_summary
+from robustness.report import QUESTIONS
+from robustness.perturb import KIND_TABLE
+from robustness.runtime import parse_models, parse_pairs
+from robustness.stats import compare_rows, half_failure_of
+from robustness.sweep import FLOOR_KIND
+
+CSV = 'perplexity.csv'
+QUESTION = QUESTIONS['test_gpt2']
+FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
+           'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
+           'global_magnitude_pruning': ('gpt2_global_magnitude_deletion.png', 'Global magnitude pruning fraction'),
+           'gaussian_noise': ('gpt2_weight_noise.png', 'Weight noise std'),
+           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability'),
+           'head_deletion': ('gpt2_head_delete.png', 'Attention head deletion probability'),
+           'nm_pruning': ('gpt2_nm_pruning.png', 'N:M pruning fraction'),
+           'wanda_pruning': ('gpt2_wanda_pruning.png', 'Wanda pruning fraction (per output row)')}
+
+
+def layers_text(layers):
+    return ','.join(map(str, sorted(layers))) if layers else 'all'
+
+
+def summarize(frame, config, rng):
+    """summary.json's content from the final checkpoints' rows: floors, half-failure levels, the verdict table."""
+    labels = [label for label, _ in parse_models(config['models'])]
+    final = frame[frame['checkpoint'] == 'final']
+    # the floor of each model, training seed and scope: bpb with every weight in scope zeroed
+    floor_rows = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
+    floors = {(model, scope): dict(zip(rows['train_seed'], rows['bpb']))
+              for (model, scope), rows in floor_rows.groupby(['model', 'scope'])}
+    fraction, margin = config['failure_fraction'], config['equivalence_margin']
+    summary = {'metric': 'bits per byte', 'primary': (
+        'retained area: per training seed, the share of its range from intact to the floor (every weight in scope '
+        'zeroed) that bpb keeps, averaged over the grid (1: loses nothing, 0: at the floor); differences a - b '
+        '(positive: a more robust), Welch t over the training seeds, Holm-corrected over the table'),
+        'secondary': f'half_failure_level: the level where bpb has gone {fraction} of the way from intact to the '
+                     'floor, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
+                     'later); crossover: where the mean bpb curves cross; retained_fraction_difference: per level',
+        'layers': layers_text(config['layers']), 'equivalence_margin': margin, 'intact_at_floor': [],
+        'half_failure_level': {}, 'comparisons': {}}
+    for label in labels:
+        for kind in config['kinds']:
+            for scope in config['scope']:
+                rows = final[(final['model'] == label) & (final['kind'] == kind) & (final['scope'] == scope)]
+                entry = half_failure_of(rows, 'bpb', floors.get((label, scope), {}), fraction)
+                if entry is not None:
+                    summary['half_failure_level'][f'{label} | {kind} | {scope}'] = entry
+    for a, b in parse_pairs(config['compare'], labels):
+        for kind in config['kinds']:
+            for scope in config['scope']:
+                rows = final[(final['kind'] == kind) & (final['scope'] == scope)]
+                result = compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'bpb',
+                                      (floors.get((a, scope), {}), floors.get((b, scope), {})), True, fraction,
+                                      config['bootstrap'], rng)
+                if result is not None:
+                    summary['comparisons'][f'{a} - {b} | {kind} | {scope}'] = result
+    for name, row in summary['comparisons'].items():
+        if row['reason'] == 'intact at the floor: nothing to lose':
+            summary['intact_at_floor'].append(name)
+    pair = lambda name: name.split(' | ')[0].split(' - ')
+    summary['answer'] = dict(question=QUESTION, **verdict_table(
+        summary['comparisons'], margin, lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
+                                                      f'{pair(name)[0]} less robust than {pair(name)[1]}')))
+    for row in summary['comparisons'].values():
+        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
+        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
+    return summary
+
+
+def report(summary):
+    """The summary in lines, for the terminal."""
+    for name, entry in summary['half_failure_level'].items():
+        print(f"  half-failure {name}: " + (level_text(entry['level']) if entry['reached'] else
+                                            f"not reached within the grid (top level {entry['grid_top']})"))
+    for name, row in summary['comparisons'].items():
+        half = row['half_failure_level']
+        print(row_text(name, row) + f"; crossover {level_text(row['crossover'])}; half-failure a, b "
+              f"{level_text(half['a'])}, {level_text(half['b'])}"
+              + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
+                 if half['difference'] is not None else ''))
+    for name in summary['intact_at_floor']:
+        print(f"{name}: a model is intact at its floor: nothing to lose, no verdict", file=sys.stderr)
+    answer = summary['answer']
+    print(f"  {answer['comparisons']} comparisons, Holm-corrected: " +
+          ', '.join(f"{count} {outcome}" for outcome, count in answer['counts'].items()))
+
+
+def clipped_lines(ax, rows, y, hue, label=str):
+    """Error-bar lines of `y`; means that are inf or nan are drawn clipped to the top with an x marker."""
+    rows = rows.copy()
+    finite_rows = np.isfinite(rows[y])
+    top = rows.loc[finite_rows, y].max() * 1.5 if finite_rows.any() else 1.0
+    bad = rows[~finite_rows]
+    rows.loc[~finite_rows, y] = top
+    plots.errorbar_lines(ax, rows, 'level', y, hue, label=label, std_label=False)
+    if len(bad):
+        ax.scatter(bad['level'], [top] * len(bad), marker='x', s=90, color='black', zorder=5, label='inf/nan (clipped)')
+
+
+def spread_title(rows, kind, repeats):
+    """What the error bars span: training seeds (a family folder's models) and damage draws."""
+    trainings = int(rows.groupby('model')['train_seed'].nunique().max())
+    draws = 1 if KIND_TABLE[kind].deterministic else repeats
+    parts = [f"{trainings} training seeds"] * (trainings > 1) + [f"{draws} draws"] * (draws > 1)
+    return f"mean ± std over {' x '.join(parts)}" if parts else None
+
+
+def draw_models(kind, rows, path, xlabel, config, crossovers):
+    """A row of panels per scope: perplexity, bits per byte and bpb relative to intact, one curve per model."""
+    rows = rows.copy()
+    intact = rows[rows['level'] == 0].groupby(['model', 'train_seed', 'scope'])['bpb'].first()
+    rows['relative'] = [bpb / intact.get((m, t, s), math.nan)
+                        for m, t, s, bpb in zip(rows['model'], rows['train_seed'], rows['scope'], rows['bpb'])]
+    shown = [s for s in config['scope'] if s in set(rows['scope'])]
+    fig, axes = plots.figure(ncols=3, nrows=len(shown), width=5.2, height=4.2)
+    for r, scope in enumerate(shown):
+        part = rows[rows['scope'] == scope]
+        for c, (column, ylabel) in enumerate((('ppl', 'Perplexity (own tokenizer)'), ('bpb', 'Bits per byte'),
+                                              ('relative', 'bpb / bpb(intact)'))):
+            ax = axes[r * 3 + c]
+            clipped_lines(ax, part, column, 'model')
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"scope: {scope}" + (f", blocks {layers_text(config['layers'])}" if config['layers'] else ''),
+                         fontsize=11)
+            if column == 'ppl':
+                ax.set_yscale('log')
+            for a, b, level in crossovers.get((kind, scope), []) if column == 'bpb' else []:
+                ax.axvline(level, color='grey', linestyle=':')
+                ax.annotate(f"{a}/{b}\ncross-over {level:.3f}", (level, ax.get_ylim()[0]), xytext=(4, 10),
+                            textcoords='offset points', fontsize=9)
+            ax.legend(title=spread_title(rows, kind, config['repeats']), fontsize=9)
+    plots.save(fig, path)
+
+
+def draw_checkpoints(kind, rows, path, xlabel, config, labels):
+    """One panel per model and scope; one perplexity curve per training checkpoint (the paper's Figure)."""
+    shown = [s for s in config['scope'] if s in set(rows['scope'])]
+    fig, axes = plots.figure(ncols=len(labels), nrows=len(shown), width=5.2, height=4.2)
+    final_rank = 10 ** 12
+    order = lambda name: int(name[6:]) if name.startswith('epoch_') else final_rank
+    for r, scope in enumerate(shown):
+        for c, label in enumerate(labels):
+            ax = axes[r * len(labels) + c]
+            part = rows[(rows['scope'] == scope) & (rows['model'] == label)].copy()
+            part['rank'] = part['checkpoint'].map(order)
+            if len(part):
+                clipped_lines(ax, part, 'ppl', 'rank', label=lambda k: 'final' if k == final_rank else f"Epoch {k}")
+                ax.legend(fontsize=9)
+            ax.set_yscale('log')
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel('Perplexity')
+            ax.set_title(f"{label}, scope: {scope}", fontsize=11)
+    plots.save(fig, path)
+
+
+def draw(frame, summary, config):
+    labels = [label for label, _ in parse_models(config['models'])]
+    crossovers = {}
+    for name, row in summary['comparisons'].items():
+        if row['crossover'] is not None:
+            (a_b, kind, scope) = name.split(' | ')
+            crossovers.setdefault((kind, scope), []).append((*a_b.split(' - '), row['crossover']))
+    for kind in sorted(set(config['kinds']) | set(config['epoch_kinds'])):
+        filename, xlabel = FIGURES[kind]
+        rows = frame[frame['kind'] == kind]
+        if rows.empty:
+            continue
+        final = rows[rows['checkpoint'] == 'final']
+        by_checkpoint = rows['checkpoint'].nunique() > 1
+        if kind in config['kinds'] and len(final):
+            name = filename.replace('.png', '_models.png') if by_checkpoint else filename
+            draw_models(kind, final, os.path.join(config['visuals_dir'], name), xlabel, config, crossovers)
+        if by_checkpoint:
+            draw_checkpoints(kind, rows, os.path.join(config['visuals_dir'], filename), xlabel, config, labels)
+
+
+def analyze(out_dir, config):
+    """Rewrite out_dir/summary.json and the figures from perplexity.csv; returns the summary."""
+    labels = [label for label, _ in parse_models(config['models'])]
+    frame = read_rows(os.path.join(out_dir, CSV))
+    frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
+    summary = summarize(frame, config, np.random.default_rng(config['seed']))
+    write_summary(out_dir, summary)
+    report(summary)
+    draw(frame, summary, config)
+    return summary

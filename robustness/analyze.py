@@ -1,0 +1,79 @@
+"""Re-analysis without re-measuring: summary.json and the figures of a finished (or stopped) run, from its CSV and
+config.json alone, with other analysis settings if wanted. No model is loaded; it takes seconds.
+
+    python -m robustness.analyze results/test_gpt2
+    python -m robustness.analyze results/test_gpt2 --compare=bilingual:control --equivalence_margin=0.02
+    python -m robustness.analyze results/run_glue_test --failure_fraction=0.25 --visuals_dir=/tmp/figures
+
+The script is known by its CSV: perplexity.csv (test_gpt2.py), glue.csv (run_glue_test.py), nonlinear.csv
+(non_linear.py). Whatever is overridden is recorded in summary.json under `analysis_settings`; config.json keeps the
+run's own settings. A rerun of the script itself, with every row present, writes the same summary.json as this does
+with no override.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from robustness.analysis import non_linear, read_rows, run_glue_test, test_gpt2
+from robustness.config import check
+from robustness.stats import check_margin
+
+ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
+
+
+def settings(out_dir, overrides):
+    """The run's config.json with the analysis overrides applied, checked: a one-line error (SystemExit) for a
+    folder without a CSV or config.json, a pair whose label the CSV lacks, or a setting out of range."""
+    check(os.path.isdir(out_dir), f"out_dir: {out_dir} is not a folder")
+    found = [name for name in ANALYSES if os.path.exists(os.path.join(out_dir, name))]
+    check(found, f"out_dir: {out_dir} holds none of {', '.join(ANALYSES)}: nothing to analyze")
+    config_path = os.path.join(out_dir, 'config.json')
+    check(os.path.exists(config_path), f"out_dir: {out_dir} has no config.json (the run's settings)")
+    with open(config_path) as f:
+        config = json.load(f)
+    module = ANALYSES[found[0]]
+    config.update({name: value for name, value in overrides.items() if value is not None})
+    check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
+    check(check_margin(config['equivalence_margin']) is None, check_margin(config['equivalence_margin']))
+    if overrides.get('compare') is not None:
+        check(module is not non_linear, "compare: non_linear.py compares numbers of tasks, not models")
+        models = set(read_rows(os.path.join(out_dir, found[0]))['model'])
+        for pair in config['compare']:
+            a, colon, b = pair.partition(':')
+            check(colon and a and b, f"compare: {pair!r} is not label:label")
+            for label in (a, b):
+                check(label in models, f"compare: {label!r} is not a model of {found[0]} ({', '.join(sorted(models))})")
+    if module is run_glue_test:
+        check(os.path.exists(os.path.join(out_dir, 'baselines.json')),
+              f"out_dir: {out_dir} has no baselines.json (the best constant predictor of each metric)")
+    return module, config
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('out_dir', help="a script's out_dir: its CSV and config.json")
+    parser.add_argument('--compare', type=lambda text: [p.strip() for p in text.split(',') if p.strip()],
+                        help='a:b pairs to compare (a - b), comma-separated')
+    parser.add_argument('--failure_fraction', type=float, help='half-failure level: this far from intact to the floor')
+    parser.add_argument('--equivalence_margin', type=float, help='margin of the verdict "equivalent", in retained area')
+    parser.add_argument('--visuals_dir', help='where the figures go')
+    arguments = parser.parse_args(argv)
+    overrides = {name: value for name, value in vars(arguments).items() if name != 'out_dir'}
+    try:
+        module, config = settings(arguments.out_dir, overrides)
+    except SystemExit as error:
+        print(error, file=sys.stderr)
+        return 1
+    summary = module.analyze(arguments.out_dir, config)
+    applied = {name: value for name, value in overrides.items() if value is not None}
+    if applied:  # said in summary.json, which otherwise is exactly what the script writes
+        summary['analysis_settings'] = applied
+        with open(os.path.join(arguments.out_dir, 'summary.json'), 'w') as f:
+            json.dump(summary, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
