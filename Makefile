@@ -21,10 +21,10 @@ reproduce: $(VENV)/.installed
 	$(PY) run_glue_test.py
 	$(PY) -m robustness.report
 
-# The paper's design offline (configs/offline_finetune.py): an English base, three models fine-tuned from it, the sweep.
+# The paper's design offline (configs/offline_finetune.py): an English base per training seed, three models fine-tuned from each, the sweep.
 FINETUNED := results/offline_finetune
 finetune: $(VENV)/.installed
-	$(PY) train_bilingual_gpt2.py --train_models=monolingual --train_seeds=1337 --out_dir=results/offline_base \
+	$(PY) train_bilingual_gpt2.py --train_models=monolingual --out_dir=results/offline_base \
 		--visuals_dir=visuals/offline_base
 	$(PY) train_bilingual_gpt2.py configs/offline_finetune.py
 	$(PY) test_gpt2.py --models=monolingual=$(FINETUNED)/monolingual,bilingual=$(FINETUNED)/bilingual,control=$(FINETUNED)/control \

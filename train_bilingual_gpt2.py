@@ -84,7 +84,7 @@ eval_fraction = 0.05       # user corpora: the last fraction of the English docu
 max_docs = 0               # at most this many training (and evaluation) documents per language, picked evenly; 0 = all (a HF dataset streams 100000)
 # models
 train_models = ['monolingual', 'bilingual', 'control']  # which of the three models to train
-init_from = 'scratch'      # scratch | a HF causal LM name (gpt2) | a local model dir; pretrained models keep their architecture
+init_from = 'scratch'      # scratch | a HF causal LM name (gpt2) | a local model dir; pretrained models keep their architecture; '{seed}' in it stands for the training seed (each seed fine-tunes a base of its own)
 vocab_size = 2048          # byte-level BPE vocabulary (from scratch; the bilingual tokenizer of a pretrained model)
 n_layer = 4                # transformer blocks (from scratch)
 n_head = 4                 # attention heads (from scratch)
@@ -154,12 +154,16 @@ rt = setup(device)
 seed_everything(train_seeds[0])
 
 if not scratch:
-    # one-line errors for an unreachable hub model or a too long block, before any training
-    pretrained_config = from_pretrained(AutoConfig, init_from, 'init_from')
-    positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
-    check(positions is None or block_size <= positions,
-          f"block_size: {block_size} is longer than the {positions} positions that {init_from} allows")
-    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_from, 'init_from')
+    # the base of each training seed; one-line errors for a missing one, an unreachable hub model or a too long
+    # block, before any training
+    init_paths = {seed: init_from.replace('{seed}', str(seed)) for seed in train_seeds}
+    for path in dict.fromkeys(init_paths.values()):
+        pretrained_config = from_pretrained(AutoConfig, path, 'init_from')
+        positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
+        check(positions is None or block_size <= positions,
+              f"block_size: {block_size} is longer than the {positions} positions that {path} allows")
+    # the tokenizer of the first base serves every seed (bases of one recipe share theirs)
+    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_paths[train_seeds[0]], 'init_from')
 
 # Corpora -----------------------------------------------------------------------------------------
 
@@ -350,7 +354,7 @@ def counts(state):
     return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
 
 
-def new_model(name, tokenizer, saved):
+def new_model(name, seed, tokenizer, saved):
     """The model to train: from its latest checkpoint, from scratch, or from init_from (the bilingual model with its
     new tokenizer's embeddings)."""
     if saved:
@@ -360,7 +364,7 @@ def new_model(name, tokenizer, saved):
             vocab_size=len(tokenizer), n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
             resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.eos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id))
-    model = from_pretrained(AutoModelForCausalLM, init_from, 'init_from')
+    model = from_pretrained(AutoModelForCausalLM, init_paths[seed], 'init_from')
     if name == 'bilingual':  # the new bilingual BPE: resize the embeddings to it, as the paper did
         model.resize_token_embeddings(len(tokenizer))
         model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
@@ -454,7 +458,7 @@ def start(name, seed, steps, tokenizer, rows_lang2, log):
             print(f"{name} seed {seed}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
         return None
     seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    model = new_model(name, tokenizer, saved).to(rt.device)
+    model = new_model(name, seed, tokenizer, saved).to(rt.device)
     if rt.is_master and not saved:
         print(f"{name} seed {seed}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
               f"{len(tokenizer):,}, {steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
@@ -497,7 +501,9 @@ def train(name, model_index, seed):
     steps = control_steps if name == 'control' else max_steps
     rows_lang2 = lang2_rows if name == 'bilingual' else 0
     tokenizer = build_tokenizer(name)
-    en_stream = seed + 1000 * model_index  # data order seeds
+    # data order seeds; fine-tuning draws from streams of its own, so that a model fine-tuned from a base trained here
+    # with the same seed never replays the base's order
+    en_stream = seed + 1000 * model_index + (0 if scratch else 100_000)
     data = {'en': (*sequences(tokenizer, train_en), batch_size - rows_lang2, en_stream),
             'lang2': (*(sequences(tokenizer, train_lang2) if rows_lang2 else (None, None)), rows_lang2, en_stream + 500)}
     log = unit_log(name, seed)

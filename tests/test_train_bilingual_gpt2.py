@@ -264,3 +264,25 @@ def test_bad_input_is_one_line_error_before_training(case, tmp_path, local_gpt2,
     assert not out.exists()  # nothing written
     if case == 'hub':
         assert '--init_from=DIR' in message
+
+
+def test_each_training_seed_fine_tunes_its_own_base(local_gpt2, tmp_path, monkeypatch):
+    """init_from with '{seed}': the model of training seed s starts from base s (the replicated fine-tune design); a
+    seed whose base is missing is a one-line error before any training."""
+    import shutil
+    for seed, value in ((0, 0.5), (1, -0.5)):  # two bases that differ in one known weight
+        shutil.copytree(local_gpt2, tmp_path / 'bases' / f'seed_{seed}')
+        base = AutoModelForCausalLM.from_pretrained(tmp_path / 'bases' / f'seed_{seed}')
+        with torch.no_grad():
+            base.transformer.h[0].attn.c_attn.bias.fill_(value)
+        base.save_pretrained(tmp_path / 'bases' / f'seed_{seed}')
+    out = tmp_path / 'out'
+    train_here(monkeypatch, out, f'--init_from={tmp_path / "bases" / "seed_{seed}"}', '--block_size=16', '--max_steps=1',
+               '--eval_interval=1', '--learning_rate=1e-9', '--warmup_steps=0', '--train_models=monolingual',
+               '--train_seeds=0,1')
+    for seed, value in ((0, 0.5), (1, -0.5)):
+        model = AutoModelForCausalLM.from_pretrained(out / 'monolingual' / f'seed_{seed}')
+        assert torch.allclose(model.transformer.h[0].attn.c_attn.bias, torch.full_like(model.transformer.h[0].attn.c_attn.bias, value), atol=1e-6)
+    message = one_line_error(run_in_process(monkeypatch, SCRIPT, *TINY, f'--out_dir={tmp_path / "x"}', '--train_seeds=0,2',
+                                            f'--init_from={tmp_path / "bases" / "seed_{seed}"}', '--block_size=16'))
+    assert message.startswith('error: init_from') and 'seed_2' in message and not (tmp_path / 'x').exists()
