@@ -12,9 +12,12 @@ of a script it takes; `KINDS` and `AMOUNT_RANGES` are read from it):
 - global_magnitude_pruning: the same with one threshold across all tensors in scope
   (as torch.nn.utils.prune.global_unstructured with L1Unstructured);
 - gaussian_noise: add N(0, amount^2) to every weight;
-- neuron_deletion: zero whole output units with probability `amount` (a row of an nn.Linear weight, a
-  column of a GPT-2 Conv1D weight, which is stored (in, out), and the unit's bias). Each of the
-  3 * n_embd outputs of GPT-2's fused q|k|v `c_attn` is a unit of its own;
+- neuron_deletion: delete whole output units with probability `amount`, so that a deleted unit's output is exactly
+  zero downstream. A neuron is, per layer type: an nn.Linear's output row and its bias entry; a GPT-2 Conv1D's
+  output column (it stores (in, out)) and its bias entry, each of the 3 * n_embd outputs of the fused q|k|v `c_attn`
+  a unit of its own; a Conv2d's output channel (its filter and bias) together with the channel of the BatchNorm that
+  follows it (its scale and shift), which shares the conv's mask: the normalization would otherwise turn the zeroed
+  channel into the constant -mean * scale / std + shift; a norm or bias vector elsewhere, entry by entry;
 - head_deletion: delete each attention head of the blocks in scope with probability `amount`, by zeroing its
   slice of the input side of the attention output projection (rows of GPT-2's Conv1D `c_proj`, columns of an
   nn.Linear `o_proj`/`out_proj`/`dense`/`out_lin`): exactly that head's contribution goes, whatever the layout of
@@ -48,8 +51,7 @@ Scopes (`SCOPES`), by the module names on a parameter's path, with one meaning i
 `layers` restricts any scope to the parameters of the chosen transformer blocks (0-based).
 
 Scopes of a network made of a `backbone` and task `heads` submodules (`CONV_SCOPES`; non_linear.py's
-ResNet with one head per task): backbone, heads, all. neuron_deletion there deletes whole output channels
-of a Conv2d (its filter and bias, and the matching BatchNorm scale and shift), rows of a Linear.
+ResNet with one head per task): backbone, heads, all.
 
 The transformer blocks are the model's ModuleLists with one entry per layer (GPT-2 `transformer.h`,
 BERT `encoder.layer`; XLM keeps four parallel lists, `attentions`, `ffns`, `layer_norm1/2`).
@@ -400,8 +402,25 @@ def _global_magnitude_pruning(model, amount, seed, parameters, options):
         w.view(-1).masked_fill_(mask.to(w.device), 0)
 
 
+def conv_of_norm(model):
+    """{BatchNorm module name: name of the Conv2d whose output channels it normalizes}: the BatchNorm that comes
+    right after a Conv2d in the model's registration order, with as many features as the conv has output channels
+    (torchvision's ResNets and non_linear.py's small ResNet register every conv before its norm)."""
+    pairs, conv = {}, None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            conv = (name, module.out_channels)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if conv and module.num_features == conv[1]:
+                pairs[name] = conv[0]
+            conv = None
+        elif next(module.parameters(recurse=False), None) is not None:
+            conv = None  # another layer in between: this norm does not normalize that conv
+    return pairs
+
+
 def _neuron_deletion(model, amount, seed, parameters, options):
-    modules = dict(model.named_modules())
+    modules, shared = dict(model.named_modules()), conv_of_norm(model)
     by_module = {}
     for name, w in parameters:
         owner, _, attribute = name.rpartition('.')
@@ -412,7 +431,9 @@ def _neuron_deletion(model, amount, seed, parameters, options):
         axis = _unit_axis(module, weight) if weight is not None and weight.dim() > 1 else 0
         units = weight.shape[axis] if weight is not None else next(iter(owned.values())).shape[0]
         device = next(iter(owned.values())).device
-        drop = torch.rand(units, generator=_generator(device, 'neuron_deletion', amount, seed, owner), device=device) < amount
+        # a conv's norm draws its conv's mask: the filter and its normalization go together
+        key = shared.get(owner, owner)
+        drop = torch.rand(units, generator=_generator(device, 'neuron_deletion', amount, seed, key), device=device) < amount
         for attribute, w in owned.items():
             # The weight along its unit axis; biases and layer-norm vectors entry by entry.
             along = axis if w is weight else 0

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 from torch.nn.utils import prune
 from transformers import BertConfig, BertForSequenceClassification, GPT2ForSequenceClassification, XLMConfig, \
     XLMForSequenceClassification
@@ -148,6 +149,48 @@ def test_neuron_deletion_zeroes_whole_units():
         dense = model.bert.encoder.layer[0].intermediate.dense  # nn.Linear: weight (out, in)
         dead = (dense.weight == 0).all(dim=1)
         assert 0.2 < dead.float().mean() < 0.8 and torch.equal(dense.bias == 0, dead)
+
+
+def test_neuron_deletion_silences_conv_channels_through_their_batchnorm():
+    """A conv net in eval mode with random running statistics: every deleted channel is exactly zero after its
+    BatchNorm for random inputs, its conv's filter is deleted with it, the kept channels of the first conv are
+    unchanged, and the model is restored bit for bit."""
+    from robustness.multitask import MultitaskNet, small_resnet
+    torch.manual_seed(0)
+    model = MultitaskNet(small_resnet(1, 8), 16, 3).eval()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for norm in norms:  # statistics and affine terms far from their defaults
+            norm.running_mean.uniform_(-2, 2)
+            norm.running_var.uniform_(0.5, 3)
+            norm.weight.uniform_(0.5, 2)
+            norm.bias.uniform_(-1, 1)
+    original = snapshot(model)
+    images = torch.randn(5, 1, 8, 8)
+    outputs = {}
+    # a clone: the block adds its shortcut to the norm's output in place
+    hooks = [norm.register_forward_hook(lambda module, inputs, output: outputs.__setitem__(module, output.clone()))
+             for norm in norms]
+    block = model.backbone[4]
+    pairs = [(model.backbone[0], norms[0]), (model.backbone[3].conv1, model.backbone[3].bn1),
+             (model.backbone[3].conv2, model.backbone[3].bn2), (block.conv1, block.bn1), (block.conv2, block.bn2),
+             (block.downsample[0], block.downsample[1])]
+    with torch.no_grad():
+        model(images)
+        intact = outputs[norms[0]]
+        with perturbed(model, 'neuron_deletion', 0.5, scope='backbone', seed=4):
+            model(images)
+            for conv, norm in pairs:
+                dead = (conv.weight == 0).flatten(1).all(dim=1)
+                assert 0 < dead.sum() < len(dead)
+                assert torch.equal(norm.weight == 0, dead) and torch.equal(norm.bias == 0, dead)  # one mask
+                assert torch.all(outputs[norm][:, dead] == 0)  # exactly zero after the normalization
+            kept = ~(pairs[0][0].weight == 0).flatten(1).all(dim=1)
+            assert torch.equal(outputs[norms[0]][:, kept], intact[:, kept])
+    for hook in hooks:
+        hook.remove()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, original[name]), name
 
 
 @pytest.mark.parametrize('kind', KINDS)
