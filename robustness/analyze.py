@@ -18,7 +18,7 @@ import sys
 
 from robustness.analysis import non_linear, read_rows, run_glue_test, test_gpt2
 from robustness.config import check
-from robustness.stats import check_margin
+from robustness.stats import MARGIN, check_margin
 
 ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
 
@@ -34,6 +34,7 @@ def settings(out_dir, overrides):
     with open(config_path) as f:
         config = json.load(f)
     module = ANALYSES[found[0]]
+    config.setdefault('equivalence_margin', MARGIN)  # a run from before the setting existed
     config.update({name: value for name, value in overrides.items() if value is not None})
     check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
     check(check_margin(config['equivalence_margin']) is None, check_margin(config['equivalence_margin']))

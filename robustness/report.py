@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from robustness.analysis import OUTCOME_WORDS, TREND_WORDS, counts_text
+
 ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
 QUESTIONS = {
     'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
@@ -84,20 +86,15 @@ def table(header, rows):
     return '\n'.join([f'| {cells(header)} |', '|' + '---|' * len(header)] + [f'| {cells(row)} |' for row in rows])
 
 
-OUTCOME_WORDS = {'higher': 'more robust', 'lower': 'less robust', 'equivalent': 'equivalent', 'inconclusive': 'inconclusive',
-                 'no verdict': 'without a test'}
-
-
 def answer(summary, trend=False):
     """The generated paragraph that opens an experiment: its question, how many comparisons were corrected for, the
     verdicts of each kind after the correction, the smallest effect detectable with 80% power, and what the tests
     generalize over. Every number comes from the summary's `answer`."""
     a = summary['answer']
-    words = dict(OUTCOME_WORDS, **({'higher': 'rises with T', 'lower': 'falls with T'} if trend else {}))
-    counts = ', '.join(f"{count} {words[outcome]}" for outcome, count in a['counts'].items() if count)
+    counts = counts_text(a, TREND_WORDS if trend else OUTCOME_WORDS)
     text = (f"**Answer.** {a['question']} The table makes {a['rows']} comparisons, {a['comparisons']} of them with a test; "
             f"after Holm's correction over those {a['comparisons']} (family-wise error {a['alpha']:.0%}), the verdicts "
-            f"are: {counts or 'none'}. Equivalence means the corrected interval lies within ±{a['margin']:g} of retained "
+            f"are: {counts}. Equivalence means the corrected interval lies within ±{a['margin']:g} of retained "
             "area.")
     if a['detectable']:
         text += (f" The smallest difference in retained area this design detects with 80% power is about "

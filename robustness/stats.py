@@ -24,6 +24,7 @@ from scipy import stats
 
 ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect is stated
+MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
 OUTCOMES = ('higher', 'lower', 'equivalent', 'inconclusive')
 
 

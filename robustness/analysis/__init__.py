@@ -49,6 +49,16 @@ def verdict_table(rows, margin, wording, bounds=(-1.0, 1.0)):
             if detectable else None, 'units': units}
 
 
+OUTCOME_WORDS = {'higher': 'more robust', 'lower': 'less robust', 'equivalent': 'equivalent', 'inconclusive': 'inconclusive',
+                 'no verdict': 'without a test'}
+TREND_WORDS = dict(OUTCOME_WORDS, higher='rises with T', lower='falls with T')
+
+
+def counts_text(answer, words=OUTCOME_WORDS):
+    """'2 more robust, 12 inconclusive': the verdicts of a table after the correction, the kinds that occur."""
+    return ', '.join(f"{count} {words[outcome]}" for outcome, count in answer['counts'].items() if count) or 'none'
+
+
 def interval_text(ci, digits=4):
     """'[+0.0100, +0.0200]', or a statement that there is none."""
     return f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]" if ci else 'no interval'

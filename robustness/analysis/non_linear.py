@@ -14,7 +14,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import finite, interval_text, level_text, read_rows, row_text, verdict_table, write_summary
+from robustness.analysis import (TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows, row_text,
+                                 verdict_table, write_summary)
 from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
 from robustness.stats import curve_table, half_failure_of, retained_areas, trend_test
@@ -101,8 +102,7 @@ def report(summary):
         if row['reason'] == 'intact at the floor: nothing to lose':
             print(f"{name}: a model is intact at chance: nothing to lose, no verdict", file=sys.stderr)
     answer = summary['answer']
-    print(f"  {answer['comparisons']} comparisons, Holm-corrected: " +
-          ', '.join(f"{count} {outcome}" for outcome, count in answer['counts'].items()))
+    print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer, TREND_WORDS)}")
 
 
 def draw(per_draw, config):

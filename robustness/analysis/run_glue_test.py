@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from robustness.analysis import finite, interval_text, level_text, read_rows, row_text, verdict_table, write_summary
+from robustness.analysis import (counts_text, finite, interval_text, level_text, read_rows, row_text,
+                                 verdict_table, write_summary)
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import QUESTIONS
 from robustness.runtime import parse_models, parse_pairs
@@ -80,8 +81,7 @@ def report(summary):
         print(f"{name}: a classifier is intact at the best constant predictor: nothing to lose, no verdict",
               file=sys.stderr)
     answer = summary['answer']
-    print(f"  {answer['comparisons']} comparisons, Holm-corrected: " +
-          ', '.join(f"{count} {outcome}" for outcome, count in answer['counts'].items()))
+    print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer)}")
 
 
 def draw(frame, config, baselines):

@@ -12,7 +12,8 @@ import sys
 import numpy as np
 
 from robustness import plots
-from robustness.analysis import finite, interval_text, level_text, read_rows, row_text, verdict_table, write_summary
+from robustness.analysis import (counts_text, finite, interval_text, level_text, read_rows, row_text,
+                                 verdict_table, write_summary)
 from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
 from robustness.runtime import parse_models, parse_pairs
@@ -96,8 +97,7 @@ def report(summary):
     for name in summary['intact_at_floor']:
         print(f"{name}: a model is intact at its floor: nothing to lose, no verdict", file=sys.stderr)
     answer = summary['answer']
-    print(f"  {answer['comparisons']} comparisons, Holm-corrected: " +
-          ', '.join(f"{count} {outcome}" for outcome, count in answer['counts'].items()))
+    print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer)}")
 
 
 def clipped_lines(ax, rows, y, hue, label=str):
