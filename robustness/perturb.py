@@ -27,10 +27,14 @@ of a script it takes; `KINDS` and `AMOUNT_RANGES` are read from it):
   group 4 is the 2:4 pattern of sparse tensor cores). Matrices only (a Conv2d's groups run along its input
   channels at each kernel position; a convolution whose input channels the group does not divide, such as a
   network's first, on 1 or 3 image channels, stays dense, as in NVIDIA's ASP); biases and norms are untouched;
-- wanda_pruning: Wanda (Sun et al. 2023): score |W_ij| * ||X_j||_2, X_j the j-th input feature of that linear layer
-  over the calibration tokens (option `calibration`, a LongTensor of windows x tokens); in each output row the
-  fraction `amount` with the smallest scores is zeroed. Linear layers only (nn.Linear, GPT-2's Conv1D). The
-  activation norms come from one no-grad pass with forward hooks and are cached per model and calibration set.
+- wanda_pruning: Wanda (Sun et al. 2023) as its reference code (locuslab/wanda, prune_wanda) runs it: score
+  |W_ij| * ||X_j||_2, X_j the j-th input feature of that linear layer over the calibration tokens (option
+  `calibration`, a LongTensor of windows x tokens); in each output row the fraction `amount` with the smallest
+  scores is zeroed. Block by block: the inputs of block i come from blocks 0..i-1 already pruned, the norms of its
+  layers from block i itself still unpruned, then it is pruned; layers in scope outside the blocks (an `all` scope's
+  heads) come last, with every block pruned. Linear layers only (nn.Linear, GPT-2's Conv1D). The norms of block i
+  come from a no-grad pass with forward hooks that stops where block i + 1 starts, so a level costs about half of
+  (blocks + 1) calibration passes; nothing is cached, since every block's inputs depend on the level.
 For the last three, `Perturbation.names` and `sparsity` cover the tensors the kind acts on (the output
 projections, the matrices), not the biases and norms of the scope that it leaves alone.
 
@@ -64,7 +68,6 @@ device with torch.kthvalue (torch.quantile fails above 16M elements; GPT-2's wte
 import contextlib
 import hashlib
 import re
-import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -339,41 +342,39 @@ def _nm_view(modules, name, w):
     return w
 
 
-def activation_norms(model, calibration, batch_size=8):
-    """{module: ||X_j||_2 over every calibration token, per input feature j} for every linear layer of the model,
-    from one no-grad pass with forward hooks; cached per model and calibration set (the model's weights must not
-    change in between: the norms are those of the model when first asked)."""
-    key = (tuple(calibration.shape), hashlib.sha256(calibration.cpu().numpy().tobytes()).hexdigest())
-    cached = _NORMS.get(model)
-    if cached and cached[0] == key:
-        return cached[1]
-    sums, hooks = {}, []
+class _Stop(Exception):
+    """Raised by a pre-hook where the next block starts: the calibration pass has what it needs."""
+
+
+def input_norms(model, calibration, modules, stop_at=(), batch_size=8):
+    """{module: ||X_j||_2 over every calibration token, per input feature j} of the linear `modules`, from a no-grad
+    pass with forward hooks that ends where any module of `stop_at` starts."""
+    sums = {}
 
     def record(module, inputs, output):
         x = inputs[0].detach().float()
         squares = x.pow(2).reshape(-1, x.shape[-1]).sum(0)
         sums[module] = sums[module] + squares if module in sums else squares
 
-    for module in model.modules():
-        if isinstance(module, (nn.Linear, Conv1D)):
-            hooks.append(module.register_forward_hook(record))
+    def stop(module, inputs):
+        raise _Stop
+
+    hooks = [module.register_forward_hook(record) for module in modules]
+    hooks += [module.register_forward_pre_hook(stop) for module in stop_at]
     training = model.training
     device = next(model.parameters()).device
     try:
         model.eval()
-        with torch.no_grad():
-            for start in range(0, len(calibration), batch_size):
+        for start in range(0, len(calibration), batch_size):
+            try:
                 model(input_ids=calibration[start:start + batch_size].to(device))
+            except _Stop:
+                pass
     finally:
         for hook in hooks:
             hook.remove()
         model.train(training)
-    norms = {module: total.sqrt() for module, total in sums.items()}
-    _NORMS[model] = (key, norms)
-    return norms
-
-
-_NORMS = weakref.WeakKeyDictionary()
+    return {module: total.sqrt() for module, total in sums.items()}
 
 
 # One function per kind: (model, amount, seed, [(name, parameter)] in scope, options), in place, under no_grad.
@@ -475,15 +476,21 @@ def _nm_pruning(model, amount, seed, parameters, options):
 
 
 def _wanda_pruning(model, amount, seed, parameters, options):
-    norms = activation_norms(model, options['calibration'])
+    lists = block_lists(model)
+    by_block = {}  # block index (None: outside the blocks, last) -> [linear modules in scope]
     for name, module in _linear_weights(model, parameters).items():
-        w = module.weight
-        rows = w.t() if isinstance(module, Conv1D) else w  # (outputs, inputs)
-        scores = rows.abs().float() * norms[module].to(w.device)[None, :]
-        count = round(amount * rows.shape[1])
-        drop = torch.zeros_like(scores, dtype=torch.bool)
-        drop.scatter_(1, scores.argsort(dim=1, stable=True)[:, :count], True)
-        rows.masked_fill_(drop, 0)
+        by_block.setdefault(_block_index(name, lists), []).append(module)
+    for block in sorted(by_block, key=lambda b: (b is None, b)):
+        following = [] if block is None else [blocks[block + 1] for blocks in lists.values() if block + 1 < len(blocks)]
+        norms = input_norms(model, options['calibration'], by_block[block], following)
+        for module in by_block[block]:
+            w = module.weight
+            rows = w.t() if isinstance(module, Conv1D) else w  # (outputs, inputs)
+            scores = rows.abs().float() * norms[module].to(w.device)[None, :]
+            count = round(amount * rows.shape[1])
+            drop = torch.zeros_like(scores, dtype=torch.bool)
+            drop.scatter_(1, scores.argsort(dim=1, stable=True)[:, :count], True)
+            rows.masked_fill_(drop, 0)
 
 
 _APPLY = {'random_deletion': _random_deletion, 'gaussian_noise': _gaussian_noise,

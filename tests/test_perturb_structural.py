@@ -1,6 +1,9 @@
 """The structural kinds of robustness.perturb: head deletion, N:M sparsity and Wanda, each against an independent
 computation written here."""
 
+import copy
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -143,43 +146,55 @@ def test_nm_pruning_of_a_convolution_groups_input_channels():
         check_kind(gpt2(), 'nm_pruning', 0.5, scope='attn', group=3)
 
 
-def wanda_reference(model, calibration, amount, scope_names):
-    """Wanda masks from hooks and sorting written here: {parameter name: boolean mask of the entries to zero}."""
+def wanda_reference(model, calibration, amount, scope_names, block_by_block=True):
+    """Wanda masks the way the reference code (locuslab/wanda, prune_wanda) makes them, written here with hooks and
+    sorting on a copy of the model: block by block, the norms of block i's layers from a full forward pass with
+    blocks 0..i-1 already pruned, then block i pruned (block_by_block=False: every norm from one pass over the
+    intact model). {parameter name: boolean mask of the entries to zero}."""
+    model = copy.deepcopy(model)
     modules = {f'{name}.weight': module for name, module in model.named_modules()
-               if isinstance(module, (nn.Linear, Conv1D))}
-    squares = {}
-    hooks = [module.register_forward_hook(
-        lambda m, args, out, name=name: squares.__setitem__(name, squares.get(name, 0) + (args[0] ** 2).sum((0, 1))))
-        for name, module in modules.items() if name in scope_names]
-    with torch.no_grad():
-        model(input_ids=calibration)
-    for hook in hooks:
-        hook.remove()
+               if isinstance(module, (nn.Linear, Conv1D)) and f'{name}.weight' in scope_names}
+    block_of = lambda name: int(re.search(r'\.(\d+)\.', name).group(1)) if block_by_block else 0
     masks = {}
-    for name in scope_names:
-        module = modules[name]
-        rows = module.weight.t() if isinstance(module, Conv1D) else module.weight
-        scores = rows.abs() * squares[name].sqrt()
-        k = round(amount * rows.shape[1])
-        mask = torch.zeros_like(rows, dtype=torch.bool)
-        for r in range(rows.shape[0]):
-            mask[r, torch.sort(scores[r], stable=True).indices[:k]] = True
-        masks[name] = mask.t() if isinstance(module, Conv1D) else mask
+    for block in sorted({block_of(name) for name in modules}):
+        names = [name for name in modules if block_of(name) == block]
+        squares = {}
+        hooks = [modules[name].register_forward_hook(
+            lambda m, args, out, name=name: squares.__setitem__(name, squares.get(name, 0) + (args[0] ** 2).sum((0, 1))))
+            for name in names]
+        with torch.no_grad():
+            model(input_ids=calibration)
+        for hook in hooks:
+            hook.remove()
+        for name in names:
+            module = modules[name]
+            rows = module.weight.t() if isinstance(module, Conv1D) else module.weight
+            scores = rows.abs() * squares[name].sqrt()
+            k = round(amount * rows.shape[1])
+            mask = torch.zeros_like(rows, dtype=torch.bool)
+            for r in range(rows.shape[0]):
+                mask[r, torch.sort(scores[r], stable=True).indices[:k]] = True
+            with torch.no_grad():
+                rows.masked_fill_(mask, 0)
+            masks[name] = mask.t() if isinstance(module, Conv1D) else mask
     return masks
 
 
 @pytest.mark.parametrize('make', [gpt2, llama])
-@pytest.mark.parametrize('scope', ['attn', 'mlp'])
-def test_wanda_matches_its_definition(make, scope):
+@pytest.mark.parametrize('scope', ['attn', 'mlp', 'blocks'])
+def test_wanda_matches_the_reference_block_by_block(make, scope):
     model = make()
     calibration = torch.randint(0, 100, (3, 10), generator=torch.Generator().manual_seed(1))
     original = snapshot(model)
-    with perturbed(model, 'wanda_pruning', 0.4, scope=scope, calibration=calibration) as damage:
-        expected = wanda_reference(model, calibration, 0.4, damage.names)  # norms of the intact model: same masks
-        for name in damage.names:
-            w = dict(model.named_parameters())[name]
-            assert torch.equal(w == 0, expected[name] | (original[name] == 0))
-    assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
+    with perturbed(model, 'wanda_pruning', 0.6, scope=scope, calibration=calibration) as damage:
+        pruned = {name: w == 0 for name, w in model.named_parameters() if name in damage.names}
+    assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())  # restored bit for bit
+    reference = wanda_reference(model, calibration, 0.6, damage.names)
+    for name in damage.names:
+        assert torch.equal(pruned[name], reference[name] | (original[name] == 0)), name
+    if scope == 'blocks':  # the deep blocks' masks differ from those of one pass over the intact model
+        one_pass = wanda_reference(model, calibration, 0.6, damage.names, block_by_block=False)
+        assert any(not torch.equal(one_pass[name], reference[name]) for name in damage.names)
 
 
 def test_wanda_needs_calibration():
