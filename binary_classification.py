@@ -27,6 +27,7 @@ from robustness.config import check, check_choices, check_range, configure, save
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
 from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_sample_budget, corrupt, grid_name,
                                half_mse, representation, standard_draws, task_data, train_task_vectors)
+from robustness.lock import claim
 from robustness.perturb import KIND_TABLE
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import record_run
@@ -71,7 +72,7 @@ levels_of = {kind: {'levels': levels, 'noise_levels': noise_levels}[grid_name(ki
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
 check_sample_budget(y_train, task_counts, max_samples, dataset)
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images of {x_train.shape[1]} pixels")
-os.makedirs(out_dir, exist_ok=True)
+claim(out_dir)  # one run per out_dir
 save_config(config, os.path.join(out_dir, 'config.json'))
 torch.manual_seed(seed)
 # The matrices here are tiny: one thread is as fast alone, and 40x faster when another process shares the cores

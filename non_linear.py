@@ -38,7 +38,8 @@ from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KINDS, TRANSFORMER_KI
 from robustness.report import record_run
 from robustness.runtime import run_parallel, seed_everything, setup
 from robustness.stats import check_margin
-from robustness.sweep import check_grids, claim, merge_parts, open_log, pending, run_trials, trial_grid
+from robustness.lock import claim
+from robustness.sweep import check_grids, merge_parts, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # data
@@ -127,8 +128,8 @@ x_train, x_test = ((x - mean[None, :, None, None]) / std[None, :, None, None] fo
 rt = setup(device)
 if rt.device.type == 'cpu':
     torch.set_num_threads(1)  # small convolutions: a second thread only waits, and far longer on a shared machine
-os.makedirs(os.path.join(out_dir, 'models'), exist_ok=True)
 claim(out_dir)
+os.makedirs(os.path.join(out_dir, 'models'), exist_ok=True)
 save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
       f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")

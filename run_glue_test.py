@@ -41,7 +41,8 @@ from robustness.analysis.run_glue_test import analyze
 from robustness.report import record_run
 from robustness.runtime import autocast, parse_models, parse_pairs, run_parallel, seed_everything, setup
 from robustness.stats import check_margin
-from robustness.sweep import (check_grids, claim, grid_of, merge_parts, open_log, pending, run_trials, scopes_of,
+from robustness.lock import claim
+from robustness.sweep import (check_grids, grid_of, merge_parts, open_log, pending, run_trials, scopes_of,
                               trial_grid)
 
 # -----------------------------------------------------------------------------
@@ -207,7 +208,6 @@ columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'r
            'sparsity', 'examples']
 KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
 unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
-os.makedirs(out_dir, exist_ok=True)
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
 with open(os.path.join(out_dir, 'baselines.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss

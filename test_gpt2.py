@@ -45,7 +45,8 @@ from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, check_kind
 from robustness.report import record_run
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import check_margin
-from robustness.sweep import (check_grids, claim, grid_of, merge_parts, mine, open_log, pending, run_trials,
+from robustness.lock import claim
+from robustness.sweep import (check_grids, grid_of, merge_parts, mine, open_log, pending, run_trials,
                               scopes_of, trial_grid)
 
 # -----------------------------------------------------------------------------

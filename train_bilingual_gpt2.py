@@ -71,6 +71,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
 
 from robustness import corpora, plots
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.report import record_run
 from robustness.results import ResultsLog
@@ -221,7 +222,7 @@ if rt.is_master:
     print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
           f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
           f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
-    os.makedirs(out_dir, exist_ok=True)
+    claim(out_dir)  # one run per out_dir; forked training processes keep it
     save_config(config, os.path.join(out_dir, 'config.json'))
     for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
         with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:

@@ -21,7 +21,6 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from robustness.config import check
-from robustness.lock import claim  # noqa: F401 (the scripts take it from here, with the sweep)
 from robustness.perturb import HEAD_SCOPES, KIND_TABLE, perturbed
 from robustness.results import ResultsLog
 

@@ -1,10 +1,14 @@
 """robustness.sweep and robustness.results: the trial grid, resume, level-0 reuse, rank sharding, the out_dir lock and
 rows cut short, tested once where they live."""
 
+import errno
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pandas as pd
 import pytest
@@ -12,7 +16,9 @@ import torch
 
 from robustness.results import ResultsLog
 from robustness.runtime import Runtime
-from robustness.sweep import Trial, claim, merge_parts, mine, open_log, pending, run_trials, trial_grid
+from conftest import run_script
+from robustness.lock import claim
+from robustness.sweep import Trial, merge_parts, mine, open_log, pending, run_trials, trial_grid
 from test_perturb import gpt2
 
 COLUMNS = ['model', 'kind', 'scope', 'layers', 'level', 'repeat', 'value']
@@ -104,35 +110,72 @@ def test_ranks_share_every_model_and_merge_into_one_csv(tmp_path):
 
 
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     sys.path.insert(0, {root!r})
     from robustness.lock import claim
     claim(sys.argv[1])
-    print('held', flush=True)
+    if sys.argv[3:] == ['fork'] and os.fork() == 0:  # a worker that outlives its parent
+        time.sleep(float(sys.argv[2]))
+        os._exit(0)
+    print('held', os.getpid(), flush=True)
     time.sleep(float(sys.argv[2]))
 """)
 
 
-def test_out_dir_lock(tmp_path):
+def holder(tmp_path, out, seconds, *extra):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = tmp_path / 'holder.py'
     script.write_text(HOLDER.format(root=root))
+    process = subprocess.Popen([sys.executable, str(script), str(out), str(seconds), *extra], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    return script, process
+
+
+def test_out_dir_lock_names_its_holder_and_dies_with_it(tmp_path):
     out = tmp_path / 'out'
-    holder = subprocess.Popen([sys.executable, str(script), str(out), '30'], stdout=subprocess.PIPE, text=True)
+    script, first = holder(tmp_path, out, 60)
     try:
-        assert holder.stdout.readline().strip() == 'held'
+        assert first.stdout.readline().split()[0] == 'held'
         second = subprocess.run([sys.executable, str(script), str(out), '0'], capture_output=True, text=True)
         assert second.returncode == 1
-        assert second.stderr.strip() == (f'error: out_dir: {out} is in use by another run (process {holder.pid}); '
-                                         f'wait for it to finish, or choose another --out_dir')
+        assert second.stderr.strip() == (f'error: out_dir: {out} is in use by another run (process {first.pid} on '
+                                         f'{socket.gethostname()}); wait for it to finish, or choose another --out_dir')
     finally:
-        holder.kill()
-        holder.wait()
-    assert (out / '.lock').exists()  # a killed run leaves its lock ...
-    claim(str(out))  # ... which does not block the next one
-    assert (out / '.lock').read_text() == str(os.getpid())
-    finished = subprocess.run([sys.executable, str(script), str(tmp_path / 'other'), '0'], capture_output=True)
-    assert finished.returncode == 0 and not (tmp_path / 'other' / '.lock').exists()  # released at exit
+        first.send_signal(signal.SIGKILL)  # no handler runs: the kernel frees the lock
+        first.wait()
+    again = subprocess.run([sys.executable, str(script), str(out), '0'], capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.startswith('held')
+    claim(str(out))
+    claim(str(out))  # again from the holder: a no-op
+
+
+def test_forked_children_keep_the_lock(tmp_path):
+    """A parent killed while its forked workers still write loses nothing to the next run."""
+    out = tmp_path / 'out'
+    script, parent = holder(tmp_path, out, 60, 'fork')
+    assert parent.stdout.readline().split()[0] == 'held'
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    blocked = subprocess.run([sys.executable, str(script), str(out), '0'], capture_output=True, text=True)
+    assert blocked.returncode == 1 and 'is in use by another run' in blocked.stderr  # the worker still holds it
+    subprocess.run(['pkill', '-KILL', '-f', f'{script} {out} 60 fork'])
+    time.sleep(0.5)
+    assert subprocess.run([sys.executable, str(script), str(out), '0'], capture_output=True).returncode == 0
+
+
+def test_a_filesystem_without_kernel_locks_falls_back_with_a_warning(tmp_path, monkeypatch, capsys):
+    import fcntl
+    from robustness import lock
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, 'No locks available')
+    monkeypatch.setattr(fcntl, 'flock', no_locks)
+    monkeypatch.setattr(lock, '_HELD', {})
+    claim(str(tmp_path / 'nfs'))
+    error = capsys.readouterr().err
+    assert error.startswith(f"warning: {tmp_path / 'nfs'} has no kernel file locks") and error.count('\n') == 1
+    assert (tmp_path / 'nfs' / '.lock.soft').exists()
+    lock._HELD[os.path.realpath(tmp_path / 'nfs')].release()
 
 
 def test_two_runs_into_one_out_dir_write_no_duplicate(tmp_path):
@@ -165,3 +208,26 @@ def test_run_trials_passes_options(kind):
                lambda t, value, sparsity, seconds: seen.append(sparsity),
                options=lambda k: {'group': 2} if k == 'nm_pruning' else {})
     assert seen == [pytest.approx(level)]
+
+
+@pytest.mark.parametrize('script,args', [
+    ('binary_classification.py', ['--task_counts=4']),
+    ('non_linear.py', ['--task_counts=1', '--train_seeds=0']),
+    ('train_bilingual_gpt2.py', ['--max_docs=24', '--train_models=monolingual', '--train_seeds=1']),
+])
+def test_a_held_out_dir_stops_every_script_before_it_writes(tmp_path, script, args):
+    """A live run holds out_dir (here a holder process: the lock is all that the second run sees of the first); the
+    script stops at once with the one-line error naming it, and writes nothing."""
+    out = tmp_path / 'out'
+    _, first = holder(tmp_path, out, 120)
+    try:
+        assert first.stdout.readline().split()[0] == 'held'
+        result = run_script(script, *args, f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}')
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            f'error: out_dir: {out} is in use by another run (process {first.pid} on {socket.gethostname()}); wait '
+            f'for it to finish, or choose another --out_dir')
+        assert [path.name for path in out.iterdir()] == ['.lock'] and not (tmp_path / 'v').exists()
+    finally:
+        first.kill()
+        first.wait()
