@@ -12,7 +12,9 @@ import argparse
 import datetime
 import json
 import os
+import importlib.metadata
 import platform
+import subprocess
 import sys
 import time
 
@@ -60,13 +62,39 @@ def process_started():
 IMPORTED = time.time()
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def provenance():
+    """What produced a run: the commit and whether the tree had changes (None outside a git checkout), and the
+    installed version of every package that requirements.txt pins."""
+    git = lambda *args: subprocess.run(['git', *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    try:
+        head = git('rev-parse', 'HEAD')
+        commit = head.stdout.strip() if head.returncode == 0 else None
+        dirty = bool(git('status', '--porcelain', '--untracked-files=no').stdout.strip()) if commit else None
+    except (OSError, subprocess.TimeoutExpired):
+        commit = dirty = None
+    packages = {}
+    with open(os.path.join(ROOT, 'requirements.txt')) as f:
+        for line in f:
+            name = line.split('#')[0].strip().partition('==')[0].strip()
+            if name:
+                try:
+                    packages[name] = importlib.metadata.version(name)
+                except importlib.metadata.PackageNotFoundError:
+                    packages[name] = None
+    return {'commit': commit, 'dirty': dirty, 'packages': packages}
+
+
 def record_run(out_dir):
-    """Write out_dir/run.json: the script, its wall time (from the process's start), the machine, the versions and
-    the figures it wrote."""
+    """Write out_dir/run.json: the script, its wall time (from the process's start), the machine and device, the
+    commit and package versions (`provenance`) and the figures it wrote."""
     os.makedirs(out_dir, exist_ok=True)
+    device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else 'cpu'
     record = {'script': os.path.basename(sys.argv[0]), 'seconds': round(time.time() - process_started(), 1),
               'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'machine': machine(),
-              'python': platform.python_version(), 'torch': torch.__version__,
+              'device': device, 'python': platform.python_version(), 'torch': torch.__version__, **provenance(),
               'figures': sorted(set(FIGURES_WRITTEN))}
     with open(os.path.join(out_dir, 'run.json'), 'w') as f:
         json.dump(record, f, indent=2)
@@ -219,8 +247,10 @@ def section(name, folder, report_dir):
     lines = [f"## {title}", '', answer(summary, trend=script == 'non_linear') if summary and 'answer' in summary
              else QUESTIONS.get(script, '')]
     if run:
+        commit = (f"; commit `{run['commit'][:10]}`" + (' with uncommitted changes' if run['dirty'] else '')
+                  if run.get('commit') else '')
         lines += ['', f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
-                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}."]
+                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}{commit}."]
     if summary and script in RENDER:
         lines += ['', RENDER[script](summary)]
         if summary.get('note'):

@@ -143,11 +143,22 @@ def from_pretrained(loader, path, setting, **kwargs):
              f"(hf download {path}{option} --local-dir DIR) and pass --{setting}={'LABEL=' * (setting == 'models')}DIR")
 
 
+def stop_monitor():
+    """Stop tqdm's monitor thread, and keep bars from starting another. It wakes every 10 s and takes tqdm's lock: a
+    fork at that moment would leave the child a copy of a lock that never opens. The project runs no other thread
+    of its own before a fork."""
+    tqdm.monitor_interval = 0
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()  # joins the thread
+        tqdm.monitor = None
+
+
 def _fork(function, args, log_path):
     """A fork of this process that calls `function(*args)` with one thread, its output in `log_path`; its pid.
 
     The fork has the parent's imports and data already, which a fresh interpreter would pay for again
     (bench/bench_workers.py). It exits with the function's status and never returns here."""
+    stop_monitor()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()

@@ -4,9 +4,11 @@ passes does not fault every page in again; parallel processes are forks that cal
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
+from tqdm import tqdm
 
 from conftest import ROOT
 from robustness.config import ConfigError, fail
@@ -29,6 +31,29 @@ def test_processes_call_the_function_with_their_arguments_and_a_failure_is_one_l
     with pytest.raises(ConfigError) as error:
         run_parallel(job, [('ok', ('ok',)), ('bad', ('bad', True))], 1, str(tmp_path / 'logs'), 'jobs')
     assert error.value.message.startswith('jobs: bad failed (exit status 1): error: job bad broke (log: ')
+
+
+def writes_a_line(name):
+    tqdm.write(f'{name} wrote through tqdm')  # takes tqdm's lock in the child
+
+
+def test_no_fork_inherits_the_lock_of_tqdms_monitor(tmp_path):
+    """tqdm's monitor thread takes tqdm's lock every so often; a fork while it holds it would hang the child's first
+    tqdm.write. run_parallel stops the monitor before any fork, and no bar starts another."""
+    saved = tqdm.monitor_interval
+    tqdm.monitor_interval = 0.001  # a monitor that wakes all the time: the race made likely
+    try:
+        bar = tqdm(total=10, disable=False, file=open(os.devnull, 'w'))
+        assert tqdm.monitor is not None and tqdm.monitor.is_alive()
+        monitor = tqdm.monitor
+        run_parallel(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
+        bar.close()
+        assert not monitor.is_alive() and tqdm.monitor is None and tqdm.monitor_interval == 0
+        assert not any(type(thread).__name__ == 'TMonitor' for thread in threading.enumerate())
+        for i in range(6):
+            assert (tmp_path / 'logs' / f'j{i}.out').read_text() == f'j{i} wrote through tqdm\n'
+    finally:
+        tqdm.monitor_interval = saved
 
 
 LOOP = """

@@ -1,5 +1,6 @@
 """End-to-end tests of test_gpt2.py on tiny GPT-2 models, run as a user would."""
 
+import importlib.metadata
 import json
 import math
 import os
@@ -292,6 +293,12 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     counts = summary['answer']['counts']  # the generated answer opens the section
     assert f"The table makes {summary['answer']['rows']} comparisons" in text.split('## test_gpt2.py')[1].splitlines()[2]
     assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
+    # provenance: the commit, whether the tree had changes, every pinned package's installed version, the device
+    head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert run['commit'] == head and isinstance(run['dirty'], bool) and f"commit `{head[:10]}`" in text
+    pinned = [line.split('==')[0] for line in open(os.path.join(ROOT, 'requirements.txt')) if '==' in line]
+    assert list(run['packages']) == pinned and run['packages']['transformers'] == importlib.metadata.version('transformers')
+    assert run['device'] == 'cpu' if not torch.cuda.is_available() else run['device'].startswith('cuda (')
     designs = text.split('## The designs side by side')[1]
     for name, entry in summary['comparisons'].items():  # one row, a verdict from each design
         row = next(line for line in designs.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
