@@ -39,7 +39,7 @@ from transformers import AutoModelForCausalLM
 from robustness.analysis.test_gpt2 import analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
-from robustness.corpora import is_text_file, read_documents
+from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, check_kind
 from robustness.report import record_run
@@ -126,17 +126,7 @@ def load_text(spec, setting):
         except ValueError as error:
             fail(str(error))
         return '\n'.join(documents) + '\n'
-    name, _, rest = spec.partition(':')
-    subset, _, split = rest.partition(':')
-    try:
-        import datasets
-        rows = datasets.load_dataset(name, subset or None, split=split or 'test')
-    except Exception as error:
-        fail(f"{setting}: {spec!r} is not a file and could not be loaded as a Hugging Face dataset name:config:split "
-             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); where there is a network, "
-             f"load it once (datasets.load_dataset) to fill the local cache, or save its text as a file and pass "
-             f"--{setting}=FILE")
-    return '\n\n'.join(rows['text'])  # as the HF perplexity guide joins wikitext
+    return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 
 
 def calibration_windows_of(tokenizer, window):

@@ -55,7 +55,6 @@ import contextlib
 import functools
 import glob
 import json
-import itertools
 import math
 import os
 import time
@@ -177,22 +176,14 @@ def evenly(documents, count):
 
 
 def load_documents(value, setting):
-    """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config]."""
+    """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config[:split]]."""
     if corpora.is_text_file(value):
         try:
             return corpora.read_documents(value, setting)
         except ValueError as error:
             fail(str(error))
-    name, _, subset = value.partition(':')
-    try:
-        import datasets
-        stream = datasets.load_dataset(name, subset or None, split='train', streaming=True)
-        # a document is one line: newlines inside a document become spaces
-        documents = [' '.join(row['text'].split()) for row in itertools.islice(stream, max_docs or 100_000)]
-    except Exception as error:
-        fail(f"{setting}: {value!r} is not a file and could not be streamed as a Hugging Face dataset "
-             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-             f"pass a text file with one document per line")
+    # a document is one line: newlines inside a document become spaces
+    documents = [' '.join(text.split()) for text in corpora.hub_texts(value, setting, 'train', max_docs or 100_000)]
     documents = [d for d in documents if d]
     check(documents, f"{setting}: the dataset {value!r} has no text")
     return documents, 0

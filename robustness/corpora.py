@@ -10,6 +10,7 @@ import collections
 import functools
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -169,3 +170,24 @@ def read_documents(path: str, setting: str) -> tuple[list[str], int]:
     if not documents:
         raise ValueError(f'{setting}: {path} has only blank lines')
     return documents, replaced
+
+
+def hub_texts(spec: str, setting: str, split: str, limit: int = 0) -> list[str]:
+    """The `text` column of a Hugging Face dataset named 'name[:config[:split]]' (the split given there, else
+    `split`); with `limit`, the first `limit` rows, streamed. A one-line error (SystemExit) naming `setting` where it
+    cannot be had: no network and no cached copy, no such dataset, no text column. Offline the hub is not retried
+    (robustness.runtime.hub_reachable)."""
+    from robustness.config import fail
+    from robustness.runtime import hub_reachable
+    name, _, rest = spec.partition(':')
+    subset, _, named_split = rest.partition(':')
+    try:
+        import datasets
+        hub_reachable()
+        rows = datasets.load_dataset(name, subset or None, split=named_split or split, streaming=bool(limit))
+        return [row['text'] for row in (itertools.islice(rows, limit) if limit else rows)]
+    except Exception as error:
+        fail(f"{setting}: {spec!r} is not a file and could not be loaded as a Hugging Face dataset "
+             f"name[:config[:split]] ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+             f"where there is a network, load it once (datasets.load_dataset) to fill the local cache, or save its "
+             f"text as a file (one document per line) and pass --{setting}=FILE")

@@ -25,7 +25,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from robustness.corpora import DEFAULT_EVAL_BOOKS, book_of, english_verses
-from robustness.runtime import autocast
+from robustness.runtime import autocast, hub_reachable
 
 # task -> (text column(s) in the GLUE dataset, num_labels (1 = regression), metrics, validation split)
 GLUE_TASKS = {
@@ -93,6 +93,7 @@ def load_glue(task, cache_dir=None):
     import datasets  # slow to import; only the GLUE path needs it
     first, second, num_labels, _, validation = GLUE_TASKS[task]
     try:
+        hub_reachable()  # offline: the cache at once, no retries
         glue = datasets.load_dataset('nyu-mll/glue', task, cache_dir=cache_dir)
     except Exception as error:  # offline, hub down, ...: datasets raises many kinds
         raise ValueError(f"task: cannot load GLUE {task} from the Hugging Face hub "

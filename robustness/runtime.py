@@ -3,11 +3,14 @@ scripts share."""
 
 import contextlib
 import ctypes
+import functools
 import os
 import random
 import signal
+import socket
 import sys
 import traceback
+import urllib.parse
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +124,32 @@ def hub_revision(path):
     return path, None
 
 
+@functools.cache
+def _hub_answers(host, port, timeout):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def hub_reachable(timeout=3.0):
+    """Whether the Hugging Face hub can be reached: a TCP connection to its endpoint within `timeout` seconds, tried
+    once per process (behind a proxy, assumed yes). Where it cannot, the hub client and datasets go offline for this
+    process: they then read their local caches at once instead of retrying for most of a minute, and a missing model
+    or dataset is the caller's one-line error within seconds."""
+    import huggingface_hub.constants
+    reachable = not huggingface_hub.constants.HF_HUB_OFFLINE
+    if reachable and not any(os.environ.get(name) for name in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy')):
+        endpoint = urllib.parse.urlparse(huggingface_hub.constants.ENDPOINT)
+        reachable = _hub_answers(endpoint.hostname, endpoint.port or 443, timeout)
+    if not reachable:
+        huggingface_hub.constants.HF_HUB_OFFLINE = True
+        if 'datasets' in sys.modules:
+            sys.modules['datasets'].config.HF_HUB_OFFLINE = True
+    return reachable
+
+
 def from_pretrained(loader, path, setting, **kwargs):
     """`loader.from_pretrained(path)` with a one-line error for a missing dir or an unreachable hub.
 
@@ -131,6 +160,8 @@ def from_pretrained(loader, path, setting, **kwargs):
     local = os.path.exists(path) or path.startswith(('.', '/', '~')) or path.count('/') > 1
     check(not local or os.path.isdir(path), f"{setting}: model directory {path} does not exist")
     check(not (local and revision), f"{setting}: {path}@{revision}: a revision names a hub model's, not a folder's")
+    if not local and not hub_reachable():
+        kwargs['local_files_only'] = True  # the cache only: no retries against a hub that cannot answer
     try:
         return loader.from_pretrained(path, **kwargs, **({'revision': revision} if revision else {}))
     except OSError as error:

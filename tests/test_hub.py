@@ -3,12 +3,15 @@ two revisions."""
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import one_line_error, run_in_process, run_main
+from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main
 from gpt2_fixtures import ruth, save_tiny_model
 from robustness.perplexity import evaluate_text
 
@@ -58,3 +61,18 @@ def test_an_unknown_revision_is_one_line_and_writes_nothing(hub, tmp_path, monke
                                             f'--eval_file={hub / "eval.txt"}', f'--out_dir={tmp_path / "out"}'))
     assert "at revision '999'" in message and '--revision 999' in message
     assert not (tmp_path / 'out').exists()
+
+
+def test_an_unreachable_hub_is_one_line_within_seconds(hub, tmp_path):
+    """Without offline mode, on a machine that cannot reach the hub (here an endpoint that refuses connections), a hub
+    name is one line on stderr within seconds: no retries of the hub client on the screen."""
+    env = {name: value for name, value in os.environ.items() if name not in OFFLINE}
+    env.update(HF_ENDPOINT='http://127.0.0.1:9', HF_HUB_CACHE=str(tmp_path / 'empty-cache'), PYTHONUNBUFFERED='1')
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'test_gpt2.py'), '--models=x=someorg/somemodel@v9',
+                             f'--eval_file={hub / "eval.txt"}', f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}'], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    seconds = time.perf_counter() - started
+    assert result.returncode == 1 and result.stderr.count('\n') == 1, result.stderr
+    assert result.stderr.startswith("error: models: 'someorg/somemodel' at revision 'v9'")
+    assert seconds < 30 and not (tmp_path / 'out').exists()  # the imports take most of it; the retries took 45 s
