@@ -33,7 +33,7 @@ finetune: $(VENV)/.installed
 	$(PY) -m robustness.report
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -n auto --dist loadscope --durations=15 tests
+	SUITE_RECORD=results/test_suite.json $(PY) -m pytest -q -n auto --dist loadscope --durations=15 tests
 
 clean:
 	rm -rf results

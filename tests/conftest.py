@@ -78,19 +78,21 @@ def run():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The suite's wall time, for the README's measured block (robustness.report): the controller of a full run of
-    tests/ writes results/test_suite.json (xdist workers and partial runs do not)."""
+    """The suite's wall time, for the README's measured block (robustness.report): where $SUITE_RECORD names a file
+    (`make test` names results/test_suite.json), the controller of a full run of tests/ writes it; xdist workers,
+    partial runs and a plain `pytest` write nothing."""
     config = session.config
     partial = config.option.keyword or config.option.markexpr or session.testscollected < 200  # -k / -m select a part
-    if hasattr(config, 'workerinput') or partial or exitstatus != 0:
+    record = os.environ.get('SUITE_RECORD')
+    if not record or hasattr(config, 'workerinput') or partial or exitstatus != 0:
         return
     import datetime
     import json
     import time
     from robustness.report import machine, process_started
     workers = getattr(config.option, 'numprocesses', None) or 1
-    os.makedirs(os.path.join(ROOT, 'results'), exist_ok=True)
-    with open(os.path.join(ROOT, 'results', 'test_suite.json'), 'w') as f:
+    os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
+    with open(record, 'w') as f:
         json.dump({'seconds': round(time.time() - process_started(), 1), 'tests': session.testscollected,
                    'workers': workers, 'machine': machine(),
                    'finished': datetime.datetime.now().isoformat(timespec='seconds')}, f, indent=2)

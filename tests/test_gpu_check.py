@@ -3,6 +3,9 @@ something the CPU could have caught."""
 
 import json
 
+import pytest
+import torch
+
 from conftest import one_line_error, run_in_process, run_script
 
 
@@ -20,6 +23,7 @@ def test_smoke_run_measures_every_step(tmp_path):
     assert '| sweep | ok |' in result.stdout
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='a GPU is visible here')
 def test_cuda_without_a_gpu_is_a_one_line_error(monkeypatch):
     exit = run_in_process(monkeypatch, 'bench/gpu_check.py', '--device=cuda')
     assert one_line_error(exit) == 'error: device: cuda was asked for but no GPU is visible'

@@ -214,11 +214,6 @@ def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, monkeypatch
     assert not out.exists()
 
 
-def test_unknown_kind_is_one_line(tiny, tmp_path, monkeypatch):
-    message = one_line_error(run_in_process(monkeypatch, 'test_gpt2.py', *common(tiny, tmp_path / 'out'), '--kinds=dropout'))
-    assert message.startswith("error: kinds: unknown value 'dropout'") and not (tmp_path / 'out').exists()
-
-
 def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
     """Head deletion, N:M and Wanda through the script: Wanda's calibration is the training text, not the evaluation
     text; a figure per kind."""
