@@ -1,4 +1,4 @@
-# run_glue_test.py at the scale of the encoder article (seeds/medium_article_mlm_damage.txt): BERT,
+# run_glue_test.py at the scale of the encoder article ("Robustness of Masked Language Models to Damage", a Medium article): BERT,
 # mBERT and bilingual XLM fine-tuned on MRPC, then per-layer (first / middle / last / all) and global
 # magnitude pruning, random deletion and neuron deletion from 0 to 1 in steps of 0.01 with 15 draws,
 # and 0-30% distracting words in steps of 2% with 25 draws. Needs the Hugging Face hub (or the models

@@ -11,8 +11,8 @@ calls `configure(globals())`:
 
 Users then override any of them without editing the file:
 
-    python binary_classification.py --seeds=5 --task_counts=4,6,8
-    python binary_classification.py configs/mnist.py --seeds=5
+    python binary_classification.py --repeats=5 --task_counts=4,6,8
+    python non_linear.py configs/non_linear_cifar10.py --repeats=5
 
 Values are parsed to the type of the default (lists from comma-separated values); an unknown name or
 a value of the wrong type is a one-line error. `--help` lists every constant, its default and its

@@ -2,7 +2,7 @@
 
     grid = trial_grid(kinds, scopes, ['all'], {'levels': levels, 'noise_levels': noise_levels}, repeats)
     log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, runtime)
-    todo = pending(grid, measured, model='mono', train_seed=1337)           # what the CSV does not hold yet
+    todo = pending(grid, measured, lambda t: dict(model='mono', train_seed=1337, **t._asdict()))  # not yet in the CSV
     for trial in mine(todo, runtime):                                        # round-robin over torchrun ranks
         ...
     run_trials(model, todo, score, record, seed)                             # damage, score, restore, record
