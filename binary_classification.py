@@ -91,12 +91,12 @@ for T in tqdm(task_counts, desc='task counts'):
     W, Gamma, S = representation(C, k)  # (k, n) shared representation, (k, T) task heads, singular values
     np.savez(os.path.join(out_dir, f'representation_T{T}.npz'), C=C.numpy(), W=W.numpy(), Gamma=Gamma.numpy())
 
-    clean = half_mse(Gamma, W[None], test_tasks)[0]
+    intact = half_mse(Gamma, W[None], test_tasks)[0]
     slope = float((S[:k] ** 2).sum() / T)
     summary['num_tasks'][T] = {
-        'slope': slope, 'clean_mse': float(clean.mean()), 'clean_mse_per_task': clean.tolist(),
-        'full_rank_clean_mse': float(half_mse(torch.eye(T), C[None], test_tasks)[0].mean()),  # C itself, before rank k
-        'additive_noise_theory': {'mse0': float(clean.mean()), 'coefficient': additive_noise_coefficient(Gamma, test_tasks)},
+        'slope': slope, 'intact_mse': float(intact.mean()), 'intact_mse_per_task': intact.tolist(),
+        'full_rank_intact_mse': float(half_mse(torch.eye(T), C[None], test_tasks)[0].mean()),  # C itself, before rank k
+        'additive_noise_theory': {'mse0': float(intact.mean()), 'coefficient': additive_noise_coefficient(Gamma, test_tasks)},
         'sparsity': {}}
     for kind in kinds:
         # pruning is deterministic: one draw
@@ -167,7 +167,7 @@ for kind in kinds:
     save(fig, os.path.join(visuals_dir, f'{dataset}_{kind}_mse.png'))
 
 counts = sorted(summary['num_tasks'])
-for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'), ('eval_mse', 'clean_mse', 'Clean eval MSE (rank k)')]:
+for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'), ('eval_mse', 'intact_mse', 'Intact eval MSE (rank k)')]:
     fig, (ax,) = figure()
     ax.plot(counts, [summary['num_tasks'][T][key] for T in counts], '-.', marker='o', markersize=8)
     ax.set_xlabel('Number of tasks T')
@@ -180,7 +180,7 @@ with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
 for T in counts:
     entry = summary['num_tasks'][T]
     theory = entry['additive_noise_theory']
-    line = f"T={T}: slope {entry['slope']:.3f}, clean mse {entry['clean_mse']:.4f}"
+    line = f"T={T}: slope {entry['slope']:.3f}, intact mse {entry['intact_mse']:.4f}"
     if 'max_relative_deviation' in theory:
         line += (f"; additive noise: measured within {100 * entry['max_relative_standard_error']['gaussian_noise']:.1f}% "
                  f"(one standard error) at every σ, at most {100 * theory['max_relative_deviation']:.1f}% "

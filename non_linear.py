@@ -34,9 +34,9 @@ from robustness.config import check, check_choices, check_range, configure, save
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.perturb import AMOUNT_RANGES, CONV_SCOPES, KINDS, TRANSFORMER_KINDS
+from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options
 from robustness.report import record_run
-from robustness.runtime import run_parallel, seed_everything, setup
+from robustness.runtime import run_units, seed_everything, setup
 from robustness.stats import check_margin
 from robustness.lock import claim
 from robustness.sweep import check_grids, merge_parts, open_log, pending, run_trials, trial_grid
@@ -85,7 +85,7 @@ check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet
 check(task_counts, "task_counts: give at least one task count")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check(kinds, "kinds: name at least one kind")
-check_choices('kinds', kinds, [kind for kind in KINDS if kind not in TRANSFORMER_KINDS])
+check_choices('kinds', kinds, CONV_KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
 check(scopes, "scope: name at least one scope")
 check_choices('scope', scopes, CONV_SCOPES)
@@ -173,20 +173,16 @@ def train_and_measure(T, train_seed, part=None):
                              loss=float(loss[t]), sparsity=sparsity) for t in range(T)])
 
     run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
-               record, seed, options=lambda kind: {'group': nm_group} if kind == 'nm_pruning' else {},
+               record, seed, options={kind: kind_options(kind, nm_group) for kind in kinds},
                desc=f'T={T} seed {train_seed}')
     print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
 
 
 started = time.time()
 units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
-slots = min(len(units), jobs or os.cpu_count() or 1)
-if rt.device.type == 'cpu' and slots > 1:  # each (T, training seed) in a single-thread process, into a part file
-    run_parallel(train_and_measure, [(f'T{T}_seed{s}', (T, s, f'_T{T}_seed{s}')) for T, s in units], slots,
-                 os.path.join(out_dir, 'logs'), 'jobs')
-else:
-    for T, train_seed in units:
-        train_and_measure(T, train_seed)
+# on a CPU each (T, training seed) in a single-thread process of its own, into a part file
+run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s)) for T, s in units], min(len(units), jobs or os.cpu_count() or 1),
+          os.path.join(out_dir, 'logs'), 'jobs', parallel=rt.device.type == 'cpu', parts=True)
 merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
 print(f"trained and measured in {time.time() - started:.1f} s")
 

@@ -36,14 +36,14 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 from robustness import glue
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
-from robustness.perturb import KINDS, SCOPES, check_kind, num_layers
+from robustness.perturb import KINDS, SCOPES, kind_options, num_layers
 from robustness.analysis.run_glue_test import analyze
 from robustness.report import record_run
-from robustness.runtime import autocast, parse_models, parse_pairs, run_parallel, seed_everything, setup
+from robustness.runtime import autocast, parse_models, parse_pairs, run_units, seed_everything, setup
 from robustness.stats import check_margin
 from robustness.lock import claim
-from robustness.sweep import (check_grids, grid_of, merge_parts, open_log, pending, run_trials, scopes_of,
-                              trial_grid)
+from robustness.sweep import (Trial, check_grids, check_kinds, merge_parts, open_log, pending, run_trials,
+                              token_windows, trial_grid)
 
 # -----------------------------------------------------------------------------
 # models and task
@@ -147,26 +147,15 @@ for label in tokenizer_dirs:
 check_range('n_head', n_head, 0)
 # A family folder of seed_<s>/ models (train_bilingual_gpt2.py) gives one unit per training seed ('' for a single model).
 units = expand_families(model_specs)
-options = lambda calibration: lambda kind: ({'group': nm_group} if kind == 'nm_pruning' else
-                                            {'calibration': calibration} if kind == 'wanda_pruning' else {})
 for label, train_seed, path in units:  # a missing dir or file, or a bad state dict or tokenizer, fails here, before any work
     model_config = load_config(path, 'models', n_head)
     check_vocabulary(load_tokenizer(path, 'models', tokenizer_dirs.get(label, '')), model_config, label)
     positions = getattr(model_config, 'max_position_embeddings', None)
     check(positions is None or max_length <= positions,
           f'max_length: {max_length} is more than model {label} takes ({positions} positions)')
-    # every kind on every scope and layer set, on the model's skeleton (meta device: no weights)
-    with torch.device('meta'):
-        skeleton = AutoModelForSequenceClassification.from_config(model_config)
-    for kind in damage_kinds:
-        try:
-            for scope_name in scopes_of(kind, scopes):
-                for layers_name in layer_sets:
-                    check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name,
-                               layer_indices(layers_name, num_layers(skeleton)),
-                               **options(torch.zeros(1, 1, dtype=torch.long))(kind))
-        except ValueError as error:
-            fail(f'kinds: {label}: {error}')
+    check_kinds(model_config, AutoModelForSequenceClassification, damage_kinds, scopes,
+                [layer_indices(layers_name, model_config.num_hidden_layers) for layers_name in layer_sets], grids,
+                nm_group, label)
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 
@@ -194,15 +183,15 @@ else:
 regression = num_labels == 1
 metrics = glue.task_metrics(task, num_labels)
 validation_labels = data['validation']['label']
-baselines = {metric: glue.baseline(metric, validation_labels, regression) for metric in metrics}
-baselines['loss'] = glue.baseline_loss(validation_labels, regression)
+floors = {metric: glue.floor(metric, validation_labels, regression) for metric in metrics}
+floors['loss'] = glue.floor_loss(validation_labels, regression)
 if distractor_file:
     distractor_words = [w.strip() for w in open(distractor_file, encoding='utf-8') if w.strip()]
     check(distractor_words, f'distractor_file: {distractor_file} has no words')
 else:
     distractor_words = glue.words_of(data['train'])
 print(f"train {len(data['train']['label'])} examples, validation {len(validation_labels)}; "
-      f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in baselines.items())}")
+      f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in floors.items())}")
 
 columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
            'sparsity', 'examples']
@@ -210,8 +199,8 @@ KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repea
 unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
-with open(os.path.join(out_dir, 'baselines.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss
-    json.dump(baselines, f, indent=2)
+with open(os.path.join(out_dir, 'floors.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss
+    json.dump(floors, f, indent=2)
 
 
 def calibration_tokens(tokenizer):
@@ -221,23 +210,21 @@ def calibration_tokens(tokenizer):
         text = open(calibration_file, encoding='utf-8').read(calibration_windows * max_length * 16)
     else:
         text = ' '.join(s for column in ('sentence1', 'sentence2') for s in (data['train'][column] or [])[:20000])
-    ids = tokenizer(text, add_special_tokens=False)['input_ids']
-    count = min(calibration_windows, len(ids) // max_length)
-    check(count >= 1, f'calibration_file: fewer than {max_length} tokens of calibration text')
-    return torch.tensor(ids[:count * max_length]).view(count, max_length)
+    return token_windows(tokenizer(text, add_special_tokens=False)['input_ids'], calibration_windows, max_length,
+                         'calibration_file')
 
 
 def measured(logs, **key):
     return any(results.has(**key) for results in logs)
 
 
-def write(log, logs, label, train_seed, kind, scope_name, layers_name, level, repeat, result, sparsity):
+def write(log, logs, unit, trial, result, sparsity):
+    """The rows of one measurement (a row per metric) of `unit` ({'model', 'train_seed'}) under `trial` (a Trial)."""
     for metric in metrics:
-        key = dict(model=label, train_seed=train_seed, task=task, kind=kind, scope=scope_name, layers=layers_name,
-                   level=level, repeat=repeat, metric=metric)
+        key = dict(**unit, task=task, **trial._asdict(), metric=metric)
         if measured(logs, **key):
             continue  # written before an interruption between the metrics of one measurement
-        log.write(dict(**key, value=result[metric], baseline=baselines[metric], loss=result['loss'], sparsity=sparsity,
+        log.write(dict(**key, value=result[metric], baseline=floors[metric], loss=result['loss'], sparsity=sparsity,
                        examples=len(validation_labels)))
 
 
@@ -289,6 +276,7 @@ def measure(label, train_seed, path, part=None):
     trial that no log holds yet: into glue.csv, or into its part file `part` (a process of its own)."""
     log, logs = open_log(out_dir, 'glue.csv', columns, KEY, part=part)
     name = label + (f' seed {train_seed}' if train_seed != '' else '')
+    unit = dict(model=label, train_seed=train_seed)
     tokenizer, model = classifier(label, train_seed, path, name)
     collator = DataCollatorWithPadding(tokenizer)
     eval_batches = glue.batches(glue.encode(tokenizer, data['validation'], max_length), collator, eval_batch_size,
@@ -296,12 +284,12 @@ def measure(label, train_seed, path, part=None):
     n_layers = num_layers(model)
 
     start = time.perf_counter()
-    clean = glue.evaluate(model, eval_batches, metrics, runtime.device)
-    clean_seconds = time.perf_counter() - start
-    print(f'{name}: undamaged: ' + ', '.join(f'{m} {clean[m]:.4f} (constant predictor {baselines[m]:.4f})' for m in metrics)
-          + f", loss {clean['loss']:.4f}; {len(validation_labels) / clean_seconds:.0f} examples/s")
+    intact = glue.evaluate(model, eval_batches, metrics, runtime.device)
+    intact_seconds = time.perf_counter() - start
+    print(f'{name}: intact: ' + ', '.join(f'{m} {intact[m]:.4f} (constant predictor {floors[m]:.4f})' for m in metrics)
+          + f", loss {intact['loss']:.4f}; {len(validation_labels) / intact_seconds:.0f} examples/s")
 
-    # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the undamaged model
+    # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the intact model
     todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), logs,
                    lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
     calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
@@ -314,15 +302,16 @@ def measure(label, train_seed, path, part=None):
         return result
 
     def record(trial, result, sparsity, seconds):
-        write(log, logs, label, train_seed, *trial, result, sparsity)
+        write(log, logs, unit, trial, result, sparsity)
 
     started = time.perf_counter()
     run_trials(model, todo, score, record, seed, layers_of=lambda trial: layer_indices(trial.layers, n_layers),
-               options=options(calibration), desc=f'damage {name}', clean=clean)
+               options={kind: kind_options(kind, nm_group, calibration) for kind in damage_kinds}, desc=f'damage {name}',
+               intact=intact)
     if timing:
         eval_seconds, damage_seconds = sum(timing), time.perf_counter() - started - sum(timing)
         print(f'{name}: {len(timing)} damaged evaluations: {len(timing) * len(validation_labels) / eval_seconds:.0f} '
-              f'examples/s in the evaluations ({len(validation_labels) / clean_seconds:.0f} undamaged); '
+              f'examples/s in the evaluations ({len(validation_labels) / intact_seconds:.0f} intact); '
               f'damaging and restoring the weights took {damage_seconds:.1f} s, '
               f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
 
@@ -334,25 +323,19 @@ def measure(label, train_seed, path, part=None):
                         level=level, repeat=repeat, metric=metrics[-1]):
                 continue
             if level == 0:
-                result = clean
+                result = intact
             else:
                 distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
                 result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
                                                            eval_batch_size, runtime.device), metrics, runtime.device)
-            write(log, logs, label, train_seed, 'distraction', 'inputs', 'none', level, repeat, result, 0.0)
+            write(log, logs, unit, Trial('distraction', 'inputs', 'none', level, repeat), result, 0.0)
     print(f'{name}: done')
 
 
-slots = min(len(units), jobs or os.cpu_count() or 1)
-if runtime.device.type == 'cpu' and slots > 1:
-    # each model in a single-thread process of its own, into a part file
-    jobs_of_units = [(unit_name(label, train_seed), (label, train_seed, path, '_' + unit_name(label, train_seed)))
-                     for label, train_seed, path in units]
-    run_parallel(measure, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'models')
-else:
-    for label, train_seed, path in units:
-        measure(label, train_seed, path)
-
+# on a CPU each model in a single-thread process of its own, into a part file
+run_units(measure, [(unit_name(label, train_seed), (label, train_seed, path)) for label, train_seed, path in units],
+          min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
+          parallel=runtime.device.type == 'cpu', parts=True)
 merge_parts(out_dir, 'glue.csv', columns, KEY)
 
 # summary and figures, from the CSV alone (robustness/analysis/run_glue_test.py): `python -m robustness.analyze

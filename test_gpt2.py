@@ -41,13 +41,13 @@ from robustness.checkpoints import check_vocabulary, expand_families, load_confi
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
-from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, check_kind
+from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
 from robustness.report import record_run
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import check_margin
 from robustness.lock import claim
-from robustness.sweep import (check_grids, grid_of, merge_parts, mine, open_log, pending, run_trials,
-                              scopes_of, trial_grid)
+from robustness.sweep import (check_grids, check_kinds, merge_parts, mine, open_log, pending, run_trials,
+                              token_windows, trial_grid)
 
 # -----------------------------------------------------------------------------
 # models and text
@@ -129,22 +129,6 @@ def load_text(spec, setting):
     return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 
 
-def calibration_windows_of(tokenizer, window):
-    """Wanda's calibration: the first `calibration_windows` windows of `window` tokens of calibration_file."""
-    # enough characters for the windows
-    ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
-    count = min(calibration_windows, len(ids) // window)
-    check(count >= 1, f"calibration_file: {calibration_file} holds fewer than {window} tokens")
-    return ids[:count * window].view(count, window)
-
-
-def options_of(unit):
-    """perturb options of each kind for one model: the N:M group, Wanda's calibration windows."""
-    return lambda kind: ({'group': nm_group} if kind == 'nm_pruning' else
-                         {'calibration': calibration.get(unit, torch.zeros(1, 1, dtype=torch.long))}
-                         if kind == 'wanda_pruning' else {})
-
-
 check('wanda_pruning' not in kinds + epoch_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 text = load_text(eval_file, 'eval_file')
@@ -181,17 +165,11 @@ for label, train_seed, path in units:
     token_ids[unit] = encode(tokenizer, text)
     check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
     window = max_length or contexts[unit]
-    if 'wanda_pruning' in kinds + epoch_kinds:
-        calibration[unit] = calibration_windows_of(tokenizer, window)
-    # Every kind on every scope, checked on the model's skeleton (meta device: no weights), before anything is written.
-    with torch.device('meta'):
-        skeleton = AutoModelForCausalLM.from_config(model_config)
-    for kind in set(kinds) | set(epoch_kinds):
-        try:
-            for scope_name in scopes_of(kind, scopes):
-                check_kind(skeleton, kind, max(grid_of(kind, grids)), scope_name, layers or None, **options_of(unit)(kind))
-        except ValueError as error:
-            fail(f"kinds: {name}: {error}")
+    if 'wanda_pruning' in kinds + epoch_kinds:  # enough characters of the calibration text for the windows
+        calibration_ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
+        calibration[unit] = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
+    check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(epoch_kinds)), scopes, [layers or None],
+                grids, nm_group, name)
 
 # -----------------------------------------------------------------------------
 rt = setup(device)
@@ -219,7 +197,7 @@ progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
 for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda item: item[:4]):
     model = load_model(AutoModelForCausalLM, path, 'models', n_head).to(rt.device).eval()
     window = max_length or contexts[label, train_seed]
-    # With `layers`, the clean hidden states entering the first perturbed block are computed once and
+    # With `layers`, the intact hidden states entering the first perturbed block are computed once and
     # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
     scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
                               batch_size, first_block=min(layers) if layers else 0, precision=precision)
@@ -232,7 +210,8 @@ for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda
         progress.update()
 
     run_trials(model, [trial for *_, trial in group], scorer, record, seed, layers_of=lambda trial: layers or None,
-               options=options_of((label, train_seed)), disable=True)
+               options={kind: kind_options(kind, nm_group, calibration.get((label, train_seed)))
+                        for kind in set(kinds) | set(epoch_kinds)}, disable=True)
 progress.close()
 
 if rt.distributed:

@@ -74,7 +74,7 @@ from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.report import record_run
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, from_pretrained, run_parallel, seed_everything, setup, teardown
+from robustness.runtime import autocast, from_pretrained, run_units, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # data
@@ -546,17 +546,13 @@ def train(name, model_index, seed):
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
 units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
 slots = min(len(units), jobs or os.cpu_count() or 1)
-if rt.device.type == 'cpu' and not rt.distributed and slots > 1:
+parallel = rt.device.type == 'cpu' and not rt.distributed and slots > 1
+if parallel:
     for name in train_models:  # trained once, before the processes share them
         build_tokenizer(name)
-    # each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-    run_parallel(train, [(f'{name}_seed{seed}', (name, MODELS.index(name), seed)) for name, seed in units],
-                 slots, os.path.join(out_dir, 'logs'), 'train_seeds')
-else:
-    for seed in train_seeds:
-        for index, name in enumerate(MODELS):
-            if name in train_models:
-                train(name, index, seed)
+# on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
+run_units(train, [(f'{name}_seed{seed}', (name, MODELS.index(name), seed)) for name, seed in units], slots,
+          os.path.join(out_dir, 'logs'), 'train_seeds', parallel=parallel)
 
 # The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
 if rt.is_master:

@@ -1,6 +1,6 @@
 """Evaluation speed of run_glue_test.py's damage sweeps on the offline translation task: examples/s
 of evaluations inside robustness.perturb.perturbed (weights damaged in place, restored on exit) next
-to undamaged passes, and the time spent damaging and restoring as a share of the evaluation time;
+to intact passes, and the time spent damaging and restoring as a share of the evaluation time;
 for comparison, the paper's way (a deepcopy of the model per trial).
 
     python bench/bench_glue.py                                   # the default monolingual GPT-2
@@ -44,7 +44,7 @@ glue.evaluate(classifier, eval_batches, ('accuracy',), device)  # warm-up
 
 
 def timed(kind, seed):
-    """(seconds damaging and restoring, seconds evaluating) of one trial; kind None = undamaged,
+    """(seconds damaging and restoring, seconds evaluating) of one trial; kind None = intact,
     'deepcopy' = the paper's deepcopy of the model per trial."""
     start = time.perf_counter()
     if kind is None:
@@ -61,13 +61,13 @@ def timed(kind, seed):
 
 
 print(f'{model}: {validation_size} verses, batch {eval_batch_size}, {torch.get_num_threads()} threads, '
-      f'{passes} passes each, interleaved with undamaged passes')
-print(f"{'':26} {'eval examples/s':>16} {'undamaged':>10} {'damage+restore s':>17} {'overhead':>9}")
+      f'{passes} passes each, interleaved with intact passes')
+print(f"{'':26} {'eval examples/s':>16} {'intact':>10} {'damage+restore s':>17} {'overhead':>9}")
 for kind in (*KINDS, 'deepcopy'):
-    damage = evaluation = clean = 0.0
+    damage = evaluation = intact = 0.0
     for seed in range(passes):  # interleaved, so that a busy machine slows both alike
-        clean += timed(None, seed)[1]
+        intact += timed(None, seed)[1]
         d, e = timed(kind, seed)
         damage, evaluation = damage + d, evaluation + e
-    print(f'{kind:<26} {passes * validation_size / evaluation:16.1f} {passes * validation_size / clean:10.1f} '
+    print(f'{kind:<26} {passes * validation_size / evaluation:16.1f} {passes * validation_size / intact:10.1f} '
           f'{damage / passes:17.4f} {100 * damage / evaluation:8.2f}%')

@@ -6,7 +6,7 @@ per forward pass, in fp32, with logits for every position. Ours: perturb in plac
 (robustness.perturb), batched windows, logits only where a token is scored, bf16 autocast on CUDA
 (robustness.perplexity). The limit: a plain batched forward pass over the same windows, no
 perturbation. Also timed: a sweep restricted to the last block (`layers=[n_layer - 1]`), which
-reuses the clean hidden states entering that block.
+reuses the intact hidden states entering that block.
 
     python bench/bench_sweep.py                                  # GPT-2 small, random init, WEB text
     python bench/bench_sweep.py --model=results/train_bilingual_gpt2/monolingual --eval_tokens=0

@@ -43,7 +43,7 @@ for process in running:
 fresh = time.perf_counter() - start
 
 start = time.perf_counter()
-run_parallel(lambda: None, [(str(i), ()) for i in range(processes)], slots, tempfile.mkdtemp(prefix='bench_workers_'),
+run_parallel(lambda: None, [(str(i), (), {}) for i in range(processes)], slots, tempfile.mkdtemp(prefix='bench_workers_'),
              'processes')
 forked = time.perf_counter() - start
 

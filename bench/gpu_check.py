@@ -204,8 +204,8 @@ def glue():
                  '--levels=0,0.5', '--repeats=2', f'--out_dir={out_dir}', f'--visuals_dir={out_dir}/visuals',
                  f'--device={rt.device.type}')
     frame = pd.read_csv(os.path.join(out_dir, 'glue.csv'))
-    undamaged = [line for line in stdout.splitlines() if 'undamaged:' in line]
-    return {'rows': len(frame), 'undamaged': undamaged[-1].split('undamaged: ')[1][:60] if undamaged else ''}
+    intact = [line for line in stdout.splitlines() if 'intact:' in line]
+    return {'rows': len(frame), 'intact': intact[-1].split('intact: ')[1][:60] if intact else ''}
 
 
 where = torch.cuda.get_device_name(rt.device) if rt.device.type == 'cuda' else machine()

@@ -47,8 +47,8 @@ def settings(out_dir, overrides):
             for label in (a, b):
                 check(label in models, f"compare: {label!r} is not a model of {found[0]} ({', '.join(sorted(models))})")
     if module is run_glue_test:
-        check(os.path.exists(os.path.join(out_dir, 'baselines.json')),
-              f"out_dir: {out_dir} has no baselines.json (the best constant predictor of each metric)")
+        check(os.path.exists(os.path.join(out_dir, 'floors.json')),
+              f"out_dir: {out_dir} has no floors.json (the best constant predictor of each metric)")
     return module, config
 
 

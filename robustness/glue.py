@@ -68,7 +68,7 @@ def score(metric, predictions, labels):
     raise ValueError(f'unknown metric {metric!r}')
 
 
-def baseline(metric, labels, regression):
+def floor(metric, labels, regression):
     """The chance line: the best score of a constant prediction. For accuracy that is the majority
     class; for F1, always class 1; for Matthews and the correlations, 0."""
     labels = np.asarray(labels)
@@ -77,7 +77,7 @@ def baseline(metric, labels, regression):
     return max(score(metric, np.full(len(labels), value), labels) for value in np.unique(labels))
 
 
-def baseline_loss(labels, regression):
+def floor_loss(labels, regression):
     """The eval loss of the best constant predictor: the entropy of the label frequencies (nats), or
     the variance of the targets for regression."""
     labels = np.asarray(labels)

@@ -14,7 +14,7 @@ compares models with different tokenizers; per-token perplexity does not.
     ppl.ppl, ppl.bpb
 
 For many evaluations of one text (a perturbation sweep) build `SlidingWindowNLL` once. With
-`first_block=k` it caches the clean output of transformer block k - 1, and every call runs only the
+`first_block=k` it caches the intact output of transformer block k - 1, and every call runs only the
 embeddings, blocks k.. and the head: the sweep over perturbations restricted to the last blocks then
 costs a fraction of a forward pass per trial. The blocks are found as `robustness.perturb` finds them,
 so this works for every decoder family.
@@ -117,7 +117,7 @@ class SlidingWindowNLL:
         self.tokens = sum(ids.shape[0] * (ids.shape[1] - context) for ids, context in self.batches)
         self.cached = None
         if first_block > 0:
-            # The clean output of block first_block - 1, one per batch: the forward pass stops there. Later calls
+            # The intact output of block first_block - 1, one per batch: the forward pass stops there. Later calls
             # replay it from the blocks before first_block, which the perturbations of these trials never touch.
             blocks = _blocks(model)
             if not 0 < first_block < len(blocks):

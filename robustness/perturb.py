@@ -78,11 +78,14 @@ from transformers.pytorch_utils import Conv1D
 
 @dataclass(frozen=True)
 class Kind:
-    low: float            # smallest valid amount
-    high: float | None    # largest valid amount (None: no bound)
-    deterministic: bool   # every draw of a level gives the same damage: measured once per level
-    grid: str             # the scripts' level grid for it: 'levels' (fractions) or 'noise_levels' (stds)
+    """Everything the scripts need to know of a kind of damage; the one place that decides it."""
+    low: float              # smallest valid amount
+    high: float | None      # largest valid amount (None: no bound)
+    deterministic: bool     # every draw of a level gives the same damage: measured once per level
+    grid: str               # the scripts' level grid for it: 'levels' (fractions) or 'noise_levels' (stds)
     on_heads: bool = False  # acts on attention heads: attn, blocks and all hold the same heads, so it is swept once
+    on_conv_nets: bool = True  # applies to a conv net (non_linear.py): no heads or token windows needed
+    options: tuple = ()     # the perturb options it takes (`kind_options`)
 
 
 KIND_TABLE = {
@@ -91,13 +94,21 @@ KIND_TABLE = {
     'global_magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
     'gaussian_noise': Kind(0.0, None, False, 'noise_levels'),
     'neuron_deletion': Kind(0.0, 1.0, False, 'levels'),
-    'head_deletion': Kind(0.0, 1.0, False, 'levels', on_heads=True),
-    'nm_pruning': Kind(0.0, 1.0, True, 'levels'),
-    'wanda_pruning': Kind(0.0, 1.0, True, 'levels'),
+    'head_deletion': Kind(0.0, 1.0, False, 'levels', on_heads=True, on_conv_nets=False),
+    'nm_pruning': Kind(0.0, 1.0, True, 'levels', options=('group',)),
+    'wanda_pruning': Kind(0.0, 1.0, True, 'levels', on_conv_nets=False, options=('calibration',)),
 }
 KINDS = tuple(KIND_TABLE)
+CONV_KINDS = tuple(name for name, kind in KIND_TABLE.items() if kind.on_conv_nets)
 AMOUNT_RANGES = {name: (kind.low, kind.high) for name, kind in KIND_TABLE.items()}
-TRANSFORMER_KINDS = ('head_deletion', 'wanda_pruning')  # need attention heads / token calibration windows
+
+
+def kind_options(kind, group=4, calibration=None):
+    """The perturb options that `kind` takes, from a script's settings: the N:M `group`, Wanda's `calibration`."""
+    return {name: value for name, value in (('group', group), ('calibration', calibration))
+            if name in KIND_TABLE[kind].options}
+
+
 SCOPES = ('attn', 'mlp', 'blocks', 'all')
 HEAD_SCOPES = ('attn', 'blocks', 'all')  # the scopes that hold every attention head of the blocks
 CONV_SCOPES = ('backbone', 'heads', 'all')
@@ -254,7 +265,7 @@ def _head_size(model, kind):
 def _targets(model, kind, scope, layers, options):
     """[(name, parameter)] that `kind` changes in scope, after checking its options; raises ValueError."""
     parameters = scoped_parameters(model, scope, layers)
-    allowed = {'nm_pruning': {'group'}, 'wanda_pruning': {'calibration'}}.get(kind, set())
+    allowed = set(KIND_TABLE[kind].options)
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f"{kind}: unknown option {', '.join(sorted(unknown))}"

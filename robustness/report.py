@@ -186,11 +186,11 @@ def binary_tables(summary):
     rows = []
     for T, entry in summary['num_tasks'].items():
         theory = entry['additive_noise_theory']
-        rows.append([T, f"{entry['slope']:.3f}", f"{entry['clean_mse']:.4f}",
+        rows.append([T, f"{entry['slope']:.3f}", f"{entry['intact_mse']:.4f}",
                      f"{100 * entry.get('max_relative_standard_error', {}).get('gaussian_noise', float('nan')):.1f}%",
                      f"{100 * theory.get('max_relative_deviation', float('nan')):.1f}%",
                      f"{theory.get('max_deviation_in_standard_errors', float('nan')):.1f}"])
-    return table(['T', 'slope ||S_k||²/T', 'clean mse', 'gaussian noise: largest SE / mean',
+    return table(['T', 'slope ||S_k||²/T', 'intact mse', 'gaussian noise: largest SE / mean',
                   'largest deviation from the theory', 'in standard errors'], rows)
 
 

@@ -184,8 +184,20 @@ def stop_monitor():
         tqdm.monitor = None
 
 
-def _fork(function, args, log_path):
-    """A fork of this process that calls `function(*args)` with one thread, its output in `log_path`; its pid.
+def run_units(function, jobs, slots, log_dir, setting, parallel=True, parts=False):
+    """Call `function(*args)` for each job of `jobs` ([(name, args)]): where `parallel` and there is more than one
+    slot, in processes of their own (`run_parallel`; with `parts`, each also gets part=name, the part file it writes
+    its rows to), else one after another in this process."""
+    if parallel and slots > 1:
+        run_parallel(function, [(name, args, {'part': name} if parts else {}) for name, args in jobs], slots, log_dir,
+                     setting)
+    else:
+        for _, args in jobs:
+            function(*args)
+
+
+def _fork(function, args, kwargs, log_path):
+    """A fork of this process that calls `function(*args, **kwargs)` with one thread, its output in `log_path`; its pid.
 
     The fork has the parent's imports and data already, which a fresh interpreter would pay for again
     (bench/bench_workers.py). It exits with the function's status and never returns here."""
@@ -206,7 +218,7 @@ def _fork(function, args, log_path):
         torch.set_num_threads(1)
         os.environ['TOKENIZERS_PARALLELISM'] = 'false'  # one thread in the tokenizers library too
         tqdm._instances.clear()  # the parent's bars: the worker's own would be drawn below them, with cursor moves
-        function(*args)
+        function(*args, **kwargs)
         status = 0
     except SystemExit as exit:  # a one-line error (robustness.config.fail) is a SystemExit with its message
         if exit.code is None or isinstance(exit.code, int):
@@ -222,7 +234,8 @@ def _fork(function, args, log_path):
 
 
 def run_parallel(function, jobs, slots, log_dir, setting):
-    """Call `function(*args)` for each job of `jobs` ([(name, args)]), each in a process of its own with one thread,
+    """Call `function(*args, **kwargs)` for each job of `jobs` ([(name, args, kwargs)]), each in a process of its own
+    with one thread,
     `slots` at a time, in the order given; the output of each goes to log_dir/<name>.out and its last line is shown
     here. The models here are small: on a CPU, independent single-thread processes go faster than one process with
     several threads, which wait on each other (bench/RESULTS.md). Each process is a fork (see _fork):
@@ -234,9 +247,9 @@ def run_parallel(function, jobs, slots, log_dir, setting):
     try:
         while pending or running:
             while pending and len(running) < slots:
-                name, args = pending.pop(0)
+                name, args, kwargs = pending.pop(0)
                 log_path = os.path.join(log_dir, f'{name}.out')
-                running[_fork(function, args, log_path)] = (name, log_path)
+                running[_fork(function, args, kwargs, log_path)] = (name, log_path)
             pid, status = os.wait()
             if pid not in running:
                 continue

@@ -20,8 +20,10 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from robustness.config import check
-from robustness.perturb import HEAD_SCOPES, KIND_TABLE, perturbed
+import torch
+
+from robustness.config import check, fail
+from robustness.perturb import HEAD_SCOPES, KIND_TABLE, check_kind, kind_options, perturbed
 from robustness.results import ResultsLog
 
 
@@ -72,6 +74,31 @@ def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=False):
     return trials
 
 
+def check_kinds(model_config, auto_class, kinds, scopes, layer_lists, grids, group, name):
+    """Every kind on every scope and block selection (`layer_lists`: lists of block indices, None for all), at its
+    grid's top, checked on the model's skeleton (meta device: no weights) before anything is written; a one-line
+    error naming the model otherwise (head deletion of a scope without heads, an N:M group that does not divide)."""
+    with torch.device('meta'):
+        skeleton = auto_class.from_config(model_config)
+    placeholder = torch.zeros(1, 1, dtype=torch.long)  # Wanda's calibration: its shape is all a check reads
+    for kind in kinds:
+        try:
+            for scope in scopes_of(kind, scopes):
+                for layers in layer_lists:
+                    check_kind(skeleton, kind, max(grid_of(kind, grids)), scope, layers,
+                               **kind_options(kind, group, placeholder))
+        except ValueError as error:
+            fail(f"kinds: {name}: {error}")
+
+
+def token_windows(ids, windows, window, setting):
+    """Wanda's calibration: the first `windows` windows of `window` tokens of the token ids `ids`, as a LongTensor
+    (windows, window); a one-line error naming `setting` when there is not one window."""
+    count = min(windows, len(ids) // window)
+    check(count >= 1, f"{setting}: the calibration text holds fewer than {window} tokens")
+    return torch.as_tensor(ids[:count * window], dtype=torch.long).view(count, window)
+
+
 def check_grids(kinds, grids):
     """Every kind's grid holds 0, the intact model that damage is measured from (a one-line error otherwise)."""
     for kind in kinds:
@@ -113,19 +140,19 @@ def mine(work, runtime):
     return work[runtime.rank::runtime.world_size] if runtime is not None else work
 
 
-def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=lambda kind: {},
-               desc='trials', disable=False, clean=None):
+def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=None,
+               desc='trials', disable=False, intact=None):
     """Damage `model` in place for each trial, `score()` it, restore it, and `record(trial, result, sparsity,
     seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
-    row (or `clean`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
-    (None: all); `options(kind)`: perturb options (calibration)."""
+    row (or `intact`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
+    (None: all); `options`: {kind: its perturb options} (perturb.kind_options), none for a kind not there."""
     for trial in tqdm(trials, desc=desc, disable=disable, leave=False):
         started = time.perf_counter()
         with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,
-                       layers=layers_of(trial), **options(trial.kind)) as damage:
+                       layers=layers_of(trial), **(options or {}).get(trial.kind, {})) as damage:
             if trial.level == 0:
-                clean = clean if clean is not None else score()
-                result = clean
+                intact = intact if intact is not None else score()
+                result = intact
             else:
                 result = score()
         record(trial, result, damage.sparsity, time.perf_counter() - started)

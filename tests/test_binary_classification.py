@@ -57,14 +57,14 @@ def test_theory_matches_a_monte_carlo_estimate(antithetic):
     C = torch.nn.functional.normalize(torch.randn(6, 30, generator=rng), dim=1)
     W_k, Gamma, _ = representation(C, k=3)
     tasks = [(torch.rand(50, 30, generator=rng), (torch.rand(50, generator=rng) > 0.5).float()) for _ in range(6)]
-    clean = half_mse(Gamma, W_k[None], tasks)[0].mean().item()
+    intact = half_mse(Gamma, W_k[None], tasks)[0].mean().item()
     coefficient = additive_noise_coefficient(Gamma, tasks)
     noise = standard_draws('gaussian_noise', W_k.shape, list(range(4000)), antithetic)
     assert torch.equal(noise[1::2], -noise[0::2]) == antithetic
     assert abs(noise.std().item() - 1) < 0.01  # every single draw is still standard normal
     for sigma in (0.5, 2.0):
         measured = half_mse(Gamma, corrupt(W_k, 'gaussian_noise', sigma, noise), tasks).mean().item()
-        predicted = clean + coefficient * sigma ** 2
+        predicted = intact + coefficient * sigma ** 2
         assert abs(measured / predicted - 1) < 0.05, (sigma, measured, predicted)
 
 
@@ -75,11 +75,11 @@ def test_antithetic_pairs_cancel_the_linear_term():
     C = torch.nn.functional.normalize(torch.randn(5, 30, generator=rng), dim=1)
     W_k, Gamma, _ = representation(C, k=3)
     tasks = [(torch.rand(40, 30, generator=rng), (torch.rand(40, generator=rng) > 0.5).float()) for _ in range(5)]
-    clean = half_mse(Gamma, W_k[None], tasks)[0].mean()
+    intact = half_mse(Gamma, W_k[None], tasks)[0].mean()
     noise = standard_draws('gaussian_noise', W_k.shape, list(range(400)))
     errors = {sigma: half_mse(Gamma, corrupt(W_k, 'gaussian_noise', sigma, noise), tasks).mean(1) for sigma in (0.1, 0.2)}
     pairs = {sigma: (e[0::2] + e[1::2]) / 2 for sigma, e in errors.items()}
-    assert torch.allclose(pairs[0.2] - clean, 4 * (pairs[0.1] - clean), rtol=1e-3, atol=1e-6)
+    assert torch.allclose(pairs[0.2] - intact, 4 * (pairs[0.1] - intact), rtol=1e-3, atol=1e-6)
     assert pairs[0.1].std() / 2 ** 0.5 < 0.5 * errors[0.1].std()
 
 

@@ -101,10 +101,10 @@ def forward(model):
 def test_damage_changes_the_output_and_restores_on_every_family(family, kind):
     model = tiny_model(family, classifier=family in ENCODERS)
     before = {name: p.clone() for name, p in model.named_parameters()}
-    clean = forward(model)
+    intact = forward(model)
     with perturbed(model, kind, 0.5, scope='attn', seed=2) as damage:
         assert damage.sparsity > 0
-        assert not torch.equal(forward(model), clean)
+        assert not torch.equal(forward(model), intact)
         if kind == 'head_deletion':  # whole heads: every zeroed input column of the output projection, a head's
             for name in damage.names:
                 weight = dict(model.named_parameters())[name]
@@ -112,7 +112,7 @@ def test_damage_changes_the_output_and_restores_on_every_family(family, kind):
                 heads = dead.view(-1, 8)  # head size: 32 wide / 4 heads
                 assert (heads.all(dim=1) | ~heads.any(dim=1)).all(), name
     assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
-    assert torch.equal(forward(model), clean)
+    assert torch.equal(forward(model), intact)
 
 
 @pytest.mark.parametrize('family', DECODERS)

@@ -14,7 +14,7 @@ from idx_fixture import synthetic_digits, write_mnist
 from robustness.data import as_images, load_images
 from robustness.linear import task_data
 from robustness.multitask import MultitaskNet, evaluate, small_resnet, stacked, train
-from robustness.perturb import CONV_SCOPES, KINDS, TRANSFORMER_KINDS, perturbed, scoped_parameters
+from robustness.perturb import CONV_KINDS, CONV_SCOPES, perturbed, scoped_parameters
 
 SMALL = ['--task_counts=1,3', '--max_samples=120', '--epochs=40', '--train_seeds=0,1', '--repeats=2', '--width=8',
          '--kinds=random_deletion,magnitude_pruning', '--levels=0,0.1,0.5']
@@ -88,7 +88,7 @@ def test_channel_deletion_zeroes_whole_filters():
         assert ((norm.weight == 0) == (norm.bias == 0)).all()  # a BatchNorm channel loses scale and shift together
 
 
-@pytest.mark.parametrize('kind', [kind for kind in KINDS if kind not in TRANSFORMER_KINDS])
+@pytest.mark.parametrize('kind', CONV_KINDS)
 @pytest.mark.parametrize('scope', CONV_SCOPES)
 @pytest.mark.parametrize('make', [lambda: MultitaskNet(small_resnet(3, 8), 16, 4),
                                   lambda: MultitaskNet(torchvision.models.resnet18(num_classes=10), 10, 2)],
@@ -126,8 +126,8 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     # T=1 and T=3, 2 training seeds; random deletion: level 0 once + 2 levels x 2 draws; pruning: 3 levels; 3 scopes.
     assert len(rows) == (1 + 3) * 2 * 3 * ((1 + 2 * 2) + 3)
     assert set(rows.repeat) == {0, 1}  # the draw index (the damage seed is seed + repeat)
-    clean = rows[rows.level == 0]
-    assert clean.accuracy.min() > 0.85  # every task of every model learned from its own images
+    intact = rows[rows.level == 0]
+    assert intact.accuracy.min() > 0.85  # every task of every model learned from its own images
     # on 2 cores each (T, training seed) is a process with a log of its own
     assert len(list((out / 'logs').glob('T*_seed*.out'))) == 4 and not list(out.glob('nonlinear.part*'))
     assert 'trained on 120 samples (120 per task)' in worker_output(out) and 'trained on 120 samples (40 per task)' in worker_output(out)

@@ -87,14 +87,14 @@ def test_cached_prefix_equals_full_computation_after_changing_later_blocks(setup
     ids = torch.tensor(tokenizer(text)['input_ids'])
     cached = SlidingWindowNLL(model, ids, 64, 24, batch_size=4, first_block=first_block)
     full = SlidingWindowNLL(model, ids, 64, 24, batch_size=4)
-    clean = full()
-    assert cached() == pytest.approx(clean, rel=1e-6)
+    intact = full()
+    assert cached() == pytest.approx(intact, rel=1e-6)
     with torch.no_grad():  # damage the blocks after the cached prefix: the cache stays valid
         for block in model.transformer.h[first_block:]:
             block.attn.c_attn.weight.add_(torch.randn_like(block.attn.c_attn.weight))
             block.mlp.c_fc.weight.add_(torch.randn_like(block.mlp.c_fc.weight))
     damaged = full()
-    assert abs(damaged[0] - clean[0]) > 1e-4 * clean[0]  # the damage changed the loss (100x the tolerance)
+    assert abs(damaged[0] - intact[0]) > 1e-4 * intact[0]  # the damage changed the loss (100x the tolerance)
     assert cached() == pytest.approx(damaged, rel=1e-6)
 
 

@@ -120,14 +120,14 @@ def test_metrics_per_task_type():
     assert glue.score('spearman', [0, 2, 4, 6, 8.5], targets) == pytest.approx(1.0)
     assert glue.score('pearson', [1.0] * 5, targets) == 0.0  # constant prediction: chance
     # the best constant predictor: the majority class for accuracy, always 1 for F1
-    assert glue.baseline('accuracy', [0, 1, 1, 1], False) == pytest.approx(0.75)
-    assert glue.baseline('accuracy', [0, 0, 2, 1, 0], False) == pytest.approx(0.6)
-    assert glue.baseline('f1', [0, 1, 1, 1], False) == pytest.approx(2 * 0.75 / 1.75)
-    assert glue.baseline('f1', [0, 0, 0, 1], False) == pytest.approx(2 * 0.25 / 1.25)
-    assert glue.baseline('matthews', [0, 0, 1], False) == 0.0
-    assert glue.baseline('pearson', targets, True) == 0.0
-    assert glue.baseline_loss([0, 1, 0, 1], False) == pytest.approx(np.log(2))
-    assert glue.baseline_loss(targets, True) == pytest.approx(2.0)
+    assert glue.floor('accuracy', [0, 1, 1, 1], False) == pytest.approx(0.75)
+    assert glue.floor('accuracy', [0, 0, 2, 1, 0], False) == pytest.approx(0.6)
+    assert glue.floor('f1', [0, 1, 1, 1], False) == pytest.approx(2 * 0.75 / 1.75)
+    assert glue.floor('f1', [0, 0, 0, 1], False) == pytest.approx(2 * 0.25 / 1.25)
+    assert glue.floor('matthews', [0, 0, 1], False) == 0.0
+    assert glue.floor('pearson', targets, True) == 0.0
+    assert glue.floor_loss([0, 1, 0, 1], False) == pytest.approx(np.log(2))
+    assert glue.floor_loss(targets, True) == pytest.approx(2.0)
 
 
 def test_glue_columns_labels_and_splits(monkeypatch):
@@ -299,11 +299,11 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     assert np.allclose(frame['baseline'][frame['metric'] == 'f1'], 2 / 3)  # always 'paraphrase'
     assert frame['value'].between(0, 1).all() and (frame['loss'] > 0).all() and (frame['examples'] == 48).all()
     for model, rows in frame.groupby('model'):
-        undamaged = rows[rows['level'] == 0]
-        assert undamaged.groupby('metric')['value'].nunique().eq(1).all()  # level 0 is the same model everywhere
+        intact = rows[rows['level'] == 0]
+        assert intact.groupby('metric')['value'].nunique().eq(1).all()  # level 0 is the same model everywhere
         # deleting every attention weight changes the model's loss
         full = rows[(rows['kind'] == 'random_deletion') & (rows['level'] == 1) & (rows['scope'] == 'attn')]
-        assert (full['loss'] != undamaged['loss'].iloc[0]).all()
+        assert (full['loss'] != intact['loss'].iloc[0]).all()
         # scopes and layer selections reach perturb: different weights, different losses, the asked sparsity
         half = rows[(rows['kind'] == 'random_deletion') & (rows['level'] == 0.5)].set_index(['scope', 'layers', 'repeat', 'metric'])
         assert half['sparsity'].between(0.45, 0.55).all()
@@ -311,7 +311,7 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
         assert (half.loc['attn']['loss'] != half.loc['mlp']['loss']).any()
         assert (half.xs('all', level='layers')['loss'] != half.xs('first', level='layers')['loss']).any()
         distracted = rows[(rows['kind'] == 'distraction') & (rows['level'] == 0.3)]
-        assert (distracted['loss'] != undamaged['loss'].iloc[0]).all()
+        assert (distracted['loss'] != intact['loss'].iloc[0]).all()
     summary = json.load(open(out / 'summary.json'))
     for model, rows in frame.groupby('model'):  # one classifier per model here: no training seed
         intact = rows[(rows['level'] == 0) & (rows['metric'] == 'accuracy')]['value'].iloc[0]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from conftest import ROOT
 from robustness.config import ConfigError, fail
-from robustness.runtime import run_parallel
+from robustness.runtime import run_parallel, run_units
 
 
 def job(name, fails=False):
@@ -23,13 +23,13 @@ def job(name, fails=False):
 
 def test_processes_call_the_function_with_their_arguments_and_a_failure_is_one_line(tmp_path):
     threads = torch.get_num_threads()
-    run_parallel(job, [('a', ('a',)), ('b', ('b',))], 2, str(tmp_path / 'logs'), 'jobs')
+    run_parallel(job, [('a', ('a',), {}), ('b', ('b',), {})], 2, str(tmp_path / 'logs'), 'jobs')
     for name in 'ab':
         words = (tmp_path / 'logs' / f'{name}.out').read_text().split()
         assert words[:4] == ['job', name, 'threads', '1'] and int(words[5]) != os.getpid()  # another process
     assert torch.get_num_threads() == threads  # the parent is as it was
     with pytest.raises(ConfigError) as error:
-        run_parallel(job, [('ok', ('ok',)), ('bad', ('bad', True))], 1, str(tmp_path / 'logs'), 'jobs')
+        run_parallel(job, [('ok', ('ok',), {}), ('bad', ('bad',), {'fails': True})], 1, str(tmp_path / 'logs'), 'jobs')
     assert error.value.message.startswith('jobs: bad failed (exit status 1): error: job bad broke (log: ')
 
 
@@ -46,7 +46,7 @@ def test_no_fork_inherits_the_lock_of_tqdms_monitor(tmp_path):
         bar = tqdm(total=10, disable=False, file=open(os.devnull, 'w'))
         assert tqdm.monitor is not None and tqdm.monitor.is_alive()
         monitor = tqdm.monitor
-        run_parallel(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
+        run_units(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
         bar.close()
         assert not monitor.is_alive() and tqdm.monitor is None and tqdm.monitor_interval == 0
         assert not any(type(thread).__name__ == 'TMonitor' for thread in threading.enumerate())

@@ -206,7 +206,7 @@ def test_run_trials_passes_options(kind):
     level = 1.0 if kind == 'head_deletion' else 0.5
     run_trials(model, [Trial(kind, 'attn', 'all', level, 0)], lambda: 0.0,
                lambda t, value, sparsity, seconds: seen.append(sparsity),
-               options=lambda k: {'group': 2} if k == 'nm_pruning' else {})
+               options={'nm_pruning': {'group': 2}})
     assert seen == [pytest.approx(level)]
 
 

@@ -62,13 +62,13 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     # The intact rows equal evaluate_text on the saved model; the damaged ones differ and reach their sparsity.
     model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
     tokenizer = AutoTokenizer.from_pretrained(tiny / 'mono')
-    clean = evaluate_text(model, tokenizer, text, 32, 16)
+    intact = evaluate_text(model, tokenizer, text, 32, 16)
     mono = frame[(frame['model'] == 'monolingual') & (frame['checkpoint'] == 'final')]
-    assert mono[mono['level'] == 0]['nll'].to_numpy() == pytest.approx(clean.nll, rel=1e-6)
-    assert (mono[mono['level'] == 0]['tokens'] == clean.tokens).all()
+    assert mono[mono['level'] == 0]['nll'].to_numpy() == pytest.approx(intact.nll, rel=1e-6)
+    assert (mono[mono['level'] == 0]['tokens'] == intact.tokens).all()
     deleted = mono[(mono['kind'] == 'random_deletion') & (mono['level'] == 0.5)]
     assert deleted['sparsity'].to_numpy() == pytest.approx(0.5, abs=0.03)
-    assert deleted['nll'].nunique() == 4 and not (deleted['nll'] == clean.nll).any()
+    assert deleted['nll'].nunique() == 4 and not (deleted['nll'] == intact.nll).any()
     with perturbed(model, 'random_deletion', 0.5, scope='blocks', seed=1):  # repeat 1 = seed 0 + 1
         damaged = evaluate_text(model, tokenizer, text, 32, 16)
     row = deleted[(deleted['scope'] == 'blocks') & (deleted['repeat'] == 1)]

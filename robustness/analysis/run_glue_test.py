@@ -1,4 +1,4 @@
-"""run_glue_test.py's summary and figures, from out_dir/glue.csv, out_dir/baselines.json and the run's settings.
+"""run_glue_test.py's summary and figures, from out_dir/glue.csv, out_dir/floors.json and the run's settings.
 
 The primary statistic of each comparison (a - b, kind, scope, layers) is the difference in retained area of the
 task's first metric, from intact down to the best constant predictor (the floor: chance), tested over the training
@@ -22,11 +22,11 @@ CSV = 'glue.csv'
 QUESTION = QUESTIONS['run_glue_test']
 
 
-def summarize(frame, config, baselines, rng):
+def summarize(frame, config, floors, rng):
     """summary.json's content: each classifier's intact score, half-failure levels, the verdict table."""
     labels = [label for label, _ in parse_models(config['models'])]
-    metric, fraction, margin = next(iter(baselines)), config['failure_fraction'], config['equivalence_margin']
-    chance = baselines[metric]  # the floor of a classifier: the best constant predictor
+    metric, fraction, margin = next(iter(floors)), config['failure_fraction'], config['equivalence_margin']
+    chance = floors[metric]  # the floor of a classifier: the best constant predictor
     summary = {'metric': metric, 'task': config['task'], 'chance': chance, 'primary': (
         f'retained area: per training seed, the share of its range from intact down to the best constant predictor '
         f'({chance:.4f}) that {metric} keeps, averaged over the grid; differences a - b (positive: a more robust), '
@@ -84,9 +84,9 @@ def report(summary):
     print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer)}")
 
 
-def draw(frame, config, baselines):
+def draw(frame, config, floors):
     """One figure per kind: a row of panels per (scope, layers), a column per metric and the loss."""
-    metrics = [m for m in baselines if m != 'loss']
+    metrics = [m for m in floors if m != 'loss']
     scopes = [s.strip() for s in config['scope'].split(',') if s.strip()]
     task = config['task']
     for kind in config['kinds']:
@@ -107,8 +107,8 @@ def draw(frame, config, baselines):
                 ax = axes[r * (len(metrics) + 1) + c]
                 values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]
                 errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model')
-                ax.axhline(baselines[metric], color='black', linestyle=':', linewidth=1.2,
-                           label=f'{"majority class" if metric == "accuracy" else "best constant"} ({baselines[metric]:.3f})')
+                ax.axhline(floors[metric], color='black', linestyle=':', linewidth=1.2,
+                           label=f'{"majority class" if metric == "accuracy" else "best constant"} ({floors[metric]:.3f})')
                 ax.legend(title=ax.get_legend().get_title().get_text() or None)
                 ax.set_xlabel(xlabel)
                 ax.set_ylabel(f'eval {metric}')
@@ -118,13 +118,13 @@ def draw(frame, config, baselines):
 
 def analyze(out_dir, config):
     """Rewrite out_dir/summary.json and the figures from glue.csv; returns the summary."""
-    with open(os.path.join(out_dir, 'baselines.json')) as f:
-        baselines = json.load(f)  # the best constant predictor of each metric, the first metric first, then the loss
+    with open(os.path.join(out_dir, 'floors.json')) as f:
+        floors = json.load(f)  # the best constant predictor of each metric, the first metric first, then the loss
     labels = [label for label, _ in parse_models(config['models'])]
     frame = read_rows(os.path.join(out_dir, CSV))
     frame = frame[(frame['task'] == config['task']) & frame['model'].isin(labels)]
-    summary = summarize(frame, config, baselines, np.random.default_rng(config['seed']))
+    summary = summarize(frame, config, floors, np.random.default_rng(config['seed']))
     write_summary(out_dir, summary)
     report(summary)
-    draw(frame, config, baselines)
+    draw(frame, config, floors)
     return summary
