@@ -5,7 +5,7 @@ or prune a growing share of a model's weights (or add noise to them) and evaluat
 held-out English text. The paper found that the bilingual model, worse when intact, degrades more
 slowly and is better beyond a deletion probability of about 0.13.
 
-For every model (and, with `epochs`, every per-epoch checkpoint) x kind x scope x level x repeat, the
+For every model (and, with `checkpoints`, every training checkpoint) x kind x scope x level x repeat, the
 model is perturbed in place (robustness.perturb, restored bit for bit afterwards) and the strided
 sliding-window NLL of the whole evaluation text is measured (robustness.perplexity). Per-token
 perplexity depends on the tokenizer, so models with different tokenizers are compared in bits per
@@ -23,21 +23,19 @@ weight run once per level; the floor (every weight in scope zeroed) is measured 
 Writes out_dir/perplexity.csv (one row per trial, appended as measured; a rerun skips rows already
 there), out_dir/summary.json (per comparison a verdict on the retained area, Holm-corrected over the table, and
 the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png
-(one curve per training epoch when `epochs` finds checkpoints), gpt2_weight_noise.png.
+(one curve per training checkpoint when `checkpoints` finds them), gpt2_weight_noise.png.
 """
 
 import functools
-import glob
 import itertools
 import os
-import re
 
 import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from robustness.analysis.test_gpt2 import analyze
-from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
+from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer, numbered_dirs
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
@@ -57,8 +55,8 @@ tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (
 n_head = 0                 # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
 eval_file = 'results/train_bilingual_gpt2/eval_en.txt'  # text file (one document per line), or online a HF dataset name:config:split
 eval_chars = 16000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
-epochs = True              # also evaluate every <model dir>/epoch_<e>/ checkpoint, with epoch_kinds
-epoch_kinds = ['magnitude_pruning']  # kinds swept on the per-epoch checkpoints
+checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint, with checkpoint_kinds
+checkpoint_kinds = ['magnitude_pruning']  # kinds swept on the training checkpoints
 # perturbations
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
@@ -84,14 +82,14 @@ failure_fraction = 0.5     # half-failure level (description): the damage at whi
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
-config = configure(globals())
+config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': 'checkpoint_kinds'})
 
 # Validate everything before any work.
 check(kinds, "kinds: name at least one kind")
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
 check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('kinds', kinds, KINDS)
-check_choices('epoch_kinds', epoch_kinds, KINDS)
+check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
 scopes = scope if isinstance(scope, (list, tuple)) else [scope]
 check(scopes, "scope: name at least one scope")
 check_choices('scope', scopes, SCOPES)
@@ -99,7 +97,7 @@ check_choices('precision', precision, PRECISIONS)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
 grids = {'levels': levels, 'noise_levels': noise_levels}
-check_grids(set(kinds) | set(epoch_kinds), grids)
+check_grids(set(kinds) | set(checkpoint_kinds), grids)
 check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
 check_range('layers', layers, 0)
 for name in ('repeats', 'batch_size', 'bootstrap', 'nm_group', 'calibration_windows'):
@@ -129,7 +127,7 @@ def load_text(spec, setting):
     return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 
 
-check('wanda_pruning' not in kinds + epoch_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
+check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 text = load_text(eval_file, 'eval_file')
 if eval_chars and len(text) > eval_chars:
@@ -142,7 +140,7 @@ check(text.strip(), f"eval_file: {eval_file} has no text")
 # an unreachable hub, a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens
 # than embedding rows.
 units = expand_families(model_paths)
-checkpoints = {}  # (label, train_seed) -> [(checkpoint name, path)]
+checkpoint_paths = {}  # (label, train_seed) -> [(checkpoint name, path)]
 token_ids, contexts, calibration = {}, {}, {}
 for label, train_seed, path in units:
     unit, name = (label, train_seed), label + (f' seed {train_seed}' if train_seed != '' else '')
@@ -158,17 +156,15 @@ for label, train_seed, path in units:
     check(stride <= (max_length or contexts[unit]), f"stride: {stride} is longer than {name}'s window of {max_length or contexts[unit]} tokens")
     check(not layers or max(layers) < n_layers,
           f"layers: {max(layers) if layers else ''} is outside {name}'s {n_layers} blocks (0..{n_layers - 1})")
-    checkpoints[unit] = [('final', path)]
-    if epochs and os.path.isdir(path):
-        found = [d for d in glob.glob(os.path.join(path, 'epoch_*')) if re.fullmatch(r'epoch_\d+', os.path.basename(d))]
-        checkpoints[unit] += sorted(((os.path.basename(d), d) for d in found), key=lambda c: int(c[0][6:]))
+    checkpoint_paths[unit] = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')]
+                                                  if checkpoints else [])
     token_ids[unit] = encode(tokenizer, text)
     check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
     window = max_length or contexts[unit]
-    if 'wanda_pruning' in kinds + epoch_kinds:  # enough characters of the calibration text for the windows
+    if 'wanda_pruning' in kinds + checkpoint_kinds:  # enough characters of the calibration text for the windows
         calibration_ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
         calibration[unit] = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
-    check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(epoch_kinds)), scopes, [layers or None],
+    check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scopes, [layers or None],
                 grids, nm_group, name)
 
 # -----------------------------------------------------------------------------
@@ -184,10 +180,10 @@ log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
 grid = {'final': trial_grid(kinds, scopes, [layers_text], grids, repeats, floors=True),
-        'epoch': trial_grid(epoch_kinds, scopes, [layers_text], grids, repeats)}
+        'checkpoint': trial_grid(checkpoint_kinds, scopes, [layers_text], grids, repeats)}
 work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
-        for name, path in checkpoints[label, train_seed]
-        for trial in pending(grid['final' if name == 'final' else 'epoch'], measured,
+        for name, path in checkpoint_paths[label, train_seed]
+        for trial in pending(grid['final' if name == 'final' else 'checkpoint'], measured,
                              lambda t: dict(model=label, train_seed=train_seed, checkpoint=name, **t._asdict()))]
 total, work = len(work), mine(work, rt)
 print(f"rank {rt.rank}: {len(work)} of {total} trials to run on {rt.device}; text: {len(text):,} characters from {eval_file}; "
@@ -211,7 +207,7 @@ for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda
 
     run_trials(model, [trial for *_, trial in group], scorer, record, seed, layers_of=lambda trial: layers or None,
                options={kind: kind_options(kind, nm_group, calibration.get((label, train_seed)))
-                        for kind in set(kinds) | set(epoch_kinds)}, disable=True)
+                        for kind in set(kinds) | set(checkpoint_kinds)}, disable=True)
 progress.close()
 
 if rt.distributed:

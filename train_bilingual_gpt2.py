@@ -31,7 +31,7 @@ models (each model x seed) run in parallel processes with one thread each, `jobs
 after another.
 
 Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir of each seed),
-<model>/seed_<s>/epoch_<e>/ (one checkpoint per eval_interval steps, e = 1, 2, ...; each also holds
+<model>/seed_<s>/step_<n>/ (a checkpoint every eval_interval steps, n its step; each also holds
 optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens
 and bytes seen per language)), <model>/tokenizer/ (shared by the seeds), eval_en.txt (the held-out
 English text, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the
@@ -53,7 +53,6 @@ finished model is skipped on a rerun.
 
 import contextlib
 import functools
-import glob
 import json
 import math
 import os
@@ -69,6 +68,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
                           PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup)
 
 from robustness import corpora, plots
+from robustness.checkpoints import numbered_dirs
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
@@ -103,7 +103,7 @@ weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases a
 beta1 = 0.9                # AdamW beta1
 beta2 = 0.95               # AdamW beta2
 grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
-eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/epoch_<e>/
+eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/seed_<s>/step_<n>/
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
@@ -303,7 +303,7 @@ def model_dir(name, seed):
 def checkpoints(name, seed):
     """(step, dir) of every saved state of a model, the final dir included, latest last."""
     found = []
-    for path in [model_dir(name, seed)] + glob.glob(os.path.join(model_dir(name, seed), 'epoch_*')):
+    for path in [model_dir(name, seed)] + [path for _, path in numbered_dirs(model_dir(name, seed), 'step_')]:
         if os.path.exists(os.path.join(path, 'trainer_state.json')):
             with open(os.path.join(path, 'trainer_state.json')) as f:
                 found.append((json.load(f)['step'], path))
@@ -478,11 +478,11 @@ def stop_as_if_killed(name, seed, state, progress):
 
 
 def evaluate_and_save(name, seed, log, model, tokenizer, optimizer, scheduler, state, steps):
-    """Every eval_interval steps and at the end: the held-out evaluation, then checkpoint epoch_<e>/ and/or the final
+    """Every eval_interval steps and at the end: the held-out evaluation, then checkpoint step_<n>/ and/or the final
     model dir."""
     evaluate(name, seed, log, model, tokenizer, state)
     if state['step'] % eval_interval == 0:
-        save_checkpoint(os.path.join(model_dir(name, seed), f"epoch_{state['step'] // eval_interval}"),
+        save_checkpoint(os.path.join(model_dir(name, seed), f"step_{state['step']}"),
                         model, tokenizer, optimizer, scheduler, state)
     if state['step'] == steps:
         save_checkpoint(model_dir(name, seed), model, tokenizer, optimizer, scheduler, state)

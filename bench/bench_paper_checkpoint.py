@@ -60,7 +60,7 @@ with tempfile.TemporaryDirectory() as folder:
                              f'--tokenizers=paper={os.path.join(folder, "tokenizer")}',
                              f'--eval_file={os.path.join(folder, "eval.txt")}', f'--eval_chars={eval_chars}',
                              '--max_length=1024', '--stride=512', '--kinds=random_deletion', '--scope=attn',
-                             f'--levels={",".join(map(str, levels))}', f'--repeats={repeats}', '--epochs=False',
+                             f'--levels={",".join(map(str, levels))}', f'--repeats={repeats}', '--checkpoints=False',
                              f'--device={device}', f'--out_dir={out}', f'--visuals_dir={os.path.join(folder, "v")}'],
                             capture_output=True, text=True)
     wall = time.perf_counter() - started

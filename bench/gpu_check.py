@@ -183,7 +183,7 @@ def torchrun_sweep():
     for torchrun, name in ((False, 'plain'), (True, 'torchrun')):
         out_dir = os.path.join(work, f'sweep_{name}')
         run('test_gpt2.py', f'--models=m={model_dir}', f'--eval_file={text}', '--eval_chars=4000',
-            '--kinds=random_deletion', '--scope=attn', '--levels=0,0.3', '--repeats=2', '--epochs=False',
+            '--kinds=random_deletion', '--scope=attn', '--levels=0,0.3', '--repeats=2', '--checkpoints=False',
             '--max_length=32', f'--out_dir={out_dir}',
             f'--visuals_dir={out_dir}/visuals', f'--device={rt.device.type}', torchrun=torchrun)
         frames.append(pd.read_csv(os.path.join(out_dir, 'perplexity.csv')).sort_values(['kind', 'level', 'repeat']))

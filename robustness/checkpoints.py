@@ -79,12 +79,18 @@ def gpt2_config(state, path, setting, n_head=0):
     return config
 
 
-def family_seeds(path):
-    """The seeds s of a family folder's seed_<s>/ models (train_bilingual_gpt2.py's layout); [] for anything else."""
+def numbered_dirs(path, prefix):
+    """[(n, path/<prefix>n)] of the numbered subfolders of `path`, by n: a family folder's seed_<s>/ models, a model's
+    step_<s>/ checkpoints (train_bilingual_gpt2.py's layout); [] for anything else."""
     if not os.path.isdir(path):
         return []
-    return sorted(int(name[5:]) for name in os.listdir(path)
-                  if re.fullmatch(r'seed_\d+', name) and os.path.isdir(os.path.join(path, name)))
+    return sorted((int(name[len(prefix):]), os.path.join(path, name)) for name in os.listdir(path)
+                  if re.fullmatch(re.escape(prefix) + r'\d+', name) and os.path.isdir(os.path.join(path, name)))
+
+
+def family_seeds(path):
+    """The seeds s of a family folder's seed_<s>/ models; [] for anything else."""
+    return [seed for seed, _ in numbered_dirs(path, 'seed_')]
 
 
 def expand_families(entries):

@@ -43,7 +43,7 @@ def test_a_models_entry_loads_the_revision_it_names(hub, tmp_path, monkeypatch):
     result = run_main(monkeypatch, 'test_gpt2.py', f'--models=early={REPO}@64000,late={REPO}@128000',
                       '--compare=late:early', f'--eval_file={hub / "eval.txt"}', '--max_length=32', '--stride=16',
                       '--kinds=random_deletion', '--scope=attn', '--levels=0,0.5', '--repeats=1', '--bootstrap=20',
-                      '--epochs=False', f'--out_dir={out}', f'--visuals_dir={out / "v"}')
+                      '--checkpoints=False', f'--out_dir={out}', f'--visuals_dir={out / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]
     intact = pd.read_csv(out / 'perplexity.csv').query('level == 0').groupby('model')['nll'].first()
     text = (hub / 'eval.txt').read_text()

@@ -186,7 +186,7 @@ def test_two_runs_into_one_out_dir_write_no_duplicate(tmp_path):
     save_tiny_model(tmp_path / 'm', text, n_layer=1)
     (tmp_path / 'eval.txt').write_text(text[:3000])
     args = [f'--models=m={tmp_path / "m"}', f'--eval_file={tmp_path / "eval.txt"}', '--kinds=random_deletion',
-            '--scope=attn', '--levels=0,0.2,0.4,0.6,0.8,1', '--repeats=6', '--epochs=False', '--max_length=32',
+            '--scope=attn', '--levels=0,0.2,0.4,0.6,0.8,1', '--repeats=6', '--checkpoints=False', '--max_length=32',
             f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}']
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'test_gpt2.py')
     runs = [subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -23,11 +23,11 @@ from robustness.perturb import perturbed
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    """Two tiny GPT-2 models (the first with an epoch_1 checkpoint) and a held-out text."""
+    """Two tiny GPT-2 models (the first with a step_150 training checkpoint) and a held-out text."""
     root = tmp_path_factory.mktemp('tiny')
     text = ruth()
     save_tiny_model(root / 'mono', text[:6000], seed=0, n_layer=2)
-    save_tiny_model(root / 'mono' / 'epoch_1', text[:6000], seed=3, n_layer=2)
+    save_tiny_model(root / 'mono' / 'step_150', text[:6000], seed=3, n_layer=2)
     save_tiny_model(root / 'bi', text[:6000], seed=1, n_layer=2, vocab_size=280)
     held_out = [line.strip() for line in text[6000:7500].split('\n') if line.strip()]
     (root / 'eval.txt').write_text('\n'.join(held_out) + '\n')  # as the training script writes it
@@ -49,12 +49,12 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     frame = pd.read_csv(out / 'perplexity.csv')
     for column in 'model,checkpoint,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
         assert column in frame.columns
-    # final: 2 models x 2 scopes x (random: 1 + 2 + the floor at 1.0, magnitude: 1 + 1, noise: 1 + 2); epoch_1:
+    # final: 2 models x 2 scopes x (random: 1 + 2 + the floor at 1.0, magnitude: 1 + 1, noise: 1 + 2); step_150:
     # magnitude 2 x 2
     assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (4 + 2 + 3)
     floors = frame[(frame['kind'] == 'random_deletion') & (frame['level'] == 1)]
     assert len(floors) == 4 and (floors['sparsity'] == 1).all() and (floors['repeat'] == 0).all()
-    assert len(frame[frame['checkpoint'] == 'epoch_1']) == 2 * 2 and set(frame['model'][frame['checkpoint'] == 'epoch_1']) == {'monolingual'}
+    assert len(frame[frame['checkpoint'] == 'step_150']) == 2 * 2 and set(frame['model'][frame['checkpoint'] == 'step_150']) == {'monolingual'}
     text = (tiny / 'eval.txt').read_text()
     assert (frame['bytes'] == len(text.encode('utf-8'))).all()
     assert frame['ppl'].to_numpy() == pytest.approx((frame['nll'] / frame['tokens']).map(math.exp).to_numpy(), rel=1e-9)
@@ -135,7 +135,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     out = tmp_path / 'out'
     args = [f'--models=monolingual={tmp_path / "mono"},bilingual={tmp_path / "bi"},single={tiny / "mono"}',
             f'--eval_file={tiny / "eval.txt"}', '--max_length=32', '--stride=16', '--bootstrap=200', '--repeats=2',
-            '--kinds=random_deletion,magnitude_pruning', '--scope=blocks', '--levels=0,0.5', '--epochs=False',
+            '--kinds=random_deletion,magnitude_pruning', '--scope=blocks', '--levels=0,0.5', '--checkpoints=False',
             '--compare=bilingual:monolingual,single:monolingual', f'--out_dir={out}', f'--visuals_dir={out / "v"}']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -176,7 +176,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
 def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path, monkeypatch):
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out), '--kinds=random_deletion,gaussian_noise', '--scope=blocks',
-                        '--layers=1', '--levels=0,0.3', '--noise_levels=0,1e30', '--repeats=1', '--epochs=False')
+                        '--layers=1', '--levels=0,0.3', '--noise_levels=0,1e30', '--repeats=1', '--checkpoints=False')
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv')
     assert (frame['layers'].astype(str) == '1').all()
@@ -221,7 +221,7 @@ def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
     (tmp_path / 'train.txt').write_text(ruth()[:6000])
     result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out), '--kinds=head_deletion,nm_pruning,wanda_pruning',
                         '--scope=attn', '--levels=0,0.5,1', f'--calibration_file={tmp_path / "train.txt"}',
-                        '--calibration_windows=4', '--epochs=False')
+                        '--calibration_windows=4', '--checkpoints=False')
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv')
     heads = frame[(frame['kind'] == 'head_deletion') & (frame['level'] == 1)]
@@ -237,7 +237,7 @@ def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
 def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
     out = tmp_path / 'out'
     env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg', OMP_NUM_THREADS='1', **OFFLINE)
-    args = common(tiny, out) + ['--kinds=random_deletion', '--scope=attn', '--levels=0,0.2,0.4', '--epochs=False']
+    args = common(tiny, out) + ['--kinds=random_deletion', '--scope=attn', '--levels=0,0.2,0.4', '--checkpoints=False']
     result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
                              os.path.join(ROOT, 'test_gpt2.py'), *args], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
@@ -260,7 +260,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     out = results / 'test_gpt2'
     result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out)[:3], f'--visuals_dir={tmp_path / "visuals"}',
                         '--max_length=32', '--stride=16', '--bootstrap=50', '--repeats=2', '--kinds=random_deletion',
-                        '--scope=attn', '--levels=0,0.5', '--epochs=False')
+                        '--scope=attn', '--levels=0,0.5', '--checkpoints=False')
     assert result.returncode == 0, result.stderr[-2000:]
     # a second design of the same script (make finetune's out_dir), with verdicts of its own
     other = results / 'test_gpt2_finetune'
@@ -308,7 +308,7 @@ def test_reanalysis_without_remeasuring(tiny, tmp_path, monkeypatch, capsys):
     from robustness.analyze import main
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out), '--kinds=random_deletion', '--scope=blocks',
-                      '--levels=0,0.5', '--epochs=False')
+                      '--levels=0,0.5', '--checkpoints=False')
     assert result.returncode == 0, result.stderr[-2000:]
     written = (out / 'summary.json').read_text()
     (out / 'summary.json').unlink()

@@ -64,19 +64,19 @@ def test_seeds_train_into_family_folders(tiny_run):
 
 def test_models_are_hf_dirs_with_checkpoints(tiny_run):
     out, _ = tiny_run
-    for name, epochs in (('monolingual', 2), ('bilingual', 2), ('control', 1)):
+    for name, steps in (('monolingual', 8), ('bilingual', 8), ('control', 4)):  # a checkpoint every 4 steps
         model = AutoModelForCausalLM.from_pretrained(out / name / 'seed_0')
         tokenizer = AutoTokenizer.from_pretrained(out / name / 'seed_0')
         assert tokenizer.pad_token == tokenizer.eos_token == '<|endoftext|>'  # GPT-2 style padding
         assert len(tokenizer) == model.config.vocab_size == 300 and model.config.n_positions == 32
         ids = tokenizer('In the beginning God created the heavens', return_tensors='pt')['input_ids']
         assert math.isfinite(model(ids, labels=ids).loss.item())
-        assert sorted(os.listdir(out / name / 'tokenizer')) and all(
-            (out / name / 'seed_0' / f'epoch_{e}' / 'model.safetensors').exists() for e in range(1, epochs + 1))
-        assert not (out / name / 'seed_0' / f'epoch_{epochs + 1}').exists()
-        # the last epoch checkpoint is the final model
+        assert sorted(os.listdir(out / name / 'tokenizer'))
+        assert sorted(p for p in os.listdir(out / name / 'seed_0') if p.startswith('step_')) == \
+            sorted(f'step_{step}' for step in range(4, steps + 1, 4))  # named by the step they hold
+        # the last checkpoint is the final model
         final = load_file(out / name / 'seed_0' / 'model.safetensors')
-        last = load_file(out / name / 'seed_0' / f'epoch_{epochs}' / 'model.safetensors')
+        last = load_file(out / name / 'seed_0' / f'step_{steps}' / 'model.safetensors')
         assert all(torch.equal(final[k], last[k]) for k in final)
     # the bilingual BPE learned Ukrainian words; the English one did not
     uk = 'І сказав Бог: Хай станеться світло!'
@@ -158,7 +158,7 @@ def test_exact_resume(tiny_run, tmp_path, monkeypatch):
     stopped = train_here(monkeypatch, tmp_path, '--train_models=monolingual', '--stop_after=6', '--train_seeds=0')
     assert 'stopped at step 6' in stopped.stdout
     family = tmp_path / 'monolingual' / 'seed_0'
-    assert (family / 'epoch_1').exists() and not (family / 'epoch_2').exists()
+    assert (family / 'step_4').exists() and not (family / 'step_8').exists()
     assert not (family / 'model.safetensors').exists()
     resumed = train_here(monkeypatch, tmp_path, '--train_models=monolingual', '--train_seeds=0')
     assert 'resuming from' in resumed.stdout and 'at step 4' in resumed.stdout

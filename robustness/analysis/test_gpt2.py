@@ -149,18 +149,18 @@ def draw_models(kind, rows, path, xlabel, config, crossovers):
 
 
 def draw_checkpoints(kind, rows, path, xlabel, config, labels):
-    """One panel per model and scope; one perplexity curve per training checkpoint (the paper's Figure)."""
+    """One panel per model and scope; one perplexity curve per training checkpoint step_<n> (the paper's Figure)."""
     shown = [s for s in config['scope'] if s in set(rows['scope'])]
     fig, axes = plots.figure(ncols=len(labels), nrows=len(shown), width=5.2, height=4.2)
     final_rank = 10 ** 12
-    order = lambda name: int(name[6:]) if name.startswith('epoch_') else final_rank
+    order = lambda name: int(name[5:]) if name.startswith('step_') else final_rank
     for r, scope in enumerate(shown):
         for c, label in enumerate(labels):
             ax = axes[r * len(labels) + c]
             part = rows[(rows['scope'] == scope) & (rows['model'] == label)].copy()
             part['rank'] = part['checkpoint'].map(order)
             if len(part):
-                clipped_lines(ax, part, 'ppl', 'rank', label=lambda k: 'final' if k == final_rank else f"Epoch {k}")
+                clipped_lines(ax, part, 'ppl', 'rank', label=lambda k: 'final' if k == final_rank else f"step {k}")
                 ax.legend(fontsize=9)
             ax.set_yscale('log')
             ax.set_xlabel(xlabel)
@@ -176,7 +176,7 @@ def draw(frame, summary, config):
         if row['crossover'] is not None:
             (a_b, kind, scope) = name.split(' | ')
             crossovers.setdefault((kind, scope), []).append((*a_b.split(' - '), row['crossover']))
-    for kind in sorted(set(config['kinds']) | set(config['epoch_kinds'])):
+    for kind in sorted(set(config['kinds']) | set(config['checkpoint_kinds'])):
         filename, xlabel = FIGURES[kind]
         rows = frame[frame['kind'] == kind]
         if rows.empty:
