@@ -86,9 +86,8 @@ check(task_counts, "task_counts: give at least one task count")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check(kinds, "kinds: name at least one kind")
 check_choices('kinds', kinds, CONV_KINDS)
-scopes = scope if isinstance(scope, (list, tuple)) else [scope]
-check(scopes, "scope: name at least one scope")
-check_choices('scope', scopes, CONV_SCOPES)
+check(scope, "scope: name at least one scope")
+check_choices('scope', scope, CONV_SCOPES)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
 grids = {'levels': levels, 'noise_levels': noise_levels}
@@ -137,7 +136,7 @@ print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(
 COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
            'sparsity']
 KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
-grid = trial_grid(kinds, scopes, ['all'], grids, repeats)
+grid = trial_grid(kinds, scope, ['all'], grids, repeats)
 
 
 def train_and_measure(T, train_seed, part=None):

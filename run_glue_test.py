@@ -69,7 +69,7 @@ warmup = 0.1  # fraction of the training steps with a linearly rising learning r
 grad_clip = 1.0  # max gradient norm
 # damage sweeps
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction']  # robustness.perturb kinds (global_magnitude_pruning, neuron_deletion, head_deletion, nm_pruning, wanda_pruning too; left out of the default for the CPU budget) and distraction (random words in the inputs)
-scope = 'attn'  # weights damaged: attn | mlp | blocks | all, or several comma-separated
+scope = ['attn']  # weights damaged: attn | mlp | blocks | all (several: a list)
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
 levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)
 noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02; the grid goes past the default classifiers' half-failure level)
@@ -99,9 +99,8 @@ check_choices('task', task, glue.TASKS)
 check(0 < failure_fraction < 1, f'failure_fraction: {failure_fraction} must lie in (0, 1)')
 check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('negatives', negatives, glue.NEGATIVES)
-scopes = [s.strip() for s in scope.split(',') if s.strip()]
-check(scopes, 'scope: no scope given')
-check_choices('scope', scopes, SCOPES)
+check(scope, 'scope: no scope given')
+check_choices('scope', scope, SCOPES)
 check(kinds, 'kinds: no kind given')
 check_choices('kinds', kinds, [*KINDS, 'distraction'])
 check(layer_sets, 'layer_sets: none given')
@@ -153,7 +152,7 @@ for label, train_seed, path in units:  # a missing dir or file, or a bad state d
     positions = getattr(model_config, 'max_position_embeddings', None)
     check(positions is None or max_length <= positions,
           f'max_length: {max_length} is more than model {label} takes ({positions} positions)')
-    check_kinds(model_config, AutoModelForSequenceClassification, damage_kinds, scopes,
+    check_kinds(model_config, AutoModelForSequenceClassification, damage_kinds, scope,
                 [layer_indices(layers_name, model_config.num_hidden_layers) for layers_name in layer_sets], grids,
                 nm_group, label)
 runtime = setup(device)
@@ -290,7 +289,7 @@ def measure(label, train_seed, path, part=None):
           + f", loss {intact['loss']:.4f}; {len(validation_labels) / intact_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the intact model
-    todo = pending(trial_grid(damage_kinds, scopes, layer_sets, grids, repeats), logs,
+    todo = pending(trial_grid(damage_kinds, scope, layer_sets, grids, repeats), logs,
                    lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
     calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
     timing = []

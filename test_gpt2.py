@@ -90,9 +90,8 @@ check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie 
 check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
 check_choices('kinds', kinds, KINDS)
 check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
-scopes = scope if isinstance(scope, (list, tuple)) else [scope]
-check(scopes, "scope: name at least one scope")
-check_choices('scope', scopes, SCOPES)
+check(scope, "scope: name at least one scope")
+check_choices('scope', scope, SCOPES)
 check_choices('precision', precision, PRECISIONS)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
@@ -164,7 +163,7 @@ for label, train_seed, path in units:
     if 'wanda_pruning' in kinds + checkpoint_kinds:  # enough characters of the calibration text for the windows
         calibration_ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
         calibration[unit] = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
-    check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scopes, [layers or None],
+    check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
 
 # -----------------------------------------------------------------------------
@@ -179,8 +178,8 @@ KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 
 log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
-grid = {'final': trial_grid(kinds, scopes, [layers_text], grids, repeats, floors=True),
-        'checkpoint': trial_grid(checkpoint_kinds, scopes, [layers_text], grids, repeats)}
+grid = {'final': trial_grid(kinds, scope, [layers_text], grids, repeats, floors=True),
+        'checkpoint': trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats)}
 work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
         for name, path in checkpoint_paths[label, train_seed]
         for trial in pending(grid['final' if name == 'final' else 'checkpoint'], measured,

@@ -14,7 +14,7 @@ max_length = 128
 lr = 2e-5
 kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'neuron_deletion', 'gaussian_noise',
          'distraction']
-scope = 'attn'
+scope = ['attn']
 layer_sets = ['all', 'first', 'middle', 'last']
 levels = [round(0.01 * i, 2) for i in range(101)]
 noise_levels = [round(0.01 * i, 2) for i in range(21)]  # BERT-base weights have std ~0.04

@@ -37,6 +37,8 @@ def settings(out_dir, overrides):
     config.setdefault('equivalence_margin', MARGIN)  # a run from before the setting existed
     if 'epoch_kinds' in config:  # test_gpt2.py's checkpoints were epochs before
         config['checkpoint_kinds'] = config.pop('epoch_kinds')
+    if isinstance(config['scope'], str):  # run_glue_test.py's scope was comma-separated text before
+        config['scope'] = [s.strip() for s in config['scope'].split(',') if s.strip()]
     config.update({name: value for name, value in overrides.items() if value is not None})
     check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
     check(check_margin(config['equivalence_margin']) is None, check_margin(config['equivalence_margin']))

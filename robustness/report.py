@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from robustness.analysis import OUTCOME_WORDS, TREND_WORDS, counts_text
+from robustness.analysis import OUTCOME_WORDS, TREND_WORDS, counts_text, interval_text, level_text
 
 ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
 QUESTIONS = {
@@ -139,7 +139,7 @@ def answer(summary, trend=False):
 def ci_cell(row):
     if row['ci'] is None:
         return 'n/a'
-    return f"{interval(row['ci'])} at {100 * (1 - row['holm_level']):.2f}%"
+    return f"{interval_text(row['ci'])} at {100 * (1 - row['holm_level']):.2f}%"
 
 
 def comparison_table(summary):
@@ -152,7 +152,7 @@ def comparison_table(summary):
                      f"{test['p']:.3g}" if test else 'n/a', number(row['detectable'], 3),
                      f"{row['training_seeds'][0]}, {row['training_seeds'][1]} x {row['repeats']}"])
         details.append([name, half_failure_cell(row['half_failure_level']),
-                        'none' if row['crossover'] is None else f"{row['crossover']:.3f} {interval(row['crossover_ci95'])}",
+                        'none' if row['crossover'] is None else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
                         areas_cell(row['retained_area_a']), areas_cell(row['retained_area_b'])])
     verdicts = table(['a - b / kind / scope', 'verdict', 'difference in retained area', 'Holm-corrected CI',
                       'p', 'detectable (80%)', 'training seeds x draws'], rows)
@@ -168,17 +168,12 @@ def areas_cell(values):
     return ', '.join('n/a' if v is None else f"{v:.3f}" for v in values)
 
 
-def interval(ci, digits=4):
-    return f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]" if ci else 'no interval'
-
-
 def half_failure_cell(half):
     if not half:
         return 'n/a'
-    show = lambda level: 'not reached' if level is None else f"{level:.3f}"
-    cell = f"{show(half['a'])}, {show(half['b'])}"
+    cell = f"{level_text(half['a'])}, {level_text(half['b'])}"
     if half.get('difference') is not None:
-        cell += f", {half['difference']:+.3f} {interval(half.get('difference_ci95'), 3)}"
+        cell += f", {half['difference']:+.3f} {interval_text(half.get('difference_ci95'), 3)}"
     return cell
 
 
@@ -206,9 +201,9 @@ def nonlinear_tables(summary):
             + table(['kind / scope', 'verdict', f'change in retained area, T={counts[0]} to {counts[-1]}',
                      'Holm-corrected CI', 'p', 'detectable (80%)', f"mean retained area, T={', '.join(map(str, counts))}"], rows)
             + f"\n\n_{summary['primary']}._")
-    show = lambda entry: 'n/a' if not entry else f"{entry['level']:.3f}" if entry['reached'] else 'not reached'
-    described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval(same['ci95'])}",
-                  *(show(summary['half_failure'][name].get(str(T), summary['half_failure'][name].get(T))) for T in counts)]
+    show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
+    described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
+                  *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T))) for T in counts)]
                  for name, same in summary['task_0'].items()]
     return text + ("\n\n<details><summary>description: task 0 alone, half-failure levels (no verdicts)</summary>\n\n"
                    + table(['kind / scope', 'task 0: change in retained area [95% CI]',
@@ -301,7 +296,7 @@ def designs_table(results, folders):
         return ''
     summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
     cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
-        f" ({number(entry['difference'])} {interval(entry['ci'])})" if entry.get('ci') else ''))
+        f" ({number(entry['difference'])} {interval_text(entry['ci'])})" if entry.get('ci') else ''))
     rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
     return table(['a - b / kind / scope', *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
 

@@ -43,7 +43,7 @@ def grid_of(kind, grids):
 FLOOR_KIND = 'random_deletion'  # at level 1.0: every weight in scope zeroed, the floor of a model's performance
 
 
-def draws(kind, level, repeats):
+def repeats_at(kind, level, repeats):
     """How many draws a level gets: one for the intact model, for a deterministic kind, and for random deletion of
     every weight (level 1.0), which every draw does the same way."""
     return 1 if level == 0 or KIND_TABLE[kind].deterministic or (kind == FLOOR_KIND and level == 1.0) else repeats
@@ -67,7 +67,7 @@ def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=False):
     lacks it."""
     trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes_of(kind, scopes)
               for layers in layer_sets
-              for level in grid_of(kind, grids) for repeat in range(draws(kind, level, repeats))]
+              for level in grid_of(kind, grids) for repeat in range(repeats_at(kind, level, repeats))]
     if floors:
         trials += [floor for scope in scopes for layers in layer_sets
                    if (floor := Trial(FLOOR_KIND, scope, layers, 1.0, 0)) not in trials]

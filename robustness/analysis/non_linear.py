@@ -61,9 +61,9 @@ def summarize(per_draw, task0, config):
         'retained area of the mean task accuracy per (T, training seed), from intact down to chance (0.5), averaged '
         f'over the grid; the change from T={min(counts)} to T={max(counts)} along a least-squares line through every '
         'model (positive: rises with T), t test on n - 2 degrees of freedom, Holm-corrected over the table'),
-        'secondary': f'task_0: the same change on task 0 alone, with its plain 95% interval; half_failure: the level '
+        'secondary': f'task_0: the same change on task 0 alone, with its plain 95% interval; half_failure_level: the level '
                      f'where accuracy has gone {fraction} of the way from intact to chance, mean over training seeds',
-        'equivalence_margin': margin, 'intact_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure': {}}
+        'equivalence_margin': margin, 'intact_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure_level': {}}
     intact = per_draw[per_draw.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
     for T in counts:
         summary['intact_accuracy'][T] = float(intact.loc[T].mean()) if T in intact.index.get_level_values(0) else None
@@ -80,7 +80,7 @@ def summarize(per_draw, task0, config):
                 half = scipy_stats.t.ppf(0.975, described['df']) * described['se']
                 described['ci95'] = [max(described['estimate'] - half, -1.0), min(described['estimate'] + half, 1.0)]
             summary['task_0'][name] = described
-            summary['half_failure'][name] = {
+            summary['half_failure_level'][name] = {
                 T: half_failure_of(rows[rows.num_tasks == T], 'accuracy',
                                    dict.fromkeys(rows[rows.num_tasks == T].train_seed.unique(), CHANCE), fraction)
                 for T in counts}
@@ -98,7 +98,7 @@ def report(summary):
         print(row_text(name, row).replace('difference in retained area', 'change in retained area over T')
               + (f"; on task 0 alone {same['estimate']:+.4f} {interval_text(same['ci95'])}" if same else '')
               + "; half-failure by T: " + ', '.join(f"T={T} {level_text(entry['level'] if entry else None)}"
-                                                    for T, entry in summary['half_failure'][name].items()))
+                                                    for T, entry in summary['half_failure_level'][name].items()))
         if row['reason'] == 'intact at the floor: nothing to lose':
             print(f"{name}: a model is intact at chance: nothing to lose, no verdict", file=sys.stderr)
     answer = summary['answer']

@@ -87,7 +87,7 @@ def report(summary):
 def draw(frame, config, floors):
     """One figure per kind: a row of panels per (scope, layers), a column per metric and the loss."""
     metrics = [m for m in floors if m != 'loss']
-    scopes = [s.strip() for s in config['scope'].split(',') if s.strip()]
+    scopes = config['scope']
     task = config['task']
     for kind in config['kinds']:
         rows = frame[frame['kind'] == kind]
