@@ -61,14 +61,14 @@ import time
 import pandas as pd
 import torch
 import transformers
-from tokenizers import Tokenizer, decoders, models as bpe_models, pre_tokenizers, trainers
+from tokenizers import models as bpe_models, pre_tokenizers, trainers
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel,
                           PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup)
 
 from robustness import corpora, plots
-from robustness.checkpoints import numbered_dirs
+from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
@@ -234,19 +234,14 @@ if rt.device.type == 'cuda':
 
 # Tokenizers and token streams --------------------------------------------------------------------
 
-EOS = '<|endoftext|>'
-
-
 def train_bpe(documents):
     """A byte-level BPE of vocab_size trained on the documents, as a transformers tokenizer."""
-    tokenizer = Tokenizer(bpe_models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
+    tokenizer = byte_level_bpe(bpe_models.BPE())
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[END_OF_TEXT], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(documents, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=EOS, eos_token=EOS, unk_token=EOS,
-                                   pad_token=EOS)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
+                                   unk_token=END_OF_TEXT, pad_token=END_OF_TEXT)
 
 
 def build_tokenizer(name):

@@ -88,6 +88,15 @@ def numbered_dirs(path, prefix):
                   if re.fullmatch(re.escape(prefix) + r'\d+', name) and os.path.isdir(os.path.join(path, name)))
 
 
+def byte_level_bpe(bpe):
+    """GPT-2's byte-level BPE around `bpe` (a tokenizers BPE model: read from vocab.json + merges.txt, or empty, to
+    be trained), as the tokenizers library builds it."""
+    tokenizer = Tokenizer(bpe)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
 def family_seeds(path):
     """The seeds s of a family folder's seed_<s>/ models; [] for anything else."""
     return [seed for seed, _ in numbered_dirs(path, 'seed_')]
@@ -134,10 +143,8 @@ def load_tokenizer(path, setting, tokenizer_dir=''):
     elif os.path.isfile(files['vocab.json']) and os.path.isfile(files['merges.txt']):
         # GPT-2's byte-level BPE, built with the tokenizers library: in transformers 5,
         # GPT2TokenizerFast(vocab_file=..., merges_file=...) silently builds an empty vocabulary.
-        bpe = Tokenizer(models.BPE.from_file(files['vocab.json'], files['merges.txt']))
-        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        bpe.decoder = decoders.ByteLevel()
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe)
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=byte_level_bpe(models.BPE.from_file(files['vocab.json'],
+                                                                                                 files['merges.txt'])))
     else:
         fail(f"{name}: {folder} holds no tokenizer: it needs vocab.json + merges.txt (GPT-2's format) or tokenizer.json")
     check(len(tokenizer) > 0, f"{name}: the tokenizer in {folder} has an empty vocabulary")

@@ -45,6 +45,12 @@ def check(condition, message):
         fail(message)
 
 
+def names_local_path(value):
+    """Whether a setting's value names a local path rather than a Hugging Face hub name: it exists, starts with '.',
+    '/' or '~', or has more than one '/' (a hub name is 'name' or 'org/name')."""
+    return os.path.exists(value) or value.startswith(('.', '/', '~')) or value.count('/') > 1
+
+
 def check_choices(name, values, valid):
     """Every value (or the single value) of setting `name` must be one of `valid`."""
     values = values if isinstance(values, (list, tuple)) else [values]

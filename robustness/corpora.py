@@ -18,6 +18,8 @@ import re
 import pythonbible
 from pythonbible.bible import BIBLE_PACKAGE_NAMES
 
+from robustness.config import names_local_path
+
 ENGLISH_VERSIONS = {  # version name -> pythonbible.Version (each needs its pythonbible-<name> wheel)
     'web': pythonbible.Version.WORLD_ENGLISH,
     'kjv': pythonbible.Version.KING_JAMES,
@@ -140,8 +142,8 @@ def chapters(verses: dict[int, str], books: set[int] | None = None,
 
 
 def is_text_file(spec: str) -> bool:
-    """Whether a text setting names a file (it exists, is a path, or ends in .txt) rather than a HF dataset name."""
-    return os.path.exists(spec) or spec.startswith(('.', '/', '~')) or spec.endswith('.txt')
+    """Whether a text setting names a file (a local path, or a name ending in .txt) rather than a HF dataset name."""
+    return names_local_path(spec) or spec.endswith('.txt')
 
 
 def read_documents(path: str, setting: str) -> tuple[list[str], int]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from robustness.config import check, fail
+from robustness.config import check, fail, names_local_path
 
 
 @dataclass
@@ -153,11 +153,11 @@ def hub_reachable(timeout=3.0):
 def from_pretrained(loader, path, setting, **kwargs):
     """`loader.from_pretrained(path)` with a one-line error for a missing dir or an unreachable hub.
 
-    A path that exists, starts with '.', '/' or '~', or has more than one '/' is a local directory;
-    anything else ('gpt2', 'org/name', 'org/name@revision') may also be a Hugging Face hub id.
+    A local path (config.names_local_path) is a directory; anything else ('gpt2', 'org/name', 'org/name@revision')
+    may also be a Hugging Face hub id.
     """
     path, revision = hub_revision(path)
-    local = os.path.exists(path) or path.startswith(('.', '/', '~')) or path.count('/') > 1
+    local = names_local_path(path)
     check(not local or os.path.isdir(path), f"{setting}: model directory {path} does not exist")
     check(not (local and revision), f"{setting}: {path}@{revision}: a revision names a hub model's, not a folder's")
     if not local and not hub_reachable():
