@@ -25,7 +25,7 @@ from scipy import stats
 ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect is stated
 MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
-OUTCOMES = ('higher', 'lower', 'equivalent', 'inconclusive')
+NOTHING_TO_LOSE = 'intact at the floor: nothing to lose'  # the reason a row has no verdict
 
 
 # ----------------------------------------------------------------------------- the primary statistic
@@ -101,7 +101,7 @@ def difference_test(a, b, paired_a=None, paired_b=None):
     masks), which speaks for those two models only. None, with the reason, when there is no test."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if np.isnan(a).any() or np.isnan(b).any():
-        return None, 'intact at the floor: nothing to lose'
+        return None, NOTHING_TO_LOSE
     if len(a) >= 2 and len(b) >= 2:
         result = welch(a, b)
     elif len(a) == 1 and len(b) == 1 and paired_a is not None and len(paired_a) >= 2:
@@ -118,7 +118,7 @@ def trend_test(x, y, span):
     units of x along the fitted line, with its t test on n - 2 degrees of freedom."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if np.isnan(y).any():
-        return None, 'intact at the floor: nothing to lose'
+        return None, NOTHING_TO_LOSE
     if len(x) < 3 or np.ptp(x) == 0:
         return None, 'too few models for a trend'
     fit = stats.linregress(x, y)

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from robustness.stats import ALPHA, correct, verdict_text
+from robustness.stats import ALPHA, NOTHING_TO_LOSE, correct, verdict_text
 
 
 def read_rows(path):
@@ -57,6 +57,20 @@ TREND_WORDS = dict(OUTCOME_WORDS, higher='rises with T', lower='falls with T')
 def counts_text(answer, words=OUTCOME_WORDS):
     """'2 more robust, 12 inconclusive': the verdicts of a table after the correction, the kinds that occur."""
     return ', '.join(f"{count} {words[outcome]}" for outcome, count in answer['counts'].items() if count) or 'none'
+
+
+def pair_verdicts(summary, question):
+    """The verdict table of the model pairs of `summary['comparisons']` ('a - b | ...' rows): the rows where a model
+    has nothing to lose are listed, the table corrected and worded, its answer set, and its areas made JSON."""
+    rows = summary['comparisons']
+    summary['intact_at_floor'] = [name for name, row in rows.items() if row['reason'] == NOTHING_TO_LOSE]
+    pair = lambda name: name.split(' | ')[0].split(' - ')
+    summary['answer'] = dict(question=question, **verdict_table(
+        rows, summary['equivalence_margin'], lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
+                                                           f'{pair(name)[0]} less robust than {pair(name)[1]}')))
+    for row in rows.values():
+        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
+        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
 
 
 def interval_text(ci, digits=4):

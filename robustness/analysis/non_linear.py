@@ -18,7 +18,7 @@ from robustness.analysis import (TREND_WORDS, counts_text, finite, interval_text
                                  verdict_table, write_summary)
 from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
-from robustness.stats import curve_table, half_failure_of, retained_areas, trend_test
+from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, retained_areas, trend_test
 
 CSV = 'nonlinear.csv'
 CHANCE = 0.5  # every task is balanced
@@ -99,7 +99,7 @@ def report(summary):
               + (f"; on task 0 alone {same['estimate']:+.4f} {interval_text(same['ci95'])}" if same else '')
               + "; half-failure by T: " + ', '.join(f"T={T} {level_text(entry['level'] if entry else None)}"
                                                     for T, entry in summary['half_failure_level'][name].items()))
-        if row['reason'] == 'intact at the floor: nothing to lose':
+        if row['reason'] == NOTHING_TO_LOSE:
             print(f"{name}: a model is intact at chance: nothing to lose, no verdict", file=sys.stderr)
     answer = summary['answer']
     print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer, TREND_WORDS)}")

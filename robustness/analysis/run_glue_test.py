@@ -11,8 +11,8 @@ import sys
 
 import numpy as np
 
-from robustness.analysis import (counts_text, finite, interval_text, level_text, read_rows, row_text,
-                                 verdict_table, write_summary)
+from robustness.analysis import (counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
+                                 write_summary)
 from robustness.plots import errorbar_lines, figure, save
 from robustness.report import QUESTIONS
 from robustness.runtime import parse_models, parse_pairs
@@ -33,7 +33,7 @@ def summarize(frame, config, floors, rng):
         f'Welch t over the training seeds, Holm-corrected over the table'),
         'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact to '
                      f'chance, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
-                     f'later)', 'equivalence_margin': margin, 'intact': {}, 'intact_at_floor': [],
+                     f'later)', 'equivalence_margin': margin, 'intact': {},
         'half_failure_level': {}, 'comparisons': {}}
     first = frame[frame['metric'] == metric]
     combos = sorted(set(zip(first['kind'], first['scope'], first['layers'])))
@@ -57,15 +57,7 @@ def summarize(frame, config, floors, rng):
                                   config['bootstrap'], rng)
             if result is not None:
                 summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = result
-                if result['reason'] == 'intact at the floor: nothing to lose':
-                    summary['intact_at_floor'].append(' | '.join((f'{a} - {b}', *combo)))
-    pair = lambda name: name.split(' | ')[0].split(' - ')
-    summary['answer'] = dict(question=QUESTION, **verdict_table(
-        summary['comparisons'], margin, lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
-                                                      f'{pair(name)[0]} less robust than {pair(name)[1]}')))
-    for row in summary['comparisons'].values():
-        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
-        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
+    pair_verdicts(summary, QUESTION)
     return summary
 
 

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 
 from robustness import plots
-from robustness.analysis import (counts_text, finite, interval_text, level_text, read_rows, row_text,
-                                 verdict_table, write_summary)
+from robustness.analysis import (counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
+                                 write_summary)
 from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
 from robustness.runtime import parse_models, parse_pairs
@@ -52,7 +52,7 @@ def summarize(frame, config, rng):
         'secondary': f'half_failure_level: the level where bpb has gone {fraction} of the way from intact to the '
                      'floor, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
                      'later); crossover: where the mean bpb curves cross; retained_fraction_difference: per level',
-        'layers': layers_text(config['layers']), 'equivalence_margin': margin, 'intact_at_floor': [],
+        'layers': layers_text(config['layers']), 'equivalence_margin': margin,
         'half_failure_level': {}, 'comparisons': {}}
     for label in labels:
         for kind in config['kinds']:
@@ -70,16 +70,7 @@ def summarize(frame, config, rng):
                                       config['bootstrap'], rng)
                 if result is not None:
                     summary['comparisons'][f'{a} - {b} | {kind} | {scope}'] = result
-    for name, row in summary['comparisons'].items():
-        if row['reason'] == 'intact at the floor: nothing to lose':
-            summary['intact_at_floor'].append(name)
-    pair = lambda name: name.split(' | ')[0].split(' - ')
-    summary['answer'] = dict(question=QUESTION, **verdict_table(
-        summary['comparisons'], margin, lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
-                                                      f'{pair(name)[0]} less robust than {pair(name)[1]}')))
-    for row in summary['comparisons'].values():
-        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
-        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
+    pair_verdicts(summary, QUESTION)
     return summary
 
 
