@@ -30,7 +30,7 @@ from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_s
 from robustness.lock import claim
 from robustness.perturb import KIND_TABLE
 from robustness.plots import errorbar_lines, figure, save
-from robustness.report import record_run
+from robustness.provenance import record_run
 from robustness.results import ResultsLog
 
 # -----------------------------------------------------------------------------

@@ -35,8 +35,9 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options
-from robustness.report import record_run
-from robustness.runtime import run_units, seed_everything, setup
+from robustness.provenance import record_run
+from robustness.processes import run_units
+from robustness.runtime import seed_everything, setup
 from robustness.stats import check_margin
 from robustness.lock import claim
 from robustness.sweep import check_grids, merge_parts, open_log, pending, run_trials, trial_grid

@@ -38,8 +38,9 @@ from robustness.checkpoints import check_vocabulary, expand_families, load_confi
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.perturb import KINDS, SCOPES, kind_options, num_layers
 from robustness.analysis.run_glue_test import analyze
-from robustness.report import record_run
-from robustness.runtime import autocast, parse_models, parse_pairs, run_units, seed_everything, setup
+from robustness.provenance import record_run
+from robustness.processes import run_units
+from robustness.runtime import autocast, parse_models, parse_pairs, seed_everything, setup
 from robustness.stats import check_margin
 from robustness.lock import claim
 from robustness.sweep import (Trial, check_grids, check_kinds, merge_parts, open_log, pending, run_trials,

@@ -40,7 +40,7 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
-from robustness.report import record_run
+from robustness.provenance import record_run
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import check_margin
 from robustness.lock import claim

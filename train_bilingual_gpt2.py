@@ -72,9 +72,11 @@ from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
 from robustness.config import check, check_choices, check_range, configure, fail, save_config
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
-from robustness.report import record_run
+from robustness.provenance import record_run
 from robustness.results import ResultsLog
-from robustness.runtime import autocast, from_pretrained, run_units, seed_everything, setup, teardown
+from robustness.hub import from_pretrained
+from robustness.processes import run_units
+from robustness.runtime import autocast, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # data

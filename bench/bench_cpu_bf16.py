@@ -19,7 +19,7 @@ from robustness import corpora
 from robustness.config import configure
 from robustness.perplexity import SlidingWindowNLL
 from robustness.perturb import perturbed
-from robustness.report import machine
+from robustness.provenance import machine
 
 # -----------------------------------------------------------------------------
 eval_tokens = 4096         # tokens scored per trial

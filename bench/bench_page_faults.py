@@ -14,7 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from robustness.config import configure
-from robustness.report import machine
+from robustness.provenance import machine
 
 # -----------------------------------------------------------------------------
 images = 10000             # MNIST's test set size (synthetic 28 x 28 images: the timing does not depend on them)

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from robustness.config import configure  # noqa: E402
 from robustness.perplexity import SlidingWindowNLL  # noqa: E402
-from robustness.report import machine  # noqa: E402
+from robustness.provenance import machine  # noqa: E402
 from robustness.sweep import trial_grid  # noqa: E402
 
 # -----------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from robustness import corpora
 from robustness.config import check, check_choices, configure
 from robustness.perplexity import SlidingWindowNLL, encode
 from robustness.perturb import KINDS, perturbed, scoped_parameters
-from robustness.runtime import autocast, from_pretrained, setup
+from robustness.hub import from_pretrained
+from robustness.runtime import autocast, setup
 
 # -----------------------------------------------------------------------------
 model = ''                 # HF causal LM dir; '' = random-init GPT-2 with the sizes below (no hub needed)

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import transformers  # noqa: F401  (what every script's parent has imported before it starts its processes)
 
 from robustness.config import configure
-from robustness.runtime import run_parallel
+from robustness.processes import run_parallel
 
 # -----------------------------------------------------------------------------
 script = 'train_bilingual_gpt2.py'  # the script whose processes start

@@ -37,7 +37,7 @@ from robustness import corpora
 from robustness.config import configure
 from robustness.perplexity import SlidingWindowNLL
 from robustness.perturb import perturbed
-from robustness.report import machine
+from robustness.provenance import machine
 from robustness.runtime import setup
 
 # -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from robustness.config import check, fail
 from robustness.results import NO_TRAIN_SEED
-from robustness.runtime import from_pretrained
+from robustness.hub import from_pretrained
 
 STATE_DICT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors')
 OLD_BUFFERS = re.compile(r'\.attn\.(bias|masked_bias)$')  # causal-mask buffers of transformers < 4.x in 2022

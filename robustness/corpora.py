@@ -178,9 +178,9 @@ def hub_texts(spec: str, setting: str, split: str, limit: int = 0) -> list[str]:
     """The `text` column of a Hugging Face dataset named 'name[:config[:split]]' (the split given there, else
     `split`); with `limit`, the first `limit` rows, streamed. A one-line error (SystemExit) naming `setting` where it
     cannot be had: no network and no cached copy, no such dataset, no text column. Offline the hub is not retried
-    (robustness.runtime.hub_reachable)."""
+    (robustness.hub.hub_reachable)."""
     from robustness.config import fail
-    from robustness.runtime import hub_reachable
+    from robustness.hub import hub_reachable
     name, _, rest = spec.partition(':')
     subset, _, named_split = rest.partition(':')
     try:

@@ -25,7 +25,8 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from robustness.corpora import DEFAULT_EVAL_BOOKS, book_of, english_verses
-from robustness.runtime import autocast, hub_reachable
+from robustness.hub import hub_reachable
+from robustness.runtime import autocast
 
 # task -> (text column(s) in the GLUE dataset, num_labels (1 = regression), metrics, validation split)
 GLUE_TASKS = {

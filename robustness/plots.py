@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use('Agg')  # no display on servers and CI
 import matplotlib.pyplot as plt
 
-from robustness.report import FIGURES_WRITTEN
+from robustness.provenance import FIGURES_WRITTEN
 from robustness.results import mean_std
 
 MARKERS = ['1', 'h', '*', 'o', 'P', 's', 'D', 'v', '^', 'X']

@@ -46,11 +46,11 @@ def run_in_process(monkeypatch, script, *args):
 def run_main(monkeypatch, script, *args):
     """Run a script to its end in this process (imports paid once: each subprocess costs ~10 s of them), for the end
     to end tests beyond each script's one run as a user would (run_script). Returns a CompletedProcess (stdout,
-    stderr, returncode) as run_script does. Not for torchrun; parallel processes (robustness.runtime.run_parallel)
+    stderr, returncode) as run_script does. Not for torchrun; parallel processes (robustness.processes.run_parallel)
     are forks of this one and write their output to their logs."""
     import contextlib
     import io
-    from robustness.report import FIGURES_WRITTEN
+    from robustness.provenance import FIGURES_WRITTEN
     FIGURES_WRITTEN.clear()  # run.json lists the figures of this run only
     monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
     monkeypatch.syspath_prepend(os.path.dirname(os.path.join(ROOT, script)))
@@ -89,7 +89,7 @@ def pytest_sessionfinish(session, exitstatus):
     import datetime
     import json
     import time
-    from robustness.report import machine, process_started
+    from robustness.provenance import machine, process_started
     workers = getattr(config.option, 'numprocesses', None) or 1
     os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
     with open(record, 'w') as f:

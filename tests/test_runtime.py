@@ -9,10 +9,12 @@ import threading
 import pytest
 import torch
 from tqdm import tqdm
+from tqdm.auto import tqdm as tqdm_auto
+from tqdm._monitor import TMonitor
 
 from conftest import ROOT
 from robustness.config import ConfigError, fail
-from robustness.runtime import run_parallel, run_units
+from robustness.processes import run_parallel, run_units
 
 
 def job(name, fails=False):
@@ -44,12 +46,14 @@ def test_no_fork_inherits_the_lock_of_tqdms_monitor(tmp_path):
     tqdm.monitor_interval = 0.001  # a monitor that wakes all the time: the race made likely
     try:
         bar = tqdm(total=10, disable=False, file=open(os.devnull, 'w'))
+        auto_bar = tqdm_auto(total=10, disable=False, file=open(os.devnull, 'w'))  # a subclass: a monitor of its own
         assert tqdm.monitor is not None and tqdm.monitor.is_alive()
         monitor = tqdm.monitor
         run_units(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
         bar.close()
+        auto_bar.close()
         assert not monitor.is_alive() and tqdm.monitor is None and tqdm.monitor_interval == 0
-        assert not any(type(thread).__name__ == 'TMonitor' for thread in threading.enumerate())
+        assert not any(isinstance(thread, TMonitor) for thread in threading.enumerate())  # every tqdm class's
         for i in range(6):
             assert (tmp_path / 'logs' / f'j{i}.out').read_text() == f'j{i} wrote through tqdm\n'
     finally:

@@ -285,8 +285,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
         detail = text.split('description: half-failure')[1]
         detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in detail_row
-    counts = summary['answer']['counts']  # the generated answer opens the section
-    assert f"The table makes {summary['answer']['rows']} comparisons" in text.split('## test_gpt2.py')[1].splitlines()[2]
+    assert f"The table makes {summary['answer']['rows']} comparisons" in text.split('## test_gpt2.py')[1].splitlines()[2]  # the answer opens the section
     assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
     # provenance: the commit, whether the tree had changes, every pinned package's installed version, the device
     head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()

@@ -17,6 +17,15 @@ import pandas as pd
 
 from robustness.stats import ALPHA, NOTHING_TO_LOSE, correct, verdict_text
 
+QUESTIONS = {  # the question each script's results answer, which the report opens with
+    'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
+                             '(the theory), and does it fall with more tasks?',
+    'non_linear': 'A ResNet backbone shared by T tasks: does accuracy under damage rise with T?',
+    'train_bilingual_gpt2': 'Monolingual, bilingual and control GPT-2 models, trained with equal budgets.',
+    'test_gpt2': 'Do bilingual GPT-2 models keep more of their English (bits per byte) under weight damage?',
+    'run_glue_test': 'Fine-tuned on a task, does the bilingual model keep more accuracy under damage?',
+}
+
 
 def read_rows(path):
     """A tidy CSV as a DataFrame; `train_seed` is text ('' for a single model)."""

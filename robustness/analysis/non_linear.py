@@ -14,9 +14,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import (TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows, row_text,
+from robustness.analysis import (QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows, row_text,
                                  verdict_table, write_summary)
-from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
 from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, retained_areas, trend_test
 

@@ -11,10 +11,9 @@ import sys
 
 import numpy as np
 
-from robustness.analysis import (counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
+from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
                                  write_summary)
 from robustness.plots import errorbar_lines, figure, save
-from robustness.report import QUESTIONS
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import compare_rows, half_failure_of
 

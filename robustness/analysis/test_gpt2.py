@@ -12,9 +12,8 @@ import sys
 import numpy as np
 
 from robustness import plots
-from robustness.analysis import (counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
+from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
                                  write_summary)
-from robustness.report import QUESTIONS
 from robustness.perturb import KIND_TABLE
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import compare_rows, half_failure_of
