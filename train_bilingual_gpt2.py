@@ -57,6 +57,7 @@ import json
 import math
 import os
 import time
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -152,21 +153,6 @@ log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's ro
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
 
-rt = setup(device)
-seed_everything(train_seeds[0])
-
-if not scratch:
-    # the base of each training seed; one-line errors for a missing one, an unreachable hub model or a too long
-    # block, before any training
-    init_paths = {seed: init_from.replace('{seed}', str(seed)) for seed in train_seeds}
-    for path in dict.fromkeys(init_paths.values()):
-        pretrained_config = from_pretrained(AutoConfig, path, 'init_from')
-        positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
-        check(positions is None or block_size <= positions,
-              f"block_size: {block_size} is longer than the {positions} positions that {path} allows")
-    # the tokenizer of the first base serves every seed (bases of one recipe share theirs)
-    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_paths[train_seeds[0]], 'init_from')
-
 # Corpora -----------------------------------------------------------------------------------------
 
 
@@ -191,35 +177,6 @@ def load_documents(value, setting):
     return documents, 0
 
 
-if train_file:
-    english, replaced_en = load_documents(train_file, 'train_file')
-    check(len(english) >= 2, f"train_file: {train_file} has {len(english)} document; need at least 2 to hold one out")
-    held_out = max(1, round(len(english) * eval_fraction))
-    english = evenly(english, max_docs and max_docs + held_out)
-    held_out = max(1, round(len(english) * eval_fraction))
-    train_en, eval_en = english[:-held_out], english[-held_out:]
-else:
-    replaced_en = 0
-    train_en = evenly(corpora.chapters(corpora.english_verses('web'), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-    eval_en = evenly(corpora.chapters(corpora.english_verses('web'), books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-if second_file:
-    train_lang2, replaced_lang2 = load_documents(second_file, 'second_file')
-    train_lang2 = evenly(train_lang2, max_docs)
-else:
-    # the same books are held out of the second language: no model sees a translation of the evaluation text
-    replaced_lang2 = 0
-    train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
-
-if rt.is_master:
-    print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
-          f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
-          f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
-    claim(out_dir)  # one run per out_dir; forked training processes keep it
-    save_config(config, os.path.join(out_dir, 'config.json'))
-    for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
-        with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:
-            f.write('\n'.join(documents) + '\n')
 LOG_COLUMNS = ['model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes',
                'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s', 'replaced_bytes']
 
@@ -229,10 +186,6 @@ def unit_log(name, seed):
     return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_{name}_seed{seed}.csv'), LOG_COLUMNS,
                       key=('model', 'train_seed', 'split', 'step')) if rt.is_master else None
 
-transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
-if rt.device.type == 'cuda':
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
 
 # Tokenizers and token streams --------------------------------------------------------------------
 
@@ -282,15 +235,25 @@ def epoch_order(n_rows, stream_seed, epoch, rank):
     return order[rank::rt.world_size][:n_rows // rt.world_size]
 
 
-def take(n_rows, start, count, stream_seed, rank=rt.rank):
-    """Row indices [start, start + count) of process `rank`'s endless stream: epoch after epoch of a
-    fresh permutation. A function of the position only: that makes resume exact."""
+def take(n_rows, start, count, stream_seed, rank=None):
+    """Row indices [start, start + count) of process `rank`'s (default: this process's) endless stream: epoch after
+    epoch of a fresh permutation. A function of the position only: that makes resume exact."""
+    rank = rt.rank if rank is None else rank
     per_rank = n_rows // rt.world_size
     return torch.stack([epoch_order(n_rows, stream_seed, position // per_rank, rank)[position % per_rank]
                         for position in range(start, start + count)])
 
 
 # Training ----------------------------------------------------------------------------------------
+
+class Stream(NamedTuple):
+    """One language's share of every micro-batch: its token rows, the UTF-8 bytes each row stands for, how many rows
+    it gives each micro-batch, and the seed of its data order."""
+    rows: torch.Tensor
+    row_bytes: torch.Tensor
+    per_batch: int
+    seed: int
+
 
 
 def model_dir(name, seed):
@@ -390,12 +353,14 @@ def micro_batch(data, batch, state):
     """This process's sequences of micro-batch `batch` (English rows, then second-language rows), counting the bytes
     of text that every process's rows stand for (the data order is known to all)."""
     parts = []
-    for language, (seqs, seq_bytes, rows, stream) in data.items():
-        if not rows:
+    for language, stream in data.items():
+        if not stream.per_batch:
             continue
-        parts.append(seqs[take(len(seqs), batch * rows, rows, stream)])
+        start = batch * stream.per_batch
+        parts.append(stream.rows[take(len(stream.rows), start, stream.per_batch, stream.seed)])
         for rank in range(rt.world_size):
-            state[f'{language}_bytes'] += seq_bytes[take(len(seqs), batch * rows, rows, stream, rank)].sum().item()
+            picked = take(len(stream.rows), start, stream.per_batch, stream.seed, rank)
+            state[f'{language}_bytes'] += stream.row_bytes[picked].sum().item()
     return torch.cat(parts).to(rt.device, non_blocking=True)
 
 
@@ -419,8 +384,8 @@ def optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging):
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     state['step'] += 1
-    for language, (_, _, rows, _) in data.items():
-        state[f'{language}_tokens'] += rt.world_size * grad_accum * rows * block_size
+    for language, stream in data.items():
+        state[f'{language}_tokens'] += rt.world_size * grad_accum * stream.per_batch * block_size
     state['tokens'] += rt.world_size * grad_accum * batch_size * block_size
     return grad_norm, clipped_norm
 
@@ -493,8 +458,9 @@ def train(name, model_index, seed):
     # data order seeds; fine-tuning draws from streams of its own, so that a model fine-tuned from a base trained here
     # with the same seed never replays the base's order
     en_stream = seed + 1000 * model_index + (0 if scratch else 100_000)
-    data = {'en': (*sequences(tokenizer, train_en), batch_size - rows_lang2, en_stream),
-            'lang2': (*(sequences(tokenizer, train_lang2) if rows_lang2 else (None, None)), rows_lang2, en_stream + 500)}
+    data = {'en': Stream(*sequences(tokenizer, train_en), batch_size - rows_lang2, en_stream),
+            'lang2': Stream(*(sequences(tokenizer, train_lang2) if rows_lang2 else (None, None)), rows_lang2,
+                            en_stream + 500)}
     log = unit_log(name, seed)
     started = start(name, seed, steps, tokenizer, rows_lang2, log)
     if started is None:
@@ -539,6 +505,58 @@ def train(name, model_index, seed):
               f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} "
               f"bytes); saved {model_dir(name, seed)}")
 
+
+
+# Work: the runtime, the corpora, every (model, seed), the figure ---------------------------------------
+rt = setup(device)
+seed_everything(train_seeds[0])
+
+if not scratch:
+    # the base of each training seed; one-line errors for a missing one, an unreachable hub model or a too long
+    # block, before any training
+    init_paths = {seed: init_from.replace('{seed}', str(seed)) for seed in train_seeds}
+    for path in dict.fromkeys(init_paths.values()):
+        pretrained_config = from_pretrained(AutoConfig, path, 'init_from')
+        positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
+        check(positions is None or block_size <= positions,
+              f"block_size: {block_size} is longer than the {positions} positions that {path} allows")
+    # the tokenizer of the first base serves every seed (bases of one recipe share theirs)
+    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_paths[train_seeds[0]], 'init_from')
+
+transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
+if rt.device.type == 'cuda':
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+if train_file:
+    english, replaced_en = load_documents(train_file, 'train_file')
+    check(len(english) >= 2, f"train_file: {train_file} has {len(english)} document; need at least 2 to hold one out")
+    held_out = max(1, round(len(english) * eval_fraction))
+    english = evenly(english, max_docs and max_docs + held_out)
+    held_out = max(1, round(len(english) * eval_fraction))
+    train_en, eval_en = english[:-held_out], english[-held_out:]
+else:
+    replaced_en = 0
+    train_en = evenly(corpora.chapters(corpora.english_verses('web'), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+    eval_en = evenly(corpora.chapters(corpora.english_verses('web'), books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+if second_file:
+    train_lang2, replaced_lang2 = load_documents(second_file, 'second_file')
+    train_lang2 = evenly(train_lang2, max_docs)
+else:
+    # the same books are held out of the second language: no model sees a translation of the evaluation text
+    replaced_lang2 = 0
+    train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
+
+if rt.is_master:
+    print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
+          f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
+          f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
+    claim(out_dir)  # one run per out_dir; forked training processes keep it
+    save_config(config, os.path.join(out_dir, 'config.json'))
+    for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
+        with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(documents) + '\n')
 
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
 units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
