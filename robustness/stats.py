@@ -207,6 +207,14 @@ def paired_resamples(A, B, resamples, rng):
                rng.integers(0, draws, draws))
 
 
+def plain_interval(test, bounds=(-1.0, 1.0), level=0.95):
+    """The uncorrected `level` t interval of a test's estimate, clipped to `bounds`; None without a test."""
+    if test is None or not np.isfinite(test['estimate']):
+        return None
+    half = stats.t.ppf(0.5 + level / 2, test['df']) * test['se']
+    return [max(test['estimate'] - half, bounds[0]), min(test['estimate'] + half, bounds[1])]
+
+
 def percentile_interval(samples, bounds, level=0.95):
     """The central percentile interval of the finite `samples`, clipped to `bounds`; None when they do not vary."""
     samples = np.asarray([s for s in samples if s is not None and np.isfinite(s)], float)
@@ -286,6 +294,8 @@ def compare_rows(rows_a, rows_b, value, floors, higher_is_worse, fraction, resam
         'retained_area_a': [float(x) for x in areas_a], 'retained_area_b': [float(x) for x in areas_b],
         'test': test, 'reason': reason,
         'retained_fraction_difference': [float(x) for x in np.nanmean(fractions[0], 1) - np.nanmean(fractions[1], 1)],
+        'retained_fraction_difference_ci95': [plain_interval(welch(fa, fb)) if len(fa) > 1 and len(fb) > 1 else None
+                                              for fa, fb in zip(*fractions)],
         'crossover': point,
         'crossover_ci95': percentile_interval(crossings, (0.0, top)) if point is not None else None,
         'crossover_fraction_of_resamples': sum(c is not None for c in crossings) / resamples,

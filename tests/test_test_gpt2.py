@@ -160,6 +160,8 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert random['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
     assert random['difference'] == pytest.approx(np.mean(areas['bilingual']) - np.mean(areas['monolingual']), abs=1e-12)
     assert random['test']['unit'] == 'training seeds' and random['detectable'] > 0
+    assert all(ci is None or -1 <= ci[0] <= ci[1] <= 1 for ci in random['retained_fraction_difference_ci95'])
+    assert random['retained_fraction_difference_ci95'][0] is None  # the intact level: nothing varies
     # Holm over the table's tested rows: the interval agrees with the verdict; a single model against a family has no
     # seed-to-seed spread of its own, so no test
     assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4

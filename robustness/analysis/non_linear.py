@@ -11,13 +11,12 @@ import os
 import sys
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import (QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows, row_text,
-                                 verdict_table, write_summary)
+from robustness.analysis import (QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows,
+                                 row_text, verdict_table, write_summary)
 from robustness.perturb import KIND_TABLE
-from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, retained_areas, trend_test
+from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, plain_interval, retained_areas, trend_test
 
 CSV = 'nonlinear.csv'
 CHANCE = 0.5  # every task is balanced
@@ -76,8 +75,7 @@ def summarize(per_draw, task0, config):
             summary['comparisons'][name] = trend(areas_by_model(rows, counts), counts)
             described = trend(areas_by_model(select(task0), counts), counts)['test']
             if described is not None:
-                half = scipy_stats.t.ppf(0.975, described['df']) * described['se']
-                described['ci95'] = [max(described['estimate'] - half, -1.0), min(described['estimate'] + half, 1.0)]
+                described['ci95'] = plain_interval(described)
             summary['task_0'][name] = described
             summary['half_failure_level'][name] = {
                 T: half_failure_of(rows[rows.num_tasks == T], 'accuracy',
