@@ -194,7 +194,9 @@ def write_report(results='results', out='visuals/README.md', readme='README.md')
     if designs:
         parts += ['## The designs side by side', '', 'The verdicts of `test_gpt2.py` on the models of each design: '
                   'the offline default trains every model from scratch; other out_dirs hold other designs (`make '
-                  "finetune`: the paper's, every model fine-tuned from one English base).", '', designs]
+                  "finetune`: the paper's, each training seed's three models fine-tuned from an English base of its "
+                  "own, trained with that seed, so that the intervals over the training seeds cover the base's "
+                  'training as well as the fine-tuning).', '', designs]
     os.makedirs(report_dir, exist_ok=True)
     with open(out, 'w') as f:
         f.write('\n\n'.join(parts) + '\n')

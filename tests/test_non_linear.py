@@ -148,6 +148,10 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     assert entry['difference'] == pytest.approx(2 * fit.slope, abs=1e-12) and entry['test']['df'] == 2
     assert entry['test']['p'] == pytest.approx(fit.pvalue, rel=1e-9)
     assert summary['answer']['rows'] == 6 and entry['verdict'] in result.stdout
+    for row in summary['comparisons'].values():  # one verdict per row, its interval within what is possible
+        assert row['verdict'] in ('rises with T', 'falls with T', 'inconclusive') or \
+            row['verdict'].startswith(('equivalent within', 'no verdict: '))
+        assert row['ci'] is None or -1 <= row['ci'][0] <= row['ci'][1] <= 1
     assert 'change in retained area over T' in result.stdout
     for kind in ('random_deletion', 'magnitude_pruning'):
         assert (visuals / f'digits_nonlinear_{kind}.png').exists()

@@ -167,6 +167,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4
     assert summary['comparisons']['single - monolingual | random_deletion | blocks']['verdict'] == \
         'no verdict: one side has a single training seed: its seed-to-seed spread is unknown'
+    assert all(isinstance(row['verdict'], str) and row['verdict'] for row in summary['comparisons'].values())
     for row in (row for row in summary['comparisons'].values() if row['test']):
         low, high = row['ci']
         assert -1 <= low <= high <= 1 and (low > 0 or high < 0) == (row['outcome'] in ('higher', 'lower'))
