@@ -47,13 +47,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def provenance():
-    """What produced a run: the commit and whether the tree had changes (None outside a git checkout), and the
+    """What produced a run: the commit and whether the tracked code had changes (None outside a git checkout), and the
     installed version of every package that requirements.txt pins."""
     git = lambda *args: subprocess.run(['git', *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
     try:
         head = git('rev-parse', 'HEAD')
         commit = head.stdout.strip() if head.returncode == 0 else None
-        dirty = bool(git('status', '--porcelain', '--untracked-files=no').stdout.strip()) if commit else None
+        # a run rewrites visuals/ and the README's measured block itself: those are output, not changes to the code
+        dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)visuals',
+                         ':(exclude)README.md').stdout.strip()) if commit else None
     except (OSError, subprocess.TimeoutExpired):
         commit = dirty = None
     packages = {}
