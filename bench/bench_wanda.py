@@ -36,7 +36,7 @@ device = 'cpu'
 configure(globals())
 torch.manual_seed(0)
 model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=window, n_embd=n_embd, n_layer=n_layer,
-                                   n_head=n_head)).to(device).eval()
+                                   n_head=n_head, bos_token_id=0, eos_token_id=0)).to(device).eval()
 calibration = torch.randint(0, vocab_size, (windows, window))
 linears = [module for module in model.modules() if isinstance(module, (torch.nn.Linear, Conv1D))]
 

@@ -54,6 +54,10 @@ def answer(summary, trend=False):
     return text
 
 
+def detectable_cell(row):
+    return 'n/a' if row['detectable'] is None else f"{row['detectable']:.3f}"
+
+
 def ci_cell(row):
     if row['ci'] is None:
         return 'n/a'
@@ -67,7 +71,7 @@ def comparison_table(summary):
     for name, row in summary.get('comparisons', {}).items():
         test = row['test']
         rows.append([name, row['verdict'], number(row['difference']), ci_cell(row),
-                     f"{test['p']:.3g}" if test else 'n/a', number(row['detectable'], 3),
+                     f"{test['p']:.3g}" if test else 'n/a', detectable_cell(row),
                      f"{row['training_seeds'][0]}, {row['training_seeds'][1]} x {row['repeats']}"])
         details.append([name, half_failure_cell(row['half_failure_level']),
                         'none' if row['crossover'] is None else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
@@ -111,7 +115,7 @@ def nonlinear_tables(summary):
     intact = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None)
     counts = summary['task_counts']
     rows = [[name, row['verdict'], number(row['difference']), ci_cell(row), f"{row['test']['p']:.3g}" if row['test'] else 'n/a',
-             number(row['detectable'], 3),
+             detectable_cell(row),
              ', '.join(f"{sum(v for v in values if v is not None) / max(len(values), 1):.3f}"
                        for values in (row.get('retained_area') or {}).values())]
             for name, row in summary['comparisons'].items()]
