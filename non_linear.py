@@ -137,52 +137,62 @@ print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(
 COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
            'sparsity']
 KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
-grid = trial_grid(kinds, scope, ['all'], grids, repeats)
 
 
-def train_and_measure(T, train_seed, part=None):
+def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, part=None):
     """Train the model of (T, train_seed), or load it from an earlier run, and measure the trials that no log holds
-    yet, into nonlinear.csv or into its part file `part` (a process of its own)."""
+    yet, into nonlinear.csv or into its part file `part` (a process of its own). `images`: (x_train, y_train, x_test,
+    y_test); `training`: the samples per model (max_samples), their seed, and multitask.train's epochs, batch_size, lr
+    and weight_decay; `sweep`: the dataset's name, the trials, the damage seed, each kind's perturb options and the
+    evaluation batch size."""
     started = time.time()
+    x_train, y_train, x_test, y_test = images
+    unit = dict(dataset=sweep['dataset'], num_tasks=T, train_seed=train_seed)
     log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY, part=part)
-    test_images, test_tasks, test_labels = (tensor.to(rt.device) for tensor in stacked(task_data(x_test, y_test, T)))
-    trials = pending(grid, measured, lambda t: dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=t.kind,
-                                                   scope=t.scope, level=t.level, repeat=t.repeat))
+    test_images, test_tasks, test_labels = (tensor.to(device) for tensor in stacked(task_data(x_test, y_test, T)))
+    trials = pending(sweep['trials'], measured, lambda t: dict(**unit, kind=t.kind, scope=t.scope, level=t.level,
+                                                             repeat=t.repeat))
     if not trials:
         return
     seed_everything(train_seed)
-    model = build_model(T).to(rt.device)
+    model = build_model(T).to(device)
     checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
     if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
-        model.load_state_dict(torch.load(checkpoint, map_location=rt.device))
+        model.load_state_dict(torch.load(checkpoint, map_location=device))
         model.eval()
     else:
         # The task samples depend on (seed, T) only: training seeds differ in initialisation and batch order.
-        train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, max_samples // T,
-                                                                    np.random.default_rng([seed, T])))
-        train(model, train_images, train_tasks, train_labels, epochs, batch_size, lr, weight_decay,
-              torch.Generator().manual_seed(train_seed))
+        per_task = training['max_samples'] // T
+        train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, per_task,
+                                                                    np.random.default_rng([training['seed'], T])))
+        train(model, train_images, train_tasks, train_labels, training['epochs'], training['batch_size'],
+              training['lr'], training['weight_decay'], torch.Generator().manual_seed(train_seed))
         torch.save(model.state_dict(), checkpoint)
-        print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({max_samples // T} per task) "
+        print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({per_task} per task) "
               f"in {time.time() - started:.1f} s")
 
     def record(trial, result, sparsity, seconds):
         accuracy, loss = result
-        log.write_rows([dict(dataset=dataset, num_tasks=T, train_seed=train_seed, kind=trial.kind, scope=trial.scope,
-                             level=trial.level, repeat=trial.repeat, task=t, accuracy=float(accuracy[t]),
-                             loss=float(loss[t]), sparsity=sparsity) for t in range(T)])
+        log.write_rows([dict(**unit, kind=trial.kind, scope=trial.scope, level=trial.level, repeat=trial.repeat,
+                             task=t, accuracy=float(accuracy[t]), loss=float(loss[t]), sparsity=sparsity)
+                        for t in range(T)])
 
-    run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T, eval_batch_size),
-               record, seed, options={kind: kind_options(kind, nm_group) for kind in kinds},
-               desc=f'T={T} seed {train_seed}')
+    run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T,
+                                               sweep['eval_batch_size']),
+               record, sweep['seed'], options=sweep['options'], desc=f'T={T} seed {train_seed}')
     print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
 
 
 started = time.time()
+images = (x_train, y_train, x_test, y_test)
+training = dict(max_samples=max_samples, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
+sweep = dict(dataset=dataset, trials=trial_grid(kinds, scope, ['all'], grids, repeats), seed=seed,
+             options={kind: kind_options(kind, nm_group) for kind in kinds}, eval_batch_size=eval_batch_size)
 units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
 # on a CPU each (T, training seed) in a single-thread process of its own, into a part file
-run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s)) for T, s in units], min(len(units), jobs or os.cpu_count() or 1),
-          os.path.join(out_dir, 'logs'), 'jobs', parallel=rt.device.type == 'cpu', parts=True)
+run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, training, sweep, out_dir, rt.device)) for T, s in units],
+          min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'jobs',
+          parallel=rt.device.type == 'cpu', parts=True)
 merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
 print(f"trained and measured in {time.time() - started:.1f} s")
 

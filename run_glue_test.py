@@ -196,21 +196,26 @@ print(f"train {len(data['train']['label'])} examples, validation {len(validation
 columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
            'sparsity', 'examples']
 KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
-unit_name = lambda label, train_seed: label + (f'_seed{train_seed}' if train_seed != '' else '')
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
 with open(os.path.join(out_dir, 'floors.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss
     json.dump(floors, f, indent=2)
 
 
-def calibration_tokens(tokenizer):
+def unit_name(label, train_seed):
+    return label + (f'_seed{train_seed}' if train_seed != '' else '')
+
+
+def calibration_tokens(tokenizer, sweep, task_data):
     """Wanda's calibration: `calibration_windows` windows of max_length tokens of calibration_file, or of the
     training sentences (never the evaluation split)."""
-    if calibration_file:
-        text = open(calibration_file, encoding='utf-8').read(calibration_windows * max_length * 16)
+    window = sweep['max_length']
+    if sweep['calibration_file']:
+        text = open(sweep['calibration_file'], encoding='utf-8').read(sweep['calibration_windows'] * window * 16)
     else:
-        text = ' '.join(s for column in ('sentence1', 'sentence2') for s in (data['train'][column] or [])[:20000])
-    return token_windows(tokenizer(text, add_special_tokens=False)['input_ids'], calibration_windows, max_length,
+        train_split = task_data['data']['train']
+        text = ' '.join(s for column in ('sentence1', 'sentence2') for s in (train_split[column] or [])[:20000])
+    return token_windows(tokenizer(text, add_special_tokens=False)['input_ids'], sweep['calibration_windows'], window,
                          'calibration_file')
 
 
@@ -218,46 +223,50 @@ def measured(logs, **key):
     return any(results.has(**key) for results in logs)
 
 
-def write(log, logs, unit, trial, result, sparsity):
+def write(log, logs, unit, trial, result, sparsity, task_data):
     """The rows of one measurement (a row per metric) of `unit` ({'model', 'train_seed'}) under `trial` (a Trial)."""
-    for metric in metrics:
-        key = dict(**unit, task=task, **trial._asdict(), metric=metric)
+    for metric in task_data['metrics']:
+        key = dict(**unit, task=task_data['name'], **trial._asdict(), metric=metric)
         if measured(logs, **key):
             continue  # written before an interruption between the metrics of one measurement
-        log.write(dict(**key, value=result[metric], baseline=floors[metric], loss=result['loss'], sparsity=sparsity,
-                       examples=len(validation_labels)))
+        log.write(dict(**key, value=result[metric], baseline=task_data['floors'][metric], loss=result['loss'],
+                       sparsity=sparsity, examples=len(task_data['data']['validation']['label'])))
 
 
-def classifier(label, train_seed, path, name):
+def classifier(label, train_seed, path, task_data, finetuning, out_dir, device):
     """(tokenizer, classifier) of one model and training seed, fine-tuned on the task once and saved; a rerun loads
-    the saved classifier."""
-    seed_everything(seed)
-    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{unit_name(label, train_seed)}')
+    the saved classifier. `finetuning`: the tokenizer folder and heads of a state-dict entry, and the optimizer
+    settings (epochs, batch_size, lr, weight_decay, warmup, grad_clip, max_length, seed)."""
+    seed_everything(finetuning['seed'])
+    task, name = task_data['name'], unit_name(label, train_seed)
+    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{task}_{name}')
     if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
         print(f'{name}: loading the fine-tuned classifier from {finetuned_dir}')
         tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(runtime.device)
+        model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(device)
     else:
-        tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
-        model = load_model(AutoModelForSequenceClassification, path, 'models', n_head, num_labels=num_labels,
-                           problem_type='regression' if regression else 'single_label_classification')
+        tokenizer = load_tokenizer(path, 'models', finetuning['tokenizer_dir'])
+        model = load_model(AutoModelForSequenceClassification, path, 'models', finetuning['n_head'],
+                           num_labels=task_data['num_labels'],
+                           problem_type='regression' if task_data['regression'] else 'single_label_classification')
         glue.set_padding(tokenizer, model)
-        model.to(runtime.device).train()
+        model.to(device).train()
         collator = DataCollatorWithPadding(tokenizer)  # pads each batch to its longest example
-        train_features = glue.encode(tokenizer, data['train'], max_length)
-        loader = torch.utils.data.DataLoader(train_features, batch_size=batch_size, shuffle=True, collate_fn=collator,
-                                             generator=torch.Generator().manual_seed(seed))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        steps = epochs * len(loader)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * steps), steps)
+        train_features = glue.encode(tokenizer, task_data['data']['train'], finetuning['max_length'])
+        loader = torch.utils.data.DataLoader(train_features, batch_size=finetuning['batch_size'], shuffle=True,
+                                             collate_fn=collator,
+                                             generator=torch.Generator().manual_seed(finetuning['seed']))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=finetuning['lr'], weight_decay=finetuning['weight_decay'])
+        steps = finetuning['epochs'] * len(loader)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(finetuning['warmup'] * steps), steps)
         progress = tqdm(total=steps, desc=f'fine-tuning {name} on {task}')
-        for epoch in range(epochs):
+        for epoch in range(finetuning['epochs']):
             for batch in loader:
-                batch = {key: tensor.to(runtime.device) for key, tensor in batch.items()}
-                with autocast(runtime.device):
+                batch = {key: tensor.to(device) for key, tensor in batch.items()}
+                with autocast(device):
                     loss = model(**batch).loss
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), finetuning['grad_clip'])
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -271,69 +280,82 @@ def classifier(label, train_seed, path, name):
     return tokenizer, model.eval()
 
 
-def measure(label, train_seed, path, part=None):
+def measure(label, train_seed, path, task_data, finetuning, sweep, out_dir, device, part=None):
     """Fine-tune (or load) the classifier of one model and training seed, then measure every damage and distraction
-    trial that no log holds yet: into glue.csv, or into its part file `part` (a process of its own)."""
+    trial that no log holds yet: into glue.csv, or into its part file `part` (a process of its own). `task_data`: the
+    task's name, splits, metrics, their floors, labels and distractor words; `sweep`: the trials, the damage seed, the
+    kinds and the N:M group, the evaluation batches, Wanda's calibration and the distraction grid."""
     log, logs = open_log(out_dir, 'glue.csv', columns, KEY, part=part)
     name = label + (f' seed {train_seed}' if train_seed != '' else '')
     unit = dict(model=label, train_seed=train_seed)
-    tokenizer, model = classifier(label, train_seed, path, name)
+    metrics, floors, validation = task_data['metrics'], task_data['floors'], task_data['data']['validation']
+    tokenizer, model = classifier(label, train_seed, path, task_data, finetuning, out_dir, device)
     collator = DataCollatorWithPadding(tokenizer)
-    eval_batches = glue.batches(glue.encode(tokenizer, data['validation'], max_length), collator, eval_batch_size,
-                                runtime.device)
+    batches_of = lambda split: glue.batches(glue.encode(tokenizer, split, sweep['max_length']), collator,
+                                            sweep['eval_batch_size'], device)
+    eval_batches = batches_of(validation)
     n_layers = num_layers(model)
 
     start = time.perf_counter()
-    intact = glue.evaluate(model, eval_batches, metrics, runtime.device)
+    intact = glue.evaluate(model, eval_batches, metrics, device)
     intact_seconds = time.perf_counter() - start
     print(f'{name}: intact: ' + ', '.join(f'{m} {intact[m]:.4f} (constant predictor {floors[m]:.4f})' for m in metrics)
-          + f", loss {intact['loss']:.4f}; {len(validation_labels) / intact_seconds:.0f} examples/s")
+          + f", loss {intact['loss']:.4f}; {len(validation['label']) / intact_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the intact model
-    todo = pending(trial_grid(damage_kinds, scope, layer_sets, grids, repeats), logs,
-                   lambda t: dict(model=label, train_seed=train_seed, task=task, **t._asdict(), metric=metrics[-1]))
-    calibration = calibration_tokens(tokenizer) if 'wanda_pruning' in damage_kinds else None
+    todo = pending(sweep['trials'], logs, lambda t: dict(**unit, task=task_data['name'], **t._asdict(), metric=metrics[-1]))
+    calibration = calibration_tokens(tokenizer, sweep, task_data) if 'wanda_pruning' in sweep['kinds'] else None
     timing = []
 
     def score():
         start = time.perf_counter()
-        result = glue.evaluate(model, eval_batches, metrics, runtime.device)
+        result = glue.evaluate(model, eval_batches, metrics, device)
         timing.append(time.perf_counter() - start)
         return result
 
     def record(trial, result, sparsity, seconds):
-        write(log, logs, unit, trial, result, sparsity)
+        write(log, logs, unit, trial, result, sparsity, task_data)
 
     started = time.perf_counter()
-    run_trials(model, todo, score, record, seed, layers_of=lambda trial: layer_indices(trial.layers, n_layers),
-               options={kind: kind_options(kind, nm_group, calibration) for kind in damage_kinds}, desc=f'damage {name}',
-               intact=intact)
+    options = {kind: kind_options(kind, sweep['nm_group'], calibration) for kind in sweep['kinds']}
+    run_trials(model, todo, score, record, sweep['seed'], layers_of=lambda trial: layer_indices(trial.layers, n_layers),
+               options=options, desc=f'damage {name}', intact=intact)
     if timing:
         eval_seconds, damage_seconds = sum(timing), time.perf_counter() - started - sum(timing)
-        print(f'{name}: {len(timing)} damaged evaluations: {len(timing) * len(validation_labels) / eval_seconds:.0f} '
-              f'examples/s in the evaluations ({len(validation_labels) / intact_seconds:.0f} intact); '
+        examples = len(validation['label'])
+        print(f'{name}: {len(timing)} damaged evaluations: {len(timing) * examples / eval_seconds:.0f} '
+              f'examples/s in the evaluations ({examples / intact_seconds:.0f} intact); '
               f'damaging and restoring the weights took {damage_seconds:.1f} s, '
               f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
 
     # distraction: random words from the word list inserted into every sentence
-    if 'distraction' in kinds:
-        trials = [(level, repeat) for level in distraction_levels for repeat in range(1 if level == 0 else distraction_repeats)]
-        for level, repeat in tqdm(trials, desc=f'distraction {name}'):
-            if measured(logs, model=label, train_seed=train_seed, task=task, kind='distraction', scope='inputs', layers='none',
-                        level=level, repeat=repeat, metric=metrics[-1]):
-                continue
-            if level == 0:
-                result = intact
-            else:
-                distracted = glue.distract(data['validation'], level, distractor_words, seed=seed + repeat)
-                result = glue.evaluate(model, glue.batches(glue.encode(tokenizer, distracted, max_length), collator,
-                                                           eval_batch_size, runtime.device), metrics, runtime.device)
-            write(log, logs, unit, Trial('distraction', 'inputs', 'none', level, repeat), result, 0.0)
+    for level, repeat in tqdm(sweep['distraction'], desc=f'distraction {name}'):
+        trial = Trial('distraction', 'inputs', 'none', level, repeat)
+        if measured(logs, **unit, task=task_data['name'], **trial._asdict(), metric=metrics[-1]):
+            continue
+        if level == 0:
+            result = intact
+        else:
+            distracted = glue.distract(validation, level, task_data['distractor_words'], seed=sweep['seed'] + repeat)
+            result = glue.evaluate(model, batches_of(distracted), metrics, device)
+        write(log, logs, unit, trial, result, 0.0, task_data)
     print(f'{name}: done')
 
 
+# what every classifier shares: the task, the fine-tuning recipe, the sweep
+task_data = dict(name=task, data=data, metrics=metrics, floors=floors, num_labels=num_labels, regression=regression,
+                 distractor_words=distractor_words)
+finetuning = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                  grad_clip=grad_clip, max_length=max_length, seed=seed, n_head=n_head)
+sweep = dict(trials=trial_grid(damage_kinds, scope, layer_sets, grids, repeats), seed=seed, kinds=damage_kinds,
+             nm_group=nm_group, max_length=max_length, eval_batch_size=eval_batch_size, calibration_file=calibration_file,
+             calibration_windows=calibration_windows,
+             distraction=[(level, repeat) for level in distraction_levels
+                          for repeat in range(1 if level == 0 else distraction_repeats)] if 'distraction' in kinds else [])
 # on a CPU each model in a single-thread process of its own, into a part file
-run_units(measure, [(unit_name(label, train_seed), (label, train_seed, path)) for label, train_seed, path in units],
+run_units(measure, [(unit_name(label, train_seed),
+                     (label, train_seed, path, task_data, dict(finetuning, tokenizer_dir=tokenizer_dirs.get(label, '')),
+                      sweep, out_dir, runtime.device)) for label, train_seed, path in units],
           min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
           parallel=runtime.device.type == 'cpu', parts=True)
 merge_parts(out_dir, 'glue.csv', columns, KEY)

@@ -450,17 +450,15 @@ def evaluate_and_save(name, seed, log, model, tokenizer, optimizer, scheduler, s
         save_checkpoint(model_dir(name, seed), model, tokenizer, optimizer, scheduler, state)
 
 
-def train(name, model_index, seed):
-    """Train one model with one training seed (resuming from its latest checkpoint), logging and saving as it goes."""
-    steps = control_steps if name == 'control' else max_steps
-    rows_lang2 = lang2_rows if name == 'bilingual' else 0
+def train(name, seed, steps, rows_lang2, data_seed, corpus):
+    """Train one model with one training seed for `steps` optimizer steps, `rows_lang2` of each micro-batch's rows in
+    the second language, its data order drawn from `data_seed`, on `corpus` (English and second-language training
+    documents, and the undecodable bytes they had), resuming from its latest checkpoint, logging and saving as it
+    goes. The recipe (batch, block, accumulation, intervals) is the script's settings."""
     tokenizer = build_tokenizer(name)
-    # data order seeds; fine-tuning draws from streams of its own, so that a model fine-tuned from a base trained here
-    # with the same seed never replays the base's order
-    en_stream = seed + 1000 * model_index + (0 if scratch else 100_000)
-    data = {'en': Stream(*sequences(tokenizer, train_en), batch_size - rows_lang2, en_stream),
-            'lang2': Stream(*(sequences(tokenizer, train_lang2) if rows_lang2 else (None, None)), rows_lang2,
-                            en_stream + 500)}
+    data = {'en': Stream(*sequences(tokenizer, corpus['en']), batch_size - rows_lang2, data_seed),
+            'lang2': Stream(*(sequences(tokenizer, corpus['lang2']) if rows_lang2 else (None, None)), rows_lang2,
+                            data_seed + 500)}
     log = unit_log(name, seed)
     started = start(name, seed, steps, tokenizer, rows_lang2, log)
     if started is None:
@@ -489,7 +487,7 @@ def train(name, model_index, seed):
             if rt.is_master and not log.has(model=name, train_seed=seed, split='train', step=state['step']):
                 log.write(dict(model=name, train_seed=seed, split='train', step=state['step'], **counts(state),
                                loss=loss_value, lr=lr, grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
-                               tokens_per_s=tokens_per_s, replaced_bytes=replaced_en + replaced_lang2))
+                               tokens_per_s=tokens_per_s, replaced_bytes=corpus['replaced_bytes']))
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
@@ -559,15 +557,23 @@ if rt.is_master:
             f.write('\n'.join(documents) + '\n')
 
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
+corpus = dict(en=train_en, lang2=train_lang2, replaced_bytes=replaced_en + replaced_lang2)
 units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
+jobs_of_units = []
+for name, seed in units:
+    steps = control_steps if name == 'control' else max_steps
+    rows_lang2 = lang2_rows if name == 'bilingual' else 0
+    # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base trained
+    # here with the same seed never replays the base's order
+    data_seed = seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000)
+    jobs_of_units.append((f'{name}_seed{seed}', (name, seed, steps, rows_lang2, data_seed, corpus)))
 slots = min(len(units), jobs or os.cpu_count() or 1)
 parallel = rt.device.type == 'cpu' and not rt.distributed and slots > 1
 if parallel:
     for name in train_models:  # trained once, before the processes share them
         build_tokenizer(name)
 # on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-run_units(train, [(f'{name}_seed{seed}', (name, MODELS.index(name), seed)) for name, seed in units], slots,
-          os.path.join(out_dir, 'logs'), 'train_seeds', parallel=parallel)
+run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_seeds', parallel=parallel)
 
 # The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
 if rt.is_master:
