@@ -35,7 +35,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 
 from robustness import glue
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
-from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.perturb import KINDS, SCOPES, kind_options, num_layers
 from robustness.analysis.run_glue_test import analyze
 from robustness.provenance import record_run
@@ -160,17 +160,14 @@ runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 
 # data: {'train': split, 'validation': split}, split = {'sentence1': [...], 'sentence2': [...] or None, 'label': [...]}
-try:
-    if task == 'translation':
-        data = glue.translation_verses(train_size, validation_size, seed=seed)
-    elif task == 'paraphrase':
-        data = glue.paraphrase_pairs(train_size, validation_size, seed=seed, negatives=negatives)
-    elif task == 'csv':
-        data = {'train': glue.read_csv(train_file, 'train_file'), 'validation': glue.read_csv(validation_file, 'validation_file')}
-    else:
-        data = glue.load_glue(task)
-except ValueError as error:
-    fail(str(error))
+if task == 'translation':
+    data = glue.translation_verses(train_size, validation_size, seed=seed)
+elif task == 'paraphrase':
+    data = glue.paraphrase_pairs(train_size, validation_size, seed=seed, negatives=negatives)
+elif task == 'csv':
+    data = {'train': glue.read_csv(train_file, 'train_file'), 'validation': glue.read_csv(validation_file, 'validation_file')}
+else:
+    data = glue.load_glue(task)
 for name, limit in (('train', max_train_examples), ('validation', max_eval_examples)):
     if limit and task not in glue.OFFLINE_TASKS:
         data[name] = {column: values[:limit] if values is not None else None for column, values in data[name].items()}

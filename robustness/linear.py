@@ -8,7 +8,7 @@ Errors are half mean squared errors, the data term of the training loss.
 import numpy as np
 import torch
 
-from robustness.config import check
+from robustness.config import check, fail
 from robustness.perturb import KIND_TABLE, smallest_mask
 
 LINEAR_KINDS = ('gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise')
@@ -105,7 +105,7 @@ def corrupt(W, kind, level, draws):
         return W * (1 + level * draws)
     if kind == 'random_deletion':
         return W.masked_fill(draws < level, 0.0)
-    raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(LINEAR_KINDS)}")
+    fail(f"unknown kind {kind!r}; valid: {', '.join(LINEAR_KINDS)}")
 
 
 def half_mse(heads, representations, tasks):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from robustness.config import fail
 from robustness.perturb import block_lists
 from robustness.runtime import autocast
 
@@ -60,7 +61,7 @@ def windows(n_tokens, max_length, stride):
     stride == max_length the windows overlap by one token.
     """
     if max_length < 2 or not 0 < stride <= max_length:
-        raise ValueError(f"need max_length >= 2 and 1 <= stride <= max_length, got {max_length} and {stride}")
+        fail(f"need max_length >= 2 and 1 <= stride <= max_length, got {max_length} and {stride}")
     spans, begin, previous_end = [], 0, 0
     while n_tokens >= 2 and previous_end < n_tokens:
         end = min(begin + max_length, n_tokens)
@@ -77,7 +78,7 @@ def _blocks(model):
     """The transformer blocks of a causal LM: its one ModuleList with an entry per layer."""
     lists = block_lists(model)
     if len(lists) != 1:
-        raise ValueError(f"first_block > 0 needs one list of transformer blocks; {type(model).__name__} has "
+        fail(f"first_block > 0 needs one list of transformer blocks; {type(model).__name__} has "
                          f"{len(lists)}")
     return next(iter(lists.values()))
 
@@ -121,7 +122,7 @@ class SlidingWindowNLL:
             # replay it from the blocks before first_block, which the perturbations of these trials never touch.
             blocks = _blocks(model)
             if not 0 < first_block < len(blocks):
-                raise ValueError(f"first_block {first_block} is outside the model's {len(blocks)} blocks")
+                fail(f"first_block {first_block} is outside the model's {len(blocks)} blocks")
             self.cached = []
 
             def keep(module, args, output):

@@ -74,6 +74,7 @@ import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
+from robustness.config import fail
 
 
 @dataclass(frozen=True)
@@ -190,16 +191,16 @@ def scoped_parameters(model, scope='attn', layers=None):
     """[(name, parameter)] that `perturbed(model, kind, amount, scope, layers=layers)` touches."""
     valid = dict.fromkeys(SCOPES + CONV_SCOPES)
     if scope not in valid:
-        raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(valid)}")
+        fail(f"unknown scope {scope!r}; valid: {', '.join(valid)}")
     lists = block_lists(model)
     if not lists and scope in ('attn', 'mlp', 'blocks'):
-        raise ValueError(f"scope {scope!r}: cannot find the transformer blocks of {type(model).__name__} (a "
+        fail(f"scope {scope!r}: cannot find the transformer blocks of {type(model).__name__} (a "
                          f"ModuleList with one entry per layer)")
     if layers is not None and len(layers):
         count = num_layers(model)
         bad = [layer for layer in layers if not 0 <= layer < count]
         if bad:
-            raise ValueError(f"layers {bad} are outside the model's {count} transformer blocks (0..{count - 1})")
+            fail(f"layers {bad} are outside the model's {count} transformer blocks (0..{count - 1})")
     chosen = []
     for name, parameter in model.named_parameters():  # shared (tied) parameters come once
         block = _block_index(name, lists)
@@ -208,7 +209,7 @@ def scoped_parameters(model, scope='attn', layers=None):
         if _in_scope(name, scope, block):
             chosen.append((name, parameter))
     if not chosen:
-        raise ValueError(f"scope {scope!r} with layers {layers} selects no parameter of {type(model).__name__}")
+        fail(f"scope {scope!r} with layers {layers} selects no parameter of {type(model).__name__}")
     return chosen
 
 
@@ -239,10 +240,10 @@ def _unit_axis(module, weight):
 
 def _check_amount(kind, amount):
     if kind not in KIND_TABLE:
-        raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+        fail(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
     low, high = AMOUNT_RANGES[kind]
     if not (amount >= low and (high is None or amount <= high)):
-        raise ValueError(f"{kind}: amount {amount} is outside [{low}, {'inf' if high is None else high}]")
+        fail(f"{kind}: amount {amount} is outside [{low}, {'inf' if high is None else high}]")
 
 
 def _linear_weights(model, parameters):
@@ -257,7 +258,7 @@ def _head_size(model, kind):
     if not size and getattr(config, 'num_attention_heads', None) and getattr(config, 'hidden_size', None):
         size = config.hidden_size // config.num_attention_heads
     if not size:
-        raise ValueError(f"{kind}: cannot read the head size of {type(model).__name__} from its config "
+        fail(f"{kind}: cannot read the head size of {type(model).__name__} from its config "
                          f"(head_dim, or hidden_size and num_attention_heads)")
     return int(size)
 
@@ -268,7 +269,7 @@ def _targets(model, kind, scope, layers, options):
     allowed = set(KIND_TABLE[kind].options)
     unknown = set(options) - allowed
     if unknown:
-        raise ValueError(f"{kind}: unknown option {', '.join(sorted(unknown))}"
+        fail(f"{kind}: unknown option {', '.join(sorted(unknown))}"
                          + (f"; valid: {', '.join(sorted(allowed))}" if allowed else ''))
     if kind == 'head_deletion':
         modules = dict(model.named_modules())
@@ -277,37 +278,37 @@ def _targets(model, kind, scope, layers, options):
                    any(part in ATTENTION_WORDS for part in name.split('.')[:-2]) and
                    isinstance(modules[name.rpartition('.')[0]], (nn.Linear, Conv1D))]
         if not outputs:
-            raise ValueError(f"head_deletion: scope {scope!r} holds no attention output projection of "
+            fail(f"head_deletion: scope {scope!r} holds no attention output projection of "
                              f"{type(model).__name__} (use attn, blocks or all)")
         size = _head_size(model, kind)
         for name, w in outputs:
             width = w.shape[0] if isinstance(modules[name.rpartition('.')[0]], Conv1D) else w.shape[1]
             if width % size:
-                raise ValueError(f"head_deletion: {name} takes {width} inputs, not a multiple of the head size {size}")
+                fail(f"head_deletion: {name} takes {width} inputs, not a multiple of the head size {size}")
         return outputs
     if kind == 'nm_pruning':
         group = options.get('group', 4)
         if not isinstance(group, int) or group < 1:
-            raise ValueError(f"nm_pruning: group {group!r} must be a positive integer")
+            fail(f"nm_pruning: group {group!r} must be a positive integer")
         # A convolution whose input channels the group does not divide (the image's 1 or 3 channels) stays dense, as
         # in NVIDIA's ASP; any other matrix must divide.
         matrices = [(name, w) for name, w in parameters if w.dim() == 2 or w.dim() > 2 and w.shape[1] % group == 0]
         if not matrices:
-            raise ValueError(f"nm_pruning: scope {scope!r} holds no weight matrix whose inputs groups of {group} divide")
+            fail(f"nm_pruning: scope {scope!r} holds no weight matrix whose inputs groups of {group} divide")
         modules = dict(model.named_modules())
         for name, w in matrices:
             width = _nm_view(modules, name, w).shape[1]
             if width % group:
-                raise ValueError(f"nm_pruning: group {group} does not divide the {width} inputs of {name}")
+                fail(f"nm_pruning: group {group} does not divide the {width} inputs of {name}")
         return matrices
     if kind == 'wanda_pruning':
         calibration = options.get('calibration')
         if not isinstance(calibration, torch.Tensor) or calibration.dtype != torch.long or calibration.dim() != 2 \
                 or calibration.numel() == 0:
-            raise ValueError("wanda_pruning: needs calibration=input_ids, a non-empty LongTensor (windows x tokens)")
+            fail("wanda_pruning: needs calibration=input_ids, a non-empty LongTensor (windows x tokens)")
         linears = _linear_weights(model, parameters)
         if not linears:
-            raise ValueError(f"wanda_pruning: scope {scope!r} holds no linear layer of {type(model).__name__}")
+            fail(f"wanda_pruning: scope {scope!r} holds no linear layer of {type(model).__name__}")
         return [(name, w) for name, w in parameters if name in linears]
     return parameters
 
@@ -450,7 +451,7 @@ def _neuron_deletion(model, amount, seed, parameters, options):
             # The weight along its unit axis; biases and layer-norm vectors entry by entry.
             along = axis if w is weight else 0
             if w.shape[along] != units:
-                raise ValueError(f"neuron_deletion: cannot align {owner}.{attribute} {tuple(w.shape)} with {units} units")
+                fail(f"neuron_deletion: cannot align {owner}.{attribute} {tuple(w.shape)} with {units} units")
             shape = [1] * w.dim()
             shape[along] = units
             w.masked_fill_(drop.view(shape), 0)

@@ -9,6 +9,8 @@ import os
 
 import pandas as pd
 
+from robustness.config import fail
+
 
 NO_TRAIN_SEED = ''  # the train_seed of a single model (not one of a family folder's seed_<s>/ models)
 
@@ -30,7 +32,7 @@ class ResultsLog:
             with open(path, newline='') as f:
                 reader = csv.DictReader(f)
                 if reader.fieldnames != self.columns:
-                    raise ValueError(f"{path} has columns {reader.fieldnames}, expected {self.columns}; "
+                    fail(f"{path} has columns {reader.fieldnames}, expected {self.columns}; "
                                      f"move it away or choose another out_dir")
                 self.done = {self._key(row) for row in reader}
         else:

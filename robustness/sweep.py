@@ -57,7 +57,7 @@ def scopes_of(kind, scopes):
         return list(scopes)
     first = next((s for s in scopes if s in HEAD_SCOPES), None)
     if first is None:
-        raise ValueError(f"{kind}: no attention heads in scope {', '.join(scopes)}; use {', '.join(HEAD_SCOPES)}")
+        fail(f"{kind}: no attention heads in scope {', '.join(scopes)}; use {', '.join(HEAD_SCOPES)}")
     return [first]
 
 

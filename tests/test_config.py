@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from robustness.config import ConfigError, check_choices, check_range, configure, save_config
 from robustness.results import ResultsLog
@@ -95,3 +96,17 @@ def test_results_log_resumes_and_keys_numbers_by_value(tmp_path):
 def test_save_config(tmp_path):
     save_config({'a': 1, 'b': [1, 2]}, str(tmp_path / 'x' / 'config.json'))
     assert json.load(open(tmp_path / 'x' / 'config.json')) == {'a': 1, 'b': [1, 2]}
+
+
+def test_library_errors_are_one_line_errors_that_callers_can_catch(tmp_path):
+    """One way for bad input everywhere: a library function (here a CSV of other columns, and an unknown scope) raises
+    the one-line ConfigError, which uncaught exits with `error: <message>` and caught is a ValueError."""
+    from robustness.perturb import scoped_parameters
+    from robustness.results import ResultsLog
+    (tmp_path / 'x.csv').write_text('a,b\n1,2\n')
+    with pytest.raises(ConfigError) as error:
+        ResultsLog(str(tmp_path / 'x.csv'), ['a', 'c'], ['a'])
+    assert isinstance(error.value, ValueError) and '\n' not in error.value.code
+    assert error.value.code == f"error: {error.value}" and 'has columns' in str(error.value)
+    with pytest.raises(ValueError, match="unknown scope 'nowhere'"):
+        scoped_parameters(torch.nn.Linear(2, 2), 'nowhere')
