@@ -6,7 +6,8 @@ config.json alone, with other analysis settings if wanted. No model is loaded; i
     python -m robustness.analyze results/run_glue_test --failure_fraction=0.25 --visuals_dir=/tmp/figures
 
 The script is known by its CSV: perplexity.csv (test_gpt2.py), glue.csv (run_glue_test.py), nonlinear.csv
-(non_linear.py). Whatever is overridden is recorded in summary.json under `analysis_settings`; config.json keeps the
+(non_linear.py): the scripts with verdicts. binary_classification.py's summary is computed from its trained
+representations, and train_bilingual_gpt2.py's from its logs, by rerunning them (they measure nothing again). Whatever is overridden is recorded in summary.json under `analysis_settings`; config.json keeps the
 run's own settings. A rerun of the script itself, with every row present, writes the same summary.json as this does
 with no override.
 """
@@ -28,6 +29,10 @@ def settings(out_dir, overrides):
     folder without a CSV or config.json, a pair whose label the CSV lacks, or a setting out of range."""
     check(os.path.isdir(out_dir), f"out_dir: {out_dir} is not a folder")
     found = [name for name in ANALYSES if os.path.exists(os.path.join(out_dir, name))]
+    for csv, script in (('linear.csv', 'binary_classification.py'), ('train_log.csv', 'train_bilingual_gpt2.py')):
+        check(found or not os.path.exists(os.path.join(out_dir, csv)),
+              f"out_dir: {out_dir} is {script}'s, which has no verdicts to redo: rerun the script (it measures "
+              f"nothing again) for its summary")
     check(found, f"out_dir: {out_dir} holds none of {', '.join(ANALYSES)}: nothing to analyze")
     config_path = os.path.join(out_dir, 'config.json')
     check(os.path.exists(config_path), f"out_dir: {out_dir} has no config.json (the run's settings)")
@@ -68,8 +73,8 @@ def main(argv=None):
     overrides = {name: value for name, value in vars(arguments).items() if name != 'out_dir'}
     try:
         module, config = settings(arguments.out_dir, overrides)
-    except SystemExit as error:
-        print(error, file=sys.stderr)
+    except SystemExit as error:  # a one-line error: said, and nothing written
+        print(error.code, file=sys.stderr)
         return 1
     summary = module.analyze(arguments.out_dir, config)
     applied = {name: value for name, value in overrides.items() if value is not None}

@@ -327,7 +327,10 @@ def test_reanalysis_without_remeasuring(tiny, tmp_path, monkeypatch, capsys):
                           ([str(tmp_path)], 'holds none of perplexity.csv, glue.csv, nonlinear.csv')):
         assert main(args) == 1
         error = capsys.readouterr().err
-        assert error.count('\n') == 1 and message in error, error
+        assert error.count('\n') == 1 and error.startswith('error: ') and message in error, error
     assert (out / 'summary.json').read_text() == before  # nothing written
     (out / 'config.json').unlink()
     assert main([str(out)]) == 1 and 'has no config.json' in capsys.readouterr().err
+    (tmp_path / 'trained').mkdir()
+    (tmp_path / 'trained' / 'train_log.csv').write_text('model\n')
+    assert main([str(tmp_path / 'trained')]) == 1 and "train_bilingual_gpt2.py's" in capsys.readouterr().err
