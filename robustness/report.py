@@ -151,8 +151,27 @@ def glue_tables(summary):
     return text + comparison_table(summary)
 
 
+def gpt2_tables(summary):
+    """How much each scope matters to each model (the regime the verdicts come from), then the comparisons."""
+    rows = []
+    for model, scopes in summary.get('scope_cost', {}).items():
+        for scope, cost in scopes.items():
+            mean = lambda values: sum(values) / len(values)
+            rows.append([model, scope, f"{mean(cost['intact']):.3f}", f"{mean(cost['zeroed']):.3f}",
+                         f"{mean(cost['ratio']):.3f} ({min(cost['ratio']):.3f}-{max(cost['ratio']):.3f})",
+                         len(cost['ratio'])])
+    text = ''
+    if rows:
+        text = ("How much each scope matters: held-out bits per byte intact and with every weight of the scope zeroed "
+                "(the floor), mean over training seeds, and their ratio (mean, range). A scope whose ratio is close to "
+                "1 costs the model little when destroyed, and its verdicts are read within that small range.\n\n"
+                + table(['model', 'scope', 'intact bpb', 'scope zeroed', 'ratio (range)', 'training seeds'], rows)
+                + '\n\n')
+    return text + comparison_table(summary)
+
+
 RENDER = {'binary_classification': binary_tables, 'non_linear': nonlinear_tables,
-          'train_bilingual_gpt2': training_tables, 'test_gpt2': comparison_table, 'run_glue_test': glue_tables}
+          'train_bilingual_gpt2': training_tables, 'test_gpt2': gpt2_tables, 'run_glue_test': glue_tables}
 
 
 def section(name, folder, report_dir):

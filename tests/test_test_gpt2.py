@@ -173,6 +173,13 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
         assert -1 <= low <= high <= 1 and (low > 0 or high < 0) == (row['outcome'] in ('higher', 'lower'))
     pruning = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
     assert pruning['repeats'] == 1 and pruning['test']['unit'] == 'training seeds'  # tested over the seeds
+    # how much the scope matters: the floor rows of the CSV against the intact rows, per training seed
+    cost = summary['scope_cost']['monolingual']['blocks']
+    mono = frame[frame.model == 'monolingual']
+    zeroed = mono[(mono.kind == 'random_deletion') & (mono.level == 1.0)].sort_values('train_seed')
+    intact = mono[mono.level == 0].groupby('train_seed')['bpb'].first()
+    assert cost['train_seeds'] == ['0', '1'] and cost['zeroed'] == list(zeroed['bpb'])
+    assert cost['ratio'] == pytest.approx([z / intact[seed] for z, seed in zip(zeroed['bpb'], zeroed['train_seed'])])
     assert 'difference in retained area' in result.stdout
 
 

@@ -35,6 +35,24 @@ def layers_text(layers):
     return ','.join(map(str, sorted(layers))) if layers else 'all'
 
 
+def scope_cost(final, labels):
+    """How much each scope matters to each model: per training seed, the intact bpb and the bpb with every weight of
+    the scope zeroed (the floor rows), and their ratio. {model: {scope: {'intact', 'zeroed', 'ratio'}}}, per-seed
+    lists in training-seed order."""
+    intact = final[final['level'] == 0].groupby(['model', 'train_seed'])['bpb'].first()
+    zeroed = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
+    cost = {}
+    for (model, scope), rows in zeroed.groupby(['model', 'scope']):
+        if model not in labels:
+            continue
+        rows = rows.sort_values('train_seed')
+        before = [float(intact[model, seed]) for seed in rows['train_seed']]
+        cost.setdefault(model, {})[scope] = {'train_seeds': list(rows['train_seed']), 'intact': before,
+                                             'zeroed': [float(x) for x in rows['bpb']],
+                                             'ratio': [float(z / i) for z, i in zip(rows['bpb'], before)]}
+    return cost
+
+
 def summarize(frame, config, rng):
     """summary.json's content from the final checkpoints' rows: floors, half-failure levels, the verdict table."""
     labels = [label for label, _ in parse_models(config['models'])]
@@ -52,7 +70,7 @@ def summarize(frame, config, rng):
                      'floor, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
                      'later); crossover: where the mean bpb curves cross; retained_fraction_difference: per level',
         'layers': layers_text(config['layers']), 'equivalence_margin': margin,
-        'half_failure_level': {}, 'comparisons': {}}
+        'scope_cost': scope_cost(final, labels), 'half_failure_level': {}, 'comparisons': {}}
     for label in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
