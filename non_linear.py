@@ -33,13 +33,13 @@ from robustness.analysis.non_linear import analyze
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
+from robustness.lock import claim
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options
-from robustness.provenance import record_run
 from robustness.processes import run_units
+from robustness.provenance import record_run
 from robustness.runtime import seed_everything, setup
 from robustness.stats import check_margin
-from robustness.lock import claim
 from robustness.sweep import check_grids, merge_parts, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
@@ -79,7 +79,7 @@ config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'le
 # Validate everything before anything is read, trained or written.
 check_choices('dataset', dataset, IMAGE_DATASETS)
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
-check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
+check_margin(equivalence_margin)
 check_choices('backbone', backbone, ('auto', 'small', 'resnet18'))
 architecture = ('small' if dataset == 'digits' else 'resnet18') if backbone == 'auto' else backbone
 check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")

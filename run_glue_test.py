@@ -34,15 +34,15 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           get_linear_schedule_with_warmup)
 
 from robustness import glue
+from robustness.analysis.run_glue_test import analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.lock import claim
 from robustness.perturb import KINDS, SCOPES, kind_options, num_layers
-from robustness.analysis.run_glue_test import analyze
-from robustness.provenance import record_run
 from robustness.processes import run_units
+from robustness.provenance import record_run
 from robustness.runtime import autocast, parse_models, parse_pairs, seed_everything, setup
 from robustness.stats import check_margin
-from robustness.lock import claim
 from robustness.sweep import (Trial, check_grids, check_kinds, merge_parts, open_log, pending, run_trials,
                               token_windows, trial_grid)
 
@@ -98,7 +98,7 @@ config = configure(globals(), renamed={'train_pairs': 'train_size', 'validation_
 # settings, checked before any work
 check_choices('task', task, glue.TASKS)
 check(0 < failure_fraction < 1, f'failure_fraction: {failure_fraction} must lie in (0, 1)')
-check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
+check_margin(equivalence_margin)
 check_choices('negatives', negatives, glue.NEGATIVES)
 check(scope, 'scope: no scope given')
 check_choices('scope', scope, SCOPES)

@@ -35,15 +35,16 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from robustness.analysis.test_gpt2 import analyze
-from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer, numbered_dirs
+from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
+                                    numbered_dirs)
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.corpora import hub_texts, is_text_file, read_documents
+from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
 from robustness.provenance import record_run
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import check_margin
-from robustness.lock import claim
 from robustness.sweep import (check_grids, check_kinds, merge_parts, mine, open_log, pending, run_trials,
                               token_windows, trial_grid)
 
@@ -87,7 +88,7 @@ config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': '
 # Validate everything before any work.
 check(kinds, "kinds: name at least one kind")
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
-check(check_margin(equivalence_margin) is None, check_margin(equivalence_margin))
+check_margin(equivalence_margin)
 check_choices('kinds', kinds, KINDS)
 check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
 check(scope, "scope: name at least one scope")

@@ -71,12 +71,12 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
 from robustness import corpora, plots
 from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
 from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.hub import from_pretrained
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
+from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.results import ResultsLog
-from robustness.hub import from_pretrained
-from robustness.processes import run_units
 from robustness.runtime import autocast, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def settings(out_dir, overrides):
         config['scope'] = [s.strip() for s in config['scope'].split(',') if s.strip()]
     config.update({name: value for name, value in overrides.items() if value is not None})
     check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
-    check(check_margin(config['equivalence_margin']) is None, check_margin(config['equivalence_margin']))
+    check_margin(config['equivalence_margin'])
     if overrides.get('compare') is not None:
         check(module is not non_linear, "compare: non_linear.py compares numbers of tasks, not models")
         models = set(read_rows(os.path.join(out_dir, found[0]))['model'])

@@ -22,6 +22,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from robustness.config import check
+
 ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect is stated
 MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
@@ -174,11 +176,10 @@ def verdict_text(row, higher, lower, margin):
 
 
 def check_margin(margin, setting='equivalence_margin'):
-    """The equivalence margin lies in [0, 1): the retained area and its differences span at most 1. Returns the
-    one-line error, or None."""
-    if not isinstance(margin, (int, float)) or not 0 <= margin < 1:
-        return f"{setting}: {margin} must lie in [0, 1) (a difference of retained areas, which span [0, 1])"
-    return None
+    """The equivalence margin lies in [0, 1): the retained area and its differences span at most 1 (a one-line
+    error otherwise)."""
+    check(isinstance(margin, (int, float)) and 0 <= margin < 1,
+          f"{setting}: {margin} must lie in [0, 1) (a difference of retained areas, which span [0, 1])")
 
 
 # ----------------------------------------------------------------------------- the curves of a model

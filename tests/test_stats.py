@@ -84,7 +84,10 @@ def test_holm_levels_and_verdicts():
     correct(wide, margin=0.05)
     assert wide['x']['ci'] == [-1.0, 1.0] and wide['x']['outcome'] == 'inconclusive'  # clipped to what is possible
     assert percentile_interval([0.1, 0.2, 5.0], (0.0, 1.0))[1] == 1.0
-    assert check_margin(-0.1) and check_margin(1.0) and check_margin(0.05) is None
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match='equivalence_margin: .* must lie in \\[0, 1\\)'):
+            check_margin(bad)
+    check_margin(0.05)
 
 
 def test_identical_models_are_equivalent_with_enough_seeds():
