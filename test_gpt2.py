@@ -30,13 +30,14 @@ import functools
 import itertools
 import os
 
+import pandas as pd
 import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
-from robustness.analysis.test_gpt2 import analyze
+from robustness.analysis.test_gpt2 import CHECKPOINT_COLUMNS, analyze
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
-                                    numbered_dirs)
+                                    numbered_dirs, training_tokens)
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.corpora import hub_texts, is_text_file, read_documents
 from robustness.lock import claim
@@ -61,6 +62,7 @@ checkpoint_kinds = ['magnitude_pruning']  # kinds swept on the training checkpoi
 # perturbations
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
+floor_scopes = []          # scopes whose floor alone (every weight zeroed) is measured too, for the report's scope cost (swept scopes always are)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
 levels = [0.0, 0.3, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure, dense where the curves bend: late)
 noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where the default models' bpb stops rising)
@@ -93,6 +95,7 @@ check_choices('kinds', kinds, KINDS)
 check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
 check(scope, "scope: name at least one scope")
 check_choices('scope', scope, SCOPES)
+check_choices('floor_scopes', floor_scopes, SCOPES)
 check_choices('precision', precision, PRECISIONS)
 check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
 check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
@@ -153,8 +156,9 @@ for label, train_seed, path in units:
     check(stride <= (max_length or contexts[unit]), f"stride: {stride} is longer than {name}'s window of {max_length or contexts[unit]} tokens")
     check(not layers or max(layers) < n_layers,
           f"layers: {max(layers) if layers else ''} is outside {name}'s {n_layers} blocks (0..{n_layers - 1})")
-    checkpoint_paths[unit] = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')]
-                                                  if checkpoints else [])
+    final_step = (training_tokens(path) or [None])[0]  # the checkpoint at the last step is the final model again
+    checkpoint_paths[unit] = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')
+                                                   if step != final_step] if checkpoints else [])
     token_ids[unit] = encode(tokenizer, text)
     check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
     window = max_length or contexts[unit]
@@ -176,8 +180,14 @@ KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 
 log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
-grid = {'final': trial_grid(kinds, scope, [layers_text], grids, repeats, floors=True),
-        'checkpoint': trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats)}
+    # the training tokens behind every checkpoint (models of train_bilingual_gpt2.py), for the scope cost's x axis
+    pd.DataFrame([(label, train_seed, name, *tokens) for (label, train_seed), found in checkpoint_paths.items()
+                  for name, path in found if (tokens := training_tokens(path))],
+                 columns=CHECKPOINT_COLUMNS).to_csv(os.path.join(out_dir, 'checkpoints.csv'), index=False)
+# every checkpoint gets the floors too: the scope cost against training tokens
+floored = list(dict.fromkeys(scope + floor_scopes))
+grid = {'final': trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored),
+        'checkpoint': trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)}
 work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
         for name, path in checkpoint_paths[label, train_seed]
         for trial in pending(grid['final' if name == 'final' else 'checkpoint'], measured,

@@ -51,7 +51,7 @@ def trials_per_model(config, layer_sets=('all',)):
     scopes = config['scope'] if isinstance(config['scope'], list) else config['scope'].split(',')
     kinds = [kind for kind in config['kinds'] if kind != 'distraction']
     grids = {'levels': config['levels'], 'noise_levels': config['noise_levels']}
-    return len(trial_grid(kinds, scopes, list(layer_sets), grids, config['repeats'], floors=True))
+    return len(trial_grid(kinds, scopes, list(layer_sets), grids, config['repeats'], floors=scopes))
 
 
 def timed(call):

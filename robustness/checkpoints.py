@@ -14,6 +14,7 @@ needed: the architecture comes from the shapes (layers, width, positions, vocabu
 in every GPT-2, unless `n_head` says otherwise). Anything else that does not fit GPT-2 is a one-line error.
 """
 
+import json
 import os
 import re
 
@@ -86,6 +87,17 @@ def numbered_dirs(path, prefix):
         return []
     return sorted((int(name[len(prefix):]), os.path.join(path, name)) for name in os.listdir(path)
                   if re.fullmatch(re.escape(prefix) + r'\d+', name) and os.path.isdir(os.path.join(path, name)))
+
+
+def training_tokens(path):
+    """(step, tokens, English tokens) a model dir was saved at, from train_bilingual_gpt2.py's trainer_state.json;
+    None for a model that script did not write."""
+    state_file = os.path.join(path, 'trainer_state.json')
+    if not os.path.exists(state_file):
+        return None
+    with open(state_file) as f:
+        state = json.load(f)
+    return state['step'], state['tokens'], state['en_tokens']
 
 
 def byte_level_bpe(bpe):

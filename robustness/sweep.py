@@ -61,16 +61,15 @@ def scopes_of(kind, scopes):
     return [first]
 
 
-def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=False):
-    """[Trial] in a fixed order: kind, scope, layers, level, repeat (`scopes_of` each kind). With `floors`, every
-    (scope, layers) also gets its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid
+def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=()):
+    """[Trial] in a fixed order: kind, scope, layers, level, repeat (`scopes_of` each kind). Then every (scope of
+    `floors`, layers) gets its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid
     lacks it."""
     trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes_of(kind, scopes)
               for layers in layer_sets
               for level in grid_of(kind, grids) for repeat in range(repeats_at(kind, level, repeats))]
-    if floors:
-        trials += [floor for scope in scopes for layers in layer_sets
-                   if (floor := Trial(FLOOR_KIND, scope, layers, 1.0, 0)) not in trials]
+    trials += [floor for scope in floors for layers in layer_sets
+               if (floor := Trial(FLOOR_KIND, scope, layers, 1.0, 0)) not in trials]
     return trials
 
 

@@ -35,9 +35,14 @@ def test_grid_measures_deterministic_kinds_and_level_zero_once():
     assert [count('nm_pruning', level) for level in (0, 0.5, 1)] == [1, 1, 1]
     assert [count('gaussian_noise', level) for level in (0, 0.1)] == [1, 3]  # noise takes noise_levels
     assert len(set(grid)) == len(grid)
-    floored = trial_grid(['gaussian_noise'], ['attn', 'mlp'], ['all'], GRIDS, repeats=3, floors=True)
+    floored = trial_grid(['gaussian_noise'], ['attn', 'mlp'], ['all'], GRIDS, repeats=3, floors=['attn', 'mlp'])
     assert [t for t in floored if t.kind == 'random_deletion'] == [Trial('random_deletion', s, 'all', 1.0, 0)
                                                                    for s in ('attn', 'mlp')]
+    # a scope that is not swept can have its floor alone (test_gpt2's floor_scopes)
+    alone = trial_grid(['gaussian_noise'], ['attn'], ['all'], GRIDS, repeats=3, floors=['attn', 'mlp'])
+    assert {t.scope for t in alone if t.kind == 'gaussian_noise'} == {'attn'}
+    assert [t for t in alone if t.kind == 'random_deletion'] == [Trial('random_deletion', s, 'all', 1.0, 0)
+                                                                 for s in ('attn', 'mlp')]
 
 
 def test_head_deletion_runs_once_over_the_scopes_that_hold_the_same_heads():

@@ -50,11 +50,14 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     for column in 'model,checkpoint,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
         assert column in frame.columns
     # final: 2 models x 2 scopes x (random: 1 + 2 + the floor at 1.0, magnitude: 1 + 1, noise: 1 + 2); step_150:
-    # magnitude 2 x 2
+    # 2 scopes x (magnitude 2 + the floor)
     assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (4 + 2 + 3)
     floors = frame[(frame['kind'] == 'random_deletion') & (frame['level'] == 1)]
-    assert len(floors) == 4 and (floors['sparsity'] == 1).all() and (floors['repeat'] == 0).all()
-    assert len(frame[frame['checkpoint'] == 'step_150']) == 2 * 2 and set(frame['model'][frame['checkpoint'] == 'step_150']) == {'monolingual'}
+    assert (floors['sparsity'] == 1).all() and (floors['repeat'] == 0).all()
+    assert len(floors[floors['checkpoint'] == 'step_150']) == 2
+    floors = floors[floors['checkpoint'] == 'final']
+    assert len(floors) == 4
+    assert len(frame[frame['checkpoint'] == 'step_150']) == 2 * 3 and set(frame['model'][frame['checkpoint'] == 'step_150']) == {'monolingual'}
     text = (tiny / 'eval.txt').read_text()
     assert (frame['bytes'] == len(text.encode('utf-8'))).all()
     assert frame['ppl'].to_numpy() == pytest.approx((frame['nll'] / frame['tokens']).map(math.exp).to_numpy(), rel=1e-9)

@@ -10,16 +10,20 @@ import os
 import sys
 
 import numpy as np
+import pandas as pd
 
 from robustness import plots
 from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
                                  write_summary)
-from robustness.perturb import KIND_TABLE
+from robustness.perturb import KIND_TABLE, SCOPES
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import compare_rows, half_failure_of
 from robustness.sweep import FLOOR_KIND
 
 CSV = 'perplexity.csv'
+CHECKPOINT_COLUMNS = ['model', 'train_seed', 'checkpoint', 'step', 'tokens', 'en_tokens']  # checkpoints.csv
+COST_FIGURE = 'gpt2_scope_cost.png'
+USES_CONTEXT = 1.2  # attention cost (bpb with attention zeroed / intact) from which a model counts as using its context
 QUESTION = QUESTIONS['test_gpt2']
 FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
            'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
@@ -42,7 +46,7 @@ def scope_cost(final, labels):
     intact = final[final['level'] == 0].groupby(['model', 'train_seed'])['bpb'].first()
     zeroed = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
     cost = {}
-    for (model, scope), rows in zeroed.groupby(['model', 'scope']):
+    for (model, scope), rows in sorted(zeroed.groupby(['model', 'scope']), key=lambda group: SCOPES.index(group[0][1])):
         if model not in labels:
             continue
         rows = rows.sort_values('train_seed')
@@ -53,7 +57,33 @@ def scope_cost(final, labels):
     return cost
 
 
-def summarize(frame, config, rng):
+def scope_cost_by_checkpoint(frame, checkpoint_tokens, labels):
+    """The scope cost (bpb with the scope zeroed / intact) of every model, training seed, checkpoint and scope, with
+    the training tokens the checkpoint had seen (`checkpoint_tokens`: checkpoints.csv's rows). A DataFrame, sorted."""
+    records = [(model, seed, checkpoint, scope, ratio) for checkpoint, rows in frame.groupby('checkpoint')
+               for model, scopes in scope_cost(rows, labels).items() for scope, cost in scopes.items()
+               for seed, ratio in zip(cost['train_seeds'], cost['ratio'])]
+    costs = pd.DataFrame(records, columns=['model', 'train_seed', 'checkpoint', 'scope', 'ratio'])
+    return costs.merge(checkpoint_tokens, on=['model', 'train_seed', 'checkpoint']).sort_values(
+        ['model', 'scope', 'tokens', 'train_seed'], ignore_index=True)
+
+
+def cost_curves(costs):
+    """summary.json's form of the scope cost by checkpoint: {model: {scope: [{step, tokens, en_tokens, ratio: per
+    training seed}]}}, by training tokens."""
+    curves = {}
+    for (model, scope, step, tokens, en_tokens), rows in costs.groupby(['model', 'scope', 'step', 'tokens', 'en_tokens'],
+                                                                         sort=True):
+        curves.setdefault(model, {}).setdefault(scope, []).append(
+            {'step': int(step), 'tokens': int(tokens), 'en_tokens': int(en_tokens),
+             'train_seeds': list(rows['train_seed']), 'ratio': [float(r) for r in rows['ratio']]})
+    for scopes in curves.values():
+        for points in scopes.values():
+            points.sort(key=lambda point: point['tokens'])
+    return curves
+
+
+def summarize(frame, config, rng, costs=None):
     """summary.json's content from the final checkpoints' rows: floors, half-failure levels, the verdict table."""
     labels = [label for label, _ in parse_models(config['models'])]
     final = frame[frame['checkpoint'] == 'final']
@@ -71,6 +101,8 @@ def summarize(frame, config, rng):
                      'later); crossover: where the mean bpb curves cross; retained_fraction_difference: per level',
         'layers': layers_text(config['layers']), 'equivalence_margin': margin,
         'scope_cost': scope_cost(final, labels), 'half_failure_level': {}, 'comparisons': {}}
+    if costs is not None and len(costs):
+        summary['scope_cost_by_checkpoint'] = cost_curves(costs)
     for label in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
@@ -198,13 +230,35 @@ def draw(frame, summary, config):
             draw_checkpoints(kind, rows, os.path.join(config['visuals_dir'], filename), xlabel, config, labels)
 
 
+def draw_costs(costs, path):
+    """The scope cost against training tokens: a panel per scope, a line per model, mean ± std over training seeds."""
+    scopes = sorted(set(costs['scope']), key=SCOPES.index)
+    fig, axes = plots.figure(ncols=len(scopes), width=5.2, height=4.2)
+    for ax, scope in zip(axes, scopes):
+        part = costs[costs['scope'] == scope].assign(millions=lambda rows: rows['tokens'] / 1e6)
+        plots.errorbar_lines(ax, part, 'millions', 'ratio', 'model', std_label=False)
+        if scope == 'attn':
+            ax.axhline(USES_CONTEXT, color='grey', linestyle=':', label=f'{USES_CONTEXT}x: uses its context')
+        seeds = int(part.groupby(['model', 'tokens'])['train_seed'].nunique().min())
+        ax.legend(title=f"mean ± std over {seeds} training seeds" if seeds > 1 else None, fontsize=9)
+        ax.set_xlabel('training tokens seen (millions, all languages)')
+        ax.set_ylabel(f'bpb with {scope} zeroed / bpb intact')
+        ax.set_title(f"{scope} cost against training tokens", fontsize=11)
+    plots.save(fig, path)
+
+
 def analyze(out_dir, config):
-    """Rewrite out_dir/summary.json and the figures from perplexity.csv; returns the summary."""
+    """Rewrite out_dir/summary.json and the figures from perplexity.csv (and checkpoints.csv, where the models came
+    from train_bilingual_gpt2.py); returns the summary."""
     labels = [label for label, _ in parse_models(config['models'])]
     frame = read_rows(os.path.join(out_dir, CSV))
     frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
-    summary = summarize(frame, config, np.random.default_rng(config['seed']))
+    tokens_path = os.path.join(out_dir, 'checkpoints.csv')
+    costs = scope_cost_by_checkpoint(frame, read_rows(tokens_path), labels) if os.path.exists(tokens_path) else None
+    summary = summarize(frame, config, np.random.default_rng(config['seed']), costs)
     write_summary(out_dir, summary)
     report(summary)
     draw(frame, summary, config)
+    if costs is not None and len(costs):
+        draw_costs(costs, os.path.join(config['visuals_dir'], COST_FIGURE))
     return summary

@@ -1,0 +1,89 @@
+"""`make study` end to end at a tiny scale (the Makefile's recipe and the study's configs, with tiny settings added),
+and its bad input. Each test runs make in a folder of its own that links the repository's code, so that the study's
+results/ and visuals/ land there."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import OFFLINE, ROOT
+from test_sweep import holder
+
+CODE = ['Makefile', 'configs', 'robustness', 'train_bilingual_gpt2.py', 'test_gpt2.py', 'run_glue_test.py']
+TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=300 --block_size=32 --batch_size=4 '
+                       '--max_steps=8 --eval_interval=4 --warmup_steps=2 --max_docs=24 --train_seeds=1,2',
+        'STUDY_SWEEP': '--kinds=random_deletion,magnitude_pruning --levels=0,0.5,1 --repeats=2 --eval_chars=3000 '
+                       '--bootstrap=50',
+        'STUDY_GLUE': '--train_size=64 --validation_size=32 --max_length=32 --kinds=random_deletion --levels=0,1 '
+                      '--repeats=1 --bootstrap=50'}
+
+
+def make_study(folder, **variables):
+    """`make study` in `folder` (the code linked there), with this Python and the tiny settings; the virtualenv is
+    taken as built. Returns the CompletedProcess."""
+    folder.mkdir(exist_ok=True)
+    for name in CODE:
+        if not (folder / name).exists():
+            (folder / name).symlink_to(os.path.join(ROOT, name))
+    assignments = [f'{name}={value}' for name, value in {**TINY, **variables}.items()]
+    return subprocess.run(['make', '--no-print-directory', '-o', '.venv/.installed', 'study', f'PY={sys.executable}',
+                           *assignments], cwd=folder, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg', **OFFLINE))
+
+
+def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
+    result = make_study(tmp_path / 'repo')
+    assert result.returncode == 0, result.stderr[-3000:]
+    study, visuals = tmp_path / 'repo' / 'results' / 'study', tmp_path / 'repo' / 'visuals' / 'study'
+    # five training seeds by default; the tiny run has two of each model, with their checkpoints
+    for model in ('monolingual', 'bilingual', 'control'):
+        for seed in (1, 2):
+            assert (study / 'train_bilingual_gpt2' / model / f'seed_{seed}' / 'model.safetensors').exists()
+    # every checkpoint got its floors, the MLPs' included (floor_scopes), and the final step is swept once
+    rows = pd.read_csv(study / 'test_gpt2' / 'perplexity.csv')
+    floors = rows[(rows['kind'] == 'random_deletion') & (rows['level'] == 1.0)]
+    assert set(floors['checkpoint']) == {'final', 'step_4'} and set(floors['scope']) == {'attn', 'blocks', 'mlp'}
+    assert 'step_8' not in set(rows['checkpoint'])  # the checkpoint of the last step is the final model: swept once
+    tokens = pd.read_csv(study / 'test_gpt2' / 'checkpoints.csv')
+    assert set(tokens['checkpoint']) == {'final', 'step_4'}
+    # the report: the scope-cost table from the floor rows, the attention-cost figure, the GLUE section
+    report = (visuals / 'README.md').read_text()
+    assert 'The scripts of `make study` took' in report and '## run_glue_test.py' in report
+    intact = rows[(rows['checkpoint'] == 'final') & (rows['level'] == 0)].groupby(['model', 'train_seed'])['bpb'].first()
+    for model in ('monolingual', 'bilingual', 'control'):
+        for scope in ('attn', 'mlp', 'blocks'):
+            zeroed = floors[(floors['checkpoint'] == 'final') & (floors['model'] == model) & (floors['scope'] == scope)]
+            ratio = (zeroed.set_index('train_seed')['bpb'] / intact[model]).mean()
+            assert (f"| {model} | {scope} | {intact[model].mean():.3f} | {zeroed['bpb'].mean():.3f} | {ratio:.3f} ("
+                    in report)
+    assert '![gpt2_scope_cost.png](gpt2_scope_cost.png)' in report and (visuals / 'gpt2_scope_cost.png').exists()
+    assert 'Zeroing all attention costs these models' in report
+    assert not (tmp_path / 'repo' / 'README.md').exists()  # the study's report leaves the README alone
+
+
+def test_a_study_into_a_held_out_dir_stops_at_once(tmp_path):
+    out = tmp_path / 'repo' / 'results' / 'study' / 'train_bilingual_gpt2'
+    _, first = holder(tmp_path, out, 120)
+    try:
+        assert first.stdout.readline().split()[0] == 'held'
+        result = make_study(tmp_path / 'repo')
+        assert result.returncode != 0
+        assert (f'error: out_dir: {out.relative_to(tmp_path / "repo")} is in use by another run (process {first.pid} '
+                f'on {socket.gethostname()}); wait for it to finish, or choose another --out_dir') in result.stderr
+        assert [path.name for path in out.iterdir()] == ['.lock']
+        assert not (tmp_path / 'repo' / 'results' / 'study' / 'test_gpt2').exists()
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_a_study_whose_control_would_train_zero_steps_is_a_one_line_error(tmp_path):
+    result = make_study(tmp_path / 'repo', STUDY_TRAIN=TINY['STUDY_TRAIN'] + ' --max_steps=1 --lang2_fraction=0.5')
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
+    assert errors == ['error: max_steps: 1 steps with lang2_fraction 0.5 leave the control model 0 steps (it trains on '
+                      "the bilingual model's English share of them); raise max_steps or lower lang2_fraction"]
+    assert not (tmp_path / 'repo' / 'results').exists()
