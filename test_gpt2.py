@@ -22,8 +22,10 @@ weight run once per level; the floor (every weight in scope zeroed) is measured 
 
 Writes out_dir/perplexity.csv (one row per trial, appended as measured; a rerun skips rows already
 there), out_dir/summary.json (per comparison a verdict on the retained area, Holm-corrected over the table, and
-the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json, and visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png
-(one curve per training checkpoint when `checkpoints` finds them), gpt2_weight_noise.png.
+the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json, out_dir/checkpoints.csv
+(the training tokens behind each checkpoint of train_bilingual_gpt2.py's models), and visuals_dir/gpt2_random_delete.png,
+gpt2_magnitude_deletion.png (one curve per training checkpoint when `checkpoints` finds them), gpt2_weight_noise.png,
+gpt2_scope_cost.png (bpb with each scope zeroed / intact, against training tokens).
 """
 
 import functools

@@ -2,6 +2,7 @@
 and its bad input. Each test runs make in a folder of its own that links the repository's code, so that the study's
 results/ and visuals/ land there."""
 
+import json
 import os
 import socket
 import subprocess
@@ -49,6 +50,15 @@ def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
     assert 'step_8' not in set(rows['checkpoint'])  # the checkpoint of the last step is the final model: swept once
     tokens = pd.read_csv(study / 'test_gpt2' / 'checkpoints.csv')
     assert set(tokens['checkpoint']) == {'final', 'step_4'}
+    # the scope cost against training tokens: at every checkpoint, the floor row over the intact row of the CSV
+    curves = json.loads((study / 'test_gpt2' / 'summary.json').read_text())['scope_cost_by_checkpoint']
+    at = lambda checkpoint, level, scope: rows[(rows['model'] == 'monolingual') & (rows['train_seed'] == 2) & (
+        rows['checkpoint'] == checkpoint) & (rows['level'] == level) & (rows['scope'] == scope)]['bpb'].iloc[0]
+    for point in curves['monolingual']['attn']:
+        checkpoint = tokens[(tokens['model'] == 'monolingual') & (tokens['step'] == point['step'])]['checkpoint'].iloc[0]
+        assert point['tokens'] == 32 * 4 * point['step']  # block x batch x steps
+        assert point['ratio'][1] == at(checkpoint, 1.0, 'attn') / at(checkpoint, 0.0, 'attn')
+    assert [point['step'] for point in curves['monolingual']['attn']] == [4, 8]
     # the report: the scope-cost table from the floor rows, the attention-cost figure, the GLUE section
     report = (visuals / 'README.md').read_text()
     assert 'The scripts of `make study` took' in report and '## run_glue_test.py' in report

@@ -39,47 +39,44 @@ def layers_text(layers):
     return ','.join(map(str, sorted(layers))) if layers else 'all'
 
 
-def scope_cost(final, labels):
-    """How much each scope matters to each model: per training seed, the intact bpb and the bpb with every weight of
-    the scope zeroed (the floor rows), and their ratio. {model: {scope: {'intact', 'zeroed', 'ratio'}}}, per-seed
-    lists in training-seed order."""
-    intact = final[final['level'] == 0].groupby(['model', 'train_seed'])['bpb'].first()
-    zeroed = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
+def scope_cost(rows, labels):
+    """How much each scope matters to each model, from the rows of one checkpoint: per training seed, the intact bpb
+    and the bpb with every weight of the scope zeroed (the floor rows), and their ratio. {model: {scope: {'intact',
+    'zeroed', 'ratio'}}}, per-seed lists in training-seed order; seeds without an intact row are left out."""
+    intact = rows[rows['level'] == 0].groupby(['model', 'train_seed'])['bpb'].first()
+    zeroed = rows[(rows['kind'] == FLOOR_KIND) & (rows['level'] == 1.0) & rows['model'].isin(labels)
+                  & pd.MultiIndex.from_frame(rows[['model', 'train_seed']]).isin(intact.index)]
     cost = {}
-    for (model, scope), rows in sorted(zeroed.groupby(['model', 'scope']), key=lambda group: SCOPES.index(group[0][1])):
-        if model not in labels:
-            continue
-        rows = rows.sort_values('train_seed')
-        before = [float(intact[model, seed]) for seed in rows['train_seed']]
-        cost.setdefault(model, {})[scope] = {'train_seeds': list(rows['train_seed']), 'intact': before,
-                                             'zeroed': [float(x) for x in rows['bpb']],
-                                             'ratio': [float(z / i) for z, i in zip(rows['bpb'], before)]}
+    for (model, scope), floors in sorted(zeroed.groupby(['model', 'scope']), key=lambda group: SCOPES.index(group[0][1])):
+        floors = floors.sort_values('train_seed')
+        before = [float(intact[model, seed]) for seed in floors['train_seed']]
+        cost.setdefault(model, {})[scope] = {'train_seeds': list(floors['train_seed']), 'intact': before,
+                                             'zeroed': [float(x) for x in floors['bpb']],
+                                             'ratio': [float(z / i) for z, i in zip(floors['bpb'], before)]}
     return cost
 
 
 def scope_cost_by_checkpoint(frame, checkpoint_tokens, labels):
     """The scope cost (bpb with the scope zeroed / intact) of every model, training seed, checkpoint and scope, with
     the training tokens the checkpoint had seen (`checkpoint_tokens`: checkpoints.csv's rows). A DataFrame, sorted."""
-    records = [(model, seed, checkpoint, scope, ratio) for checkpoint, rows in frame.groupby('checkpoint')
+    records = [(model, seed, checkpoint, scope, intact, ratio) for checkpoint, rows in frame.groupby('checkpoint')
                for model, scopes in scope_cost(rows, labels).items() for scope, cost in scopes.items()
-               for seed, ratio in zip(cost['train_seeds'], cost['ratio'])]
-    costs = pd.DataFrame(records, columns=['model', 'train_seed', 'checkpoint', 'scope', 'ratio'])
+               for seed, intact, ratio in zip(cost['train_seeds'], cost['intact'], cost['ratio'])]
+    costs = pd.DataFrame(records, columns=['model', 'train_seed', 'checkpoint', 'scope', 'intact', 'ratio'])
     return costs.merge(checkpoint_tokens, on=['model', 'train_seed', 'checkpoint']).sort_values(
         ['model', 'scope', 'tokens', 'train_seed'], ignore_index=True)
 
 
 def cost_curves(costs):
-    """summary.json's form of the scope cost by checkpoint: {model: {scope: [{step, tokens, en_tokens, ratio: per
-    training seed}]}}, by training tokens."""
+    """summary.json's form of the scope cost by checkpoint: {model: {scope: [{step, tokens, en_tokens, and per training
+    seed: intact bpb, ratio}]}}, by step."""
     curves = {}
     for (model, scope, step, tokens, en_tokens), rows in costs.groupby(['model', 'scope', 'step', 'tokens', 'en_tokens'],
                                                                          sort=True):
         curves.setdefault(model, {}).setdefault(scope, []).append(
             {'step': int(step), 'tokens': int(tokens), 'en_tokens': int(en_tokens),
-             'train_seeds': list(rows['train_seed']), 'ratio': [float(r) for r in rows['ratio']]})
-    for scopes in curves.values():
-        for points in scopes.values():
-            points.sort(key=lambda point: point['tokens'])
+             'train_seeds': list(rows['train_seed']), 'intact': [float(b) for b in rows['intact']],
+             'ratio': [float(r) for r in rows['ratio']]})
     return curves
 
 
