@@ -13,12 +13,14 @@ with no override.
 """
 
 import argparse
+import datetime
 import json
 import os
 import sys
 
 from robustness.analysis import non_linear, read_rows, run_glue_test, test_gpt2
 from robustness.config import check
+from robustness.provenance import FIGURES_WRITTEN, provenance
 from robustness.stats import MARGIN, check_margin
 
 ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
@@ -61,6 +63,23 @@ def settings(out_dir, overrides):
     return module, config
 
 
+def record_analysis(out_dir, own_figures):
+    """In out_dir/run.json (where the run wrote one): when and at which commit the analysis was redone, and, when it
+    drew into the run's own visuals_dir, the figures it drew (the report shows those)."""
+    path = os.path.join(out_dir, 'run.json')
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        run = json.load(f)
+    found = provenance()
+    run['analysis'] = {'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'commit': found['commit'],
+                       'dirty': found['dirty']}
+    if own_figures:
+        run['figures'] = sorted(set(FIGURES_WRITTEN))
+    with open(path, 'w') as f:
+        json.dump(run, f, indent=2)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out_dir', help="a script's out_dir: its CSV and config.json")
@@ -77,6 +96,7 @@ def main(argv=None):
         print(error.code, file=sys.stderr)
         return 1
     summary = module.analyze(arguments.out_dir, config)
+    record_analysis(arguments.out_dir, arguments.visuals_dir is None)
     applied = {name: value for name, value in overrides.items() if value is not None}
     if applied:  # said in summary.json, which otherwise is exactly what the script writes
         summary['analysis_settings'] = applied

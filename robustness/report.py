@@ -202,10 +202,13 @@ def section(name, folder, report_dir):
     lines = [f"## {title}", '', answer(summary, trend=script == 'non_linear') if summary and 'answer' in summary
              else QUESTIONS.get(script, '')]
     if run:
-        commit = (f"; commit `{run['commit'][:10]}`" + (' with uncommitted changes' if run['dirty'] else '')
-                  if run.get('commit') else '')
+        at = lambda record: (f"commit `{record['commit'][:10]}`" + (' with uncommitted changes' if record['dirty'] else '')
+                             if record.get('commit') else 'no commit')
+        redone = run.get('analysis')
         lines += ['', f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
-                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}{commit}."]
+                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}; {at(run)}"
+                      + (f"; summary and figures redone from the CSV on {redone['finished'][:10]} at {at(redone)}"
+                         if redone else '') + '.']
     if summary and script in RENDER:
         lines += ['', RENDER[script](summary)]
         if summary.get('note'):

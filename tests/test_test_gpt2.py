@@ -323,8 +323,13 @@ def test_reanalysis_without_remeasuring(tiny, tmp_path, monkeypatch, capsys):
                       '--levels=0,0.5', '--checkpoints=False')
     assert result.returncode == 0, result.stderr[-2000:]
     written = (out / 'summary.json').read_text()
+    measured = json.loads((out / 'run.json').read_text())
     (out / 'summary.json').unlink()
     assert main([str(out)]) == 0 and (out / 'summary.json').read_text() == written  # the same, to the byte
+    # run.json keeps the measurement's record, and says when the analysis was redone and which figures it drew
+    redone = json.loads((out / 'run.json').read_text())
+    assert {key: redone[key] for key in measured if key != 'figures'} == {k: v for k, v in measured.items() if k != 'figures'}
+    assert set(redone['analysis']) == {'finished', 'commit', 'dirty'} and redone['figures'] == measured['figures']
     assert main([str(out), '--compare=monolingual:bilingual', '--equivalence_margin=0.2']) == 0
     summary = json.loads((out / 'summary.json').read_text())
     assert list(summary['comparisons']) == ['monolingual - bilingual | random_deletion | blocks']

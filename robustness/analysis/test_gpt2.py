@@ -219,7 +219,8 @@ def draw(frame, summary, config):
         if rows.empty:
             continue
         final = rows[rows['checkpoint'] == 'final']
-        by_checkpoint = rows['checkpoint'].nunique() > 1
+        # checkpoints hold every kind's floor too: a figure by checkpoint only for the kinds swept there
+        by_checkpoint = kind in config['checkpoint_kinds'] and rows['checkpoint'].nunique() > 1
         if kind in config['kinds'] and len(final):
             name = filename.replace('.png', '_models.png') if by_checkpoint else filename
             draw_models(kind, final, os.path.join(config['visuals_dir'], name), xlabel, config, crossovers)
