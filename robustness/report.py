@@ -188,7 +188,6 @@ def regime(costs):
     return text + '\n\n'
 
 
-
 RENDER = {'binary_classification': binary_tables, 'non_linear': nonlinear_tables,
           'train_bilingual_gpt2': training_tables, 'test_gpt2': gpt2_tables, 'run_glue_test': glue_tables}
 
