@@ -21,25 +21,31 @@ reproduce: $(VENV)/.installed
 	$(PY) run_glue_test.py
 	$(PY) -m robustness.report
 
-# The paper's design offline (configs/offline_finetune.py): an English base per training seed, three models fine-tuned from each, the sweep.
+# The paper's design offline (configs/offline_finetune.py): an English base per training seed, three models fine-tuned
+# from each with the paper's tokenizers (the bilingual model a new bilingual BPE), the sweep.
 FINETUNED := results/offline_finetune
 finetune: $(VENV)/.installed
-	$(PY) train_bilingual_gpt2.py --train_models=monolingual --out_dir=results/offline_base \
+	$(PY) train_bilingual_gpt2.py --train_models=monolingual --tokenizer=own --out_dir=results/offline_base \
 		--visuals_dir=visuals/offline_base
 	$(PY) train_bilingual_gpt2.py configs/offline_finetune.py
 	$(PY) test_gpt2.py --models=monolingual=$(FINETUNED)/monolingual,bilingual=$(FINETUNED)/bilingual,control=$(FINETUNED)/control \
-		--eval_file=$(FINETUNED)/eval_en.txt --calibration_file=$(FINETUNED)/train_en.txt \
+		--eval_files=en=$(FINETUNED)/eval_en.txt,uk=$(FINETUNED)/eval_lang2.txt --calibration_file=$(FINETUNED)/train_en.txt \
 		--out_dir=results/test_gpt2_finetune --visuals_dir=visuals/offline_finetune
 	$(PY) -m robustness.report
 
 # The offline study (docs/study.md): five training seeds of the three models, trained until zeroing attention costs
-# them at least 1.2x their bits per byte, swept by test_gpt2.py and fine-tuned by run_glue_test.py; its own report,
-# visuals/study/README.md. It resumes where it stopped. STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings.
+# them at least 1.2x their bits per byte, swept by test_gpt2.py and fine-tuned by run_glue_test.py; its own report.
+# STUDY_ARM picks the arm: empty, one tokenizer for all three models (results/study, visuals/study/README.md); own,
+# the paper's tokenizers (results/study_own, visuals/study_own/README.md). Each arm resumes where it stopped.
+# STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings to its scripts.
+STUDY_ARM ?=
+STUDY := study$(if $(STUDY_ARM),_$(STUDY_ARM))
 study: $(VENV)/.installed
-	$(PY) train_bilingual_gpt2.py configs/study_train.py $(STUDY_TRAIN)
-	$(PY) test_gpt2.py configs/study_test_gpt2.py $(STUDY_SWEEP)
-	$(PY) run_glue_test.py configs/study_glue.py $(STUDY_GLUE)
-	$(PY) -m robustness.report --results=results/study --out=visuals/study/README.md --readme= --command='make study'
+	$(PY) train_bilingual_gpt2.py configs/$(STUDY)_train.py $(STUDY_TRAIN)
+	$(PY) test_gpt2.py configs/$(STUDY)_test_gpt2.py $(STUDY_SWEEP)
+	$(PY) run_glue_test.py configs/$(STUDY)_glue.py $(STUDY_GLUE)
+	$(PY) -m robustness.report --results=results/$(STUDY) --out=visuals/$(STUDY)/README.md --readme= \
+		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))'
 
 test: $(VENV)/.installed
 	SUITE_RECORD=results/test_suite.json $(PY) -m pytest -q -n auto --dist loadscope --durations=15 tests

@@ -31,7 +31,7 @@ from robustness.lock import claim
 from robustness.perturb import KIND_TABLE
 from robustness.plots import errorbar_lines, figure, save
 from robustness.provenance import record_run
-from robustness.results import ResultsLog
+from robustness.results import ResultsLog, Table
 
 # -----------------------------------------------------------------------------
 # data
@@ -79,8 +79,9 @@ torch.manual_seed(seed)
 # (measured: 1000 steps took 0.6 s with 1 thread, 24 s with 2, on a loaded 2-core machine).
 torch.set_num_threads(1)
 
-columns = ['dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task', 'mse', 'sparsity']
-log = ResultsLog(os.path.join(out_dir, 'linear.csv'), columns, key=('dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task'))
+TABLE = Table('linear.csv', ('dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task', 'mse', 'sparsity'),
+              key=('dataset', 'num_tasks', 'kind', 'level', 'repeat', 'task'))
+log = ResultsLog(os.path.join(out_dir, TABLE.filename), TABLE)
 summary = {'config': config, 'num_tasks': {}}
 started = time.time()
 for T in tqdm(task_counts, desc='task counts'):

@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from robustness.analysis.non_linear import analyze
+from robustness.analysis.non_linear import TABLE, analyze
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
@@ -134,9 +134,6 @@ save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
       f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
 
-COLUMNS = ['dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task', 'accuracy', 'loss',
-           'sparsity']
-KEY = ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat')
 
 
 def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, part=None):
@@ -148,7 +145,7 @@ def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, p
     started = time.time()
     x_train, y_train, x_test, y_test = images
     unit = dict(dataset=sweep['dataset'], num_tasks=T, train_seed=train_seed)
-    log, measured = open_log(out_dir, 'nonlinear.csv', COLUMNS, KEY, part=part)
+    log, measured = open_log(out_dir, TABLE, part=part)
     test_images, test_tasks, test_labels = (tensor.to(device) for tensor in stacked(task_data(x_test, y_test, T)))
     trials = pending(sweep['trials'], measured, lambda t: dict(**unit, kind=t.kind, scope=t.scope, level=t.level,
                                                              repeat=t.repeat))
@@ -193,7 +190,7 @@ units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
 run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, training, sweep, out_dir, rt.device)) for T, s in units],
           min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'jobs',
           parallel=rt.device.type == 'cpu', parts=True)
-merge_parts(out_dir, 'nonlinear.csv', COLUMNS, KEY)
+merge_parts(out_dir, TABLE)
 print(f"trained and measured in {time.time() - started:.1f} s")
 
 # -----------------------------------------------------------------------------

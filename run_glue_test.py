@@ -34,7 +34,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           get_linear_schedule_with_warmup)
 
 from robustness import glue
-from robustness.analysis.run_glue_test import analyze
+from robustness.analysis.run_glue_test import TABLE, analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.lock import claim
@@ -190,9 +190,6 @@ else:
 print(f"train {len(data['train']['label'])} examples, validation {len(validation_labels)}; "
       f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in floors.items())}")
 
-columns = ['model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value', 'baseline', 'loss',
-           'sparsity', 'examples']
-KEY = ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric')
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))
 with open(os.path.join(out_dir, 'floors.json'), 'w') as f:  # the analysis's floors: metrics first, then the loss
@@ -226,7 +223,7 @@ def write(log, logs, unit, trial, result, sparsity, task_data):
         key = dict(**unit, task=task_data['name'], **trial._asdict(), metric=metric)
         if measured(logs, **key):
             continue  # written before an interruption between the metrics of one measurement
-        log.write(dict(**key, value=result[metric], baseline=task_data['floors'][metric], loss=result['loss'],
+        log.write(dict(**key, value=result[metric], floor=task_data['floors'][metric], loss=result['loss'],
                        sparsity=sparsity, examples=len(task_data['data']['validation']['label'])))
 
 
@@ -282,7 +279,7 @@ def measure(label, train_seed, path, task_data, finetuning, sweep, out_dir, devi
     trial that no log holds yet: into glue.csv, or into its part file `part` (a process of its own). `task_data`: the
     task's name, splits, metrics, their floors, labels and distractor words; `sweep`: the trials, the damage seed, the
     kinds and the N:M group, the evaluation batches, Wanda's calibration and the distraction grid."""
-    log, logs = open_log(out_dir, 'glue.csv', columns, KEY, part=part)
+    log, logs = open_log(out_dir, TABLE, part=part)
     name = label + (f' seed {train_seed}' if train_seed != '' else '')
     unit = dict(model=label, train_seed=train_seed)
     metrics, floors, validation = task_data['metrics'], task_data['floors'], task_data['data']['validation']
@@ -355,7 +352,7 @@ run_units(measure, [(unit_name(label, train_seed),
                       sweep, out_dir, runtime.device)) for label, train_seed, path in units],
           min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
           parallel=runtime.device.type == 'cpu', parts=True)
-merge_parts(out_dir, 'glue.csv', columns, KEY)
+merge_parts(out_dir, TABLE)
 
 # summary and figures, from the CSV alone (robustness/analysis/run_glue_test.py): `python -m robustness.analyze
 # results/run_glue_test` redoes them with other analysis settings, without fine-tuning or measuring again

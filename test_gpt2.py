@@ -1,4 +1,4 @@
-"""Perturb the weights of monolingual and bilingual GPT-2 models and measure how English perplexity rises.
+"""Perturb the weights of monolingual and bilingual GPT-2 models and measure how their held-out bits per byte rise.
 
 The paper's main experiment (Multitasking Models are Robust to Structural Failure, NeurIPS 2022): delete
 or prune a growing share of a model's weights (or add noise to them) and evaluate the damaged model on
@@ -7,37 +7,43 @@ slowly and is better beyond a deletion probability of about 0.13.
 
 For every model (and, with `checkpoints`, every training checkpoint) x kind x scope x level x repeat, the
 model is perturbed in place (robustness.perturb, restored bit for bit afterwards) and the strided
-sliding-window NLL of the whole evaluation text is measured (robustness.perplexity). Per-token
-perplexity depends on the tokenizer, so models with different tokenizers are compared in bits per
-byte (bpb), and every comparison in summary.json uses bpb. Repeat r uses seed
-`seed + r` for every model: models of the same shape get the same masks (paired comparisons).
+sliding-window NLL of each evaluation text is measured (robustness.perplexity): the primary text (the first of
+`eval_files`, English) on every model and checkpoint, the others (the second language) on the final models. Repeat r
+uses seed `seed + r` for every model: models of the same shape get the same masks (paired comparisons).
 Deterministic kinds (the pruning kinds of robustness.perturb's table), the intact model and deletion of every
-weight run once per level; the floor (every weight in scope zeroed) is measured once per model and scope.
+weight run once per level; the floor (every weight in scope zeroed) is measured once per model, checkpoint and
+scope. Beside them: the untrained model of each model's architecture and tokenizer (`untrained`: a floor that does
+not depend on the trained model), and, with `matched_quality`, the two checkpoints of each reference model whose
+intact bits per byte bracket the other model's, swept with every kind (robustness at matched intact quality).
 
     python test_gpt2.py                            # offline default: models of train_bilingual_gpt2.py
     python test_gpt2.py --kinds=random_deletion --scope=attn --levels=0,0.1,0.2,0.3,0.4 --repeats=10
-    python test_gpt2.py --models=gpt2=gpt2,mine=path/to/model --eval_file=Salesforce/wikitext:wikitext-2-raw-v1:test \\
+    python test_gpt2.py --models=gpt2=gpt2,mine=path/to/model --eval_files=en=Salesforce/wikitext:wikitext-2-raw-v1:test \\
         --max_length=1024 --stride=512             # the paper's scale (online, a GPU)
     torchrun --standalone --nproc_per_node=8 test_gpt2.py ...   # trials split across 8 GPUs, one CSV
 
-Writes out_dir/perplexity.csv (one row per trial, appended as measured; a rerun skips rows already
-there), out_dir/summary.json (per comparison a verdict on the retained area, Holm-corrected over the table, and
-the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json, out_dir/checkpoints.csv
-(the training tokens behind each checkpoint of train_bilingual_gpt2.py's models), and visuals_dir/gpt2_random_delete.png,
-gpt2_magnitude_deletion.png (one curve per training checkpoint when `checkpoints` finds them), gpt2_weight_noise.png,
-gpt2_scope_cost.png (bpb with each scope zeroed / intact, against training tokens).
+Writes out_dir/perplexity.csv (one row per trial and text, appended as measured; a rerun skips rows already
+there), out_dir/summary.json (per comparison a verdict under every declared measure, Holm-corrected over the table,
+and the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json,
+out_dir/checkpoints.csv (the training tokens behind each checkpoint of train_bilingual_gpt2.py's models), and
+visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png (one curve per training checkpoint when
+`checkpoints` finds them), gpt2_weight_noise.png, gpt2_scope_cost.png (bpb with each scope zeroed / intact, against
+training tokens), gpt2_matched_quality.png (robustness against intact bpb across checkpoints).
 """
 
 import functools
 import itertools
+import operator
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from tqdm import tqdm
+import transformers
 from transformers import AutoModelForCausalLM
 
-from robustness.analysis.test_gpt2 import CHECKPOINT_COLUMNS, analyze
+from robustness.analysis.test_gpt2 import CHECKPOINT_COLUMNS, TABLE, UNTRAINED, analyze, quality_brackets
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
                                     numbered_dirs, training_tokens)
 from robustness.config import check, check_choices, check_range, configure, save_config
@@ -47,8 +53,8 @@ from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
 from robustness.provenance import record_run
 from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
-from robustness.stats import check_margin
-from robustness.sweep import (check_grids, check_kinds, merge_parts, mine, open_log, pending, run_trials,
+from robustness.stats import LM_MEASURES, UNITS, check_margin, check_measures
+from robustness.sweep import (FLOOR_KIND, Trial, check_grids, check_kinds, merge_parts, mine, open_log, run_trials,
                               token_windows, trial_grid)
 
 # -----------------------------------------------------------------------------
@@ -57,22 +63,24 @@ models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=result
           'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF model dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
 tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
 n_head = 0                 # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
-eval_file = 'results/train_bilingual_gpt2/eval_en.txt'  # text file (one document per line), or online a HF dataset name:config:split
-eval_chars = 16000         # evaluate the first this many characters of the text, cut at a line end (0 = all of it)
-checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint, with checkpoint_kinds
-checkpoint_kinds = ['magnitude_pruning']  # kinds swept on the training checkpoints
+eval_files = 'en=results/train_bilingual_gpt2/eval_en.txt,uk=results/train_bilingual_gpt2/eval_lang2.txt'  # label=text,...: a text file (one document per line) or online a HF dataset name:config:split; the first is the primary text (every model and checkpoint, the verdicts), the others are scored on the final models (the second language)
+eval_chars = 16000         # evaluate the first this many characters of each text, cut at a line end (0 = all of it)
+untrained = True           # also score each model's untrained counterpart (its architecture and tokenizer, random initialisation): the floor that does not depend on the trained model
+checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with checkpoint_kinds
+checkpoint_kinds = ['magnitude_pruning']  # kinds swept on every training checkpoint
+matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's, with every kind
 # perturbations
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
 floor_scopes = []          # scopes whose floor alone (every weight zeroed) is measured too, for the report's scope cost (swept scopes always are)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.3, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (to failure, dense where the curves bend: late)
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (the paper's regime, p <= 0.4, then to failure)
 noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where the default models' bpb stops rising)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text); a file or a HF dataset name:config:split
 calibration_windows = 128  # wanda_pruning: windows of the calibration text (each of the model's window length)
-seed = 0                   # repeat r draws with seed + r
+seed = 0                   # repeat r draws with seed + r; untrained models of a single model are initialised with it
 # perplexity
 max_length = 0             # tokens per window (0 = each model's context length)
 stride = 0                 # tokens between window starts (0 = max_length: windows overlap by one token)
@@ -80,19 +88,26 @@ batch_size = 8             # windows per forward pass
 precision = 'auto'         # auto (bf16 autocast on a GPU, fp32 on a CPU) | fp32 | bf16
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
-compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs for crossovers and paired differences (a - b); pairs with a missing label are skipped
-equivalence_margin = 0.05  # verdict "equivalent" when the corrected interval of the difference in retained area lies within +- this
+compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared (a - b); pairs with a missing label are skipped
+measures = list(LM_MEASURES)  # the measures a direction must hold under, every one (docs/statistics.md): retained_area | retained_area_untrained | mean_excess | mean_log_ratio
+unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only within one tokenizer); the other is reported beside it
+equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
+relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact score (excess) or log(1 + this)
 bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
 failure_fraction = 0.5     # half-failure level (description): the damage at which bpb has gone this far from intact to the floor
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
-config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': 'checkpoint_kinds'})
+config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': 'checkpoint_kinds',
+                                       'eval_file': 'eval_files'})
 
 # Validate everything before any work.
 check(kinds, "kinds: name at least one kind")
 check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
 check_margin(equivalence_margin)
+check_margin(relative_margin, 'relative_margin')
+check_measures(measures, LM_MEASURES, untrained)
+check_choices('unit', unit, UNITS)
 check_choices('kinds', kinds, KINDS)
 check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
 check(scope, "scope: name at least one scope")
@@ -117,7 +132,13 @@ tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.stri
 for label in tokenizer_dirs:
     check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
 check_range('n_head', n_head, 0)
-parse_pairs(compare, labels)  # the pairs' form, checked before any work
+pairs = parse_pairs(compare, labels)  # the pairs' form, checked before any work
+text_specs = parse_models(eval_files, 'eval_files')  # [(label, file or dataset)]: unique labels
+for label, spec in text_specs:
+    check(not is_text_file(spec) or os.path.isfile(spec), f"eval_files: {label}={spec} does not exist")
+check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
+      f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
+layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
 
 
 @functools.cache
@@ -129,101 +150,218 @@ def load_text(spec, setting):
     return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 
 
-check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
-      f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
-text = load_text(eval_file, 'eval_file')
-if eval_chars and len(text) > eval_chars:
-    cut = text.rfind('\n', 0, eval_chars)
-    text = text[:cut + 1 if cut > 0 else eval_chars]
-check(text.strip(), f"eval_file: {eval_file} has no text")
+def first_characters(text, count):
+    """The first `count` characters of `text`, cut at a line end (all of it for 0)."""
+    if not count or len(text) <= count:
+        return text
+    cut = text.rfind('\n', 0, count)
+    return text[:cut + 1 if cut > 0 else count]
 
-# Every model to evaluate: a family folder of seed_<s>/ models gives one unit per training seed (train_seed ''
-# for a single model). Tokenizers, configs and checkpoints of each, with one-line errors for missing dirs or files,
-# an unreachable hub, a state dict that is not GPT-2's, a tokenizer folder without its files or with more tokens
-# than embedding rows.
-units = expand_families(model_paths)
-checkpoint_paths = {}  # (label, train_seed) -> [(checkpoint name, path)]
-token_ids, contexts, calibration = {}, {}, {}
-for label, train_seed, path in units:
-    unit, name = (label, train_seed), label + (f' seed {train_seed}' if train_seed != '' else '')
+
+@dataclass(eq=False)  # one model is itself: compared by identity
+class Model:
+    """One model and training seed to evaluate: its path, tokenizer and config, its window, its checkpoints
+    [(name, path)] ('final' first), the token ids of every text and Wanda's calibration windows."""
+    label: str
+    train_seed: object
+    path: str
+    config: object
+    window: int
+    checkpoints: list
+    token_ids: dict
+    calibration: object
+
+    @property
+    def name(self):
+        return self.label + (f' seed {self.train_seed}' if self.train_seed != '' else '')
+
+
+def inspect(label, train_seed, path, texts):
+    """The Model of one `models` entry and training seed, with one-line errors for a missing dir or file, an
+    unreachable hub, a state dict that is not GPT-2's, a tokenizer without its files or with more tokens than
+    embedding rows, a window the model cannot take, a kind its scopes cannot hold."""
+    name = label + (f' seed {train_seed}' if train_seed != '' else '')
     tokenizer = load_tokenizer(path, 'models', tokenizer_dirs.get(label, ''))
     model_config = load_config(path, 'models', n_head)
     check_vocabulary(tokenizer, model_config, name)
     # the window: the positions the model takes; ALiBi families (BLOOM) set no limit and need max_length
-    contexts[unit] = (getattr(model_config, 'n_positions', None) or getattr(model_config, 'max_position_embeddings', None)
-                      or max_length)
-    check(contexts[unit], f"max_length: {name} ({model_config.model_type}) sets no limit on its positions; set max_length")
+    context = (getattr(model_config, 'n_positions', None) or getattr(model_config, 'max_position_embeddings', None)
+               or max_length)
+    check(context, f"max_length: {name} ({model_config.model_type}) sets no limit on its positions; set max_length")
+    check(max_length <= context, f"max_length: {max_length} is longer than the {context} positions of {name}")
+    window = max_length or context
+    check(stride <= window, f"stride: {stride} is longer than {name}'s window of {window} tokens")
     n_layers = model_config.num_hidden_layers
-    check(max_length <= contexts[unit], f"max_length: {max_length} is longer than the {contexts[unit]} positions of {name}")
-    check(stride <= (max_length or contexts[unit]), f"stride: {stride} is longer than {name}'s window of {max_length or contexts[unit]} tokens")
     check(not layers or max(layers) < n_layers,
           f"layers: {max(layers) if layers else ''} is outside {name}'s {n_layers} blocks (0..{n_layers - 1})")
     final_step = (training_tokens(path) or [None])[0]  # the checkpoint at the last step is the final model again
-    checkpoint_paths[unit] = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')
-                                                   if step != final_step] if checkpoints else [])
-    token_ids[unit] = encode(tokenizer, text)
-    check(len(token_ids[unit]) >= 2, f"eval_file: {eval_file} gives {name} fewer than 2 tokens")
-    window = max_length or contexts[unit]
+    found = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')
+                                  if step != final_step] if checkpoints else [])
+    token_ids = {text_label: encode(tokenizer, text) for text_label, text in texts.items()}
+    for text_label, ids in token_ids.items():
+        check(len(ids) >= 2, f"eval_files: {text_label} gives {name} fewer than 2 tokens")
+    calibration = None
     if 'wanda_pruning' in kinds + checkpoint_kinds:  # enough characters of the calibration text for the windows
         calibration_ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
-        calibration[unit] = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
+        calibration = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
+    return Model(label, train_seed, path, model_config, window, found, token_ids, calibration)
+
+
+@dataclass(frozen=True)
+class Work:
+    """One trial of one model's checkpoint (or its untrained counterpart), scored on the texts `texts`."""
+    model: Model
+    checkpoint: str
+    path: str
+    texts: tuple
+    trial: Trial
+
+
+def plan(all_models, grid, intact, measured):
+    """Every trial not yet in a log: the final models on every text; their untrained counterparts, intact, on every
+    text; each checkpoint on the primary text (its floors and checkpoint_kinds)."""
+    primary, every = (text_labels[0],), tuple(text_labels)
+    work = []
+    for model in all_models:
+        targets = [(name, folder, every if name == 'final' else primary, grid['final' if name == 'final' else 'checkpoint'])
+                   for name, folder in model.checkpoints]
+        if untrained:
+            targets.append((UNTRAINED, model.path, every, [intact]))
+        work += unmeasured(model, targets, measured)
+    return work
+
+
+def unmeasured(model, targets, measured):
+    """[Work] of `targets` ([(checkpoint, path, texts, trials)]) with a text whose row no log holds yet."""
+    return [Work(model, name, folder, texts, trial) for name, folder, texts, trials in targets for trial in trials
+            if not all(any(found.has(**row_key(model, name, text, trial)) for found in measured) for text in texts)]
+
+
+def row_key(model, checkpoint, text, trial):
+    return dict(model=model.label, train_seed=model.train_seed, checkpoint=checkpoint, text=text, **trial._asdict())
+
+
+def matched_plan(all_models, measured):
+    """The matched-quality trials not yet in a log: for each compare pair a:b and training seed of b, the two
+    checkpoints whose intact bpb on the primary text brackets a's (from the rows measured so far), every kind of the
+    final models' grid, on the primary text."""
+    brackets = quality_brackets(pd.concat([found.read() for found in measured]), pairs, text_labels[0])
+    by_unit = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
+    chosen = {}  # (model, seed) -> checkpoint names, in order
+    for found in brackets.values():
+        for seed, bracket in found['seeds'].items():
+            if bracket is not None:
+                chosen.setdefault((found['reference'], seed), set()).update(bracket[:2])
+    work = []
+    for (label, seed), names in chosen.items():
+        model = by_unit[label, seed]
+        targets = [(name, folder, (text_labels[0],), final_grid) for name, folder in model.checkpoints if name in names]
+        work += unmeasured(model, targets, measured)
+    return work
+
+
+def load_checkpoint(model, checkpoint, path):
+    """The weights of a model's checkpoint at `path`, or its untrained counterpart (seeded by its training seed, or
+    `seed` for a single model)."""
+    if checkpoint == UNTRAINED:
+        seed_everything(model.train_seed if model.train_seed != '' else seed)
+        return AutoModelForCausalLM.from_config(model.config)
+    return load_model(AutoModelForCausalLM, path, 'models', n_head)
+
+
+def damaged_layers(trial):
+    """The blocks a trial damages (None: all)."""
+    return layers or None
+
+
+def score_texts(scorers):
+    """{text: (summed NLL, scored tokens)} under the model's current weights."""
+    return {text: scorer() for text, scorer in scorers.items()}
+
+
+def write_rows(log, measured, model, checkpoint, text_bytes, progress, trial, results, sparsity, seconds):
+    """A row per text of one trial (those no log holds yet: a run stopped between the texts of one trial)."""
+    for text, (nll, tokens) in results.items():
+        key = row_key(model, checkpoint, text, trial)
+        if any(found.has(**key) for found in measured):
+            continue
+        scored = Perplexity(nll, tokens, text_bytes[text])
+        log.write(dict(**key, nll=nll, tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl, bpb=scored.bpb,
+                       sparsity=sparsity, seconds=round(seconds, 4)))
+    progress.update()
+
+
+def run_work(work, log, measured, rt, text_bytes):
+    """Measure every Work item of this rank: the items of one model checkpoint share one loaded model and the
+    sliding-window batches of each of its texts."""
+    progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
+    for (model, checkpoint, path, texts), group in itertools.groupby(
+            work, key=operator.attrgetter('model', 'checkpoint', 'path', 'texts')):
+        network = load_checkpoint(model, checkpoint, path).to(rt.device).eval()
+        # With `layers`, the intact hidden states entering the first perturbed block are computed once and
+        # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
+        scorers = {text: SlidingWindowNLL(network, model.token_ids[text], model.window, stride or model.window,
+                                          batch_size, first_block=min(layers) if layers else 0, precision=precision)
+                   for text in texts}
+        run_trials(network, [item.trial for item in group], functools.partial(score_texts, scorers),
+                   functools.partial(write_rows, log, measured, model, checkpoint, text_bytes, progress), seed,
+                   layers_of=damaged_layers,
+                   options={kind: kind_options(kind, nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
+                   disable=True)
+    progress.close()
+
+
+def gather(rt):
+    """Under torchrun: every rank's rows in the one CSV, seen by every rank; each rank's logs, opened again."""
+    if rt.distributed:
+        torch.distributed.barrier()
+        if rt.is_master:
+            merge_parts(out_dir, TABLE)
+        torch.distributed.barrier()
+    return open_log(out_dir, TABLE, rt)
+
 
 # -----------------------------------------------------------------------------
+# The texts and every model to evaluate: a family folder of seed_<s>/ models gives one per training seed
+# (train_seed '' for a single model).
+texts = {label: first_characters(load_text(spec, 'eval_files'), eval_chars) for label, spec in text_specs}
+for label, text in texts.items():
+    check(text.strip(), f"eval_files: {label} has no text")
+text_labels = list(texts)
+text_bytes = {label: len(text.encode('utf-8')) for label, text in texts.items()}
+all_models = [inspect(label, train_seed, path, texts) for label, train_seed, path in expand_families(model_paths)]
+
 rt = setup(device)
 seed_everything(seed)
+transformers.utils.logging.disable_progress_bar()  # no bar per checkpoint loaded
 if rt.is_master:
     claim(out_dir)
-layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
-COLUMNS = ['model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'nll', 'tokens', 'bytes',
-           'ppl', 'bpb', 'sparsity', 'seconds']
-KEY = ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat')
-log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, rt)
+log, measured = open_log(out_dir, TABLE, rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
     # the training tokens behind every checkpoint (models of train_bilingual_gpt2.py), for the scope cost's x axis
-    pd.DataFrame([(label, train_seed, name, *tokens) for (label, train_seed), found in checkpoint_paths.items()
-                  for name, path in found if (tokens := training_tokens(path))],
+    pd.DataFrame([(model.label, model.train_seed, name, *tokens) for model in all_models
+                  for name, path in model.checkpoints if (tokens := training_tokens(path))],
                  columns=CHECKPOINT_COLUMNS).to_csv(os.path.join(out_dir, 'checkpoints.csv'), index=False)
 # every checkpoint gets the floors too: the scope cost against training tokens
 floored = list(dict.fromkeys(scope + floor_scopes))
-grid = {'final': trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored),
-        'checkpoint': trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)}
-work = [(label, train_seed, name, path, trial) for label, train_seed, _ in units
-        for name, path in checkpoint_paths[label, train_seed]
-        for trial in pending(grid['final' if name == 'final' else 'checkpoint'], measured,
-                             lambda t: dict(model=label, train_seed=train_seed, checkpoint=name, **t._asdict()))]
-total, work = len(work), mine(work, rt)
-print(f"rank {rt.rank}: {len(work)} of {total} trials to run on {rt.device}; text: {len(text):,} characters from {eval_file}; "
-      f"layers: {layers_text}")
-n_bytes = len(text.encode('utf-8'))
-progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
-for (label, train_seed, name, path), group in itertools.groupby(work, key=lambda item: item[:4]):
-    model = load_model(AutoModelForCausalLM, path, 'models', n_head).to(rt.device).eval()
-    window = max_length or contexts[label, train_seed]
-    # With `layers`, the intact hidden states entering the first perturbed block are computed once and
-    # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
-    scorer = SlidingWindowNLL(model, token_ids[label, train_seed], window, stride or window,
-                              batch_size, first_block=min(layers) if layers else 0, precision=precision)
-
-    def record(trial, result, sparsity, seconds):
-        nll, tokens = result
-        scored = Perplexity(nll, tokens, n_bytes)
-        log.write(dict(model=label, train_seed=train_seed, checkpoint=name, **trial._asdict(), nll=nll, tokens=tokens,
-                       bytes=n_bytes, ppl=scored.ppl, bpb=scored.bpb, sparsity=sparsity, seconds=round(seconds, 4)))
-        progress.update()
-
-    run_trials(model, [trial for *_, trial in group], scorer, record, seed, layers_of=lambda trial: layers or None,
-               options={kind: kind_options(kind, nm_group, calibration.get((label, train_seed)))
-                        for kind in set(kinds) | set(checkpoint_kinds)}, disable=True)
-progress.close()
-
-if rt.distributed:
-    torch.distributed.barrier()
-    if rt.is_master:
-        merge_parts(out_dir, 'perplexity.csv', COLUMNS, KEY)
-    torch.distributed.barrier()
+final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored)
+intact_trial = Trial(FLOOR_KIND, scope[0], layers_text, 0.0, 0)  # level 0: the model as it is
+checkpoint_grid = trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)
+grid = {'final': final_grid,  # every checkpoint's intact score, for matched quality and the scope cost
+        'checkpoint': checkpoint_grid if any(trial.level == 0 for trial in checkpoint_grid) else [intact_trial, *checkpoint_grid]}
+work = plan(all_models, grid, intact_trial, measured)
+print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {rt.device}; texts: "
+      + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}")
+run_work(mine(work, rt), log, measured, rt, text_bytes)
+log, measured = gather(rt)
+if matched_quality and pairs and checkpoints:
+    work = matched_plan(all_models, measured)
+    print(f"rank {rt.rank}: matched quality: {len(mine(work, rt))} of {len(work)} trials")
+    run_work(mine(work, rt), log, measured, rt, text_bytes)
+    gather(rt)
 teardown(rt)
 if not rt.is_master:
     raise SystemExit(0)

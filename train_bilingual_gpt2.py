@@ -7,21 +7,27 @@ script trains both, plus a control:
 
     monolingual  English only
     bilingual    English + a second language, mixed in every batch (lang2_fraction of its sequences)
-    control      English only, for as many English tokens as the bilingual model saw (fewer steps):
+    control      English only, for as many English bytes as the bilingual model saw (fewer steps):
                  it separates "bilingual" from "trained on less English"
 
 All three share the architecture, the batch and the sequence length; monolingual and bilingual take
-the same optimizer steps. Held-out English loss, perplexity and bits-per-byte (which, unlike
-perplexity, compares models with different tokenizers) are measured at every checkpoint.
+the same optimizer steps. Held-out English loss, perplexity and bits-per-byte are measured during training.
 
-Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text),
-five whole books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BOOKS), a
-byte-level BPE of `vocab_size` trained on each model's own training text.
+Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on
+the same units: from scratch a byte-level BPE of `vocab_size` trained on both languages' training text in equal
+shares of bytes; with a pretrained init_from, its own tokenizer. `own` is the paper's design: from scratch each model
+gets a BPE trained on its own training text (English for monolingual and control, the mix for bilingual); with a
+pretrained init_from, the monolingual and control models keep its tokenizer and the bilingual model gets a new
+bilingual BPE with its embedding matrix resized to it (the rows of the old embedding then stand for other strings:
+the model relearns them). The saved tokenizers use the end-of-text token as padding token (GPT-2 has none).
+
+Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text), five whole
+books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BOOKS).
 
     python train_bilingual_gpt2.py                                 # offline default, 2 CPU cores
     OMP_NUM_THREADS=1 python train_bilingual_gpt2.py               # on a CPU shared with other jobs
     python train_bilingual_gpt2.py --max_steps=50 --eval_interval=25 --n_layer=1 --n_embd=32   # smoke test
-    python train_bilingual_gpt2.py --init_from=gpt2 --train_file=vblagoje/cc_news \\
+    python train_bilingual_gpt2.py --init_from=gpt2 --tokenizer=own --train_file=vblagoje/cc_news \\
         --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
     torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
 
@@ -31,19 +37,13 @@ models (each model x seed) run in parallel processes with one thread each, `jobs
 after another.
 
 Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir of each seed),
-<model>/seed_<s>/step_<n>/ (a checkpoint every eval_interval steps, n its step; each also holds
-optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens
-and bytes seen per language)), <model>/tokenizer/ (shared by the seeds), eval_en.txt (the held-out
-English text, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the
-training text), train_log.csv (every model and seed; logs/ holds each one's own log and process output),
-config.json; and visuals_dir/gpt2_training.png.
-
-Tokenizers: with init_from=scratch each model gets a byte-level BPE trained on its own training text
-(English for monolingual and control, the mix for bilingual). With a pretrained init_from (a hub name
-such as gpt2, or a local dir) the monolingual and control models keep its tokenizer and the bilingual
-model gets a new bilingual BPE of `vocab_size` with the embedding matrix resized to it, as the paper
-did (the rows of the old embedding then stand for other strings: the model relearns them). The
-saved tokenizers use the end-of-text token as padding token (GPT-2 has none).
+<model>/seed_<s>/step_<n>/ (a checkpoint every checkpoint_interval steps, n its step; each also holds
+optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens and
+bytes seen per language)), tokenizer/ (shared) or <model>/tokenizer/ (own), eval_en.txt and eval_lang2.txt (the
+held-out text of each language, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt
+(the training text), train_log.csv (every model and seed; logs/ holds each one's own log and process output),
+summary.json (what each model saw: steps, schedule, tokens and bytes per language, bytes per token; its held-out
+bits per byte), config.json; and visuals_dir/gpt2_training.png.
 
 Exact resume: the data order is a function of the seed and the step, and each checkpoint holds the
 optimizer, scheduler and RNG states, so a killed run restarted with the same settings (resume=True,
@@ -57,7 +57,7 @@ import json
 import math
 import os
 import time
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -76,19 +76,20 @@ from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.processes import run_units
 from robustness.provenance import record_run
-from robustness.results import ResultsLog
+from robustness.results import ResultsLog, Table
 from robustness.runtime import autocast, seed_everything, setup, teardown
 
 # -----------------------------------------------------------------------------
 # data
 train_file = ''            # English: a text file with one document per line, or a HF dataset name[:config]; '' = World English Bible
 second_file = ''           # second language, same forms; '' = Ukrainian Bible
-eval_fraction = 0.05       # user corpora: the last fraction of the English documents is held out for evaluation
+eval_fraction = 0.05       # user corpora: the last fraction of each language's documents is held out for evaluation
 max_docs = 0               # at most this many training (and evaluation) documents per language, picked evenly; 0 = all (a HF dataset streams 100000)
 # models
 train_models = ['monolingual', 'bilingual', 'control']  # which of the three models to train
 init_from = 'scratch'      # scratch | a HF causal LM name (gpt2) | a local model dir; pretrained models keep their architecture; '{seed}' in it stands for the training seed (each seed fine-tunes a base of its own)
-vocab_size = 2048          # byte-level BPE vocabulary (from scratch; the bilingual tokenizer of a pretrained model)
+tokenizer = 'shared'       # shared: one tokenizer for all three models (from scratch a BPE of both languages in equal shares; else init_from's) | own: the paper's (each model's BPE on its own text; with init_from, a new bilingual BPE for the bilingual model)
+vocab_size = 2048          # byte-level BPE vocabulary (from scratch; the bilingual tokenizer of a pretrained model with tokenizer=own)
 n_layer = 4                # transformer blocks (from scratch)
 n_head = 4                 # attention heads (from scratch)
 n_embd = 128               # embedding width (from scratch)
@@ -98,7 +99,7 @@ block_size = 128           # tokens per training sequence (and held-out evaluati
 lang2_fraction = 0.5       # share of each bilingual batch's sequences in the second language
 batch_size = 16            # sequences per micro-batch, per process
 grad_accum = 1             # micro-batches per optimizer step
-max_steps = 300            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English tokens)
+max_steps = 300            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English bytes)
 learning_rate = 2e-3       # peak learning rate (AdamW)
 min_lr_ratio = 0.1         # the cosine decays to learning_rate * min_lr_ratio at the last step
 warmup_steps = 30          # linear warm-up steps
@@ -106,7 +107,8 @@ weight_decay = 0.1         # AdamW weight decay of the matrices (not of biases a
 beta1 = 0.9                # AdamW beta1
 beta2 = 0.95               # AdamW beta2
 grad_clip = 1.0            # clip the global gradient norm to this after backward (0 = no clipping)
-eval_interval = 150        # steps between held-out evaluations + checkpoints <model>/seed_<s>/step_<n>/
+eval_interval = 150        # steps between held-out evaluations (train_log.csv), and at the last step
+checkpoint_interval = 150  # steps between checkpoints <model>/seed_<s>/step_<n>/ (test_gpt2.py sweeps them)
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
@@ -122,14 +124,21 @@ visuals_dir = 'visuals'    # where gpt2_training.png goes
 config = configure(globals())
 
 MODELS = ('monolingual', 'bilingual', 'control')
+TOKENIZERS = ('shared', 'own')
+scratch = init_from == 'scratch'
 check_choices('train_models', train_models, MODELS)
 check(train_models, "train_models: name at least one model")
+check_choices('tokenizer', tokenizer, TOKENIZERS)
+check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 'control'} & set(train_models)),
+      f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
+      f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
+      f"is no bilingual model or corpus to give one: use tokenizer=shared")
 check_range('lang2_fraction', lang2_fraction, 0, 1)
-check_range('eval_fraction', eval_fraction, 0, 1)
 check(0 < eval_fraction < 1, f"eval_fraction: {eval_fraction} must lie strictly between 0 and 1")
-for name in ('batch_size', 'eval_batch_size', 'grad_accum', 'max_steps', 'eval_interval', 'log_interval', 'block_size'):
+for name in ('batch_size', 'eval_batch_size', 'grad_accum', 'max_steps', 'eval_interval', 'checkpoint_interval',
+             'log_interval', 'block_size'):
     check_range(name, config[name], 1)
-for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout'):
+for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout', 'jobs'):
     check_range(name, config[name], 0)
 check_range('min_lr_ratio', min_lr_ratio, 0, 1)
 check(learning_rate > 0, f"learning_rate: {learning_rate} must be positive")
@@ -138,23 +147,36 @@ check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use
 lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
 check(abs(batch_size * lang2_fraction - lang2_rows) < 1e-9,
       f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of sequences")
-# the control sees the bilingual model's English tokens: the same batch, fewer steps
-control_steps = round(max_steps * (batch_size - lang2_rows) / batch_size)
-check('control' not in train_models or control_steps >= 1,
-      f"max_steps: {max_steps} steps with lang2_fraction {lang2_fraction} leave the control model 0 steps (it trains "
-      f"on the bilingual model's English share of them); raise max_steps or lower lang2_fraction")
-scratch = init_from == 'scratch'
 if scratch:
     check(vocab_size >= 257, f"vocab_size: {vocab_size} is smaller than a byte-level BPE's 256 bytes + end-of-text")
     check(n_embd % n_head == 0, f"n_embd: {n_embd} is not divisible by n_head {n_head}")
+
+
+def check_control_steps(steps):
+    check(steps >= 1, f"max_steps: {max_steps} steps with lang2_fraction {lang2_fraction} leave the control model 0 "
+                      f"steps (it trains on the bilingual model's English bytes); raise max_steps or lower lang2_fraction")
+
+
+if 'control' in train_models:  # with one tokenizer; another's bytes per token change it (control_steps)
+    check_control_steps(round(max_steps * (batch_size - lang2_rows) / batch_size))
 check(train_seeds and all(isinstance(s, int) for s in train_seeds) and len(set(train_seeds)) == len(train_seeds),
       f"train_seeds: {train_seeds} must be distinct integers, at least one")
-check_range('jobs', jobs, 0)
-log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows; each also logs to logs/ as it trains
+log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (LOG); each also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
 
-# Corpora -----------------------------------------------------------------------------------------
+
+# Corpora -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Corpus:
+    """The documents of both languages, split into training and held-out text, and the undecodable bytes the files
+    had (replaced by U+FFFD)."""
+    train_en: list
+    eval_en: list
+    train_lang2: list
+    eval_lang2: list
+    replaced_bytes: int
 
 
 def evenly(documents, count):
@@ -175,47 +197,119 @@ def load_documents(value, setting):
     return documents, 0
 
 
-LOG_COLUMNS = ['model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes',
-               'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s', 'replaced_bytes']
+def split_held_out(documents, setting):
+    """(training, held-out) documents of a user corpus: the last eval_fraction is held out, after max_docs."""
+    check(len(documents) >= 2, f"{setting}: {len(documents)} document; need at least 2 to hold one out")
+    held_out = max(1, round(len(documents) * eval_fraction))
+    documents = evenly(documents, max_docs and max_docs + held_out)
+    held_out = max(1, round(len(documents) * eval_fraction))
+    return documents[:-held_out], documents[-held_out:]
 
 
-def unit_log(name, seed):
-    """The training log of one model and seed (master only): models trained in parallel processes never share a file."""
-    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_{name}_seed{seed}.csv'), LOG_COLUMNS,
-                      key=('model', 'train_seed', 'split', 'step')) if rt.is_master else None
+def read_corpus():
+    """Both languages' training and held-out documents: the user's files, or the English and Ukrainian Bibles with
+    the same books held out of both (no model sees a translation of the evaluation text)."""
+    replaced = 0
+    if train_file:
+        english, replaced_en = load_documents(train_file, 'train_file')
+        train_en, eval_en = split_held_out(english, 'train_file')
+        replaced += replaced_en
+    else:
+        verses = corpora.english_verses('web')
+        train_en = evenly(corpora.chapters(verses, exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+        eval_en = evenly(corpora.chapters(verses, books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+    if second_file:
+        lang2, replaced_lang2 = load_documents(second_file, 'second_file')
+        train_lang2, eval_lang2 = split_held_out(lang2, 'second_file')
+        replaced += replaced_lang2
+    else:
+        verses = corpora.ukrainian_verses()
+        train_lang2 = evenly(corpora.chapters(verses, exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+        eval_lang2 = evenly(corpora.chapters(verses, books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
+    return Corpus(train_en, eval_en, train_lang2, eval_lang2, replaced)
 
 
-# Tokenizers and token streams --------------------------------------------------------------------
+def utf8_bytes(documents):
+    return sum(len(document.encode('utf-8')) for document in documents)
+
+
+def equal_bytes(english, lang2):
+    """The two languages' documents in equal shares of UTF-8 bytes: the larger one's documents, picked evenly,
+    until they hold as many bytes as the smaller one's."""
+    small, large = sorted((english, lang2), key=utf8_bytes)
+    budget, picked = utf8_bytes(small), []
+    for document in evenly(large, len(large)):  # in order: chapters spread over the whole text
+        if budget <= 0:
+            break
+        picked.append(document)
+        budget -= len(document.encode('utf-8'))
+    return (small, picked) if small is english else (picked, small)
+
+
+# Tokenizers and token rows -------------------------------------------------------------------------
 
 def train_bpe(documents):
     """A byte-level BPE of vocab_size trained on the documents, as a transformers tokenizer."""
-    tokenizer = byte_level_bpe(bpe_models.BPE())
+    bpe = byte_level_bpe(bpe_models.BPE())
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[END_OF_TEXT], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(documents, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
+    bpe.train_from_iterator(documents, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
                                    unk_token=END_OF_TEXT, pad_token=END_OF_TEXT)
 
 
-def build_tokenizer(name):
-    """Master builds (or, on resume, finds) the model's tokenizer in out_dir/<name>/tokenizer; every rank loads it."""
-    path = os.path.join(out_dir, name, 'tokenizer')
-    if rt.is_master and not os.path.exists(os.path.join(path, 'tokenizer.json')):
-        if scratch or name == 'bilingual':
-            tokenizer = train_bpe(train_en + train_lang2 if name == 'bilingual' else train_en)
+def check_shared_vocabulary(documents):
+    """A shared BPE must give every character of both languages a token of its own: the 256 bytes and end-of-text,
+    plus one merge per character of more than one UTF-8 byte (a Cyrillic letter is two)."""
+    wide = {character for document in documents for character in set(document) if len(character.encode('utf-8')) > 1}
+    check(vocab_size >= 257 + len(wide),
+          f"tokenizer: a shared vocabulary of {vocab_size} cannot hold both languages' characters: 256 bytes, "
+          f"end-of-text and {len(wide)} characters of more than one byte need at least {257 + len(wide)}; raise "
+          f"vocab_size")
+
+
+def tokenizer_folders():
+    """{model: folder of its tokenizer}: one for all three (shared), or one per model (own)."""
+    if tokenizer == 'shared':
+        return dict.fromkeys(MODELS, os.path.join(out_dir, 'tokenizer'))
+    return {name: os.path.join(out_dir, name, 'tokenizer') for name in MODELS}
+
+
+def build_tokenizers(corpus, names, pretrained, rt):
+    """{model: its tokenizer} for the models `names`. The master trains (or, on a resumed run, finds) each and saves
+    it in its folder; every rank loads it from there. `pretrained`: init_from's tokenizer (None from scratch)."""
+    folders = tokenizer_folders()
+    for name in names:
+        if not rt.is_master or os.path.exists(os.path.join(folders[name], 'tokenizer.json')):
+            continue
+        if tokenizer == 'shared' and scratch:
+            english, lang2 = equal_bytes(corpus.train_en, corpus.train_lang2)
+            built = train_bpe(english + lang2)
+        elif tokenizer == 'own' and (scratch or name == 'bilingual'):
+            built = train_bpe(corpus.train_en + corpus.train_lang2 if name == 'bilingual' else corpus.train_en)
         else:
-            tokenizer = pretrained_tokenizer
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.save_pretrained(path)
+            built = pretrained
+            if built.pad_token is None:
+                built.pad_token = built.eos_token
+        built.save_pretrained(folders[name])
     if rt.distributed:
         torch.distributed.barrier()
-    return AutoTokenizer.from_pretrained(path)
+    return {name: AutoTokenizer.from_pretrained(folders[name]) for name in names}
 
 
-def sequences(tokenizer, documents):
-    """The documents as one token stream (end-of-text after each) cut into rows of block_size tokens,
-    and the UTF-8 bytes each row stands for."""
+@dataclass(frozen=True)
+class Stream:
+    """One language's share of every micro-batch: its token rows, the UTF-8 bytes each row stands for, how many rows
+    it gives each micro-batch, and the seed of its data order."""
+    rows: torch.Tensor
+    row_bytes: torch.Tensor
+    per_batch: int
+    seed: int
+
+
+def token_rows(tokenizer, documents, rt):
+    """The documents as one token stream (end-of-text after each) cut into rows of block_size tokens, and the UTF-8
+    bytes each row stands for."""
     ids = tokenizer(documents, add_special_tokens=False, verbose=False)['input_ids']
     stream = torch.tensor([t for doc in ids for t in doc + [tokenizer.eos_token_id]], dtype=torch.long)
     rows = stream[:len(stream) // block_size * block_size].view(-1, block_size)
@@ -226,49 +320,77 @@ def sequences(tokenizer, documents):
 
 
 @functools.lru_cache(maxsize=16)
-def epoch_order(n_rows, stream_seed, epoch, rank):
+def epoch_order(n_rows, stream_seed, epoch, rank, world_size):
     """Process `rank`'s shard of epoch `epoch`'s permutation of n_rows rows (seeded by the stream and the
     epoch), as DistributedSampler with set_epoch deals them out; the whole permutation on one process."""
     order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(stream_seed + epoch))
-    return order[rank::rt.world_size][:n_rows // rt.world_size]
+    return order[rank::world_size][:n_rows // world_size]
 
 
-def take(n_rows, start, count, stream_seed, rank=None):
-    """Row indices [start, start + count) of process `rank`'s (default: this process's) endless stream: epoch after
-    epoch of a fresh permutation. A function of the position only: that makes resume exact."""
-    rank = rt.rank if rank is None else rank
-    per_rank = n_rows // rt.world_size
-    return torch.stack([epoch_order(n_rows, stream_seed, position // per_rank, rank)[position % per_rank]
+def take(n_rows, start, count, stream_seed, rank, world_size):
+    """Row indices [start, start + count) of process `rank`'s endless stream: epoch after epoch of a fresh
+    permutation. A function of the position only: that makes resume exact."""
+    per_rank = n_rows // world_size
+    return torch.stack([epoch_order(n_rows, stream_seed, position // per_rank, rank, world_size)[position % per_rank]
                         for position in range(start, start + count)])
+
+
+def control_steps(rows_bytes, rt):
+    """The control's optimizer steps: as many English bytes as the bilingual model's max_steps give it (with one
+    tokenizer, as many tokens). `rows_bytes`: {model: the mean UTF-8 bytes of an English row under its tokenizer}."""
+    rows_per_step = rt.world_size * grad_accum
+    bilingual = max_steps * rows_per_step * (batch_size - lang2_rows) * rows_bytes['bilingual']
+    steps = round(bilingual / (rows_per_step * batch_size * rows_bytes['control']))
+    check_control_steps(steps)
+    return steps
 
 
 # Training ----------------------------------------------------------------------------------------
 
-class Stream(NamedTuple):
-    """One language's share of every micro-batch: its token rows, the UTF-8 bytes each row stands for, how many rows
-    it gives each micro-batch, and the seed of its data order."""
-    rows: torch.Tensor
-    row_bytes: torch.Tensor
-    per_batch: int
+@dataclass(frozen=True)
+class Unit:
+    """One model trained with one training seed: `steps` optimizer steps, `lang2_rows` of each micro-batch's rows in
+    the second language, its data order drawn from `data_seed`; `new_embeddings`: a pretrained model given a new
+    tokenizer (tokenizer=own's bilingual model), whose embedding matrix is resized to it."""
+    name: str
     seed: int
+    steps: int
+    lang2_rows: int
+    data_seed: int
+    new_embeddings: bool
 
+    @property
+    def label(self):
+        return f'{self.name} seed {self.seed}'
+
+
+LOG = Table('train_log.csv', ('model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes',
+                              'lang2_bytes', 'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s',
+                              'replaced_bytes'), key=('model', 'train_seed', 'split', 'step'))
+
+
+def unit_log(unit, rt):
+    """The training log of one model and seed (master only): models trained in parallel processes never share a file."""
+    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'), LOG) \
+        if rt.is_master else None
 
 
 def model_dir(name, seed):
     return os.path.join(out_dir, name, f'seed_{seed}')
 
 
-def checkpoints(name, seed):
+def saved_states(unit):
     """(step, dir) of every saved state of a model, the final dir included, latest last."""
     found = []
-    for path in [model_dir(name, seed)] + [path for _, path in numbered_dirs(model_dir(name, seed), 'step_')]:
+    folder = model_dir(unit.name, unit.seed)
+    for path in [folder] + [path for _, path in numbered_dirs(folder, 'step_')]:
         if os.path.exists(os.path.join(path, 'trainer_state.json')):
             with open(os.path.join(path, 'trainer_state.json')) as f:
                 found.append((json.load(f)['step'], path))
     return sorted(found)
 
 
-def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state):
+def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state, rt):
     """A HF model+tokenizer dir, plus optimizer.pt (optimizer, scheduler and every process's RNG state)
     and trainer_state.json (step and tokens seen; written last, it marks the dir complete)."""
     rng = {'cpu': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state() if rt.device.type == 'cuda' else None}
@@ -288,25 +410,24 @@ def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state):
         torch.distributed.barrier()
 
 
-def evaluate(name, seed, log, model, tokenizer, state):
-    """Held-out English loss, perplexity and bits-per-byte, logged as an 'eval' row (master only)."""
-    if not rt.is_master or log.has(model=name, train_seed=seed, split='eval', step=state['step']):
-        return
-    result = evaluate_text(model, tokenizer, eval_text, max_length=block_size, stride=eval_stride or block_size,
-                           batch_size=eval_batch_size)
-    log.write(dict(model=name, train_seed=seed, split='eval', step=state['step'], **counts(state),
-                   loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_en))
-    tqdm.write(f"{name} seed {seed} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
-               f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
-
-
 def counts(state):
     return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
 
 
-def new_model(name, seed, tokenizer, saved):
-    """The model to train: from its latest checkpoint, from scratch, or from init_from (the bilingual model with its
-    new tokenizer's embeddings)."""
+def evaluate(unit, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
+    """Held-out English loss, perplexity and bits-per-byte, logged as an 'eval' row (master only)."""
+    if not rt.is_master or log.has(model=unit.name, train_seed=unit.seed, split='eval', step=state['step']):
+        return
+    result = evaluate_text(model, tokenizer, eval_text, max_length=block_size, stride=eval_stride or block_size,
+                           batch_size=eval_batch_size)
+    log.write(dict(model=unit.name, train_seed=unit.seed, split='eval', step=state['step'], **counts(state),
+                   loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_bytes))
+    tqdm.write(f"{unit.label} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
+               f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
+
+
+def new_model(unit, tokenizer, saved, init_path):
+    """The model to train: from its latest checkpoint, from scratch, or from `init_path`."""
     if saved:
         return AutoModelForCausalLM.from_pretrained(saved[-1][1])
     if scratch:
@@ -317,15 +438,15 @@ def new_model(name, seed, tokenizer, saved):
             activation_function='gelu_pytorch_tanh',
             resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.eos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id))
-    model = from_pretrained(AutoModelForCausalLM, init_paths[seed], 'init_from')
-    if name == 'bilingual':  # the new bilingual BPE: resize the embeddings to it, as the paper did
+    model = from_pretrained(AutoModelForCausalLM, init_path, 'init_from')
+    if unit.new_embeddings:  # the bilingual model's new BPE: resize the embeddings to it, as the paper did
         model.resize_token_embeddings(len(tokenizer))
         model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
 
-def optimizer_for(model, steps):
+def optimizer_for(model, steps, rt):
     """AdamW (decay on the matrices only) and its schedule: a linear warm-up from 0, then a cosine down to
     min_lr_ratio * learning_rate, stepped per optimizer step."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -337,7 +458,7 @@ def optimizer_for(model, steps):
                                                                    min_lr_rate=min_lr_ratio)
 
 
-def restore(path, optimizer, scheduler, state):
+def restore(path, optimizer, scheduler, state, rt):
     """Continue exactly where a checkpoint left off: step and token counts, optimizer, schedule, this process's RNG."""
     with open(os.path.join(path, 'trainer_state.json')) as f:
         state.update(json.load(f))
@@ -350,26 +471,26 @@ def restore(path, optimizer, scheduler, state):
         torch.cuda.set_rng_state(rng['cuda'])
 
 
-def micro_batch(data, batch, state):
+def micro_batch(streams, batch, state, rt):
     """This process's sequences of micro-batch `batch` (English rows, then second-language rows), counting the bytes
     of text that every process's rows stand for (the data order is known to all)."""
     parts = []
-    for language, stream in data.items():
+    for language, stream in streams.items():
         if not stream.per_batch:
             continue
         start = batch * stream.per_batch
-        parts.append(stream.rows[take(len(stream.rows), start, stream.per_batch, stream.seed)])
+        parts.append(stream.rows[take(len(stream.rows), start, stream.per_batch, stream.seed, rt.rank, rt.world_size)])
         for rank in range(rt.world_size):
-            picked = take(len(stream.rows), start, stream.per_batch, stream.seed, rank)
+            picked = take(len(stream.rows), start, stream.per_batch, stream.seed, rank, rt.world_size)
             state[f'{language}_bytes'] += stream.row_bytes[picked].sum().item()
     return torch.cat(parts).to(rt.device, non_blocking=True)
 
 
-def optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging):
+def optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, logging, rt):
     """One optimizer step over grad_accum micro-batches; returns the gradient norm before clipping and, on a step
     that is `logging`, after it (None otherwise: an extra pass over the gradients)."""
     for micro in range(grad_accum):
-        x = micro_batch(data, state['step'] * grad_accum + micro, state)
+        x = micro_batch(streams, state['step'] * grad_accum + micro, state, rt)
         # under DDP the gradients are all-reduced on the last micro-batch only
         sync = model.no_sync() if rt.distributed and micro < grad_accum - 1 else contextlib.nullcontext()
         with sync:
@@ -385,98 +506,73 @@ def optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging):
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     state['step'] += 1
-    for language, stream in data.items():
+    for language, stream in streams.items():
         state[f'{language}_tokens'] += rt.world_size * grad_accum * stream.per_batch * block_size
     state['tokens'] += rt.world_size * grad_accum * batch_size * block_size
     return grad_norm, clipped_norm
 
 
-def check_same_weights(name, model):
+def check_same_weights(unit, model, rt):
     """Under DDP the processes must hold the same weights: compare with rank 0's."""
     weights = torch.cat([p.detach().flatten().float() for p in model.parameters()])
     reference = weights.clone()
     torch.distributed.broadcast(reference, src=0)
     difference = (weights - reference).abs().max()
     torch.distributed.all_reduce(difference, op=torch.distributed.ReduceOp.MAX)
-    check(difference.item() == 0, f"{name}: the {rt.world_size} processes ended with different weights "
+    check(difference.item() == 0, f"{unit.name}: the {rt.world_size} processes ended with different weights "
                                   f"(max difference {difference.item():.3g})")
     if rt.is_master:
-        print(f"{name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
+        print(f"{unit.name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
 
 
-def start(name, seed, steps, tokenizer, rows_lang2, log):
-    """(model, optimizer, scheduler, state) at the latest checkpoint, or new and evaluated once before the first
-    step; None when the model is trained already."""
-    saved = checkpoints(name, seed) if resume else []
-    if saved and saved[-1][0] >= steps:
-        if rt.is_master:
-            print(f"{name} seed {seed}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
-        return None
-    seed_everything(seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    model = new_model(name, seed, tokenizer, saved).to(rt.device)
-    if rt.is_master and not saved:
-        print(f"{name} seed {seed}: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
-              f"{len(tokenizer):,}, {steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
-              f"{block_size} tokens ({rows_lang2} of each {batch_size} in the second language)")
-    optimizer, scheduler = optimizer_for(model, steps)
-    state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
-    if saved:
-        restore(saved[-1][1], optimizer, scheduler, state)
-        if rt.is_master:
-            print(f"{name} seed {seed}: resuming from {saved[-1][1]} at step {state['step']}")
-    else:
-        seed_everything(seed + rt.rank)  # dropout differs across processes
-        evaluate(name, seed, log, model, tokenizer, state)
-    return model, optimizer, scheduler, state
-
-
-def stop_as_if_killed(name, seed, state, progress):
+def stop_as_if_killed(unit, state, progress, rt):
     """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
     progress.close()
     if rt.is_master:
-        print(f"{name} seed {seed}: stopped at step {state['step']} (stop_after), as if killed: nothing saved "
-              f"since the last checkpoint")
+        print(f"{unit.label}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the last "
+              f"checkpoint")
     teardown(rt)
     raise SystemExit(0)
 
 
-def evaluate_and_save(name, seed, log, model, tokenizer, optimizer, scheduler, state, steps):
-    """Every eval_interval steps and at the end: the held-out evaluation, then checkpoint step_<n>/ and/or the final
-    model dir."""
-    evaluate(name, seed, log, model, tokenizer, state)
-    if state['step'] % eval_interval == 0:
-        save_checkpoint(os.path.join(model_dir(name, seed), f"step_{state['step']}"),
-                        model, tokenizer, optimizer, scheduler, state)
-    if state['step'] == steps:
-        save_checkpoint(model_dir(name, seed), model, tokenizer, optimizer, scheduler, state)
-
-
-def train(name, seed, steps, rows_lang2, data_seed, corpus):
-    """Train one model with one training seed for `steps` optimizer steps, `rows_lang2` of each micro-batch's rows in
-    the second language, its data order drawn from `data_seed`, on `corpus` (English and second-language training
-    documents, and the undecodable bytes they had), resuming from its latest checkpoint, logging and saving as it
-    goes. The recipe (batch, block, accumulation, intervals) is the script's settings."""
-    tokenizer = build_tokenizer(name)
-    data = {'en': Stream(*sequences(tokenizer, corpus['en']), batch_size - rows_lang2, data_seed),
-            'lang2': Stream(*(sequences(tokenizer, corpus['lang2']) if rows_lang2 else (None, None)), rows_lang2,
-                            data_seed + 500)}
-    log = unit_log(name, seed)
-    started = start(name, seed, steps, tokenizer, rows_lang2, log)
-    if started is None:
+def train(unit, streams, tokenizer, corpus, init_path, rt):
+    """Train one model with one training seed (`unit`) on its `streams` ({'en', 'lang2'}: Stream), from scratch or
+    `init_path`, resuming from its latest checkpoint, evaluating on the held-out English of `corpus`, logging and
+    saving as it goes."""
+    log = unit_log(unit, rt)
+    eval_text = '\n'.join(corpus.eval_en) + '\n'  # exactly what eval_en.txt holds
+    saved = saved_states(unit) if resume else []
+    if saved and saved[-1][0] >= unit.steps:
+        if rt.is_master:
+            print(f"{unit.label}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
         return
-    raw_model, optimizer, scheduler, state = started
+    seed_everything(unit.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
+    raw_model = new_model(unit, tokenizer, saved, init_path).to(rt.device)
+    if rt.is_master and not saved:
+        print(f"{unit.label}: {sum(p.numel() for p in raw_model.parameters()):,} parameters, vocabulary "
+              f"{len(tokenizer):,}, {unit.steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
+              f"{block_size} tokens ({unit.lang2_rows} of each {batch_size} in the second language)")
+    optimizer, scheduler = optimizer_for(raw_model, unit.steps, rt)
+    state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
+    if saved:
+        restore(saved[-1][1], optimizer, scheduler, state, rt)
+        if rt.is_master:
+            print(f"{unit.label}: resuming from {saved[-1][1]} at step {state['step']}")
+    else:
+        seed_everything(unit.seed + rt.rank)  # dropout differs across processes
+        evaluate(unit, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
     model = torch.compile(raw_model) if compile else raw_model
     if rt.distributed:
         model = DDP(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
     model.train()
-    progress = tqdm(total=steps, initial=state['step'], desc=f'{name} seed {seed}', disable=not rt.is_master,
+    progress = tqdm(total=unit.steps, initial=state['step'], desc=unit.label, disable=not rt.is_master,
                     dynamic_ncols=True)
     window_start, window_steps = time.time(), 0
     loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
-    while state['step'] < steps:
+    while state['step'] < unit.steps:
         lr = scheduler.get_last_lr()[0]
-        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == steps
-        grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, data, state, loss_sum, logging)
+        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == unit.steps
+        grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, logging, rt)
         window_steps += 1
         progress.update(1)
         if logging:
@@ -485,31 +581,74 @@ def train(name, seed, steps, rows_lang2, data_seed, corpus):
             loss_value = loss_sum.item() / rt.world_size / window_steps
             tokens_per_s = window_steps * rt.world_size * grad_accum * batch_size * block_size / (time.time() - window_start)
             progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
-            if rt.is_master and not log.has(model=name, train_seed=seed, split='train', step=state['step']):
-                log.write(dict(model=name, train_seed=seed, split='train', step=state['step'], **counts(state),
+            if rt.is_master and not log.has(model=unit.name, train_seed=unit.seed, split='train', step=state['step']):
+                log.write(dict(model=unit.name, train_seed=unit.seed, split='train', step=state['step'], **counts(state),
                                loss=loss_value, lr=lr, grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
-                               tokens_per_s=tokens_per_s, replaced_bytes=corpus['replaced_bytes']))
+                               tokens_per_s=tokens_per_s, replaced_bytes=corpus.replaced_bytes))
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
-            stop_as_if_killed(name, seed, state, progress)
-        if state['step'] % eval_interval == 0 or state['step'] == steps:
-            evaluate_and_save(name, seed, log, raw_model, tokenizer, optimizer, scheduler, state, steps)
+            stop_as_if_killed(unit, state, progress, rt)
+        last = state['step'] == unit.steps
+        evaluating, saving = state['step'] % eval_interval == 0 or last, state['step'] % checkpoint_interval == 0
+        if evaluating:
+            evaluate(unit, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
+        if saving:
+            save_checkpoint(os.path.join(model_dir(unit.name, unit.seed), f"step_{state['step']}"),
+                            raw_model, tokenizer, optimizer, scheduler, state, rt)
+        if last:
+            save_checkpoint(model_dir(unit.name, unit.seed), raw_model, tokenizer, optimizer, scheduler, state, rt)
+        if evaluating or saving or last:
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
     if rt.distributed:
-        check_same_weights(name, raw_model)
+        check_same_weights(unit, raw_model, rt)
     if rt.is_master:
-        print(f"{name} seed {seed}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
+        print(f"{unit.label}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
               f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} "
-              f"bytes); saved {model_dir(name, seed)}")
+              f"bytes); saved {model_dir(unit.name, unit.seed)}")
 
 
+# Summary and figure --------------------------------------------------------------------------------
 
-# Work: the runtime, the corpora, every (model, seed), the figure ---------------------------------------
+def what_each_saw(units, tokenizers, mean_row_bytes, rt):
+    """{model: steps, schedule, tokenizer, bytes per token of each language, and the tokens and bytes of each
+    language its final models saw (mean over the training seeds, from their trainer_state.json)}."""
+    seen = {}
+    for name in dict.fromkeys(unit.name for unit in units):
+        states = [json.load(open(os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json')))
+                  for unit in units if unit.name == name]
+        unit = next(unit for unit in units if unit.name == name)
+        seen[name] = {'steps': unit.steps, 'warmup_steps': warmup_steps,
+                      'schedule': f'linear warm-up over {warmup_steps} steps, then a cosine from {learning_rate:g} to '
+                                  f'{learning_rate * min_lr_ratio:g} at step {unit.steps}',
+                      'sequences_per_step': rt.world_size * grad_accum * batch_size,
+                      'second_language_sequences_per_step': rt.world_size * grad_accum * unit.lang2_rows,
+                      'tokenizer': tokenizer, 'vocabulary': len(tokenizers[name]),
+                      'bytes_per_token': {language: row_bytes / block_size for language, row_bytes in
+                                          mean_row_bytes[name].items()},
+                      **{key: sum(state[key] for state in states) / len(states) for key in counts(states[0])}}
+    return seen
+
+
+def draw_training(frame, path):
+    """Held-out bits per byte against tokens seen (all languages, English), one line per model."""
+    held_out = frame[frame['split'] == 'eval']
+    fig, axes = plots.figure(ncols=2)
+    for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
+                         (axes[1], 'en_tokens', 'English training tokens seen')):
+        plots.errorbar_lines(ax, held_out, x, 'bpb', 'model', std_label=False)
+        ax.legend(title=f"mean ± std over {len(train_seeds)} seeds" if len(train_seeds) > 1 else f"seed {train_seeds[0]}")
+        ax.set_xlabel(label)
+        ax.set_ylabel('held-out English bits per byte')
+    axes[0].set_title("held-out books of the English text")
+    plots.save(fig, path)
+
+
+# Work: the runtime, the corpora, the tokenizers, every (model, seed), the summary ------------------------
 rt = setup(device)
 seed_everything(train_seeds[0])
-
+init_paths, pretrained_tokenizer = {seed: None for seed in train_seeds}, None
 if not scratch:
     # the base of each training seed; one-line errors for a missing one, an unreachable hub model or a too long
     # block, before any training
@@ -527,76 +666,67 @@ if rt.device.type == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
 
-if train_file:
-    english, replaced_en = load_documents(train_file, 'train_file')
-    check(len(english) >= 2, f"train_file: {train_file} has {len(english)} document; need at least 2 to hold one out")
-    held_out = max(1, round(len(english) * eval_fraction))
-    english = evenly(english, max_docs and max_docs + held_out)
-    held_out = max(1, round(len(english) * eval_fraction))
-    train_en, eval_en = english[:-held_out], english[-held_out:]
-else:
-    replaced_en = 0
-    train_en = evenly(corpora.chapters(corpora.english_verses('web'), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-    eval_en = evenly(corpora.chapters(corpora.english_verses('web'), books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-if second_file:
-    train_lang2, replaced_lang2 = load_documents(second_file, 'second_file')
-    train_lang2 = evenly(train_lang2, max_docs)
-else:
-    # the same books are held out of the second language: no model sees a translation of the evaluation text
-    replaced_lang2 = 0
-    train_lang2 = evenly(corpora.chapters(corpora.ukrainian_verses(), exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-eval_text = '\n'.join(eval_en) + '\n'  # exactly what eval_en.txt holds
-
+corpus = read_corpus()
+if scratch and tokenizer == 'shared':
+    check_shared_vocabulary(corpus.train_en + corpus.train_lang2)
 if rt.is_master:
-    print(f"English: {len(train_en):,} training documents ({sum(map(len, train_en)):,} characters), "
-          f"{len(eval_en):,} held out ({len(eval_text):,} characters); second language: {len(train_lang2):,} documents "
-          f"({sum(map(len, train_lang2)):,} characters); undecodable bytes replaced: {replaced_en} English, {replaced_lang2} second")
+    print(f"English: {len(corpus.train_en):,} training documents ({sum(map(len, corpus.train_en)):,} characters), "
+          f"{len(corpus.eval_en):,} held out; second language: {len(corpus.train_lang2):,} training documents "
+          f"({sum(map(len, corpus.train_lang2)):,} characters), {len(corpus.eval_lang2):,} held out; undecodable "
+          f"bytes replaced: {corpus.replaced_bytes}")
     claim(out_dir)  # one run per out_dir; forked training processes keep it
     save_config(config, os.path.join(out_dir, 'config.json'))
-    for path, documents in (('eval_en.txt', eval_en), ('train_en.txt', train_en), ('train_lang2.txt', train_lang2)):
-        with open(os.path.join(out_dir, path), 'w', encoding='utf-8') as f:
+    for filename, documents in (('eval_en.txt', corpus.eval_en), ('eval_lang2.txt', corpus.eval_lang2),
+                                ('train_en.txt', corpus.train_en), ('train_lang2.txt', corpus.train_lang2)):
+        with open(os.path.join(out_dir, filename), 'w', encoding='utf-8') as f:
             f.write('\n'.join(documents) + '\n')
-
 os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
-corpus = dict(en=train_en, lang2=train_lang2, replaced_bytes=replaced_en + replaced_lang2)
-units = [(name, seed) for name in MODELS if name in train_models for seed in train_seeds]  # the control (shorter) last
-jobs_of_units = []
-for name, seed in units:
-    steps = control_steps if name == 'control' else max_steps
-    rows_lang2 = lang2_rows if name == 'bilingual' else 0
-    # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base trained
-    # here with the same seed never replays the base's order
-    data_seed = seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000)
-    jobs_of_units.append((f'{name}_seed{seed}', (name, seed, steps, rows_lang2, data_seed, corpus)))
-slots = min(len(units), jobs or os.cpu_count() or 1)
-parallel = rt.device.type == 'cpu' and not rt.distributed and slots > 1
-if parallel:
-    for name in train_models:  # trained once, before the processes share them
-        build_tokenizer(name)
-# on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_seeds', parallel=parallel)
 
-# The seeds' logs as one CSV, and the figure: held-out bits-per-byte vs tokens seen ------------------
+# Each tokenizer and its token rows are built once, before the (forked) training processes share them. The control's
+# steps depend on the bilingual model's tokenizer: it is built wherever the control trains.
+needed = [name for name in MODELS if name in train_models or name == 'bilingual' and 'control' in train_models]
+tokenizers = build_tokenizers(corpus, needed, pretrained_tokenizer, rt)
+folders, rows_of = tokenizer_folders(), {}  # (tokenizer folder, language) -> (rows, row_bytes)
+for name in needed:
+    for language, documents in (('en', corpus.train_en), ('lang2', corpus.train_lang2)):
+        if (folders[name], language) not in rows_of and (language == 'en' or name == 'bilingual' and lang2_rows):
+            rows_of[folders[name], language] = token_rows(tokenizers[name], documents, rt)
+mean_row_bytes = {name: {language: float(rows[1].float().mean()) for (folder, language), rows in rows_of.items()
+                         if folder == folders[name]} for name in needed}
+steps_of = {'monolingual': max_steps, 'bilingual': max_steps}
+if 'control' in train_models:
+    steps_of['control'] = control_steps({name: mean_row_bytes[name]['en'] for name in ('bilingual', 'control')}, rt)
+
+units, jobs_of_units = [], []
+for name in (name for name in MODELS if name in train_models):  # the control (shorter) last
+    for seed in train_seeds:
+        # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base
+        # trained here with the same seed never replays the base's order
+        unit = Unit(name, seed, steps_of[name], lang2_rows if name == 'bilingual' else 0,
+                    seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
+                    new_embeddings=not scratch and tokenizer == 'own' and name == 'bilingual')
+        streams = {'en': Stream(*rows_of[folders[name], 'en'], batch_size - unit.lang2_rows, unit.data_seed),
+                   'lang2': Stream(*rows_of.get((folders[name], 'lang2'), (None, None)) if unit.lang2_rows else
+                                   (None, None), unit.lang2_rows, unit.data_seed + 500)}
+        units.append(unit)
+        jobs_of_units.append((f'{name}_seed{seed}', (unit, streams, tokenizers[name], corpus, init_paths[seed], rt)))
+slots = min(len(units), jobs or os.cpu_count() or 1)
+# on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
+run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_seeds',
+          parallel=rt.device.type == 'cpu' and not rt.distributed and slots > 1)
+
 if rt.is_master:
-    frame = pd.concat([pd.read_csv(path) for name, seed in units
-                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{name}_seed{seed}.csv'))])
+    frame = pd.concat([pd.read_csv(path) for unit in units
+                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)
-    held_out = frame[frame['split'] == 'eval']
-    fig, axes = plots.figure(ncols=2)
-    for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
-                         (axes[1], 'en_tokens', 'English training tokens seen')):
-        plots.errorbar_lines(ax, held_out, x, 'bpb', 'model', std_label=False)
-        ax.legend(title=f"mean ± std over {len(train_seeds)} seeds" if len(train_seeds) > 1 else f"seed {train_seeds[0]}")
-        ax.set_xlabel(label)
-        ax.set_ylabel('held-out English bits per byte')
-    axes[0].set_title("held-out books of the English text")
-    plots.save(fig, os.path.join(visuals_dir, 'gpt2_training.png'))
+    draw_training(frame, os.path.join(visuals_dir, 'gpt2_training.png'))
     # the held-out bits per byte of each model at its last evaluation, over the training seeds
-    last = held_out.sort_values('step').groupby(['model', 'train_seed']).tail(1)
+    last = frame[frame['split'] == 'eval'].sort_values('step').groupby(['model', 'train_seed']).tail(1)
     summary = {'final_eval_bpb': {model: {'mean': float(rows['bpb'].mean()), 'std': float(rows['bpb'].std(ddof=1))
                                           if len(rows) > 1 else 0.0, 'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
-                                  for model, rows in last.groupby('model')}}
+                                  for model, rows in last.groupby('model')},
+               'tokenizer': tokenizer, 'models': what_each_saw(units, tokenizers, mean_row_bytes, rt)}
     with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     record_run(out_dir)

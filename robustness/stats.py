@@ -28,6 +28,12 @@ ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect is stated
 MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
 NOTHING_TO_LOSE = 'intact at the floor: nothing to lose'  # the reason a row has no verdict
+# The measures of robustness a direction must hold under (docs/statistics.md), for language models and classifiers:
+# retained areas against the floor (the scope zeroed; chance for a classifier) and against the untrained model,
+# the mean excess loss over the grid and the mean log ratio y(p) / y(0).
+LM_MEASURES = ('retained_area', 'retained_area_untrained', 'mean_excess', 'mean_log_ratio')
+CLASSIFIER_MEASURES = ('retained_area', 'mean_excess', 'mean_log_ratio')
+UNITS = ('byte', 'token')  # a language model's loss per UTF-8 byte of the text (bits) or per token (nats)
 
 
 # ----------------------------------------------------------------------------- the primary statistic
@@ -173,6 +179,16 @@ def verdict_text(row, higher, lower, margin):
     text = {'higher': higher, 'lower': lower, 'equivalent': f'equivalent within ±{margin:g}',
             'inconclusive': 'inconclusive'}[row['outcome']]
     return text + (' (these two trained models)' if row['test']['unit'].startswith('draws') else '')
+
+
+def check_measures(measures, valid, untrained=True):
+    """The declared measures: at least one, each of `valid`, the untrained floor only where untrained models are
+    scored (a one-line error otherwise)."""
+    check(measures, "measures: name at least one measure")
+    for measure in measures:
+        check(measure in valid, f"measures: unknown measure {measure!r}; valid: {', '.join(valid)}")
+    check(untrained or 'retained_area_untrained' not in measures,
+          "measures: retained_area_untrained needs the untrained models' scores; set untrained=True or leave it out")
 
 
 def check_margin(margin, setting='equivalence_margin'):

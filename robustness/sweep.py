@@ -1,7 +1,7 @@
 """The damage sweep that test_gpt2.py, run_glue_test.py and non_linear.py share.
 
     grid = trial_grid(kinds, scopes, ['all'], {'levels': levels, 'noise_levels': noise_levels}, repeats)
-    log, measured = open_log(out_dir, 'perplexity.csv', COLUMNS, KEY, runtime)
+    log, measured = open_log(out_dir, TABLE, runtime)                        # TABLE: a results.Table
     todo = pending(grid, measured, lambda t: dict(model='mono', train_seed=1337, **t._asdict()))  # not yet in the CSV
     for trial in mine(todo, runtime):                                        # round-robin over torchrun ranks
         ...
@@ -105,25 +105,25 @@ def check_grids(kinds, grids):
         check(0 in grids[name], f"{name}: include 0, the intact model that damage is measured from")
 
 
-def open_log(out_dir, filename, columns, key, runtime=None, part=None):
-    """(the log this process appends to, [every log that holds measured rows]). Under torchrun every rank appends to
-    a part file of its own, and so does a process of run_parallel given its `part` name (merge_parts gathers them);
-    a part file a stopped run left behind counts as measured."""
-    path = os.path.join(out_dir, filename)
+def open_log(out_dir, table, runtime=None, part=None):
+    """(the log of `table` (a results.Table) this process appends to, [every log that holds measured rows]). Under
+    torchrun every rank appends to a part file of its own, and so does a process of run_parallel given its `part`
+    name (merge_parts gathers them); a part file a stopped run left behind counts as measured."""
+    path = os.path.join(out_dir, table.filename)
     stem, extension = os.path.splitext(path)
     if runtime is not None and runtime.distributed:
         part = runtime.rank
-    log = ResultsLog(f'{stem}.part{part}{extension}' if part is not None else path, columns, key)
+    log = ResultsLog(f'{stem}.part{part}{extension}' if part is not None else path, table)
     others = [p for p in [path] + sorted(glob.glob(f'{stem}.part*{extension}')) if p != log.path
               and os.path.exists(p) and os.path.getsize(p) > 0]
-    return log, [log] + [ResultsLog(p, columns, key) for p in others]
+    return log, [log] + [ResultsLog(p, table) for p in others]
 
 
-def merge_parts(out_dir, filename, columns, key):
+def merge_parts(out_dir, table):
     """Absorb the part files of every rank into the one CSV (rank 0, after a barrier)."""
-    path = os.path.join(out_dir, filename)
+    path = os.path.join(out_dir, table.filename)
     stem, extension = os.path.splitext(path)
-    merged = ResultsLog(path, columns, key)
+    merged = ResultsLog(path, table)
     for part in sorted(glob.glob(f'{stem}.part*{extension}')):
         merged.absorb(part)
     return merged

@@ -14,8 +14,9 @@ from conftest import OFFLINE, ROOT
 from test_sweep import holder
 
 CODE = ['Makefile', 'configs', 'robustness', 'train_bilingual_gpt2.py', 'test_gpt2.py', 'run_glue_test.py']
-TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=300 --block_size=32 --batch_size=4 '
-                       '--max_steps=8 --eval_interval=4 --warmup_steps=2 --max_docs=24 --train_seeds=1,2',
+TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=400 --block_size=32 --batch_size=4 '
+                       '--max_steps=8 --eval_interval=4 --checkpoint_interval=4 --warmup_steps=2 --max_docs=24 '
+                       '--train_seeds=1,2',
         'STUDY_SWEEP': '--kinds=random_deletion,magnitude_pruning --levels=0,0.5,1 --repeats=2 --eval_chars=3000 '
                        '--bootstrap=50',
         'STUDY_GLUE': '--train_size=64 --validation_size=32 --max_length=32 --kinds=random_deletion --levels=0,1 '
@@ -45,6 +46,9 @@ def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
             assert (study / 'train_bilingual_gpt2' / model / f'seed_{seed}' / 'model.safetensors').exists()
     # every checkpoint got its floors, the MLPs' included (floor_scopes), and the final step is swept once
     rows = pd.read_csv(study / 'test_gpt2' / 'perplexity.csv')
+    # the second language on the final models and their untrained counterparts only
+    assert set(rows[rows['text'] == 'uk']['checkpoint']) == {'final', 'untrained'}
+    rows = rows[(rows['text'] == 'en') & (rows['checkpoint'] != 'untrained')]
     floors = rows[(rows['kind'] == 'random_deletion') & (rows['level'] == 1.0)]
     assert set(floors['checkpoint']) == {'final', 'step_4'} and set(floors['scope']) == {'attn', 'blocks', 'mlp'}
     assert 'step_8' not in set(rows['checkpoint'])  # the checkpoint of the last step is the final model: swept once
@@ -95,5 +99,5 @@ def test_a_study_whose_control_would_train_zero_steps_is_a_one_line_error(tmp_pa
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
     assert errors == ['error: max_steps: 1 steps with lang2_fraction 0.5 leave the control model 0 steps (it trains on '
-                      "the bilingual model's English share of them); raise max_steps or lower lang2_fraction"]
+                      "the bilingual model's English bytes); raise max_steps or lower lang2_fraction"]
     assert not (tmp_path / 'repo' / 'results').exists()

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from robustness.results import read_rows  # noqa: F401 (the analyses read their CSV with it)
 from robustness.stats import ALPHA, NOTHING_TO_LOSE, correct, verdict_text
 
 QUESTIONS = {  # the question each script's results answer, which the report opens with
@@ -25,13 +26,6 @@ QUESTIONS = {  # the question each script's results answer, which the report ope
     'test_gpt2': 'Do bilingual GPT-2 models keep more of their English (bits per byte) under weight damage?',
     'run_glue_test': 'Fine-tuned on a task, does the bilingual model keep more accuracy under damage?',
 }
-
-
-def read_rows(path):
-    """A tidy CSV as a DataFrame; `train_seed` is text ('' for a single model)."""
-    columns = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(path, dtype={'train_seed': str}, keep_default_na=False,
-                       na_values={c: ['', 'nan', 'NaN'] for c in columns if c != 'train_seed'})
 
 
 def finite(value):

@@ -16,9 +16,13 @@ from robustness import plots
 from robustness.analysis import (QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows,
                                  row_text, verdict_table, write_summary)
 from robustness.perturb import KIND_TABLE
+from robustness.results import Table
 from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, plain_interval, retained_areas, trend_test
 
-CSV = 'nonlinear.csv'
+TABLE = Table('nonlinear.csv', ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task',
+                                'accuracy', 'loss', 'sparsity'),
+              key=('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'))
+CSV = TABLE.filename
 CHANCE = 0.5  # every task is balanced
 QUESTION = QUESTIONS['non_linear']
 XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Channel deletion probability p',
@@ -124,7 +128,7 @@ def draw(per_draw, config):
 
 def analyze(out_dir, config):
     """Rewrite out_dir/summary.json and the figures from nonlinear.csv; returns the summary."""
-    results = read_rows(os.path.join(out_dir, CSV))
+    results = read_rows(os.path.join(out_dir, CSV), TABLE)
     results['train_seed'] = results['train_seed'].astype(int)  # every model here has its training seed
     results = results[(results.dataset == config['dataset']) & results.num_tasks.isin(config['task_counts'])
                       & results.train_seed.isin(config['train_seeds']) & results.kind.isin(config['kinds'])

@@ -14,10 +14,15 @@ import numpy as np
 from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
                                  write_summary)
 from robustness.plots import errorbar_lines, figure, save
+from robustness.results import Table
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import compare_rows, half_failure_of
 
-CSV = 'glue.csv'
+TABLE = Table('glue.csv', ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value',
+                           'floor', 'loss', 'sparsity', 'examples'),
+              key=('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'),
+              renamed={'baseline': 'floor'})
+CSV = TABLE.filename
 QUESTION = QUESTIONS['run_glue_test']
 
 
@@ -112,7 +117,7 @@ def analyze(out_dir, config):
     with open(os.path.join(out_dir, 'floors.json')) as f:
         floors = json.load(f)  # the best constant predictor of each metric, the first metric first, then the loss
     labels = [label for label, _ in parse_models(config['models'])]
-    frame = read_rows(os.path.join(out_dir, CSV))
+    frame = read_rows(os.path.join(out_dir, CSV), TABLE)
     frame = frame[(frame['task'] == config['task']) & frame['model'].isin(labels)]
     summary = summarize(frame, config, floors, np.random.default_rng(config['seed']))
     write_summary(out_dir, summary)

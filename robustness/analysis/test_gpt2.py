@@ -16,11 +16,17 @@ from robustness import plots
 from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
                                  write_summary)
 from robustness.perturb import KIND_TABLE, SCOPES
+from robustness.results import Table
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import compare_rows, half_failure_of
 from robustness.sweep import FLOOR_KIND
 
-CSV = 'perplexity.csv'
+TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level',
+                                 'repeat', 'nll', 'tokens', 'bytes', 'ppl', 'bpb', 'sparsity', 'seconds'),
+              key=('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level', 'repeat'),
+              added={'text': 'en'})  # runs before eval_files scored one text, English
+CSV = TABLE.filename
+UNTRAINED = 'untrained'  # the checkpoint name of a model's untrained counterpart
 CHECKPOINT_COLUMNS = ['model', 'train_seed', 'checkpoint', 'step', 'tokens', 'en_tokens']  # checkpoints.csv
 COST_FIGURE = 'gpt2_scope_cost.png'
 USES_CONTEXT = 1.2  # attention cost (bpb with attention zeroed / intact) from which a model counts as using its context
@@ -33,6 +39,45 @@ FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion
            'head_deletion': ('gpt2_head_delete.png', 'Attention head deletion probability'),
            'nm_pruning': ('gpt2_nm_pruning.png', 'N:M pruning fraction'),
            'wanda_pruning': ('gpt2_wanda_pruning.png', 'Wanda pruning fraction (per output row)')}
+
+
+def training_order(checkpoint):
+    """Where a checkpoint comes in training: step_<n> at n, the final model last."""
+    return int(checkpoint[len('step_'):]) if checkpoint.startswith('step_') else float('inf')
+
+
+def intact_by_checkpoint(frame, text):
+    """{(model, train_seed): [(checkpoint, intact bpb)]} of every trained checkpoint scored on `text`, in training
+    order."""
+    rows = frame[(frame['text'] == text) & (frame['level'] == 0) & (frame['checkpoint'] != UNTRAINED)]
+    intact = rows.groupby(['model', 'train_seed', 'checkpoint'])['bpb'].first()
+    found = {}
+    for (model, seed, checkpoint), bpb in intact.items():
+        found.setdefault((model, seed), []).append((checkpoint, float(bpb)))
+    return {unit: sorted(values, key=lambda item: training_order(item[0])) for unit, values in found.items()}
+
+
+def quality_brackets(frame, pairs, text):
+    """For each compare pair (a, b): the quality to match, a's intact bpb on `text` (mean over its training seeds),
+    and for each training seed of b the two consecutive checkpoints whose intact bpb brackets it, with the weight w
+    of the later one (target = (1 - w) bpb(first) + w bpb(second)); None for a seed whose checkpoints do not
+    bracket it: matched quality is never extrapolated. {(a, b): {'reference': b, 'target', 'seeds': {seed: (first,
+    second, w) or None}}}; pairs without a's final score are left out."""
+    intact = intact_by_checkpoint(frame, text)
+    found = {}
+    for a, b in pairs:
+        finals = [dict(values)['final'] for (model, _), values in intact.items() if model == a and 'final' in dict(values)]
+        if not finals:
+            continue
+        target, seeds = sum(finals) / len(finals), {}
+        for (model, seed), values in intact.items():
+            if model != b:
+                continue
+            seeds[seed] = next(((first, second, (q1 - target) / (q1 - q2))
+                                for (first, q1), (second, q2) in zip(values, values[1:])
+                                if q1 >= target >= q2 and q1 > q2), None)
+        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds}
+    return found
 
 
 def layers_text(layers):
@@ -249,8 +294,10 @@ def analyze(out_dir, config):
     """Rewrite out_dir/summary.json and the figures from perplexity.csv (and checkpoints.csv, where the models came
     from train_bilingual_gpt2.py); returns the summary."""
     labels = [label for label, _ in parse_models(config['models'])]
-    frame = read_rows(os.path.join(out_dir, CSV))
-    frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
+    frame = read_rows(os.path.join(out_dir, CSV), TABLE)
+    primary = parse_models(config['eval_files'], 'eval_files')[0][0] if 'eval_files' in config else 'en'
+    frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)
+                  & (frame['text'] == primary) & (frame['checkpoint'] != UNTRAINED)]
     tokens_path = os.path.join(out_dir, 'checkpoints.csv')
     costs = scope_cost_by_checkpoint(frame, read_rows(tokens_path), labels) if os.path.exists(tokens_path) else None
     summary = summarize(frame, config, np.random.default_rng(config['seed']), costs)
