@@ -18,10 +18,12 @@ import json
 import os
 import sys
 
-from robustness.analysis import non_linear, read_rows, run_glue_test, test_gpt2
+from robustness.analysis import non_linear, run_glue_test, test_gpt2
 from robustness.config import check
 from robustness.provenance import FIGURES_WRITTEN, provenance
-from robustness.stats import MARGIN, check_margin
+from robustness.results import read_rows
+from robustness.stats import (CLASSIFIER_MEASURES, LM_MEASURES, MARGIN, RELATIVE_MARGIN, UNITS, check_margin,
+                              check_measures)
 
 ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
 
@@ -41,7 +43,15 @@ def settings(out_dir, overrides):
     with open(config_path) as f:
         config = json.load(f)
     module = ANALYSES[found[0]]
-    config.setdefault('equivalence_margin', MARGIN)  # a run from before the setting existed
+    valid = LM_MEASURES if module is test_gpt2 else CLASSIFIER_MEASURES
+    # a run from before a setting existed: its default then
+    config.setdefault('equivalence_margin', MARGIN)
+    config.setdefault('relative_margin', RELATIVE_MARGIN)
+    config.setdefault('measures', list(valid))
+    if module is test_gpt2:
+        config.setdefault('unit', 'byte')
+        if 'eval_file' in config:  # one text, English, before eval_files
+            config['eval_files'] = f"en={config.pop('eval_file')}"
     if 'epoch_kinds' in config:  # test_gpt2.py's checkpoints were epochs before
         config['checkpoint_kinds'] = config.pop('epoch_kinds')
     if isinstance(config['scope'], str):  # run_glue_test.py's scope was comma-separated text before
@@ -49,9 +59,13 @@ def settings(out_dir, overrides):
     config.update({name: value for name, value in overrides.items() if value is not None})
     check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
     check_margin(config['equivalence_margin'])
+    check_margin(config['relative_margin'], 'relative_margin')
+    check_measures(config['measures'], valid)
+    check(module is test_gpt2 or overrides.get('unit') is None, "unit: only test_gpt2.py's language models have units")
+    check(config.get('unit', 'byte') in UNITS, f"unit: unknown value {config.get('unit')!r}; valid: {', '.join(UNITS)}")
     if overrides.get('compare') is not None:
         check(module is not non_linear, "compare: non_linear.py compares numbers of tasks, not models")
-        models = set(read_rows(os.path.join(out_dir, found[0]))['model'])
+        models = set(read_rows(os.path.join(out_dir, found[0]), module.TABLE)['model'])
         for pair in config['compare']:
             a, colon, b = pair.partition(':')
             check(colon and a and b, f"compare: {pair!r} is not label:label")
@@ -87,6 +101,11 @@ def main(argv=None):
                         help='a:b pairs to compare (a - b), comma-separated')
     parser.add_argument('--failure_fraction', type=float, help='half-failure level: this far from intact to the floor')
     parser.add_argument('--equivalence_margin', type=float, help='margin of the verdict "equivalent", in retained area')
+    parser.add_argument('--relative_margin', type=float,
+                        help='margin of the mean excess and mean log ratio: a fraction of the intact score')
+    parser.add_argument('--measures', type=lambda text: [m.strip() for m in text.split(',') if m.strip()],
+                        help='the measures a direction must hold under, comma-separated')
+    parser.add_argument('--unit', help="test_gpt2.py: byte or token, the decision unit")
     parser.add_argument('--visuals_dir', help='where the figures go')
     arguments = parser.parse_args(argv)
     overrides = {name: value for name, value in vars(arguments).items() if name != 'out_dir'}

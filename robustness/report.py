@@ -11,9 +11,13 @@ them out: one section per script, with the tables of its summary, its wall time 
 import argparse
 import datetime
 import json
+import math
 import os
 
-from robustness.analysis import QUESTIONS, OUTCOME_WORDS, TREND_WORDS, counts_text, interval_text, level_text
+import numpy as np
+
+from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_WORDS, counts_text, interval_text,
+                                 level_text, signs_text)
 from robustness.analysis.test_gpt2 import USES_CONTEXT
 
 ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
@@ -33,20 +37,26 @@ def table(header, rows):
     return '\n'.join([f'| {cells(header)} |', '|' + '---|' * len(header)] + [f'| {cells(row)} |' for row in rows])
 
 
-def answer(summary, trend=False):
-    """The generated paragraph that opens an experiment: its question, how many comparisons were corrected for, the
-    verdicts of each kind after the correction, the smallest effect detectable with 80% power, and what the tests
-    generalize over. Every number comes from the summary's `answer`."""
-    a = summary['answer']
+def answer(summary, key='answer', trend=False):
+    """The generated paragraph that opens a table: its question, how many comparisons were corrected for, the
+    verdicts of each kind after the correction, the rule (every declared measure), the smallest effect detectable
+    with 80% power, and what the tests generalize over. Every number comes from the summary."""
+    a = summary[key]
     counts = counts_text(a, TREND_WORDS if trend else OUTCOME_WORDS)
-    text = (f"**Answer.** {a['question']} The table makes {a['rows']} comparisons, {a['comparisons']} of them with a test; "
-            f"after Holm's correction over those {a['comparisons']} (family-wise error {a['alpha']:.0%}), the verdicts "
-            f"are: {counts}. Equivalence means the corrected interval lies within ±{a['margin']:g} of retained "
-            "area.")
+    text = (f"**{'Answer' if key == 'answer' else 'Answer to this table'}.** {a['question']} The table makes {a['rows']} "
+            f"comparisons, {a['comparisons']} of them with a test; after Holm's correction over those {a['comparisons']} "
+            f"(family-wise error {a['alpha']:.0%}), the verdicts are: {counts}.")
+    if a['decided_by']:
+        text += (" A direction is claimed only where every declared measure finds it ("
+                 + ', '.join(MEASURE_WORDS[m] for m in a['decided_by']) + '); "equivalent" means every interval lies '
+                 "within its measure's margin.")
+    if a.get('unavailable'):
+        text += (' Declared but not measured in this run, and left out of the decision: '
+                 + ', '.join(MEASURE_WORDS[m] for m in a['unavailable']) + '.')
     if a['detectable']:
-        text += (f" The smallest difference in retained area this design detects with 80% power is about "
-                 f"{a['detectable']['median']:.3f} (median over the rows; {a['detectable']['min']:.3f} to "
-                 f"{a['detectable']['max']:.3f}).")
+        text += (f" The smallest difference in {MEASURE_WORDS['retained_area'] if not trend else 'retained area over T'} "
+                 f"this design detects with 80% power is about {a['detectable']['median']:.3f} (median over the rows; "
+                 f"{a['detectable']['min']:.3f} to {a['detectable']['max']:.3f}).")
     if a['units']:
         text += ' The tests run over ' + ' and '.join(a['units']) + '.'
         if any(unit.startswith('draws') for unit in a['units']):
@@ -55,36 +65,60 @@ def answer(summary, trend=False):
     return text
 
 
-def detectable_cell(row):
-    return 'n/a' if row['detectable'] is None else f"{row['detectable']:.3f}"
-
-
-def ci_cell(row):
-    if row['ci'] is None:
+def cell(entry, digits=3):
+    """A measure's entry in a table cell: its difference and interval, its sign's verdict, or why it has none."""
+    if entry is None:
         return 'n/a'
-    return f"{interval_text(row['ci'])} at {100 * (1 - row['holm_level']):.2f}%"
+    if not entry['available']:
+        return 'not measured'
+    if entry['test'] is None:
+        return 'no test'
+    return f"{entry['test']['estimate']:+.{digits}f} {interval_text(entry['ci'], digits)}"
 
 
-def comparison_table(summary):
-    """test_gpt2 and run_glue_test: the answer, a verdict row per pair x kind x scope (x layers), then the
-    description (half-failure levels, crossover, retained areas) folded away."""
-    rows, details = [], []
-    for name, row in summary.get('comparisons', {}).items():
-        test = row['test']
-        rows.append([name, row['verdict'], number(row['difference']), ci_cell(row),
-                     f"{test['p']:.3g}" if test else 'n/a', detectable_cell(row),
-                     f"{row['training_seeds'][0]}, {row['training_seeds'][1]} x {row['repeats']}"])
-        details.append([name, half_failure_cell(row['half_failure_level']),
-                        'none' if row['crossover'] is None else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
-                        areas_cell(row['retained_area_a']), areas_cell(row['retained_area_b'])])
-    verdicts = table(['a - b / kind / scope', 'verdict', 'difference in retained area', 'Holm-corrected CI',
-                      'p', 'detectable (80%)', 'training seeds x draws'], rows)
-    return (f"{verdicts}\n\n_{summary.get('primary', '')}. Each interval is at its row's Holm level, "
-            "so it excludes 0 exactly when the verdict names a direction._\n\n<details><summary>description: "
-            "half-failure levels, crossover, retained areas per training seed (no verdicts)</summary>\n\n"
-            + table(['a - b / kind / scope', 'half-failure level a, b, a - b [95% CI]', 'crossover [95% CI]',
-                     'retained area of a, per seed', 'of b'], details)
-            + f"\n\n{summary.get('secondary', '')}.\n\n</details>")
+def verdict_rows(rows, measures, other=None):
+    """A verdict row per comparison: its verdict, the intersection-union p, and a cell per measure (and per measure
+    of the other unit)."""
+    found = []
+    for name, row in rows.items():
+        cells = [cell(row['measures'].get(m)) for m in measures]
+        if other:
+            cells += [cell(row.get('other_unit', {}).get('measures', {}).get(m)) for m in other]
+        found.append([name, row['verdict'], 'n/a' if row['p'] is None else f"{row['p']:.3g}",
+                      'n/a' if row.get('confidence') is None else f"{100 * row['confidence']:.2f}%", *cells])
+    return found
+
+
+def verdict_table(summary, rows, measures, unit_words=None, other=None):
+    """The verdict table of `rows`: a column per measure (their differences, positive: a more robust, with intervals
+    at the row's Holm level), then the description folded away."""
+    header = ['comparison', 'verdict', 'p (every measure)', 'interval level',
+              *(f"{MEASURE_WORDS[m]}{f' ({unit_words})' if m == 'mean_excess' and unit_words else ''}" for m in measures)]
+    if other:
+        header += [f"{MEASURE_WORDS[m]} ({other[1]}; {other[2]})" for m in other[0]]
+    text = table(header, verdict_rows(rows, measures, other[0] if other else None))
+    margins = {}
+    for row in rows.values():
+        for m, entry in row['measures'].items():
+            if entry['available']:
+                margins.setdefault(m, []).append(entry['margin'])
+    if margins:
+        span = lambda values: f"±{min(values):.3g}" + (f" to ±{max(values):.3g}" if max(values) > min(values) else '')
+        text += ('\n\n_Differences a - b, positive where a is more robust; each interval at its row\'s Holm level. '
+                 'Equivalence margins: ' + ', '.join(f"{MEASURE_WORDS[m]} {span(values)}" for m, values in margins.items())
+                 + ' (the mean excess\'s: relative_margin of each pair\'s intact score)._')
+    described = [[name, half_failure_cell(row.get('half_failure_level')),
+                  'none' if row.get('crossover') is None else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
+                  areas_cell(row['measures'].get('retained_area', {}).get('a', [])),
+                  areas_cell(row['measures'].get('retained_area', {}).get('b', []))]
+                 for name, row in rows.items() if 'crossover' in row]
+    if described:
+        text += ("\n\n<details><summary>description: half-failure levels, crossover, retained areas per training seed "
+                 "(no verdicts)</summary>\n\n" + table(['comparison', 'half-failure level a, b, a - b [95% CI]',
+                                                         'crossover [95% CI]', 'retained area of a, per seed', 'of b'],
+                                                        described)
+                 + f"\n\n{summary.get('secondary', '')}.\n\n</details>")
+    return text
 
 
 def areas_cell(values):
@@ -115,14 +149,11 @@ def binary_tables(summary):
 def nonlinear_tables(summary):
     intact = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None)
     counts = summary['task_counts']
-    rows = [[name, row['verdict'], number(row['difference']), ci_cell(row), f"{row['test']['p']:.3g}" if row['test'] else 'n/a',
-             detectable_cell(row),
-             ', '.join(f"{sum(v for v in values if v is not None) / max(len(values), 1):.3f}"
-                       for values in (row.get('retained_area') or {}).values())]
-            for name, row in summary['comparisons'].items()]
     text = (f"Intact accuracy (mean over tasks and training seeds): {intact}.\n\n"
-            + table(['kind / scope', 'verdict', f'change in retained area, T={counts[0]} to {counts[-1]}',
-                     'Holm-corrected CI', 'p', 'detectable (80%)', f"mean retained area, T={', '.join(map(str, counts))}"], rows)
+            + verdict_table(summary, summary['comparisons'], summary['measures'], 'accuracy')
+            .replace('Differences a - b, positive where a is more robust',
+                     f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness rises '
+                     f'with T')
             + f"\n\n_{summary['primary']}._")
     show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
     described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
@@ -135,25 +166,97 @@ def nonlinear_tables(summary):
 
 
 def training_tables(summary):
+    """Each model's held-out bits per byte, then what it saw: steps, schedule, tokens and bytes per language, the
+    bytes per token of its tokenizer."""
     rows = [[model, f"{entry['mean']:.4f}", f"{entry['std']:.4f}", ', '.join(f"{v:.4f}" for v in entry['per_seed'])]
             for model, entry in summary['final_eval_bpb'].items()]
-    return table(['model', 'held-out English bpb, mean', 'std over training seeds', 'per seed'], rows)
+    text = table(['model', 'held-out English bpb, mean', 'std over training seeds', 'per seed'], rows)
+    if summary.get('models'):
+        seen = [[model, entry['steps'], entry['schedule'], f"{entry['tokenizer']} ({entry['vocabulary']:,})",
+                 ', '.join(f"{language} {value:.2f}" for language, value in entry['bytes_per_token'].items()),
+                 f"{entry['en_tokens']:,.0f}", f"{entry['en_bytes']:,.0f}", f"{entry['lang2_tokens']:,.0f}",
+                 f"{entry['lang2_bytes']:,.0f}"] for model, entry in summary['models'].items()]
+        text += ('\n\nWhat each model saw (mean over its training seeds; the control reads the bilingual model\'s English '
+                 'bytes):\n\n' + table(['model', 'steps', 'schedule', 'tokenizer (vocabulary)', 'bytes per token',
+                                         'English tokens', 'English bytes', 'second-language tokens',
+                                         'second-language bytes'], seen))
+    return text
 
 
 def glue_tables(summary):
-    """Each classifier's intact score next to chance (a classifier near chance has nothing to lose), then the
-    comparisons."""
+    """Each classifier's intact score next to its floor, chance (a classifier near chance has nothing to lose), then
+    the comparisons."""
     text = ''
+    floor = summary.get('floor', summary.get('chance'))  # 'chance' in summaries written before 2026-12-06
     if summary.get('intact'):
         rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}", ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
                 for model, seeds in summary['intact'].items() if seeds]
-        text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (best constant predictor "
-                f"{summary['chance']:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
-    return text + comparison_table(summary)
+        text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (floor: the best constant predictor, "
+                f"{floor:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
+    return text + verdict_table(summary, summary['comparisons'], summary['measures'], summary['metric'])
+
+
+UNIT_WORDS = {'byte': 'bits per byte', 'token': 'nats per token'}
+
+
+def facts_text(summary):
+    """What the answer rests on, in words: each model's intact score in both units, the bytes per token of its
+    tokenizer, its floors and range; where the verdicts change with the measure or the unit; the per-token picture
+    (the paper's unit) against the per-byte one."""
+    facts, unit = summary['facts'], summary['unit']
+    other = 'token' if unit == 'byte' else 'byte'
+    models = facts['models']
+    lines = ['**What it rests on.** Intact on the primary text (`' + summary['texts'][0] + '`): ' + '; '.join(
+        f"{model} {entry['intact_bpb']:.3f} bits per byte = {entry['intact_nats_per_token']:.3f} nats per token "
+        f"(perplexity {math.exp(entry['intact_nats_per_token']):.1f}) at {entry['bytes_per_token']:.2f} bytes per token"
+        for model, entry in models.items()) + '.']
+    shared = [pair for pair, entry in facts['pairs'].items() if entry['same_tokenizer']]
+    split = [pair for pair, entry in facts['pairs'].items() if not entry['same_tokenizer']]
+    if shared:
+        lines.append(f"{', '.join(shared)}: one tokenizer (the same tokens of the same text), so per token and per byte "
+                     f"differ by one constant and give the same verdicts.")
+    if split:
+        lines.append(f"{', '.join(split)}: different tokenizers, so per-token scores are not comparable between them "
+                     f"(the paper compared per-token perplexities of such models); the verdicts are {UNIT_WORDS[unit]}.")
+    ranges = '; '.join(f"{model} " + ', '.join(f"{scope} {value:.3f}" for scope, value in entry['range_bpb'].items())
+                       + (f" (untrained model: {entry['untrained_bpb']:.3f} bits per byte)" if entry['untrained_bpb'] else '')
+                       for model, entry in models.items())
+    lines.append(f"Ranges, the scope zeroed minus intact, in bits per byte: {ranges}.")
+    rows = summary['comparisons']
+    depends = [name for name, row in rows.items() if row['outcome'] == 'depends on the measure']
+    within = [name for name, row in rows.items() if row['outcome'] == 'within the margin']
+    if depends:
+        lines.append('The verdict depends on the measure in ' + '; '.join(
+            f"`{name}` ({signs_text(row)})" for name, row in rows.items() if name in depends) + '.')
+    if within:
+        lines.append('Significant in every measure but within every margin: ' + ', '.join(f"`{n}`" for n in within) + '.')
+    picture = summary['answer'].get('unit_picture')
+    if picture:
+        counts = picture['counts']
+        describe = lambda u: ', '.join(f"{counts[u][sign]} {word}" for sign, word in
+                                       (('+', 'a more robust'), ('-', 'a less robust'), ('0', 'undecided')) if counts[u][sign])
+        lines.append(f"Mean excess per token (the paper's unit: the mean log perplexity ratio) against per byte, each "
+                     f"at its row's level: per {'token' if unit == 'byte' else 'byte'}, {describe(other)}; per {unit}, "
+                     f"{describe(unit)}." + (f" They disagree on {', '.join(f'`{n}`' for n in picture['disagree'])}."
+                                             if picture['disagree'] else ' They agree on every row.'))
+    changes = [name for name, row in rows.items() if row.get('unit_dependent')]
+    if changes:
+        lines.append('Rows whose direction changes with the unit: ' + ', '.join(f"`{n}`" for n in changes) + '.')
+    spread = summary.get('spread') or {}
+    if spread:
+        ratios = [entry['draws'] / entry['seeds'] for entry in spread.values() if entry['seeds'] > 0]
+        if ratios:
+            lines.append(f"Spread at a damaged level: the draw-to-draw standard deviation of bits per byte is "
+                         f"{np.median(ratios):.2f} of the seed-to-seed one (median over the rows; {min(ratios):.2f}-"
+                         f"{max(ratios):.2f}): the " + ('training seeds dominate.' if np.median(ratios) < 1 else
+                                                       'draws dominate.'))
+    return ' '.join(lines)
 
 
 def gpt2_tables(summary):
-    """How much each scope matters to each model (the regime the verdicts come from), then the comparisons."""
+    """What the verdicts rest on, how much each scope matters to each model (the regime they come from), then the
+    three tables: the final models, matched quality, the second language."""
+    unit, other = summary.get('unit', 'byte'), 'token' if summary.get('unit', 'byte') == 'byte' else 'byte'
     rows = []
     for model, scopes in summary.get('scope_cost', {}).items():
         for scope, cost in scopes.items():
@@ -161,14 +264,33 @@ def gpt2_tables(summary):
             rows.append([model, scope, f"{mean(cost['intact']):.3f}", f"{mean(cost['zeroed']):.3f}",
                          f"{mean(cost['ratio']):.3f} ({min(cost['ratio']):.3f}-{max(cost['ratio']):.3f})",
                          len(cost['ratio'])])
-    text = ''
+    text = facts_text(summary) + '\n\n' if summary.get('facts', {}).get('models') else ''
     if rows:
-        text = ("How much each scope matters: held-out bits per byte intact and with every weight of the scope zeroed "
-                "(the floor), mean over training seeds, and their ratio (mean, range). A scope whose ratio is close to "
-                "1 costs the model little when destroyed, and its verdicts are read within that small range.\n\n"
-                + table(['model', 'scope', 'intact bpb', 'scope zeroed', 'ratio (range)', 'training seeds'], rows)
-                + '\n\n' + regime(summary['scope_cost']))
-    return text + comparison_table(summary)
+        text += ("How much each scope matters: held-out bits per byte intact and with every weight of the scope zeroed "
+                 "(the floor), mean over training seeds, and their ratio (mean, range). A scope whose ratio is close to "
+                 "1 costs the model little when destroyed, and its verdicts are read within that small range.\n\n"
+                 + table(['model', 'scope', 'intact bpb', 'scope zeroed', 'ratio (range)', 'training seeds'], rows)
+                 + '\n\n' + regime(summary['scope_cost']))
+    measures = list(dict.fromkeys([*summary['measures'], 'retained_area', 'retained_area_untrained', 'mean_excess',
+                                   'mean_log_ratio']))
+    columns = (['mean_excess'], other, 'reported, not decisive')
+    text += verdict_table(summary, summary['comparisons'], measures, UNIT_WORDS[unit], columns)
+    for key, answer_key, intro in (
+            ('matched_quality', 'matched_quality_answer', 'At matched intact quality: each reference model interpolated, '
+             'per training seed, between its two checkpoints whose intact bits per byte bracket the other model\'s '
+             '(never extrapolated); figure `gpt2_matched_quality.png`.'),
+            ('second_language', 'second_language_answer', 'The second language: each first model of a pair on its '
+             'primary text against its second one, per training seed (a paired test); positive: it keeps the primary '
+             'text better, so it loses its second language first.')):
+        if summary.get(key):
+            text += (f"\n\n### {summary[answer_key]['question']}\n\n{answer(summary, answer_key)} {intro}\n\n"
+                     + verdict_table(summary, summary[key], measures, UNIT_WORDS[unit], columns))
+    if summary.get('both_languages'):
+        text += ('\n\nWhat each bilingual model keeps over both languages together (retained area of its bits per byte '
+                 'over both texts, against the floor over both; mean and per training seed): '
+                 + '; '.join(f"`{name}` {entry['retained_area']:.3f} ({areas_cell(entry['per_seed'])})"
+                             for name, entry in summary['both_languages'].items()) + '.')
+    return text
 
 
 def regime(costs):
@@ -221,7 +343,7 @@ def section(name, folder, report_dir):
     return '\n'.join(lines)
 
 
-def write_report(results='results', out='visuals/README.md', readme='README.md', command='make reproduce'):
+def write_report(results='results', out='visuals/README.md', readme='README.md', command='make reproduce', arms=()):
     folders = [name for name in ORDER if os.path.isdir(os.path.join(results, name))]
     folders += sorted(name for name in os.listdir(results) if name not in folders
                       and os.path.exists(os.path.join(results, name, 'run.json'))) if os.path.isdir(results) else []
@@ -241,6 +363,10 @@ def write_report(results='results', out='visuals/README.md', readme='README.md',
                   "finetune`: the paper's, each training seed's three models fine-tuned from an English base of its "
                   "own, trained with that seed, so that the intervals over the training seeds cover the base's "
                   'training as well as the fine-tuning).', '', designs]
+    summaries = {os.path.basename(os.path.normpath(folder)): json.load(open(path)) for folder in [results, *arms]
+                 if os.path.exists(path := os.path.join(folder, 'test_gpt2', 'summary.json'))}
+    if len(summaries) > 1:
+        parts += ['## The arms side by side', '', arms_section(summaries)]
     os.makedirs(report_dir, exist_ok=True)
     with open(out, 'w') as f:
         f.write('\n\n'.join(parts) + '\n')
@@ -260,9 +386,48 @@ def designs_table(results, folders):
         return ''
     summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
     cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
-        f" ({number(entry['difference'])} {interval_text(entry['ci'])})" if entry.get('ci') else ''))
+        f" ({number(entry.get('estimate', entry.get('difference')))} {interval_text(entry['ci'])})" if entry.get('ci') else ''))
     rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
     return table(['a - b / kind / scope', *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
+
+
+def excess_sign(row, unit):
+    """The sign of a row's mean excess in `unit` ('+': a more robust), at the row's level; None where not measured."""
+    if row.get('unit', 'byte') == unit:
+        return row['measures'].get('mean_excess', {}).get('sign')
+    return row.get('other_unit', {}).get('measures', {}).get('mean_excess', {}).get('sign')
+
+
+def arms_section(arms):
+    """The arms of a study side by side (`arms`: {name: test_gpt2 summary}): per comparison, each arm's verdict and
+    the sign of its mean excess per token (the paper's unit) and per byte; then, in words, whether the effect the
+    paper measured (a more robust per token) appears, and whether it survives one tokenizer and per-byte scoring."""
+    names = list(next(iter(arms.values()))['comparisons'])
+    header = ['comparison']
+    for arm in arms:
+        header += [f'`{arm}`: verdict', f'`{arm}`: mean excess per token, per byte']
+    rows = []
+    for name in names:
+        cells = [name]
+        for summary in arms.values():
+            row = summary['comparisons'].get(name)
+            cells += ['n/a', 'n/a'] if row is None else [row['verdict'], f"{excess_sign(row, 'token') or 'n/a'}, "
+                                                                        f"{excess_sign(row, 'byte') or 'n/a'}"]
+        rows.append(cells)
+    words = []
+    for arm, summary in arms.items():
+        rows_of = summary['comparisons'].values()
+        tested = [row for row in rows_of if row.get('holm_level') is not None]
+        count = lambda unit: sum(excess_sign(row, unit) == '+' for row in tested)
+        shared = all(entry['same_tokenizer'] for entry in summary.get('facts', {}).get('pairs', {}).values())
+        claimed = sum(row['outcome'] == 'higher' for row in rows_of)
+        words.append(f"in `{arm}` ({'one tokenizer' if shared else 'each model its own tokenizer'}), the first model "
+                     f"of a pair loses less per token in {count('token')} of {len(tested)} tested rows and per byte in "
+                     f"{count('byte')}; under every measure it is more robust in {claimed}")
+    return (table(header, rows) + '\n\n**Does the effect of the paper\'s measurement survive one tokenizer and '
+            'per-byte scoring?** The paper\'s measure is the per-token loss (log perplexity) the bilingual model adds '
+            'under damage against the monolingual one\'s: ' + '; '.join(words) + '. Signs are at each row\'s Holm '
+            'level: + a more robust, - less, 0 undecided.')
 
 
 def update_readme(readme, results, folders, total, out):
@@ -296,5 +461,8 @@ if __name__ == '__main__':
     parser.add_argument('--out', default='visuals/README.md', help='the report (Markdown)')
     parser.add_argument('--readme', default='README.md', help='the README whose measured block is rewritten ("" = none)')
     parser.add_argument('--command', default='make reproduce', help='the command whose run the report is of')
+    parser.add_argument('--arms', default='', help="other results folders of the same study (comma-separated), whose "
+                                                   "test_gpt2 verdicts are set beside these ones")
     arguments = parser.parse_args()
-    write_report(arguments.results, arguments.out, arguments.readme, arguments.command)
+    write_report(arguments.results, arguments.out, arguments.readme, arguments.command,
+                 [arm for arm in arguments.arms.split(',') if arm])

@@ -1,23 +1,36 @@
-"""How the project decides: one primary statistic per comparison, a test whose error rate holds with 2 to 5 training
-seeds, and a Holm correction over the rows of a table (docs/statistics.md says why each choice).
+"""How the project decides (docs/statistics.md says why each choice): robustness measured several ways, one test per
+measure whose error rate holds with 2 to 5 training seeds, a direction claimed only where every declared measure
+finds it (an intersection-union test), and Holm's correction over the rows of a table.
 
-    areas = retained_areas(grid, values, floors, higher_is_worse=True)   # values: (levels, training seeds, draws)
-    row = difference_test(areas_a, areas_b)                               # Welch t over the training seeds
-    rows = correct({'a - b | kind | scope': row, ...}, margin=0.05)       # Holm levels, intervals, outcomes
+    a = Curves(grid, values_a, {'retained_area': zeroed_a, 'retained_area_untrained': untrained_a}, True)
+    row = compare(a, b, ['retained_area', 'retained_area_untrained', 'mean_excess', 'mean_log_ratio'], margins)
+    decide({'a - b | kind | scope': row, ...})          # Holm levels, every measure's interval, the outcome
 
-The primary statistic is the **retained area**: per training seed, the draws are averaged at each level, each level's
-value y(p) becomes the share of the model's own range it keeps, r(p) = 1 - clip((y(p) - y(0)) / (floor - y(0)), 0, 1),
-and r is integrated over the grid (trapezoid) and divided by the grid's top. It lies in [0, 1]: 1 for a model that
-loses nothing, 0 for one at its floor from the first damaged level on. It is undefined for a model whose intact
-score is already at its floor (nothing to lose). The training seed is the unit of replication; the draws of damage
-are nested in it. With one trained model per side, only the draws vary: the test then runs over the paired draws, and
-its verdict concerns those two trained models, not their recipe.
+A model's curves under one damage are `values` (levels, training seeds, draws) of a score y (bits per byte, loss
+per token, accuracy); grid[0] = 0 is the intact model. Per training seed the draws are averaged at each level, giving
+y(p), and each measure (MEASURES) reduces y to one number, integrated over the grid (trapezoid) and divided by its top:
+
+- retained_area: the share of its range from intact to a floor that the model keeps,
+  r(p) = 1 - clip((y(p) - y(0)) / (floor - y(0)), 0, 1): in [0, 1], 1 for a model that loses nothing. The floor is
+  the score with every weight in scope zeroed (a classifier's: chance, the best constant predictor); undefined for a
+  model whose intact score is at its floor (nothing to lose);
+- retained_area_untrained: the same against the untrained model of the same architecture and tokenizer, a floor
+  that does not depend on how the trained model fails;
+- mean_excess: the mean loss of score, y(p) - y(0) (bits per byte, nats per token, accuracy points lost);
+- mean_log_ratio: the mean log(y(p) / y(0)) (for accuracy log(y(0) / y(p))), the pruning literature's relative
+  degradation; it does not depend on the unit.
+
+Each comparison's difference is oriented so that a positive value says "a more robust than b": a - b for the retained
+areas, b - a for the losses. The training seed is the unit of replication; the draws of damage are nested in it.
+With one trained model per side, only the draws vary: the test then runs over the paired draws, and its verdict
+concerns those two trained models, not their recipe.
 
 The secondary statistics (half-failure levels, the crossover, the per-level differences) are description: their
 intervals are uncorrected and clipped to what is possible, and no verdict is read from them.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -27,16 +40,25 @@ from robustness.config import check
 ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect is stated
 MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
+RELATIVE_MARGIN = 0.05  # the scripts' default relative_margin, likewise
 NOTHING_TO_LOSE = 'intact at the floor: nothing to lose'  # the reason a row has no verdict
-# The measures of robustness a direction must hold under (docs/statistics.md), for language models and classifiers:
-# retained areas against the floor (the scope zeroed; chance for a classifier) and against the untrained model,
-# the mean excess loss over the grid and the mean log ratio y(p) / y(0).
+OUTCOMES = ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure', 'inconclusive',
+            'no verdict')
+# The measures of robustness a direction must hold under, for language models and classifiers. A classifier's floor,
+# chance, does not depend on the model: its retained area is the model-independent one already.
 LM_MEASURES = ('retained_area', 'retained_area_untrained', 'mean_excess', 'mean_log_ratio')
 CLASSIFIER_MEASURES = ('retained_area', 'mean_excess', 'mean_log_ratio')
 UNITS = ('byte', 'token')  # a language model's loss per UTF-8 byte of the text (bits) or per token (nats)
 
 
-# ----------------------------------------------------------------------------- the primary statistic
+def clipped(interval, bounds):
+    """An interval [low, high] clipped to `bounds` (None: unbounded); None stays None."""
+    if interval is None or bounds is None:
+        return interval
+    return [max(interval[0], bounds[0]), min(interval[1], bounds[1])]
+
+
+# ----------------------------------------------------------------------------- the measures of one curve
 def retained_fraction(curve, intact, floor):
     """r(p) = 1 - clip((y(p) - y(0)) / (floor - y(0)), 0, 1) of a curve y over the levels, for metrics that rise with
     damage (bpb: floor above intact) and those that fall (accuracy: floor, chance, below). A non-finite value (an
@@ -49,11 +71,10 @@ def retained_fraction(curve, intact, floor):
     return np.where(span != 0, 1.0 - lost, np.nan)
 
 
-def retained_area(grid, curve, intact, floor):
-    """The area under r(p) over the grid (grid[0] = 0), divided by the grid's top: in [0, 1]; NaN when the model has
-    nothing to lose (`has_range`)."""
+def over_grid(grid, values):
+    """The trapezoid integral of `values` over the grid, divided by the grid's top: a mean over the grid."""
     grid = np.asarray(grid, float)
-    return float(np.trapezoid(retained_fraction(curve, intact, floor), grid) / grid[-1])
+    return float(np.trapezoid(values, grid) / grid[-1])
 
 
 def has_range(intact, floor, higher_is_worse):
@@ -61,21 +82,113 @@ def has_range(intact, floor, higher_is_worse):
     return bool(floor > intact if higher_is_worse else floor < intact)
 
 
-def retained_areas(grid, values, floors, higher_is_worse):
-    """Per training seed: the retained area of the draw-mean curve of `values` (levels, seeds, draws; grid[0] = 0)
-    against that seed's floor; NaN for a seed with nothing to lose."""
-    curves = np.asarray(values, float).mean(axis=2)
-    return np.array([retained_area(grid, curves[:, s], curves[0, s], floor) if
-                     has_range(curves[0, s], floor, higher_is_worse) else np.nan for s, floor in enumerate(floors)])
-
-
-def draw_areas(grid, values, floor, higher_is_worse):
-    """One trained model (values: levels, 1 seed, draws): the retained area of each draw's curve; NaN without range."""
-    values = np.asarray(values, float)[:, 0, :]
-    intact = values[0, 0]
+def retained_area(grid, curve, intact, floor, higher_is_worse=True):
+    """The mean of r(p) over the grid (grid[0] = 0): in [0, 1]; NaN when the model has nothing to lose."""
     if not has_range(intact, floor, higher_is_worse):
-        return np.full(values.shape[1], np.nan)
-    return np.array([retained_area(grid, values[:, d], intact, floor) for d in range(values.shape[1])])
+        return math.nan
+    return over_grid(grid, retained_fraction(curve, intact, floor))
+
+
+def mean_excess(grid, curve, intact, floor=None, higher_is_worse=True):
+    """The mean over the grid of the score lost, y(p) - y(0) (for a score that falls with damage, y(0) - y(p))."""
+    sign = 1.0 if higher_is_worse else -1.0
+    return over_grid(grid, sign * (np.asarray(curve, float) - intact))
+
+
+def mean_log_ratio(grid, curve, intact, floor=None, higher_is_worse=True):
+    """The mean over the grid of log(y(p) / y(0)) (for a score that falls with damage, log(y(0) / y(p))); -inf or
+    NaN where a score is not positive."""
+    sign = 1.0 if higher_is_worse else -1.0
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return over_grid(grid, sign * np.log(np.asarray(curve, float) / intact))
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One way to reduce a model's curve to its robustness: `value(grid, curve, intact, floor, higher_is_worse)`;
+    `floor`: whether it needs a floor (found under the measure's own name in Curves.floors); `better`: +1 when a
+    larger value is more robust, -1 when it is a loss; `bounds`: where a difference of two values can lie; `unit`:
+    what its differences are counted in."""
+    name: str
+    words: str
+    value: object
+    floor: bool
+    better: int
+    bounds: tuple | None
+    unit: str
+
+    def margin(self, equivalence_margin, relative_margin, intact):
+        """The equivalence margin in the measure's own unit: equivalence_margin of retained area; relative_margin of
+        the intact score (`intact`, the pair's mean) for the mean excess; log(1 + relative_margin) for the log ratio."""
+        if self.name.startswith('retained_area'):
+            return equivalence_margin
+        return relative_margin * abs(intact) if self.name == 'mean_excess' else math.log1p(relative_margin)
+
+
+MEASURES = {measure.name: measure for measure in (
+    Measure('retained_area', 'retained area (floor: the scope zeroed; chance for a classifier)', retained_area,
+            True, 1, (-1.0, 1.0), 'retained area'),
+    Measure('retained_area_untrained', 'retained area (floor: the untrained model)', retained_area, True, 1,
+            (-1.0, 1.0), 'retained area'),
+    Measure('mean_excess', 'mean excess loss over the grid', mean_excess, False, -1, None, 'score'),
+    Measure('mean_log_ratio', 'mean log ratio y(p) / y(0) over the grid', mean_log_ratio, False, -1, None, 'log ratio'))}
+
+
+@dataclass
+class Curves:
+    """One model under one damage: `values` (levels of `grid`, training seeds, draws) of a score, the floors of the
+    measures that need one ({measure name: per-seed floors}; a missing or None entry: not measured), and whether the
+    score rises with damage (a loss) or falls (accuracy)."""
+    grid: list
+    values: np.ndarray
+    floors: dict
+    higher_is_worse: bool
+
+    def intact(self):
+        return self.values[0, :, 0]
+
+    def per_seed(self, measure):
+        """The measure of each training seed's draw-mean curve; None where its floor was not measured."""
+        floors = self.floors.get(measure.name) if measure.floor else [None] * self.values.shape[1]
+        if floors is None:
+            return None
+        curves = self.values.mean(axis=2)
+        return np.array([measure.value(self.grid, curves[:, s], curves[0, s], floor, self.higher_is_worse)
+                         for s, floor in enumerate(floors)])
+
+    def per_draw(self, measure):
+        """One trained model: the measure of each draw's curve; None where its floor was not measured."""
+        floors = self.floors.get(measure.name) if measure.floor else [None]
+        if floors is None:
+            return None
+        values = self.values[:, 0, :]
+        return np.array([measure.value(self.grid, values[:, d], values[0, 0], floors[0], self.higher_is_worse)
+                         for d in range(values.shape[1])])
+
+
+@dataclass
+class Interpolated:
+    """A model's Curves at an intact quality between two of its checkpoints: per training seed, its measures at the
+    earlier checkpoint (`first`) and the later one (`second`, both Curves of the same grid, seeds and draws) weighted
+    linearly, `weights[s]` on the later one. Never extrapolated: every weight lies in [0, 1]."""
+    first: Curves
+    second: Curves
+    weights: np.ndarray
+
+    @property
+    def values(self):
+        return self.first.values
+
+    def intact(self):
+        return (1 - self.weights) * self.first.intact() + self.weights * self.second.intact()
+
+    def per_seed(self, measure):
+        first, second = self.first.per_seed(measure), self.second.per_seed(measure)
+        return None if first is None or second is None else (1 - self.weights) * first + self.weights * second
+
+    def per_draw(self, measure):
+        first, second = self.first.per_draw(measure), self.second.per_draw(measure)
+        return None if first is None or second is None else (1 - self.weights[0]) * first + self.weights[0] * second
 
 
 # ----------------------------------------------------------------------------- tests
@@ -103,16 +216,18 @@ def one_sample(d, unit):
     return test_result(d.mean(), d.std(ddof=1) / math.sqrt(len(d)), len(d) - 1, unit)
 
 
-def difference_test(a, b, paired_a=None, paired_b=None):
-    """The test of a - b on the retained areas: Welch over the training seeds when both models have at least 2;
-    with one trained model each, a paired t over the draws (`paired_a`, `paired_b`: per-draw areas of the same
-    masks), which speaks for those two models only. None, with the reason, when there is no test."""
+def difference_test(a, b, paired_a=None, paired_b=None, reason_undefined=NOTHING_TO_LOSE):
+    """The test of a - b: Welch over the training seeds when both models have at least 2; with one trained model
+    each, a paired t over the draws (`paired_a`, `paired_b`: per-draw values under the same masks), which speaks for
+    those two models only. (None, the reason) when there is no test; `reason_undefined` where a value is undefined."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if np.isnan(a).any() or np.isnan(b).any():
-        return None, NOTHING_TO_LOSE
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None, reason_undefined
     if len(a) >= 2 and len(b) >= 2:
         result = welch(a, b)
     elif len(a) == 1 and len(b) == 1 and paired_a is not None and len(paired_a) >= 2:
+        if not (np.isfinite(paired_a).all() and np.isfinite(paired_b).all()):
+            return None, reason_undefined
         result = one_sample(np.asarray(paired_a) - np.asarray(paired_b), 'draws of these two trained models')
     elif len(a) == 1 and len(b) == 1:
         return None, 'one trained model each and one draw: nothing varies'
@@ -121,17 +236,62 @@ def difference_test(a, b, paired_a=None, paired_b=None):
     return result, None if result is not None else 'nothing varies between the training seeds or draws'
 
 
+def paired_test(a, b, reason_undefined=NOTHING_TO_LOSE):
+    """The paired t test of a - b over the training seeds (two scores of the same models), or (None, reason)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None, reason_undefined
+    if len(a) < 2:
+        return None, 'one training seed: its seed-to-seed spread is unknown'
+    result = one_sample(a - b, 'training seeds (paired)')
+    return result, None if result is not None else 'nothing varies between the training seeds'
+
+
 def trend_test(x, y, span):
     """Least squares of y on x (independent units: one model per (x, training seed)): the change of y over `span`
     units of x along the fitted line, with its t test on n - 2 degrees of freedom."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    if np.isnan(y).any():
+    if not np.isfinite(y).all():
         return None, NOTHING_TO_LOSE
     if len(x) < 3 or np.ptp(x) == 0:
         return None, 'too few models for a trend'
     fit = stats.linregress(x, y)
     result = test_result(fit.slope * span, fit.stderr * span, len(x) - 2, 'models (x, training seed)')
     return result, None if result is not None else 'nothing varies'
+
+
+def measured(measure, test, reason, margin, **values):
+    """One measure's entry of a row: its test (oriented: positive, a more robust) or why there is none, its margin,
+    and the values behind it."""
+    return {'measure': measure.name, 'unit': measure.unit, 'available': reason != UNAVAILABLE, 'test': test,
+            'reason': reason, 'margin': margin, 'bounds': measure.bounds, **values}
+
+
+UNAVAILABLE = 'not measured in this run'  # a measure whose floor the run did not score (old runs: no untrained models)
+
+
+def compare(a, b, names, equivalence_margin, relative_margin, paired=False):
+    """Every measure of `names` for two models' Curves (or Interpolated) a and b on the same grid (draw i of each
+    under the same masks): {name: measured(...)}, each difference oriented so that positive says a is more robust.
+    Two models: Welch over their training seeds; `paired`: two scores of the same models (two texts), a paired t
+    over the training seeds."""
+    single = a.values.shape[1] == 1 and b.values.shape[1] == 1 and not paired
+    intact = float(np.mean(np.concatenate([a.intact(), b.intact()])))
+    found = {}
+    for name in names:
+        measure = MEASURES[name]
+        margin = measure.margin(equivalence_margin, relative_margin, intact)
+        values_a, values_b = a.per_seed(measure), b.per_seed(measure)
+        if values_a is None or values_b is None:
+            found[name] = measured(measure, None, UNAVAILABLE, margin)
+            continue
+        draws = [measure.better * x.per_draw(measure) for x in (a, b)] if single else [None, None]
+        undefined = NOTHING_TO_LOSE if measure.floor else 'a non-finite score (an overflowed loss)'
+        test, reason = (paired_test(measure.better * values_a, measure.better * values_b, undefined) if paired else
+                        difference_test(measure.better * values_a, measure.better * values_b, *draws, undefined))
+        found[name] = measured(measure, test, reason, margin, a=[float(x) for x in values_a],
+                               b=[float(x) for x in values_b])
+    return found
 
 
 # ----------------------------------------------------------------------------- a table's verdicts
@@ -149,36 +309,80 @@ def holm_levels(p_values, alpha=ALPHA):
     return levels
 
 
-def correct(rows, margin, bounds=(-1.0, 1.0), alpha=ALPHA):
-    """Holm-correct the tests of a table's rows ({name: {'test': test_result or None, 'reason': ...}}), in place:
-    each tested row gets its Holm level, its interval at that level (clipped to `bounds`, where the statistic can
-    lie), the smallest effect the design detects with POWER at that level, and its outcome: 'higher' or 'lower'
-    (the interval excludes 0), 'equivalent' (it lies inside +-margin), or 'inconclusive'. Untested rows keep their
+def intersection_p(tests):
+    """The two-sided p-value of the intersection-union test: a direction is claimed only where every test finds it,
+    so its one-sided p-value is the largest of theirs; two-sided, twice the smaller of the two directions'."""
+    one_sided = [[stats.t.sf(test['estimate'] / test['se'], test['df']) for test in tests],
+                 [stats.t.cdf(test['estimate'] / test['se'], test['df']) for test in tests]]
+    return float(min(1.0, 2 * min(max(ps) for ps in one_sided)))
+
+
+def interval_at(entry, level):
+    """A measure's entry at a Holm level: its interval (clipped to where the difference can lie), its sign ('+' above
+    0, '-' below, '0' neither), whether it lies inside the margin, and the smallest effect the design detects with
+    POWER; nothing where it has no test."""
+    test = entry['test']
+    if test is None:
+        entry.update(ci=None, sign=None, inside_margin=None, detectable=None)
+        return entry
+    half = stats.t.ppf(1 - level / 2, test['df']) * test['se']
+    low, high = test['estimate'] - half, test['estimate'] + half
+    entry.update(ci=clipped([low, high], entry['bounds']), sign='+' if low > 0 else '-' if high < 0 else '0',
+                 inside_margin=bool(-entry['margin'] <= low and high <= entry['margin']),
+                 detectable=float((stats.t.ppf(1 - level / 2, test['df']) + stats.t.ppf(POWER, test['df'])) * test['se']))
+    return entry
+
+
+def outcome_of(entries):
+    """The outcome of a tested row from its decisive measures' entries at the row's level: a direction only where
+    every measure finds the same one ('within the margin' where every interval also lies inside its margin),
+    'equivalent' where every interval lies inside its margin, 'depends on the measure' where some find a direction
+    and others do not or find the other, 'inconclusive' otherwise."""
+    signs, inside = [entry['sign'] for entry in entries], [entry['inside_margin'] for entry in entries]
+    for sign, direction in (('+', 'higher'), ('-', 'lower')):
+        if all(s == sign for s in signs):
+            return 'within the margin' if all(inside) else direction
+    if all(inside):
+        return 'equivalent'
+    return 'depends on the measure' if any(s != '0' for s in signs) else 'inconclusive'
+
+
+def decide(rows, alpha=ALPHA):
+    """The verdicts of a table, in place. Each row holds 'measures' ({name: entry of `compare`}) and 'decisive' (the
+    declared measures, in order; the first is its headline statistic; a row built without a test may bring its
+    'reason'). A row whose decisive measures are all
+    available and tested gets the intersection-union p-value, its Holm level over the table's tested rows, every
+    measure's interval at that level (`interval_at`), and its outcome (`outcome_of`); a declared measure the run did
+    not measure is left out of the decision and named in 'unavailable'. Others get outcome 'no verdict' and the
     reason. Returns the number of comparisons corrected for."""
-    tested = [name for name, row in rows.items() if row['test'] is not None]
-    for name, level in zip(tested, holm_levels([rows[name]['test']['p'] for name in tested], alpha)):
-        row, test = rows[name], rows[name]['test']
-        half = stats.t.ppf(1 - level / 2, test['df']) * test['se']
-        low, high = test['estimate'] - half, test['estimate'] + half
-        row['holm_level'] = level
-        row['ci'] = [max(low, bounds[0]), min(high, bounds[1])]
-        row['detectable'] = float((stats.t.ppf(1 - level / 2, test['df']) + stats.t.ppf(POWER, test['df'])) * test['se'])
-        row['outcome'] = ('higher' if low > 0 else 'lower' if high < 0 else
-                          'equivalent' if -margin <= low and high <= margin else 'inconclusive')
-    for row in rows.values():
-        if row['test'] is None:
-            row.update(holm_level=None, ci=None, detectable=None, outcome=None)
+    tested = []
+    for name, row in rows.items():
+        row['unavailable'] = [m for m in row['decisive'] if not row['measures'][m]['available']]
+        decisive = [m for m in row['decisive'] if row['measures'][m]['available']]
+        untested = [m for m in decisive if row['measures'][m]['test'] is None]
+        row['decided_by'] = decisive
+        row['statistic'] = decisive[0] if decisive else None
+        row['reason'] = row.get('reason') or ('no declared measure was measured in this run' if not decisive else
+                                              row['measures'][untested[0]]['reason'] if untested else None)
+        row['p'] = None if row['reason'] else intersection_p([row['measures'][m]['test'] for m in decisive])
+        if row['p'] is not None:
+            tested.append(name)
+    levels = dict(zip(tested, holm_levels([rows[name]['p'] for name in tested], alpha)))
+    for name, row in rows.items():
+        level = levels.get(name)
+        for entry in row['measures'].values():
+            interval_at(entry, level if level is not None else alpha)
+        headline = row['measures'][row['statistic']] if row['statistic'] else None
+        row.update(holm_level=level, confidence=None if level is None else 1 - level,
+                   estimate=headline['test']['estimate'] if headline and headline['test'] else None,
+                   ci=headline['ci'] if level is not None else None,
+                   detectable=headline['detectable'] if level is not None else None,
+                   test_unit=headline['test']['unit'] if headline and headline['test'] else None,
+                   outcome=outcome_of([row['measures'][m] for m in row['decided_by']]) if level is not None
+                   else 'no verdict')
+        for entry in row['measures'].values():  # without a verdict, the intervals shown are plain (1 - alpha) ones
+            entry['ci_level'] = 1 - (level or alpha) if entry['ci'] is not None else None
     return len(tested)
-
-
-def verdict_text(row, higher, lower, margin):
-    """The verdict of a corrected row in words: `higher`/`lower` for a difference, 'equivalent within +-margin',
-    'inconclusive', or 'no verdict: <reason>'; a test over the draws of one model each says so."""
-    if row['outcome'] is None:
-        return f"no verdict: {row['reason']}"
-    text = {'higher': higher, 'lower': lower, 'equivalent': f'equivalent within ±{margin:g}',
-            'inconclusive': 'inconclusive'}[row['outcome']]
-    return text + (' (these two trained models)' if row['test']['unit'].startswith('draws') else '')
 
 
 def check_measures(measures, valid, untrained=True):
@@ -192,10 +396,10 @@ def check_measures(measures, valid, untrained=True):
 
 
 def check_margin(margin, setting='equivalence_margin'):
-    """The equivalence margin lies in [0, 1): the retained area and its differences span at most 1 (a one-line
-    error otherwise)."""
+    """A margin lies in [0, 1): a difference of retained areas spans at most 1, and a relative margin is a fraction
+    of the intact score (a one-line error otherwise)."""
     check(isinstance(margin, (int, float)) and 0 <= margin < 1,
-          f"{setting}: {margin} must lie in [0, 1) (a difference of retained areas, which span [0, 1])")
+          f"{setting}: {margin} must lie in [0, 1) (a difference of retained areas, or a fraction of the intact score)")
 
 
 # ----------------------------------------------------------------------------- the curves of a model
@@ -214,14 +418,12 @@ def curve_table(rows, value):
     return grid, np.array([[np.resize(cells[level, s][:n], n) for s in seeds] for level in grid])
 
 
-def paired_resamples(A, B, resamples, rng):
-    """The bootstrap behind the secondary intervals: each resample picks each model's training seeds with
-    replacement, independently, and one set of draw indices for both (the same masks). Yields (seed indices of a,
-    seed indices of b, draw indices)."""
-    draws = A.shape[2]
-    for _ in range(resamples):
-        yield (rng.integers(0, A.shape[1], A.shape[1]), rng.integers(0, B.shape[1], B.shape[1]),
-               rng.integers(0, draws, draws))
+def paired_resamples(seeds_a, seeds_b, draws, resamples, rng):
+    """The one bootstrap behind a row's secondary intervals: each resample picks each model's training seeds with
+    replacement, independently, and one set of draw indices for both (the same masks). [(seed indices of a, seed
+    indices of b, draw indices)]."""
+    return [(rng.integers(0, seeds_a, seeds_a), rng.integers(0, seeds_b, seeds_b), rng.integers(0, draws, draws))
+            for _ in range(resamples)]
 
 
 def plain_interval(test, bounds=(-1.0, 1.0), level=0.95):
@@ -229,7 +431,7 @@ def plain_interval(test, bounds=(-1.0, 1.0), level=0.95):
     if test is None or not np.isfinite(test['estimate']):
         return None
     half = stats.t.ppf(0.5 + level / 2, test['df']) * test['se']
-    return [max(test['estimate'] - half, bounds[0]), min(test['estimate'] + half, bounds[1])]
+    return clipped([test['estimate'] - half, test['estimate'] + half], bounds)
 
 
 def percentile_interval(samples, bounds, level=0.95):
@@ -238,7 +440,7 @@ def percentile_interval(samples, bounds, level=0.95):
     if len(samples) == 0 or np.ptp(samples) == 0:
         return None
     tail = 100 * (1 - level) / 2
-    return [max(float(np.percentile(samples, tail)), bounds[0]), min(float(np.percentile(samples, 100 - tail)), bounds[1])]
+    return clipped([float(np.percentile(samples, tail)), float(np.percentile(samples, 100 - tail))], bounds)
 
 
 def crossing(grid, difference):
@@ -270,95 +472,70 @@ def half_failure(grid, curve, intact, floor, fraction=0.5):
     return None
 
 
-def model_half_failure(grid, values, floors, fraction=0.5):
-    """A model's half-failure level from `values` (levels, training seeds, draws; grid[0] = 0) and each seed's floor:
-    per seed, the level where its draw-mean curve crosses; then the mean over the seeds. None if any seed does not
-    reach it within the grid ("not reached": a result, never a number)."""
+def half_failure_levels(grid, values, floors, fraction=0.5):
+    """(per-seed half-failure levels, their mean) of `values` (levels, training seeds, draws; grid[0] = 0) against
+    each seed's floor: per seed, where its draw-mean curve crosses. The mean is None where any seed does not reach
+    it within the grid ("not reached": a result, never a number)."""
     curves = np.asarray(values, float).mean(axis=2)
     levels = [half_failure(grid, curves[:, s], curves[0, s], floors[s], fraction) for s in range(curves.shape[1])]
-    return None if any(level is None for level in levels) else float(np.mean(levels))
+    return levels, None if any(level is None for level in levels) else float(np.mean(levels))
 
 
-# ----------------------------------------------------------------------------- one comparison of two models
-def compare_rows(rows_a, rows_b, value, floors, higher_is_worse, fraction, resamples, rng):
-    """Compare two models under one damage from their tidy rows (columns level, train_seed, repeat, `value`) and
-    their floors ({training seed: floor} of a and of b), on the levels both share (0 among them). Returns the
-    primary test on the retained areas ('test', or 'reason' when there is none; `correct` then decides) and the
-    description: retained areas per seed, per-level retained fractions, the crossover and the half-failure levels.
-    None when there is nothing to compare (a model missing, an incomplete grid, no intact level, a floor missing)."""
-    ta, tb = curve_table(rows_a, value), curve_table(rows_b, value)
-    if ta is None or tb is None:
-        return None
-    grid = sorted(set(ta[0]) & set(tb[0]))
-    seeds = [sorted(rows['train_seed'].unique()) for rows in (rows_a, rows_b)]
-    if grid[0] != 0.0 or len(grid) < 2 or any(seed not in floor for floor, names in zip(floors, seeds) for seed in names):
-        return None
-    n = min(ta[1].shape[2], tb[1].shape[2])  # the same draw indices pair the same damage
-    A, B = (values[[levels.index(level) for level in grid]][..., :n] for levels, values in (ta, tb))
-    floors_a, floors_b = (np.array([floor[seed] for seed in names], float) for floor, names in zip(floors, seeds))
-    areas_a, areas_b = retained_areas(grid, A, floors_a, higher_is_worse), retained_areas(grid, B, floors_b, higher_is_worse)
-    single = A.shape[1] == 1 and B.shape[1] == 1
-    per_draw = [draw_areas(grid, X, f[0], higher_is_worse) for X, f in ((A, floors_a), (B, floors_b))] if single else [None, None]
-    test, reason = difference_test(areas_a, areas_b, *per_draw)
+def half_failure_of(curves, fraction=0.5):
+    """{'level', 'per_seed', 'reached', 'grid_top'} of one model's Curves against its retained-area floor."""
+    per_seed, level = half_failure_levels(curves.grid, curves.values, curves.floors['retained_area'], fraction)
+    return {'fraction': fraction, 'level': level, 'reached': level is not None, 'per_seed': per_seed,
+            'grid_top': float(curves.grid[-1])}
+
+
+# ----------------------------------------------------------------------------- one comparison's description
+def describe(a, b, fraction, resamples, rng):
+    """The description of a comparison of Curves a and b on one grid (no verdicts): per-level means and retained
+    fractions with their plain 95% interval, the crossover of the mean curves and the half-failure levels, the last
+    two with intervals from one paired bootstrap (`paired_resamples`)."""
+    grid, A, B = a.grid, a.values, b.values
+    floors_a, floors_b = np.asarray(a.floors['retained_area'], float), np.asarray(b.floors['retained_area'], float)
     fractions = [retained_fraction(X.mean(axis=2), X.mean(axis=2)[0], f) for X, f in ((A, floors_a), (B, floors_b))]
+    resampled = paired_resamples(A.shape[1], B.shape[1], A.shape[2], resamples, rng)
     top = float(grid[-1])
-    crossings = [crossing(grid, A[:, sa][:, :, d].mean(axis=(1, 2)) - B[:, sb][:, :, d].mean(axis=(1, 2)))
-                 for sa, sb, d in paired_resamples(A, B, resamples, rng)]
     point = crossing(grid, A.mean(axis=(1, 2)) - B.mean(axis=(1, 2)))
+    crossings = [crossing(grid, A[:, sa][:, :, d].mean(axis=(1, 2)) - B[:, sb][:, :, d].mean(axis=(1, 2)))
+                 for sa, sb, d in resampled]
     return {
-        'levels': list(grid), 'repeats': int(n), 'training_seeds': [int(A.shape[1]), int(B.shape[1])],
+        'levels': list(grid), 'repeats': int(A.shape[2]), 'training_seeds': [int(A.shape[1]), int(B.shape[1])],
         'mean_a': [float(x) for x in A.mean(axis=(1, 2))], 'mean_b': [float(x) for x in B.mean(axis=(1, 2))],
-        'retained_area_a': [float(x) for x in areas_a], 'retained_area_b': [float(x) for x in areas_b],
-        'test': test, 'reason': reason,
         'retained_fraction_difference': [float(x) for x in np.nanmean(fractions[0], 1) - np.nanmean(fractions[1], 1)],
         'retained_fraction_difference_ci95': [plain_interval(welch(fa, fb)) if len(fa) > 1 and len(fb) > 1 else None
                                               for fa, fb in zip(*fractions)],
         'crossover': point,
         'crossover_ci95': percentile_interval(crossings, (0.0, top)) if point is not None else None,
         'crossover_fraction_of_resamples': sum(c is not None for c in crossings) / resamples,
-        'half_failure_level': compare_half_failure(grid, A, B, floors_a, floors_b, resamples, rng, fraction),
+        'half_failure_level': compare_half_failure(grid, A, B, floors_a, floors_b, resampled, fraction),
         'non_finite_values': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
     }
 
 
-def compare_half_failure(grid, A, B, floors_a, floors_b, resamples, rng, fraction=0.5):
-    """Half-failure levels of models a and b and the difference a - b (description), with a 95% interval from
-    `paired_resamples`. A resample in which either model does not reach half-failure gives no difference; the share
-    that give one is reported, and there is no interval unless 95% do. With few training seeds the interval is the
-    difference +- t(0.975, n - 1) x the bootstrap SE x sqrt(n / (n - 1)) (n the smaller number of seeds: the
-    percentile interval is too narrow there), clipped to [-top, top] of the grid."""
-    a, b = model_half_failure(grid, A, floors_a, fraction), model_half_failure(grid, B, floors_b, fraction)
+def compare_half_failure(grid, A, B, floors_a, floors_b, resampled, fraction=0.5):
+    """Half-failure levels of models a and b and the difference a - b (description), with a 95% interval from the
+    row's bootstrap `resampled`. A resample in which either model does not reach half-failure gives no difference;
+    the share that give one is reported, and there is no interval unless 95% do. With few training seeds the
+    interval is the difference +- t(0.975, n - 1) x the bootstrap SE x sqrt(n / (n - 1)) (n the smaller number of
+    seeds: the percentile interval is too narrow there), clipped to [-top, top] of the grid."""
+    a, b = (half_failure_levels(grid, X, f, fraction)[1] for X, f in ((A, floors_a), (B, floors_b)))
     differences = []
-    for sa, sb, d in paired_resamples(A, B, resamples, rng):
-        ha = model_half_failure(grid, A[:, sa][:, :, d], floors_a[sa], fraction)
-        hb = model_half_failure(grid, B[:, sb][:, :, d], floors_b[sb], fraction)
+    for sa, sb, d in resampled:
+        ha = half_failure_levels(grid, A[:, sa][:, :, d], floors_a[sa], fraction)[1]
+        hb = half_failure_levels(grid, B[:, sb][:, :, d], floors_b[sb], fraction)[1]
         if ha is not None and hb is not None:
             differences.append(ha - hb)
-    share, top = len(differences) / resamples, float(grid[-1])
+    share, top = len(differences) / len(resampled), float(grid[-1])
     difference = None if a is None or b is None else a - b
     ci, seeds = None, min(A.shape[1], B.shape[1])
     if difference is not None and share >= 0.95 and np.ptp(differences) > 0:
         if seeds >= 2:
             half = stats.t.ppf(0.975, seeds - 1) * np.std(differences) * np.sqrt(seeds / (seeds - 1))
-            ci = [max(difference - half, -top), min(difference + half, top)]
+            ci = clipped([difference - half, difference + half], (-top, top))
         else:  # one model each: only the draws vary, and there are many
             ci = percentile_interval(differences, (-top, top))
     return {'fraction': fraction, 'a': a, 'b': b, 'difference': difference, 'difference_ci95': ci,
             'resamples_reaching': share}
-
-
-def half_failure_of(rows, value, floors, fraction=0.5):
-    """{'level', 'per_seed', 'reached'} of one model under one damage from its tidy rows (columns level, train_seed,
-    repeat and `value`) and {training seed: floor}; level None when a seed does not reach it within the grid."""
-    table = curve_table(rows, value)
-    if table is None:
-        return None
-    grid, values = table
-    seeds = sorted(rows['train_seed'].unique())
-    if grid[0] != 0 or any(seed not in floors for seed in seeds):
-        return None
-    curves = values.mean(axis=2)
-    per_seed = [half_failure(grid, curves[:, s], curves[0, s], floors[seed], fraction) for s, seed in enumerate(seeds)]
-    reached = all(level is not None for level in per_seed)
-    return {'fraction': fraction, 'level': float(np.mean(per_seed)) if reached else None, 'reached': reached,
-            'per_seed': per_seed, 'grid_top': float(grid[-1])}

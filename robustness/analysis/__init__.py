@@ -5,7 +5,11 @@ and `python -m robustness.analyze OUT_DIR` calls the same one later, with other 
     run_glue_test.py   -> robustness/analysis/run_glue_test.py  (glue.csv)
     non_linear.py      -> robustness/analysis/non_linear.py     (nonlinear.csv)
 
-What they share lives here: reading a CSV, a table of verdicts, intervals and levels in words.
+What they share lives here: a table of verdicts and its answer, and rows, intervals and levels in words. Every
+verdict row of every summary.json has the same fields (robustness.stats.decide): 'statistic' (its headline
+measure), 'estimate' and 'ci' (that measure's difference and interval at the row's Holm level, 'confidence'), 'p'
+(the intersection-union p-value), 'outcome' (machine-readable: 'higher' or 'lower' only where a direction is
+claimed), 'verdict' (in words) and 'measures' (every measure's test, interval, sign and margin).
 """
 
 import json
@@ -13,19 +17,23 @@ import math
 import os
 
 import numpy as np
-import pandas as pd
 
-from robustness.results import read_rows  # noqa: F401 (the analyses read their CSV with it)
-from robustness.stats import ALPHA, NOTHING_TO_LOSE, correct, verdict_text
+from robustness.stats import ALPHA, OUTCOMES, decide
 
 QUESTIONS = {  # the question each script's results answer, which the report opens with
     'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
                              '(the theory), and does it fall with more tasks?',
     'non_linear': 'A ResNet backbone shared by T tasks: does accuracy under damage rise with T?',
     'train_bilingual_gpt2': 'Monolingual, bilingual and control GPT-2 models, trained with equal budgets.',
-    'test_gpt2': 'Do bilingual GPT-2 models keep more of their English (bits per byte) under weight damage?',
+    'test_gpt2': 'Do bilingual GPT-2 models keep more of their English under weight damage?',
     'run_glue_test': 'Fine-tuned on a task, does the bilingual model keep more accuracy under damage?',
 }
+MEASURE_WORDS = {'retained_area': 'retained area', 'retained_area_untrained': 'retained area against the untrained '
+                 'model', 'mean_excess': 'mean excess', 'mean_log_ratio': 'mean log ratio'}
+OUTCOME_WORDS = {'higher': 'more robust', 'lower': 'less robust', 'equivalent': 'equivalent',
+                 'within the margin': 'significant but within the margin', 'depends on the measure':
+                 'depending on the measure', 'inconclusive': 'inconclusive', 'no verdict': 'without a test'}
+TREND_WORDS = dict(OUTCOME_WORDS, higher='rises with T', lower='falls with T')
 
 
 def finite(value):
@@ -33,47 +41,55 @@ def finite(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def verdict_table(rows, margin, wording, bounds=(-1.0, 1.0)):
-    """Correct a table's rows ({name: {'test', 'reason', ...}}) together (Holm, robustness.stats.correct) and give
+def signs_text(row, measures=None):
+    """'retained area -, mean excess 0, ...': the sign of each measure's interval at the row's level."""
+    return ', '.join(f"{MEASURE_WORDS[name]} {row['measures'][name]['sign'] or 'n/a'}"
+                     for name in measures or row['decided_by'])
+
+
+def verdict_text(row, higher, lower):
+    """The verdict of a decided row in words: `higher`/`lower` for a direction, the other outcomes by name, with the
+    measures' signs where they disagree and the reason where there is no test; a test over the draws of one model
+    each says so."""
+    outcome = row['outcome']
+    if outcome == 'no verdict':
+        return f"no verdict: {row['reason']}"
+    direction = higher if all(row['measures'][m]['sign'] == '+' for m in row['decided_by']) else lower
+    text = {'higher': higher, 'lower': lower, 'equivalent': "equivalent within every measure's margin",
+            'within the margin': f"{direction}, but within every measure's margin",
+            'depends on the measure': f"depends on the measure ({signs_text(row)})",
+            'inconclusive': 'inconclusive'}[outcome]
+    return text + (' (these two trained models)' if row['test_unit'].startswith('draws') else '')
+
+
+def verdict_table(rows, wording, alpha=ALPHA):
+    """Decide a table's rows together (robustness.stats.decide: every declared measure, Holm over the rows) and give
     each its verdict in words (`wording(name)` -> (text if higher, text if lower)). Returns the table's answer: how
-    many comparisons were corrected for, how many verdicts of each kind, the smallest effect detectable with 80%
-    power (median and range over the tested rows), and what the tests generalize over."""
-    m = correct(rows, margin, bounds)
+    many comparisons were corrected for, how many rows of each outcome, the smallest headline effect detectable with
+    80% power (median and range over the tested rows), what the tests generalize over, and the measures that decided
+    (with any declared one the run did not measure)."""
+    m = decide(rows, alpha)
     for name, row in rows.items():
-        row['verdict'] = verdict_text(row, *wording(name), margin)
-        row['difference'] = row['test']['estimate'] if row['test'] else None
-    counts = {outcome: sum(row['outcome'] == outcome for row in rows.values())
-              for outcome in ('higher', 'lower', 'equivalent', 'inconclusive')}
-    counts['no verdict'] = sum(row['outcome'] is None for row in rows.values())
+        row['verdict'] = verdict_text(row, *wording(name))
     detectable = [row['detectable'] for row in rows.values() if row['detectable'] is not None]
-    units = sorted({row['test']['unit'] for row in rows.values() if row['test']})
-    return {'rows': len(rows), 'comparisons': m, 'alpha': ALPHA, 'margin': margin, 'counts': counts,
+    return {'rows': len(rows), 'comparisons': m, 'alpha': alpha,
+            'counts': {outcome: sum(row['outcome'] == outcome for row in rows.values()) for outcome in OUTCOMES},
             'detectable': {'median': float(np.median(detectable)), 'min': min(detectable), 'max': max(detectable)}
-            if detectable else None, 'units': units}
+            if detectable else None,
+            'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
+            'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
+            'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
 
 
-OUTCOME_WORDS = {'higher': 'more robust', 'lower': 'less robust', 'equivalent': 'equivalent', 'inconclusive': 'inconclusive',
-                 'no verdict': 'without a test'}
-TREND_WORDS = dict(OUTCOME_WORDS, higher='rises with T', lower='falls with T')
+def pair_wording(name):
+    """('a more robust than b', 'a less robust than b') of an 'a - b | kind | scope' row."""
+    a, b = name.split(' | ')[0].split(' - ')
+    return f'{a} more robust than {b}', f'{a} less robust than {b}'
 
 
 def counts_text(answer, words=OUTCOME_WORDS):
     """'2 more robust, 12 inconclusive': the verdicts of a table after the correction, the kinds that occur."""
     return ', '.join(f"{count} {words[outcome]}" for outcome, count in answer['counts'].items() if count) or 'none'
-
-
-def pair_verdicts(summary, question):
-    """The verdict table of the model pairs of `summary['comparisons']` ('a - b | ...' rows): the rows where a model
-    has nothing to lose are listed, the table corrected and worded, its answer set, and its areas made JSON."""
-    rows = summary['comparisons']
-    summary['intact_at_floor'] = [name for name, row in rows.items() if row['reason'] == NOTHING_TO_LOSE]
-    pair = lambda name: name.split(' | ')[0].split(' - ')
-    summary['answer'] = dict(question=question, **verdict_table(
-        rows, summary['equivalence_margin'], lambda name: (f'{pair(name)[0]} more robust than {pair(name)[1]}',
-                                                           f'{pair(name)[0]} less robust than {pair(name)[1]}')))
-    for row in rows.values():
-        row['retained_area_a'] = [finite(x) for x in row['retained_area_a']]
-        row['retained_area_b'] = [finite(x) for x in row['retained_area_b']]
 
 
 def interval_text(ci, digits=4):
@@ -87,16 +103,32 @@ def level_text(level, digits=3):
 
 
 def row_text(name, row):
-    """One verdict row in a line: the verdict, the difference in retained area with its Holm-corrected interval."""
-    if row['test'] is None:
+    """One verdict row in a line: the verdict, the headline difference with its Holm-corrected interval, the p-value
+    of the intersection-union test."""
+    if row['estimate'] is None or row['ci'] is None:
         return f"  {name}: {row['verdict']}"
-    return (f"  {name}: {row['verdict']}; difference in retained area {row['difference']:+.4f}, "
-            f"{100 * (1 - row['holm_level']):.2f}% CI (Holm) {interval_text(row['ci'])}, p {row['test']['p']:.3g}, "
-            f"over {row['test']['unit']}")
+    return (f"  {name}: {row['verdict']}; {MEASURE_WORDS[row['statistic']]} {row['estimate']:+.4f}, "
+            f"{100 * row['confidence']:.2f}% CI (Holm) {interval_text(row['ci'])}, p {row['p']:.3g} (every measure), "
+            f"over {row['test_unit']}")
+
+
+def plain(value):
+    """A summary's values made JSON: numpy numbers as Python's, NaN as None, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [plain(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return finite(float(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 def write_summary(out_dir, summary):
     path = os.path.join(out_dir, 'summary.json')
     with open(path, 'w') as f:
-        json.dump(summary, f, indent=2)
+        json.dump(plain(summary), f, indent=2)
     print(f"wrote {path}")

@@ -1,29 +1,30 @@
 """non_linear.py's summary and figures, from out_dir/nonlinear.csv and the run's settings.
 
-Per number of tasks T and training seed, the primary statistic is the retained area of the mean task accuracy, from
-intact down to chance (0.5: every task is balanced). The question, does it rise with T, is answered per kind and
-scope by the change in retained area from the smallest to the largest T along a least-squares line through every
-(T, training seed) model, tested on n - 2 degrees of freedom and Holm-corrected over the table. The same trend on
+Per number of tasks T and training seed, each declared measure (robustness.stats: the retained area of the mean task
+accuracy from intact down to chance, 0.5 as every task is balanced; the mean accuracy lost; the mean log ratio) is
+computed; the question, does robustness rise with T, is answered per kind and scope by each measure's change from the
+smallest to the largest T along a least-squares line through every (T, training seed) model, tested on n - 2 degrees
+of freedom; a direction is claimed only where every measure finds it, Holm-corrected over the table. The same trend on
 task 0 alone (which every T shares) and the half-failure levels are description.
 """
 
 import os
-import sys
 
 import numpy as np
 
 from robustness import plots
-from robustness.analysis import (QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, read_rows,
-                                 row_text, verdict_table, write_summary)
+from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
+    verdict_table, write_summary
 from robustness.perturb import KIND_TABLE
-from robustness.results import Table
-from robustness.stats import NOTHING_TO_LOSE, curve_table, half_failure_of, plain_interval, retained_areas, trend_test
+from robustness.results import Table, read_rows
+from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of, measured,
+                              plain_interval, trend_test)
 
 TABLE = Table('nonlinear.csv', ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task',
                                 'accuracy', 'loss', 'sparsity'),
               key=('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat'))
 CSV = TABLE.filename
-CHANCE = 0.5  # every task is balanced
+FLOOR = 0.5  # chance: every task is balanced
 QUESTION = QUESTIONS['non_linear']
 XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Channel deletion probability p',
            'magnitude_pruning': 'Fraction pruned (smallest |w| per tensor)',
@@ -31,41 +32,51 @@ XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Chan
            'nm_pruning': 'N:M pruning fraction (groups of input channels)'}
 
 
-def areas_by_model(rows, counts):
-    """[(T, training seed, retained area)] of every model in `rows` (one kind and scope, the mean over tasks)."""
-    points = []
+def curves_by_model(rows, counts):
+    """{T: Curves of the mean task accuracy of every training seed of T} under one kind and scope."""
+    found = {}
     for T in counts:
-        part = rows[rows.num_tasks == T]
-        table = curve_table(part, 'accuracy')
-        if table is None or table[0][0] != 0:
+        table = curve_table(rows[rows.num_tasks == T], 'accuracy')
+        if table is not None and table[0][0] == 0 and len(table[0]) > 1:
+            found[T] = Curves(table[0], table[1], {'retained_area': [FLOOR] * table[1].shape[1]}, higher_is_worse=False)
+    return found
+
+
+def trend(rows, counts, config):
+    """The row of one kind and scope: each measure's change over the range of T along the fitted line (oriented:
+    positive, more robust with more tasks), with its test; no test where a model of some T is missing."""
+    found, span = curves_by_model(rows, counts), max(counts) - min(counts)
+    row = {'design': 'trend over T', 'decisive': list(config['measures']), 'measures': {}}
+    for name in CLASSIFIER_MEASURES:
+        measure = MEASURES[name]
+        if len(found) < len(counts):
+            row['measures'][name] = measured(measure, None, 'incomplete grid', config['equivalence_margin'])
             continue
-        seeds = sorted(part.train_seed.unique())
-        points += [(T, seed, area) for seed, area in zip(seeds, retained_areas(table[0], table[1], [CHANCE] * len(seeds), False))]
-    return points
-
-
-def trend(points, counts):
-    """The primary test of one kind and scope: the change in retained area over the range of T; None, with a reason,
-    when a model of some T is missing."""
-    if len({T for T, _, _ in points}) < len(counts):
-        return {'test': None, 'reason': 'incomplete grid'}
-    x, y = np.array([T for T, _, _ in points], float), np.array([area for _, _, area in points])
-    test, reason = trend_test(x, y, max(counts) - min(counts))
-    return {'test': test, 'reason': reason,
-            'retained_area': {int(T): [finite(float(a)) for t, _, a in points if t == T] for T in counts}}
+        values = {T: curves.per_seed(measure) for T, curves in found.items()}
+        x = np.concatenate([[T] * len(v) for T, v in values.items()]).astype(float)
+        y = np.concatenate(list(values.values()))
+        test, reason = trend_test(x, measure.better * y, span)
+        intact = float(np.mean([curves.intact().mean() for curves in found.values()]))
+        row['measures'][name] = measured(measure, test, reason if reason != UNAVAILABLE else None,
+                                         measure.margin(config['equivalence_margin'], config['relative_margin'], intact),
+                                         per_model={int(T): [finite(float(v)) for v in vs] for T, vs in values.items()})
+    return row
 
 
 def summarize(per_draw, task0, config):
     counts = sorted(set(config['task_counts']))
-    margin, fraction = config['equivalence_margin'], config['failure_fraction']
-    span = max(counts) - min(counts)
-    summary = {'dataset': config['dataset'], 'task_counts': counts, 'primary': (
-        'retained area of the mean task accuracy per (T, training seed), from intact down to chance (0.5), averaged '
-        f'over the grid; the change from T={min(counts)} to T={max(counts)} along a least-squares line through every '
-        'model (positive: rises with T), t test on n - 2 degrees of freedom, Holm-corrected over the table'),
-        'secondary': f'task_0: the same change on task 0 alone, with its plain 95% interval; half_failure_level: the level '
-                     f'where accuracy has gone {fraction} of the way from intact to chance, mean over training seeds',
-        'equivalence_margin': margin, 'intact_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure_level': {}}
+    fraction = config['failure_fraction']
+    summary = {'dataset': config['dataset'], 'task_counts': counts, 'measures': list(config['measures']), 'primary': (
+        'every measure of docs/statistics.md of the mean task accuracy per (T, training seed): retained area from '
+        f'intact down to chance ({FLOOR}), mean accuracy lost, mean log ratio; each one\'s change from T={min(counts)} '
+        f'to T={max(counts)} along a least-squares line through every model (positive: more robust with more tasks), '
+        't test on n - 2 degrees of freedom; a direction claimed only where every measure finds it, Holm-corrected '
+        'over the table'),
+        'secondary': f'task_0: the change in retained area on task 0 alone, with its plain 95% interval; '
+                     f'half_failure_level: the level where accuracy has gone {fraction} of the way from intact to '
+                     f'chance, mean over training seeds',
+        'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin'],
+        'floor': FLOOR, 'intact_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure_level': {}}
     intact = per_draw[per_draw.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
     for T in counts:
         summary['intact_accuracy'][T] = float(intact.loc[T].mean()) if T in intact.index.get_level_values(0) else None
@@ -76,18 +87,16 @@ def summarize(per_draw, task0, config):
             rows = select(per_draw)
             if rows.empty:
                 continue
-            summary['comparisons'][name] = trend(areas_by_model(rows, counts), counts)
-            described = trend(areas_by_model(select(task0), counts), counts)['test']
+            summary['comparisons'][name] = trend(rows, counts, config)
+            described = trend(select(task0), counts, config)['measures']['retained_area']['test']
             if described is not None:
                 described['ci95'] = plain_interval(described)
             summary['task_0'][name] = described
-            summary['half_failure_level'][name] = {
-                T: half_failure_of(rows[rows.num_tasks == T], 'accuracy',
-                                   dict.fromkeys(rows[rows.num_tasks == T].train_seed.unique(), CHANCE), fraction)
-                for T in counts}
-    summary['answer'] = dict(question=QUESTION, **verdict_table(summary['comparisons'], margin,
+            summary['half_failure_level'][name] = {T: half_failure_of(curves, fraction)
+                                                   for T, curves in curves_by_model(rows, counts).items()}
+    summary['answer'] = dict(question=QUESTION, **verdict_table(summary['comparisons'],
                                                                 lambda name: ('rises with T', 'falls with T')))
-    summary['answer']['span'] = span
+    summary['answer']['span'] = max(counts) - min(counts)
     return summary
 
 
@@ -96,12 +105,10 @@ def report(summary):
           + ', '.join(f"T={T} {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None))
     for name, row in summary['comparisons'].items():
         same = summary['task_0'].get(name)
-        print(row_text(name, row).replace('difference in retained area', 'change in retained area over T')
+        print(row_text(name, row).replace('retained area', 'change in retained area over T', 1)
               + (f"; on task 0 alone {same['estimate']:+.4f} {interval_text(same['ci95'])}" if same else '')
               + "; half-failure by T: " + ', '.join(f"T={T} {level_text(entry['level'] if entry else None)}"
                                                     for T, entry in summary['half_failure_level'][name].items()))
-        if row['reason'] == NOTHING_TO_LOSE:
-            print(f"{name}: a model is intact at chance: nothing to lose, no verdict", file=sys.stderr)
     answer = summary['answer']
     print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer, TREND_WORDS)}")
 

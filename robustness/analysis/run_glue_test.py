@@ -1,22 +1,22 @@
 """run_glue_test.py's summary and figures, from out_dir/glue.csv, out_dir/floors.json and the run's settings.
 
-The primary statistic of each comparison (a - b, kind, scope, layers) is the difference in retained area of the
-task's first metric, from intact down to the best constant predictor (the floor: chance), tested over the training
-seeds and Holm-corrected over the table. Half-failure levels and the crossover are description.
+Every comparison (a - b, kind, scope, layers) is decided on the task's first metric under the declared measures
+(robustness.stats: the retained area from intact down to the best constant predictor, chance, which does not depend
+on the model; the mean metric lost over the grid; the mean log ratio), a direction only where every measure finds
+it, Holm-corrected over the table. Half-failure levels and the crossover are description.
 """
 
 import json
 import os
-import sys
 
 import numpy as np
 
-from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
-                                 write_summary)
+from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
+    verdict_table, write_summary
 from robustness.plots import errorbar_lines, figure, save
-from robustness.results import Table
+from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
-from robustness.stats import compare_rows, half_failure_of
+from robustness.stats import CLASSIFIER_MEASURES, Curves, compare, curve_table, describe, half_failure_of
 
 TABLE = Table('glue.csv', ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value',
                            'floor', 'loss', 'sparsity', 'examples'),
@@ -26,42 +26,52 @@ CSV = TABLE.filename
 QUESTION = QUESTIONS['run_glue_test']
 
 
+def classifier_curves(rows, floor):
+    """The Curves of one classifier's metric under one damage, its floor (chance) for every training seed; None
+    where a (level, seed) cell is missing."""
+    table = curve_table(rows, 'value')
+    if table is None or table[0][0] != 0 or len(table[0]) < 2:
+        return None
+    return Curves(table[0], table[1], {'retained_area': [floor] * table[1].shape[1]}, higher_is_worse=False)
+
+
 def summarize(frame, config, floors, rng):
     """summary.json's content: each classifier's intact score, half-failure levels, the verdict table."""
     labels = [label for label, _ in parse_models(config['models'])]
-    metric, fraction, margin = next(iter(floors)), config['failure_fraction'], config['equivalence_margin']
-    chance = floors[metric]  # the floor of a classifier: the best constant predictor
-    summary = {'metric': metric, 'task': config['task'], 'chance': chance, 'primary': (
-        f'retained area: per training seed, the share of its range from intact down to the best constant predictor '
-        f'({chance:.4f}) that {metric} keeps, averaged over the grid; differences a - b (positive: a more robust), '
-        f'Welch t over the training seeds, Holm-corrected over the table'),
-        'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact to '
-                     f'chance, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
-                     f'later)', 'equivalence_margin': margin, 'intact': {},
-        'half_failure_level': {}, 'comparisons': {}}
+    metric, fraction = next(iter(floors)), config['failure_fraction']
+    floor = floors[metric]  # the floor of a classifier: the best constant predictor
     first = frame[frame['metric'] == metric]
     combos = sorted(set(zip(first['kind'], first['scope'], first['layers'])))
+    select = lambda label, combo: first[(first['model'] == label) & (first['kind'] == combo[0])
+                                        & (first['scope'] == combo[1]) & (first['layers'] == combo[2])]
+    summary = {'metric': metric, 'task': config['task'], 'floor': floor, 'measures': list(config['measures']),
+               'primary': (f"every measure of docs/statistics.md of {metric} per training seed (retained area from "
+                           f"intact down to the best constant predictor, {floor:.4f}; mean {metric} lost; mean log "
+                           f"ratio); differences a - b (positive: a more robust), Welch t over the training seeds; a "
+                           f"direction claimed only where every measure finds it, Holm-corrected over the table"),
+               'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact '
+                            f'to chance, mean over training seeds (None: not reached within the grid; a - b positive: a '
+                            f'fails later)', 'equivalence_margin': config['equivalence_margin'],
+               'relative_margin': config['relative_margin'], 'intact': {}, 'half_failure_level': {}, 'comparisons': {}}
     for label in labels:  # the first metric of each classifier before any damage (level 0 is one measurement)
         intact = first[(first['model'] == label) & (first['level'] == 0)]
         summary['intact'][label] = {seed: float(value) for seed, value in intact.groupby('train_seed')['value'].first().items()}
-    chance_of = lambda rows: dict.fromkeys(rows['train_seed'].unique(), chance)
-    select = lambda kind, scope, layers: first[(first['kind'] == kind) & (first['scope'] == scope) & (first['layers'] == layers)]
-    for label in labels:
         for combo in combos:
-            rows = select(*combo)
-            rows = rows[rows['model'] == label]
-            entry = half_failure_of(rows, 'value', chance_of(rows), fraction)
-            if entry is not None:
-                summary['half_failure_level'][' | '.join((label, *combo))] = entry
+            curves = classifier_curves(select(label, combo), floor)
+            if curves is not None:
+                summary['half_failure_level'][' | '.join((label, *combo))] = half_failure_of(curves, fraction)
     for a, b in parse_pairs(config['compare'], labels):
         for combo in combos:
-            rows = select(*combo)
-            rows_a, rows_b = rows[rows['model'] == a], rows[rows['model'] == b]
-            result = compare_rows(rows_a, rows_b, 'value', (chance_of(rows_a), chance_of(rows_b)), False, fraction,
-                                  config['bootstrap'], rng)
-            if result is not None:
-                summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = result
-    pair_verdicts(summary, QUESTION)
+            curves = [classifier_curves(select(label, combo), floor) for label in (a, b)]
+            if None in curves or curves[0].grid != curves[1].grid:
+                continue
+            draws = min(c.values.shape[2] for c in curves)  # the same draw indices pair the same damage
+            curves = [Curves(c.grid, c.values[..., :draws], c.floors, False) for c in curves]
+            summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = {
+                'design': 'final', 'decisive': list(config['measures']),
+                'measures': compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'], config['relative_margin']),
+                **describe(*curves, fraction, config['bootstrap'], rng)}
+    summary['answer'] = dict(question=QUESTION, **verdict_table(summary['comparisons'], pair_wording))
     return summary
 
 
@@ -73,9 +83,6 @@ def report(summary):
         print(row_text(name, row) + f"; half-failure a {level_text(half['a'])}, b {level_text(half['b'])}"
               + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
                  if half['difference'] is not None else ''))
-    for name in summary['intact_at_floor']:
-        print(f"{name}: a classifier is intact at the best constant predictor: nothing to lose, no verdict",
-              file=sys.stderr)
     answer = summary['answer']
     print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer)}")
 

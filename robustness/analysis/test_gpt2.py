@@ -1,8 +1,12 @@
 """test_gpt2.py's summary and figures, from out_dir/perplexity.csv and the run's settings.
 
-The primary statistic of each comparison (a - b, kind, scope) is the difference in retained area of bits per byte
-(robustness.stats), tested over the training seeds and Holm-corrected over the table. Half-failure levels, the
-crossover of the bpb curves and the per-level differences in retained fraction are description.
+Every comparison (a - b, kind, scope) is decided under the declared measures (robustness.stats: retained areas
+against the scope zeroed and against the untrained model, mean excess loss, mean log ratio), in the decision unit
+(`unit`, bits per byte by default), with the other unit beside it, and Holm-corrected over its table. Three tables:
+the final models on the primary text; the same pairs at matched intact quality (the reference model interpolated
+between the two checkpoints that bracket the other's intact bpb); and, for each first model of a pair, its primary
+text against its second one (does it lose its second language first?). Half-failure levels, the crossover of the
+curves, the per-level differences and the spreads of draws and seeds are description.
 """
 
 import math
@@ -13,12 +17,14 @@ import numpy as np
 import pandas as pd
 
 from robustness import plots
-from robustness.analysis import (QUESTIONS, counts_text, interval_text, level_text, pair_verdicts, read_rows, row_text,
-                                 write_summary)
+from robustness.analysis import (MEASURE_WORDS, QUESTIONS, counts_text, level_text, pair_wording, row_text,
+                                 verdict_table, write_summary)
+from robustness.config import check
 from robustness.perturb import KIND_TABLE, SCOPES
-from robustness.results import Table
+from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
-from robustness.stats import compare_rows, half_failure_of
+from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, describe,
+                              half_failure_of, interval_at)
 from robustness.sweep import FLOOR_KIND
 
 TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level',
@@ -29,6 +35,8 @@ CSV = TABLE.filename
 UNTRAINED = 'untrained'  # the checkpoint name of a model's untrained counterpart
 CHECKPOINT_COLUMNS = ['model', 'train_seed', 'checkpoint', 'step', 'tokens', 'en_tokens']  # checkpoints.csv
 COST_FIGURE = 'gpt2_scope_cost.png'
+FRONTIER_FIGURE = 'gpt2_matched_quality.png'
+LANGUAGES_FIGURE = 'gpt2_second_language.png'
 USES_CONTEXT = 1.2  # attention cost (bpb with attention zeroed / intact) from which a model counts as using its context
 QUESTION = QUESTIONS['test_gpt2']
 FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
@@ -125,44 +133,339 @@ def cost_curves(costs):
     return curves
 
 
-def summarize(frame, config, rng, costs=None):
-    """summary.json's content from the final checkpoints' rows: floors, half-failure levels, the verdict table."""
+UNIT_COLUMNS = {'byte': 'bpb', 'token': 'nats_per_token'}  # a unit's score column
+UNIT_WORDS = {'byte': 'bits per byte', 'token': 'nats per token'}
+
+
+class Scores:
+    """The rows of one run, scored in both units, and the floors they hold: the scope zeroed (random deletion of
+    every weight in scope, per model, training seed, checkpoint, text and scope) and the untrained counterpart (per
+    model, training seed and text)."""
+
+    def __init__(self, frame):
+        self.frame = frame.assign(nats_per_token=frame['nll'] / frame['tokens'])
+        floors = self.frame[(self.frame['kind'] == FLOOR_KIND) & (self.frame['level'] == 1.0)]
+        self.zeroed = floors.groupby(['model', 'train_seed', 'checkpoint', 'text', 'scope'])[list(UNIT_COLUMNS.values())].first()
+        untrained = self.frame[(self.frame['checkpoint'] == UNTRAINED) & (self.frame['level'] == 0)]
+        self.untrained = untrained.groupby(['model', 'train_seed', 'text'])[list(UNIT_COLUMNS.values())].first()
+
+    def rows(self, model, checkpoints, text, kind, scope):
+        """The rows of `model` under one damage, each training seed at its checkpoint ({seed: checkpoint}, or one
+        checkpoint for all)."""
+        frame = self.frame
+        rows = frame[(frame['model'] == model) & (frame['text'] == text) & (frame['kind'] == kind)
+                     & (frame['scope'] == scope)]
+        if isinstance(checkpoints, str):
+            return rows[rows['checkpoint'] == checkpoints]
+        return rows[[checkpoints.get(seed) == checkpoint for seed, checkpoint in zip(rows['train_seed'], rows['checkpoint'])]]
+
+    def curves(self, model, checkpoints, text, kind, scope, unit):
+        """The Curves of `model` under one damage in `unit`, with the floors of its training seeds (the untrained
+        one None where the run scored no untrained model); None where a (level, seed) cell or a zeroed floor is
+        missing."""
+        rows = self.rows(model, checkpoints, text, kind, scope)
+        table = curve_table(rows, UNIT_COLUMNS[unit])
+        if table is None or table[0][0] != 0 or len(table[0]) < 2:
+            return None
+        seeds = sorted(rows['train_seed'].unique())
+        at = (lambda seed: checkpoints) if isinstance(checkpoints, str) else checkpoints.get
+        keys = [(model, seed, at(seed), text, scope) for seed in seeds]
+        if not all(key in self.zeroed.index for key in keys):
+            return None
+        untrained = [(model, seed, text) for seed in seeds]
+        return Curves(table[0], table[1], {
+            'retained_area': [float(self.zeroed.loc[key, UNIT_COLUMNS[unit]]) for key in keys],
+            'retained_area_untrained': [float(self.untrained.loc[key, UNIT_COLUMNS[unit]]) for key in untrained]
+            if all(key in self.untrained.index for key in untrained) else None}, higher_is_worse=True)
+
+    def intact(self, model, checkpoint, text, column):
+        """{training seed: the intact score in `column`} of a model's checkpoint on `text`."""
+        rows = self.frame[(self.frame['model'] == model) & (self.frame['checkpoint'] == checkpoint)
+                          & (self.frame['text'] == text) & (self.frame['level'] == 0)]
+        return rows.groupby('train_seed')[column].first().to_dict()
+
+
+def aligned(*models):
+    """The Curves (or Interpolated) of several models on the levels they share (0 among them, at least two) and the
+    draws they all have (draw i of each under the same masks); None if any is missing or they share too little."""
+    if any(model is None for model in models):
+        return None
+    parts = [part for model in models for part in ((model.first, model.second) if isinstance(model, Interpolated) else (model,))]
+    grid = sorted(set.intersection(*(set(part.grid) for part in parts)))
+    if len(grid) < 2 or grid[0] != 0:
+        return None
+    draws = min(part.values.shape[2] for part in parts)
+
+    def cut(part):
+        index = [list(part.grid).index(level) for level in grid]
+        return Curves(grid, part.values[index][..., :draws], part.floors, part.higher_is_worse)
+    return [Interpolated(cut(model.first), cut(model.second), model.weights) if isinstance(model, Interpolated)
+            else cut(model) for model in models]
+
+
+def comparison(a, b, settings, other, paired=False):
+    """One row of a table: every measure of Curves a and b in the decision unit, the declared ones decisive, and the
+    same measures in the other unit (`other`: (a, b) Curves of that unit, or None)."""
+    row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
+           'decisive': list(settings['measures']), 'unit': settings['unit']}
+    if other is not None:
+        row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
+            *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
+    return row
+
+
+def other_unit(unit):
+    return 'token' if unit == 'byte' else 'byte'
+
+
+def at_row_level(row, alpha=0.05):
+    """The other unit's intervals at the row's Holm level, and the decisive measures whose sign changes with the
+    unit."""
+    other = row.get('other_unit')
+    if other is None:
+        return
+    for entry in other['measures'].values():
+        interval_at(entry, row['holm_level'] or alpha)
+    row['unit_dependent'] = [m for m in row['decided_by'] if other['measures'][m]['sign'] != row['measures'][m]['sign']]
+
+
+def tokens_of(scores, model, text):
+    """{training seed: tokens} the model's tokenizer cuts the text into."""
+    return scores.intact(model, 'final', text, 'tokens')
+
+
+def final_rows(scores, pairs, config, settings, rng):
+    """The comparisons of the final models on the primary text: {'a - b | kind | scope': row}."""
+    rows, unit, text = {}, settings['unit'], settings['primary']
+    for a, b in pairs:
+        same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
+        for kind in config['kinds']:
+            for scope in config['scope']:
+                models = aligned(scores.curves(a, 'final', text, kind, scope, unit),
+                                 scores.curves(b, 'final', text, kind, scope, unit))
+                if models is None:
+                    continue
+                other = aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit)) for m in (a, b)))
+                row = comparison(*models, settings, other)
+                row.update(design='final', same_tokenizer=same,
+                           **describe(*models, config['failure_fraction'], config['bootstrap'], rng))
+                if 'other_unit' in row:
+                    row['other_unit']['comparable'] = same
+                rows[f'{a} - {b} | {kind} | {scope}'] = row
+    return rows
+
+
+def matched_rows(scores, names, brackets, settings):
+    """The comparisons at matched intact quality of the rows `names` ('a - b | kind | scope') of the final table:
+    a's final models against b interpolated, per training seed, between its two checkpoints whose intact bpb brackets
+    a's mean (`brackets`: quality_brackets); a row says 'not bracketed' where a seed of b has no such pair: matched
+    quality is never extrapolated."""
+    rows = {}
+    for name in names:
+        (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
+        found = brackets.get((a, b))
+        missing = [seed for seed, bracket in (found or {'seeds': {}})['seeds'].items() if bracket is None]
+        if found is None or not found['seeds'] or missing:
+            rows[name] = not_bracketed(found, missing)
+            continue
+        seeds = sorted(found['seeds'])
+        first, second = ({seed: found['seeds'][seed][i] for seed in seeds} for i in (0, 1))
+        weights = np.array([found['seeds'][seed][2] for seed in seeds])
+        by_unit = [aligned(scores.curves(a, 'final', settings['primary'], kind, scope, unit),
+                           interpolated(scores, b, (first, second), weights, (settings['primary'], kind, scope, unit)))
+                   for unit in (settings['unit'], other_unit(settings['unit']))]
+        if by_unit[0] is None:
+            continue
+        row = comparison(*by_unit[0], settings, by_unit[1])
+        row.update(design='matched quality', target_bpb=found['target'],
+                   brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
+                             for seed, w in zip(seeds, weights)})
+        rows[name] = row
+    return rows
+
+
+def interpolated(scores, model, checkpoints, weights, damage):
+    """A model's Interpolated curves between its checkpoints ({seed: earlier}, {seed: later}) under one damage (text,
+    kind, scope, unit); None where either is missing."""
+    first, second = (scores.curves(model, at, *damage) for at in checkpoints)
+    return None if first is None or second is None else Interpolated(first, second, weights)
+
+
+def not_bracketed(found, missing):
+    """A matched-quality row without a test: the reference's checkpoints do not bracket the quality to match."""
+    reason = ('not bracketed: no checkpoints of the reference model were scored' if found is None or not found['seeds']
+              else f"not bracketed: the checkpoints of training seeds {', '.join(map(str, missing))} do not reach "
+                   f"{found['target']:.4f} bits per byte from above (never extrapolated)")
+    return {'design': 'matched quality', 'decisive': [], 'measures': {}, 'reason': reason,
+            'target_bpb': None if found is None else found['target']}
+
+
+def second_language_rows(scores, pairs, config, settings):
+    """For each first model of a pair, its primary text against its second one, per training seed (paired): does it
+    lose its second language first? Positive: it keeps the primary text better."""
+    rows, total = {}, {}
+    if len(settings['texts']) < 2:
+        return rows, total
+    primary, second = settings['texts'][:2]
+    for model in dict.fromkeys(a for a, _ in pairs):
+        for kind in config['kinds']:
+            for scope in config['scope']:
+                by_unit = [aligned(*(scores.curves(model, 'final', text, kind, scope, u) for text in (primary, second)))
+                           for u in (settings['unit'], other_unit(settings['unit']))]
+                if by_unit[0] is None:
+                    continue
+                row = comparison(*by_unit[0], settings, by_unit[1], paired=True)
+                row['design'] = 'second language'
+                rows[f'{model}: {primary} - {second} | {kind} | {scope}'] = row
+                kept = both_languages(scores, model, (primary, second), kind, scope)
+                if kept is not None:
+                    total[f'{model} | {kind} | {scope}'] = kept
+    return rows, total
+
+
+def both_languages(scores, model, texts, kind, scope):
+    """What a model keeps over both texts together: per training seed, the retained area of its bits per byte over
+    both (summed NLL over summed bytes) against the floor over both."""
+    frame = scores.frame
+    rows = frame[(frame['model'] == model) & (frame['checkpoint'] == 'final') & frame['text'].isin(texts)]
+    summed = (rows.groupby(['kind', 'scope', 'level', 'train_seed', 'repeat'], as_index=False)
+              .agg(nll=('nll', 'sum'), bytes=('bytes', 'sum'), texts=('text', 'nunique')))
+    summed = summed[summed['texts'] == len(texts)].assign(bpb=lambda r: r['nll'] / math.log(2) / r['bytes'])
+    table = curve_table(summed[(summed['kind'] == kind) & (summed['scope'] == scope)], 'bpb')
+    floor = summed[(summed['kind'] == FLOOR_KIND) & (summed['scope'] == scope) & (summed['level'] == 1.0)]
+    floors = floor.groupby('train_seed')['bpb'].first()
+    seeds = sorted(summed['train_seed'].unique())
+    if table is None or table[0][0] != 0 or not all(seed in floors.index for seed in seeds):
+        return None
+    areas = Curves(table[0], table[1], {'retained_area': [float(floors[seed]) for seed in seeds]},
+                   True).per_seed(MEASURES['retained_area'])
+    return {'retained_area': float(np.mean(areas)), 'per_seed': [float(x) for x in areas]}
+
+
+def spreads(scores, labels, config, text):
+    """How much of a level's spread is the draws' and how much the training seeds': per model, kind and scope, the
+    median over the damaged levels with several draws of the draw-to-draw standard deviation of bits per byte
+    (within a seed, averaged over the seeds) and of the seed-to-seed one (of the draw means)."""
+    found = {}
+    for model in labels:
+        for kind in config['kinds']:
+            for scope in config['scope']:
+                curves = scores.curves(model, 'final', text, kind, scope, 'byte')
+                if curves is None or curves.values.shape[2] < 2 or curves.values.shape[1] < 2:
+                    continue
+                values = curves.values[1:]
+                varied = values.std(axis=2, ddof=1).mean(axis=1) > 0
+                if not varied.any():
+                    continue
+                draws = float(np.median(values.std(axis=2, ddof=1).mean(axis=1)[varied]))
+                seeds = float(np.median(values.mean(axis=2).std(axis=1, ddof=1)[varied]))
+                found[f'{model} | {kind} | {scope}'] = {'draws': draws, 'seeds': seeds}
+    return found
+
+
+def facts(scores, labels, pairs, config, settings):
+    """What every answer rests on: each model's intact score in both units and the bytes per token of its tokenizer
+    on the primary text, its floors (the scope zeroed, the untrained model) and range, whether each pair shares a
+    tokenizer (the same tokens of the same text)."""
+    text, found = settings['primary'], {'models': {}, 'pairs': {}}
+    for model in labels:
+        intact_bpb = scores.intact(model, 'final', text, 'bpb')
+        if not intact_bpb:
+            continue
+        tokens, nats = scores.intact(model, 'final', text, 'tokens'), scores.intact(model, 'final', text, 'nats_per_token')
+        n_bytes = scores.intact(model, 'final', text, 'bytes')
+        seeds = sorted(intact_bpb)
+        untrained = [scores.untrained.loc[(model, seed, text), 'bpb'] for seed in seeds
+                     if (model, seed, text) in scores.untrained.index]
+        zeroed = {scope: float(np.mean([scores.zeroed.loc[(model, seed, 'final', text, scope), 'bpb'] for seed in seeds
+                                        if (model, seed, 'final', text, scope) in scores.zeroed.index] or [np.nan]))
+                  for scope in config['scope']}
+        bpb = float(np.mean(list(intact_bpb.values())))
+        found['models'][model] = {
+            'intact_bpb': bpb, 'intact_nats_per_token': float(np.mean(list(nats.values()))),
+            'bytes_per_token': float(np.mean([n_bytes[seed] / tokens[seed] for seed in seeds])),
+            'untrained_bpb': float(np.mean(untrained)) if len(untrained) == len(seeds) else None,
+            'zeroed_bpb': zeroed, 'range_bpb': {scope: value - bpb for scope, value in zeroed.items()}}
+    for a, b in pairs:
+        found['pairs'][f'{a} - {b}'] = {'same_tokenizer': tokens_of(scores, a, text) == tokens_of(scores, b, text)}
+    return found
+
+
+def unit_picture(rows, unit):
+    """How the mean excess reads in each unit over a table's decided rows: {'byte': {'+': n, '-': n, '0': n},
+    'token': {...}} (each at the row's Holm level), and the rows where the two disagree."""
+    counts = {u: {'+': 0, '-': 0, '0': 0} for u in (unit, other_unit(unit))}
+    disagree = []
+    for name, row in rows.items():
+        if row.get('holm_level') is None or 'other_unit' not in row:
+            continue
+        signs = {unit: row['measures']['mean_excess']['sign'], other_unit(unit): row['other_unit']['measures']['mean_excess']['sign']}
+        for u, sign in signs.items():
+            if sign:
+                counts[u][sign] += 1
+        if signs[unit] != signs[other_unit(unit)]:
+            disagree.append(name)
+    return {'counts': counts, 'disagree': disagree}
+
+
+def summarize(frame, config, settings, rng, costs=None):
+    """summary.json's content: what the answers rest on, the three tables and their answers, the description."""
     labels = [label for label, _ in parse_models(config['models'])]
-    final = frame[frame['checkpoint'] == 'final']
-    # the floor of each model, training seed and scope: bpb with every weight in scope zeroed
-    floor_rows = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
-    floors = {(model, scope): dict(zip(rows['train_seed'], rows['bpb']))
-              for (model, scope), rows in floor_rows.groupby(['model', 'scope'])}
-    fraction, margin = config['failure_fraction'], config['equivalence_margin']
-    summary = {'metric': 'bits per byte', 'primary': (
-        'retained area: per training seed, the share of its range from intact to the floor (every weight in scope '
-        'zeroed) that bpb keeps, averaged over the grid (1: loses nothing, 0: at the floor); differences a - b '
-        '(positive: a more robust), Welch t over the training seeds, Holm-corrected over the table'),
-        'secondary': f'half_failure_level: the level where bpb has gone {fraction} of the way from intact to the '
-                     'floor, mean over training seeds (None: not reached within the grid; a - b positive: a fails '
-                     'later); crossover: where the mean bpb curves cross; retained_fraction_difference: per level',
-        'layers': layers_text(config['layers']), 'equivalence_margin': margin,
-        'scope_cost': scope_cost(final, labels), 'half_failure_level': {}, 'comparisons': {}}
+    pairs = parse_pairs(config['compare'], labels)
+    scores = Scores(frame)
+    final = frame[(frame['checkpoint'] == 'final') & (frame['text'] == settings['primary'])]
+    summary = {'metric': UNIT_WORDS[settings['unit']], 'unit': settings['unit'], 'texts': settings['texts'],
+               'measures': list(settings['measures']), 'primary': (
+                   f"every measure of docs/statistics.md per training seed ({', '.join(MEASURE_WORDS[m] for m in settings['measures'])}), "
+                   f"in {UNIT_WORDS[settings['unit']]}; differences a - b (positive: a more robust), Welch t over the "
+                   f"training seeds; a direction claimed only where every measure finds it (intersection-union test), "
+                   f"Holm-corrected over each table"),
+               'secondary': f"half_failure_level: the level where bpb has gone {config['failure_fraction']} of the way "
+                            f"from intact to the floor, mean over training seeds (None: not reached within the grid; a - b "
+                            f"positive: a fails later); crossover: where the mean curves cross; retained_fraction_difference: "
+                            f"per level", 'layers': layers_text(config['layers']),
+               'equivalence_margin': settings['equivalence_margin'], 'relative_margin': settings['relative_margin'],
+               'facts': facts(scores, labels, pairs, config, settings),
+               'scope_cost': scope_cost(final, labels), 'spread': spreads(scores, labels, config, settings['primary']),
+               'half_failure_level': {}}
     if costs is not None and len(costs):
         summary['scope_cost_by_checkpoint'] = cost_curves(costs)
     for label in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
-                rows = final[(final['model'] == label) & (final['kind'] == kind) & (final['scope'] == scope)]
-                entry = half_failure_of(rows, 'bpb', floors.get((label, scope), {}), fraction)
-                if entry is not None:
-                    summary['half_failure_level'][f'{label} | {kind} | {scope}'] = entry
-    for a, b in parse_pairs(config['compare'], labels):
-        for kind in config['kinds']:
-            for scope in config['scope']:
-                rows = final[(final['kind'] == kind) & (final['scope'] == scope)]
-                result = compare_rows(rows[rows['model'] == a], rows[rows['model'] == b], 'bpb',
-                                      (floors.get((a, scope), {}), floors.get((b, scope), {})), True, fraction,
-                                      config['bootstrap'], rng)
-                if result is not None:
-                    summary['comparisons'][f'{a} - {b} | {kind} | {scope}'] = result
-    pair_verdicts(summary, QUESTION)
+                curves = scores.curves(label, 'final', settings['primary'], kind, scope, 'byte')
+                if curves is not None:
+                    summary['half_failure_level'][f'{label} | {kind} | {scope}'] = half_failure_of(
+                        curves, config['failure_fraction'])
+    summary['comparisons'] = final_rows(scores, pairs, config, settings, rng)
+    summary['answer'] = decided(summary['comparisons'], pair_wording, QUESTION)
+    summary['answer']['unit_picture'] = unit_picture(summary['comparisons'], settings['unit'])
+    brackets = quality_brackets(frame, pairs, settings['primary'])
+    summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings)
+    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording, MATCHED_QUESTION)
+    language, total = second_language_rows(scores, pairs, config, settings)
+    summary['second_language'], summary['both_languages'] = language, total
+    summary['second_language_answer'] = decided(language, lambda name: language_wording(name, settings['texts']),
+                                                SECOND_LANGUAGE_QUESTION)
     return summary
+
+
+def decided(rows, wording, question):
+    """Decide a table (verdict_table) and give its rows the other unit's intervals at their level; its answer."""
+    answer = dict(question=question, **verdict_table(rows, wording))
+    for row in rows.values():
+        at_row_level(row)
+    return answer
+
+
+MATCHED_QUESTION = 'At matched intact quality, do bilingual GPT-2 models keep more of their English under damage?'
+SECOND_LANGUAGE_QUESTION = 'Does a bilingual model lose its second language first?'
+
+
+def language_wording(name, texts):
+    model = name.split(':')[0]
+    return (f'{model} keeps {texts[0]} better ({texts[1]} goes first)',
+            f'{model} keeps {texts[1]} better ({texts[0]} goes first)')
 
 
 def report(summary):
@@ -170,16 +473,14 @@ def report(summary):
     for name, entry in summary['half_failure_level'].items():
         print(f"  half-failure {name}: " + (level_text(entry['level']) if entry['reached'] else
                                             f"not reached within the grid (top level {entry['grid_top']})"))
-    for name, row in summary['comparisons'].items():
-        half = row['half_failure_level']
-        print(row_text(name, row) + f"; crossover {level_text(row['crossover'])}; half-failure a, b "
-              f"{level_text(half['a'])}, {level_text(half['b'])}"
-              + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
-                 if half['difference'] is not None else ''))
-    for name in summary['intact_at_floor']:
-        print(f"{name}: a model is intact at its floor: nothing to lose, no verdict", file=sys.stderr)
-    answer = summary['answer']
-    print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer)}")
+    for table, answer in (('comparisons', 'answer'), ('matched_quality', 'matched_quality_answer'),
+                          ('second_language', 'second_language_answer')):
+        if summary[table]:
+            print(f"{summary[answer]['question']}")
+        for name, row in summary[table].items():
+            print(row_text(name, row))
+        if summary[table]:
+            print(f"  {summary[answer]['comparisons']} comparisons, Holm-corrected: {counts_text(summary[answer])}")
 
 
 def clipped_lines(ax, rows, y, hue, label=str):
@@ -290,20 +591,108 @@ def draw_costs(costs, path):
     plots.save(fig, path)
 
 
+def frontier(scores, labels, config, text):
+    """Robustness against intact quality: per model, checkpoint with a full sweep, kind, scope and training seed, the
+    intact bpb on `text` and the retained area (bits per byte). A DataFrame."""
+    records = []
+    for model in labels:
+        checkpoints = sorted(set(scores.frame[(scores.frame['model'] == model)]['checkpoint']) - {UNTRAINED},
+                             key=training_order)
+        for checkpoint in checkpoints:
+            for kind in config['kinds']:
+                for scope in config['scope']:
+                    curves = scores.curves(model, checkpoint, text, kind, scope, 'byte')
+                    if curves is None or len(curves.grid) < 3:
+                        continue
+                    areas = curves.per_seed(MEASURES['retained_area'])
+                    records += [(model, checkpoint, kind, scope, intact, area)
+                                for intact, area in zip(curves.intact(), areas)]
+    return pd.DataFrame(records, columns=['model', 'checkpoint', 'kind', 'scope', 'intact', 'area'])
+
+
+def draw_frontier(points, path):
+    """Retained area against intact bpb, a panel per kind and scope, a line per model through its checkpoints in
+    training order (mean ± std over training seeds): a model above another's line keeps more at the same quality."""
+    combos = list(dict.fromkeys(zip(points['kind'], points['scope'])))
+    fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
+    for ax, (kind, scope) in zip(axes, combos):
+        part = points[(points['kind'] == kind) & (points['scope'] == scope)]
+        stats = part.groupby(['model', 'checkpoint']).agg(intact=('intact', 'mean'), area=('area', 'mean'),
+                                                          intact_std=('intact', 'std'), area_std=('area', 'std'),
+                                                          seeds=('area', 'size')).reset_index()
+        for i, (model, rows) in enumerate(stats.groupby('model')):
+            rows = rows.assign(order=rows['checkpoint'].map(training_order)).sort_values('order')
+            ax.errorbar(rows['intact'], rows['area'], xerr=rows['intact_std'].fillna(0), yerr=rows['area_std'].fillna(0),
+                        label=model, linestyle='-.', marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
+        ax.invert_xaxis()  # better models to the right
+        ax.legend(title=f"mean ± std over {int(stats['seeds'].min())} training seeds", fontsize=9)
+        ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
+        ax.set_ylabel('retained area (floor: the scope zeroed)')
+        ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
+    for ax in axes[len(combos):]:
+        ax.set_visible(False)
+    plots.save(fig, path)
+
+
+def draw_languages(scores, models, config, texts, path):
+    """Each first model of a pair on its two texts: bits per byte relative to intact against the level, a panel per
+    kind and scope, mean ± std over training seeds x draws."""
+    frame = scores.frame
+    rows = frame[frame['model'].isin(models) & (frame['checkpoint'] == 'final') & frame['text'].isin(texts[:2])]
+    if rows.empty:
+        return
+    intact = rows[rows['level'] == 0].groupby(['model', 'train_seed', 'text', 'kind', 'scope'])['bpb'].first()
+    rows = rows.assign(relative=[bpb / intact.get(key, math.nan) for key, bpb in zip(
+        zip(rows['model'], rows['train_seed'], rows['text'], rows['kind'], rows['scope']), rows['bpb'])],
+        curve=rows['model'] + ': ' + rows['text'])
+    combos = [(k, s) for k in config['kinds'] for s in config['scope'] if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
+    fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
+    for ax, (kind, scope) in zip(axes, combos):
+        plots.errorbar_lines(ax, rows[(rows['kind'] == kind) & (rows['scope'] == scope)], 'level', 'relative', 'curve',
+                             std_label=False)
+        ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
+        ax.set_xlabel(FIGURES[kind][1])
+        ax.set_ylabel('bpb / bpb(intact)')
+        ax.set_title(f"scope: {scope}", fontsize=10)
+    for ax in axes[len(combos):]:
+        ax.set_visible(False)
+    plots.save(fig, path)
+
+
 def analyze(out_dir, config):
     """Rewrite out_dir/summary.json and the figures from perplexity.csv (and checkpoints.csv, where the models came
     from train_bilingual_gpt2.py); returns the summary."""
     labels = [label for label, _ in parse_models(config['models'])]
+    texts = [label for label, _ in parse_models(config['eval_files'], 'eval_files')]
+    settings = {'texts': texts, 'primary': texts[0], 'unit': config['unit'], 'measures': config['measures'],
+                'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin']}
     frame = read_rows(os.path.join(out_dir, CSV), TABLE)
-    primary = parse_models(config['eval_files'], 'eval_files')[0][0] if 'eval_files' in config else 'en'
-    frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)
-                  & (frame['text'] == primary) & (frame['checkpoint'] != UNTRAINED)]
+    frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
+    pairs = parse_pairs(config['compare'], labels)
+    check_unit(settings['unit'], {label: tokens_of(Scores(frame[frame['level'] == 0]), label, texts[0]) for label in labels},
+               pairs, texts[0])
+    primary = frame[(frame['text'] == texts[0]) & (frame['checkpoint'] != UNTRAINED)]
     tokens_path = os.path.join(out_dir, 'checkpoints.csv')
-    costs = scope_cost_by_checkpoint(frame, read_rows(tokens_path), labels) if os.path.exists(tokens_path) else None
-    summary = summarize(frame, config, np.random.default_rng(config['seed']), costs)
+    costs = scope_cost_by_checkpoint(primary, read_rows(tokens_path), labels) if os.path.exists(tokens_path) else None
+    summary = summarize(frame, config, settings, np.random.default_rng(config['seed']), costs)
     write_summary(out_dir, summary)
     report(summary)
-    draw(frame, summary, config)
+    draw(primary, summary, config)
     if costs is not None and len(costs):
         draw_costs(costs, os.path.join(config['visuals_dir'], COST_FIGURE))
+    points = frontier(Scores(frame), labels, config, texts[0])
+    if points['checkpoint'].nunique() > 1:
+        draw_frontier(points, os.path.join(config['visuals_dir'], FRONTIER_FIGURE))
+    if len(texts) > 1:
+        draw_languages(Scores(frame), list(dict.fromkeys(a for a, _ in pairs)), config, texts,
+                       os.path.join(config['visuals_dir'], LANGUAGES_FIGURE))
     return summary
+
+
+def check_unit(unit, tokens, pairs, text):
+    """Per token compares two models only where they cut the text into the same tokens (one tokenizer): a one-line
+    error for unit=token otherwise. `tokens`: {model: {training seed: tokens of `text`}}."""
+    for a, b in pairs:
+        check(unit != 'token' or tokens[a] == tokens[b],
+              f"unit: per token compares models only within one tokenizer, and {a} and {b} cut {text} into "
+              f"{sorted(set(tokens[a].values()))} and {sorted(set(tokens[b].values()))} tokens; use unit=byte")
