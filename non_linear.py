@@ -174,8 +174,8 @@ def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, p
                              task=t, accuracy=float(accuracy[t]), loss=float(loss[t]), sparsity=sparsity)
                         for t in range(T)])
 
-    run_trials(model, trials, lambda: evaluate(model, test_images, test_tasks, test_labels, T,
-                                               sweep['eval_batch_size']),
+    run_trials(model, trials, lambda trial: evaluate(model, test_images, test_tasks, test_labels, T,
+                                                     sweep['eval_batch_size']),
                record, sweep['seed'], options=sweep['options'], desc=f'T={T} seed {train_seed}')
     print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
 

@@ -301,7 +301,7 @@ def measure(label, train_seed, path, task_data, finetuning, sweep, out_dir, devi
     calibration = calibration_tokens(tokenizer, sweep, task_data) if 'wanda_pruning' in sweep['kinds'] else None
     timing = []
 
-    def score():
+    def score(trial):
         start = time.perf_counter()
         result = glue.evaluate(model, eval_batches, metrics, device)
         timing.append(time.perf_counter() - start)

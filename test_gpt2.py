@@ -33,6 +33,7 @@ training tokens), gpt2_matched_quality.png (robustness against intact bpb across
 
 import functools
 import itertools
+import json
 import operator
 import os
 from dataclasses import dataclass
@@ -43,11 +44,13 @@ from tqdm import tqdm
 import transformers
 from transformers import AutoModelForCausalLM
 
-from robustness.analysis.test_gpt2 import CHECKPOINT_COLUMNS, TABLE, UNTRAINED, analyze, quality_brackets
+from robustness import harness
+from robustness.analysis.test_gpt2 import (CHANCE_FILE, CHECKPOINT_COLUMNS, TABLE, TASK_TABLE, UNTRAINED, analyze,
+                                           quality_brackets)
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
                                     numbered_dirs, training_tokens)
-from robustness.config import check, check_choices, check_range, configure, save_config
-from robustness.corpora import hub_texts, is_text_file, read_documents
+from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.corpora import first_characters, hub_texts, is_text_file, read_documents
 from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
@@ -69,6 +72,14 @@ untrained = True           # also score each model's untrained counterpart (its 
 checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with checkpoint_kinds
 checkpoint_kinds = ['magnitude_pruning']  # kinds swept on every training checkpoint
 matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's, with every kind
+# the field's evaluation: lm-evaluation-harness tasks on every damaged final model (tasks.csv)
+lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones are in tasks/ (their data: python tasks/build_tasks.py)
+lm_eval_include = 'tasks'  # a folder of task YAMLs besides lm-eval's own ('' = lm-eval's own only)
+lm_eval_kinds = ['random_deletion', 'magnitude_pruning']  # kinds whose trials run the tasks (empty = every kind); the intact, untrained and zeroed models always do
+lm_eval_limit = 0          # documents per task (0 = all)
+lm_eval_batch_size = 32    # lm-eval requests per forward pass
+lm_eval_samples = False    # keep every document's inputs and outputs in the intact models' out_dir/lm_eval/*.json (large)
+save_damaged = []          # kind:scope:level:repeat of final-model trials saved, damaged as measured, as Hugging Face folders in out_dir/damaged/
 # perturbations
 kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
@@ -139,6 +150,24 @@ for label, spec in text_specs:
 check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
+check_choices('lm_eval_kinds', lm_eval_kinds, kinds)
+for name in ('lm_eval_limit', 'lm_eval_batch_size'):
+    check_range(name, config[name], 0 if name == 'lm_eval_limit' else 1)
+
+
+def saved_trial(entry, grid):
+    """The trial of `grid` (the final models') that a save_damaged entry 'kind:scope:level:repeat' names; a one-line
+    error where it names none."""
+    parts = entry.split(':')
+    check(len(parts) == 4, f"save_damaged: {entry!r} is not kind:scope:level:repeat")
+    try:
+        named = (parts[0], parts[1], float(parts[2]), int(parts[3]))
+    except ValueError:
+        fail(f"save_damaged: {entry!r}: the level must be a number and the repeat an integer")
+    found = [trial for trial in grid if (trial.kind, trial.scope, trial.level, trial.repeat) == named]
+    check(found, f"save_damaged: {entry!r} names no trial of the grid (kinds {', '.join(kinds)}, scope "
+                 f"{', '.join(scope)}, their levels, repeats 0..{repeats - 1}; one draw for a deterministic kind)")
+    return found[0]
 
 
 @functools.cache
@@ -150,14 +179,6 @@ def load_text(spec, setting):
     return '\n\n'.join(hub_texts(spec, setting, 'test'))  # as the HF perplexity guide joins wikitext
 
 
-def first_characters(text, count):
-    """The first `count` characters of `text`, cut at a line end (all of it for 0)."""
-    if not count or len(text) <= count:
-        return text
-    cut = text.rfind('\n', 0, count)
-    return text[:cut + 1 if cut > 0 else count]
-
-
 @dataclass(eq=False)  # one model is itself: compared by identity
 class Model:
     """One model and training seed to evaluate: its path, tokenizer and config, its window, its checkpoints
@@ -165,6 +186,7 @@ class Model:
     label: str
     train_seed: object
     path: str
+    tokenizer: object
     config: object
     window: int
     checkpoints: list
@@ -206,20 +228,46 @@ def inspect(label, train_seed, path, texts):
         calibration = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
-    return Model(label, train_seed, path, model_config, window, found, token_ids, calibration)
+    return Model(label, train_seed, path, tokenizer, model_config, window, found, token_ids, calibration)
 
 
 @dataclass(frozen=True)
 class Work:
-    """One trial of one model's checkpoint (or its untrained counterpart), scored on the texts `texts`."""
+    """One trial of one model's checkpoint (or its untrained counterpart), scored on the texts `texts`, and with
+    `tasks` on lm_eval_tasks too."""
     model: Model
     checkpoint: str
     path: str
     texts: tuple
+    tasks: bool
     trial: Trial
 
 
-def plan(all_models, grid, intact, measured):
+@dataclass
+class Logs:
+    """Where a run's rows go: this process's logs of perplexity.csv and tasks.csv, and every log of each that holds
+    measured rows (part files of a stopped torchrun included)."""
+    perplexity: object
+    measured: list
+    tasks: object
+    tasks_measured: list
+
+
+def open_logs(rt):
+    (perplexity, measured), (tasks, tasks_measured) = open_log(out_dir, TABLE, rt), open_log(out_dir, TASK_TABLE, rt)
+    return Logs(perplexity, measured, tasks, tasks_measured)
+
+
+def runs_tasks(checkpoint, trial):
+    """Whether a trial runs lm_eval_tasks: on the final models, the trials of lm_eval_kinds and the floors (every
+    weight of a scope zeroed); on the untrained models, intact."""
+    if not lm_eval_tasks or checkpoint not in ('final', UNTRAINED):
+        return False
+    floor = trial.kind == FLOOR_KIND and trial.level == 1.0
+    return checkpoint == UNTRAINED or floor or not lm_eval_kinds or trial.kind in lm_eval_kinds
+
+
+def plan(all_models, grid, intact, logs):
     """Every trial not yet in a log: the final models on every text; their untrained counterparts, intact, on every
     text; each checkpoint on the primary text (its floors and checkpoint_kinds)."""
     primary, every = (text_labels[0],), tuple(text_labels)
@@ -229,25 +277,38 @@ def plan(all_models, grid, intact, measured):
                    for name, folder in model.checkpoints]
         if untrained:
             targets.append((UNTRAINED, model.path, every, [intact]))
-        work += unmeasured(model, targets, measured)
+        work += unmeasured(model, targets, logs)
     return work
 
 
-def unmeasured(model, targets, measured):
-    """[Work] of `targets` ([(checkpoint, path, texts, trials)]) with a text whose row no log holds yet."""
-    return [Work(model, name, folder, texts, trial) for name, folder, texts, trials in targets for trial in trials
-            if not all(any(found.has(**row_key(model, name, text, trial)) for found in measured) for text in texts)]
+def unmeasured(model, targets, logs):
+    """[Work] of `targets` ([(checkpoint, path, texts, trials)]) with a text whose row, or tasks whose rows, no log
+    holds yet."""
+    work = []
+    for name, folder, texts, trials in targets:
+        for trial in trials:
+            tasks = runs_tasks(name, trial)
+            missing = [text for text in texts if not any(found.has(**row_key(model, name, text, trial))
+                                                         for found in logs.measured)]
+            unscored = tasks and not any(found.has_prefix(**trial_key(model, name, trial)) for found in logs.tasks_measured)
+            if missing or unscored:
+                work.append(Work(model, name, folder, texts, tasks, trial))
+    return work
+
+
+def trial_key(model, checkpoint, trial):
+    return dict(model=model.label, train_seed=model.train_seed, checkpoint=checkpoint, **trial._asdict())
 
 
 def row_key(model, checkpoint, text, trial):
     return dict(model=model.label, train_seed=model.train_seed, checkpoint=checkpoint, text=text, **trial._asdict())
 
 
-def matched_plan(all_models, measured):
+def matched_plan(all_models, logs):
     """The matched-quality trials not yet in a log: for each compare pair a:b and training seed of b, the two
     checkpoints whose intact bpb on the primary text brackets a's (from the rows measured so far), every kind of the
     final models' grid, on the primary text."""
-    brackets = quality_brackets(pd.concat([found.read() for found in measured]), pairs, text_labels[0])
+    brackets = quality_brackets(pd.concat([found.read() for found in logs.measured]), pairs, text_labels[0])
     by_unit = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
     chosen = {}  # (model, seed) -> checkpoint names, in order
     for found in brackets.values():
@@ -258,7 +319,7 @@ def matched_plan(all_models, measured):
     for (label, seed), names in chosen.items():
         model = by_unit[label, seed]
         targets = [(name, folder, (text_labels[0],), final_grid) for name, folder in model.checkpoints if name in names]
-        work += unmeasured(model, targets, measured)
+        work += unmeasured(model, targets, logs)
     return work
 
 
@@ -276,37 +337,67 @@ def damaged_layers(trial):
     return layers or None
 
 
-def score_texts(scorers):
-    """{text: (summed NLL, scored tokens)} under the model's current weights."""
-    return {text: scorer() for text, scorer in scorers.items()}
+def unit_name(model):
+    return model.label + (f'_seed{model.train_seed}' if model.train_seed != '' else '')
 
 
-def write_rows(log, measured, model, checkpoint, text_bytes, progress, trial, results, sparsity, seconds):
-    """A row per text of one trial (those no log holds yet: a run stopped between the texts of one trial)."""
-    for text, (nll, tokens) in results.items():
+def measure(scorers, tasks, lm, model, checkpoint, network, trial):
+    """Everything a trial measures of the model as it is now (damaged): {text: (summed NLL, scored tokens)} and, for a
+    trial that `tasks` holds, lm-eval's results of its tasks; the intact final model's results are kept whole
+    (out_dir/lm_eval/), and a trial of saved_trials is saved."""
+    found = {'texts': {text: scorer() for text, scorer in scorers.items()}, 'tasks': None}
+    if trial in tasks:
+        keep = checkpoint == 'final' and trial.level == 0
+        found['tasks'] = harness.evaluate_tasks(lm, loaded_tasks, lm_eval_limit, samples=keep and lm_eval_samples)
+        if keep:
+            os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
+            with open(os.path.join(out_dir, 'lm_eval', f'{unit_name(model)}.json'), 'w') as f:
+                json.dump(found['tasks'], f, indent=2, default=str)
+    if checkpoint == 'final' and trial in saved_trials:
+        folder = os.path.join(out_dir, 'damaged', unit_name(model),
+                              f'{trial.kind}_{trial.scope}_{trial.level:g}_{trial.repeat}')
+        network.save_pretrained(folder)
+        model.tokenizer.save_pretrained(folder)
+    return found
+
+
+def write_rows(logs, model, checkpoint, text_bytes, progress, trial, results, sparsity, seconds):
+    """A row per text of one trial and a row per task metric (those no log holds yet: a run stopped between the rows of
+    one trial)."""
+    for text, (nll, tokens) in results['texts'].items():
         key = row_key(model, checkpoint, text, trial)
-        if any(found.has(**key) for found in measured):
+        if any(found.has(**key) for found in logs.measured):
             continue
         scored = Perplexity(nll, tokens, text_bytes[text])
-        log.write(dict(**key, nll=nll, tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl, bpb=scored.bpb,
-                       sparsity=sparsity, seconds=round(seconds, 4)))
+        logs.perplexity.write(dict(**key, nll=nll, tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl,
+                                   bpb=scored.bpb, sparsity=sparsity, seconds=round(seconds, 4)))
+    if results['tasks'] is not None:
+        rows = [dict(**trial_key(model, checkpoint, trial), task=task, metric=metric, value=value,
+                     stderr='' if stderr is None else stderr, higher_is_better=better)
+                for task, metric, value, stderr, better in harness.metric_rows(results['tasks'])]
+        logs.tasks.write_rows([row for row in rows if not any(found.has(**{k: row[k] for k in TASK_TABLE.key})
+                                                              for found in logs.tasks_measured)])
     progress.update()
 
 
-def run_work(work, log, measured, rt, text_bytes):
-    """Measure every Work item of this rank: the items of one model checkpoint share one loaded model and the
-    sliding-window batches of each of its texts."""
+def run_work(work, logs, rt, text_bytes):
+    """Measure every Work item of this rank: the items of one model checkpoint share one loaded model, the
+    sliding-window batches of each of its texts and, where they run tasks, one lm-eval model around it."""
     progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
     for (model, checkpoint, path, texts), group in itertools.groupby(
             work, key=operator.attrgetter('model', 'checkpoint', 'path', 'texts')):
+        group = list(group)
         network = load_checkpoint(model, checkpoint, path).to(rt.device).eval()
         # With `layers`, the intact hidden states entering the first perturbed block are computed once and
         # every trial runs only the blocks from there on (perturbations never touch earlier blocks).
         scorers = {text: SlidingWindowNLL(network, model.token_ids[text], model.window, stride or model.window,
                                           batch_size, first_block=min(layers) if layers else 0, precision=precision)
                    for text in texts}
-        run_trials(network, [item.trial for item in group], functools.partial(score_texts, scorers),
-                   functools.partial(write_rows, log, measured, model, checkpoint, text_bytes, progress), seed,
+        tasks = [item.trial for item in group if item.tasks]
+        lm = harness.in_memory(network, model.tokenizer, model.window, lm_eval_batch_size, rt.device) if tasks else None
+        run_trials(network, [item.trial for item in group],
+                   functools.partial(measure, scorers, tasks, lm, model, checkpoint, network),
+                   functools.partial(write_rows, logs, model, checkpoint, text_bytes, progress), seed,
                    layers_of=damaged_layers,
                    options={kind: kind_options(kind, nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
                    disable=True)
@@ -314,13 +405,15 @@ def run_work(work, log, measured, rt, text_bytes):
 
 
 def gather(rt):
-    """Under torchrun: every rank's rows in the one CSV, seen by every rank; each rank's logs, opened again."""
+    """Under torchrun: every rank's rows in the one CSV of each table, seen by every rank; each rank's logs, opened
+    again."""
     if rt.distributed:
         torch.distributed.barrier()
         if rt.is_master:
             merge_parts(out_dir, TABLE)
+            merge_parts(out_dir, TASK_TABLE)
         torch.distributed.barrier()
-    return open_log(out_dir, TABLE, rt)
+    return open_logs(rt)
 
 
 # -----------------------------------------------------------------------------
@@ -333,34 +426,43 @@ text_labels = list(texts)
 text_bytes = {label: len(text.encode('utf-8')) for label, text in texts.items()}
 all_models = [inspect(label, train_seed, path, texts) for label, train_seed, path in expand_families(model_paths)]
 
+final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=list(dict.fromkeys(scope + floor_scopes)))
+saved_trials = [saved_trial(entry, final_grid) for entry in save_damaged]
+# lm-eval's task objects, built once, before anything is written: one-line errors for what cannot run here
+loaded_tasks = harness.load_tasks(lm_eval_tasks, lm_eval_include) if lm_eval_tasks else None
+
 rt = setup(device)
 seed_everything(seed)
 transformers.utils.logging.disable_progress_bar()  # no bar per checkpoint loaded
 if rt.is_master:
     claim(out_dir)
-log, measured = open_log(out_dir, TABLE, rt)
+logs = open_logs(rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
+    if loaded_tasks is not None:  # the analysis's floors of the tasks' metrics: their chance levels
+        os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
+        with open(os.path.join(out_dir, 'lm_eval', CHANCE_FILE), 'w') as f:
+            json.dump(harness.chance_levels(loaded_tasks, lm_eval_limit), f, indent=2)
     # the training tokens behind every checkpoint (models of train_bilingual_gpt2.py), for the scope cost's x axis
     pd.DataFrame([(model.label, model.train_seed, name, *tokens) for model in all_models
                   for name, path in model.checkpoints if (tokens := training_tokens(path))],
                  columns=CHECKPOINT_COLUMNS).to_csv(os.path.join(out_dir, 'checkpoints.csv'), index=False)
 # every checkpoint gets the floors too: the scope cost against training tokens
 floored = list(dict.fromkeys(scope + floor_scopes))
-final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored)
 intact_trial = Trial(FLOOR_KIND, scope[0], layers_text, 0.0, 0)  # level 0: the model as it is
 checkpoint_grid = trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)
 grid = {'final': final_grid,  # every checkpoint's intact score, for matched quality and the scope cost
         'checkpoint': checkpoint_grid if any(trial.level == 0 for trial in checkpoint_grid) else [intact_trial, *checkpoint_grid]}
-work = plan(all_models, grid, intact_trial, measured)
+work = plan(all_models, grid, intact_trial, logs)
 print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {rt.device}; texts: "
-      + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}")
-run_work(mine(work, rt), log, measured, rt, text_bytes)
-log, measured = gather(rt)
+      + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}"
+      + (f"; lm-eval tasks {', '.join(lm_eval_tasks)} on {sum(item.tasks for item in work)} of them" if lm_eval_tasks else ''))
+run_work(mine(work, rt), logs, rt, text_bytes)
+logs = gather(rt)
 if matched_quality and pairs and checkpoints:
-    work = matched_plan(all_models, measured)
+    work = matched_plan(all_models, logs)
     print(f"rank {rt.rank}: matched quality: {len(mine(work, rt))} of {len(work)} trials")
-    run_work(mine(work, rt), log, measured, rt, text_bytes)
+    run_work(mine(work, rt), logs, rt, text_bytes)
     gather(rt)
 teardown(rt)
 if not rt.is_master:

@@ -1,13 +1,16 @@
-"""Benchmark: are the verdicts calibrated? Simulated tables shaped like test_gpt2.py's default (robustness/calibration.py)
-at 2, 3, 5 and 10 training seeds per model, and at one trained model each (the verdict then concerns those two).
+"""Benchmark: are the verdicts calibrated, also against the confounds a real pair of models carries? Simulated tables
+shaped like test_gpt2.py's default (robustness/calibration.py) at 2, 3, 5 and 10 training seeds per model, and at one
+trained model each (the verdict then concerns those two), through the same measures and rule as a real table.
 
-    python bench/bench_calibration.py                       # 1,000 null tables per seed count, 300 per effect
-    python bench/bench_calibration.py --tables=200 --seed_counts=3
+    python bench/bench_calibration.py                       # 500 tables per null family and seed count
+    python bench/bench_calibration.py --tables=100 --seed_counts=3 --families=clean,floors
 
-Prints, per seed count: under the null, the share of rows and of tables (family-wise) with a "more/less robust"
-verdict (target: at most 5%), the coverage of the Holm-corrected interval and of each row's plain 95% interval
-(target: at least 95%), the share called equivalent; then the power at a few true effects, in units of the primary
-statistic (the retained area). Each rate comes with its Monte-Carlo standard error.
+Prints, per null family (both models' damaged curves from one distribution: clean; unequal floors; unequal intact
+scores; another tokenizer) and seed count: the share of rows and of tables (family-wise) with a "more/less robust"
+verdict (target: at most 5%), the coverage of the headline measure's Holm-corrected and plain 95% intervals (target:
+at least 95%), the share called equivalent; then the false-equivalence rate at a true difference on the margin
+(target: at most 5%) and the power at a few true effects, in units of the headline statistic (the retained area).
+Each rate comes with its Monte-Carlo standard error.
 """
 
 import os
@@ -17,14 +20,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from robustness.calibration import SHAPES, simulate, true_difference
+from robustness.calibration import FAMILIES, ROWS, SHAPES, margin_shift, simulate, true_difference
 from robustness.config import configure
 
 # -----------------------------------------------------------------------------
+families = list(FAMILIES)    # null families: clean | floors | intact | tokenizer
 seed_counts = [2, 3, 5, 10]  # training seeds per model
-tables = 1000                # simulated null tables per seed count (14 rows each)
-single_tables = 100          # null tables with one trained model each (slower: each row's truth is simulated)
-effect_tables = 300          # simulated tables per true effect
+tables = 500                 # simulated null tables per family and seed count (14 rows each)
+single_tables = 50           # clean null tables with one trained model each (slower: each row's truth is simulated)
+effect_tables = 200          # simulated tables per true effect and at the margin
 shifts = [0.05, 0.1, 0.2]    # true effects: model a's curve bends this much later (the table gives the retained area)
 margin = 0.05                # equivalence margin, in retained area
 seed = 0
@@ -37,20 +41,32 @@ def rate(value, n):
 
 
 rng = np.random.default_rng(seed)
-rows = 14
-print(f"Null tables of {rows} rows (shapes: {', '.join(SHAPES)}); Holm over each table; margin ±{margin}\n")
-print('| training seeds | tables | rows with a direction verdict | tables with one (family-wise) | corrected coverage '
-      '| plain 95% coverage | equivalent | seconds |')
-print('|---|---|---|---|---|---|---|---|')
-for seeds in [1, *seed_counts]:
-    n = single_tables if seeds == 1 else tables
-    started = time.perf_counter()
-    result = simulate(seeds, n, rng, margin=margin)
-    tested = n * rows  # an upper bound on the rows tested (deterministic rows of one model each are not)
-    direction = ('(right direction: these two models differ)' if seeds == 1 else rate(result['row'], tested))
-    print(f"| {seeds} | {n} | {direction} | {'n/a' if seeds == 1 else rate(result['table'], n)} | "
-          f"{rate(result['coverage'], tested)} | {rate(result['uncorrected coverage'], tested)} | "
-          f"{rate(result['equivalent'], tested)} | {time.perf_counter() - started:.0f} |")
+rows = len(ROWS)
+print(f"Null tables of {rows} rows (shapes: {', '.join(SHAPES)}); every measure decisive; Holm over each table; "
+      f"margin ±{margin}\n")
+print('| null family | training seeds | tables | rows with a direction verdict | tables with one (family-wise) | '
+      'corrected coverage | plain 95% coverage | equivalent | seconds |')
+print('|---|---|---|---|---|---|---|---|---|')
+for family in families:
+    for seeds in ([1] if family == 'clean' else []) + seed_counts:
+        n = single_tables if seeds == 1 else tables
+        started = time.perf_counter()
+        result = simulate(seeds, n, rng, margin=margin, family=family)
+        tested = n * rows  # an upper bound on the rows tested (deterministic rows of one model each are not)
+        direction = ('(right direction: these two models differ)' if seeds == 1 else rate(result['row'], tested))
+        print(f"| {family} | {seeds} | {n} | {direction} | {'n/a' if seeds == 1 else rate(result['table'], n)} | "
+              f"{rate(result['coverage'], tested)} | {rate(result['uncorrected coverage'], tested)} | "
+              f"{rate(result['equivalent'], tested)} | {time.perf_counter() - started:.0f} |", flush=True)
+
+on_margin = {shape: margin_shift(shape, margin) for shape in SHAPES}
+print(f"\nFalse equivalence: model a bends later by {', '.join(f'{s:.3f}' for s in on_margin.values())} (per shape), "
+      f"a true difference in retained area of {margin} (the margin); the share of rows called equivalent\n")
+print('| training seeds | equivalent (false) | rows with the right direction |')
+print('|---|---|---|')
+for seeds in seed_counts:
+    result = simulate(seeds, effect_tables, rng, shift=on_margin, margin=margin)
+    print(f"| {seeds} | {rate(result['equivalent'], effect_tables * rows)} | "
+          f"{rate(result['row'] - result['wrong direction'], effect_tables * rows)} |", flush=True)
 
 print('\nPower: the share of rows with the right direction verdict, by true difference in retained area '
       '(mean over the shapes; per shape in brackets)\n')
@@ -63,4 +79,4 @@ for seeds in seed_counts:
     for shift in shifts:
         result = simulate(seeds, effect_tables, rng, shift=shift, margin=margin, truths=truths[shift])
         cells.append(rate(result['row'] - result['wrong direction'], effect_tables * rows))
-    print(f"| {seeds} | " + ' | '.join(cells) + ' |')
+    print(f"| {seeds} | " + ' | '.join(cells) + ' |', flush=True)

@@ -1,22 +1,35 @@
 """Simulated damage experiments with a known answer, to measure how often the verdicts of robustness.stats are wrong.
 
-    rates = simulate(seeds=3, tables=500, rng=np.random.default_rng(0))                 # nulls: false positives
-    rates = simulate(seeds=3, tables=500, rng=rng, shift=0.15)                          # a true effect: power
+    rates = simulate(seeds=3, tables=500, rng=np.random.default_rng(0))                      # the clean null
+    rates = simulate(seeds=3, tables=500, rng=rng, family='floors')                          # a confounded null
+    rates = simulate(seeds=3, tables=500, rng=rng, shift=0.15)                               # a true effect: power
 
 A table has the rows of test_gpt2.py's default (14: two pairs x four kinds x two scopes, two of them deterministic).
-Each row compares two models under one damage. A model's training seed draws its intact bpb, its floor and the level
-where its curve bends (seed-level effects); each draw of damage adds noise at the damaged levels; level 1.0 is the
-floor itself, the same for every draw. Curves are logistic rises from intact to floor, as the default run's are, in
-four shapes (SHAPES): a wide range that bends inside the grid, the attention scope's narrow range with noisy draws,
-a robust model that barely bends within the grid (retained areas near 1, skewed), and models of unequal spread. Under
-the null both models come from one distribution; with `shift`, model a bends later by that much.
+Each row compares two models under one damage, through the same measures and the same rule as a real row
+(robustness.stats.compare and decide). A model's training seed draws its intact bpb, its floor and the level where
+its curve bends (seed-level effects); each draw of damage adds noise at the damaged levels; level 1.0 is the floor
+itself, the same for every draw; the untrained model scores UNTRAINED_BPB bits per byte whatever was trained. Curves
+are logistic rises from intact to floor, as the default run's are, in four shapes (SHAPES): a wide range that bends
+inside the grid, the attention scope's narrow range with noisy draws, a robust model that barely bends within the
+grid (retained areas near 1, skewed), and models of unequal spread.
+
+Null families (FAMILIES), each with both models' damaged curves from one distribution: 'clean'; 'floors', b's
+scope-zeroed floor 1.5 times as far from intact (the curve unchanged); 'intact', b's whole curve and floor 10% of the
+intact score higher (the same excess); 'tokenizer', b's tokenizer cutting the text finer (2.99 bytes per token
+against 3.44), so that its per-token curve is another multiple of its per-byte one and its untrained floor, per byte,
+higher. With `shift`, model a bends later by that much: a true effect.
 """
+
+import math
 
 import numpy as np
 
-from robustness.stats import correct, difference_test, draw_areas, retained_areas
+from robustness.stats import LM_MEASURES, MEASURES, Curves, compare, decide
 
 GRID = (0.0, 0.3, 0.6, 0.8, 0.9, 1.0)
+UNTRAINED_BPB = 3.2       # the untrained model, per byte, at BYTES_PER_TOKEN (log2 of a 2,048 vocabulary / 3.44)
+BYTES_PER_TOKEN = (3.44, 2.99)  # a's tokenizer, b's in the 'tokenizer' family
+FAMILIES = ('clean', 'floors', 'intact', 'tokenizer')
 # intact bpb, floor / intact, bend level, bend width; seed-level sds of intact, floor ratio and bend; draw noise;
 # model a's seed-level sds as a multiple of b's
 SHAPES = {
@@ -31,6 +44,7 @@ SHAPES = {
 }
 ROWS = [(shape, deterministic) for shape in SHAPES for deterministic in (False, True)] * 2
 ROWS = ROWS[:14]  # 14 rows, as test_gpt2.py's default table; every fourth is deterministic (one draw)
+HEADLINE = MEASURES['retained_area']  # the measure whose interval's coverage is checked
 
 
 def trained(rng, shape, seeds, shift, spread):
@@ -42,63 +56,109 @@ def trained(rng, shape, seeds, shift, spread):
     return shape, intact, floor, bend
 
 
-def damaged(rng, trainings, draws, grid=GRID):
-    """(levels, seeds, draws) bpb of the trained models under `draws` draws of damage, and their floors."""
+def damaged(rng, trainings, draws, family='clean', confounded=False):
+    """(bpb (levels, seeds, draws), its floors {measure: per-seed floor}, bytes per token) of the trained models
+    under `draws` draws of damage; a `confounded` model carries the family's confound."""
     shape, intact, floor, bend = trainings
-    grid = np.asarray(grid)
+    grid = np.asarray(GRID)
     rise = 1 / (1 + np.exp(-(grid[:, None] - bend[None]) / SHAPES[shape]['width']))  # (levels, seeds)
     values = (intact + (floor - intact) * rise)[:, :, None]
     values = values + SHAPES[shape]['sd_draw'] * rng.standard_normal((len(grid), len(intact), draws))
     values[0] = intact[:, None]        # the intact model, measured once
     values[-1] = floor[:, None]        # every weight zeroed: the floor, measured once
-    return values, floor
+    zeroed, bytes_per_token = floor.copy(), BYTES_PER_TOKEN[0]
+    untrained = np.full(len(intact), UNTRAINED_BPB)
+    if confounded and family == 'floors':
+        zeroed = intact + 1.5 * (floor - intact)
+    elif confounded and family == 'intact':
+        values, zeroed = values + 0.1 * intact[None, :, None], zeroed + 0.1 * intact
+    elif confounded and family == 'tokenizer':
+        bytes_per_token = BYTES_PER_TOKEN[1]
+        untrained = untrained * BYTES_PER_TOKEN[0] / bytes_per_token  # log2(vocabulary) bits per token, over fewer bytes
+    return values, {'retained_area': zeroed, 'retained_area_untrained': untrained}, bytes_per_token
 
 
-def true_difference(shape, shift, rng, seeds=20000):
-    """E[retained area of a] - E[retained area of b] (one draw each, many seeds): what the intervals must cover."""
-    a, fa = damaged(rng, trained(rng, shape, seeds, shift, SHAPES[shape]['spread_a']), 1)
-    b, fb = damaged(rng, trained(rng, shape, seeds, 0.0, 1.0), 1)
-    return float(retained_areas(GRID, a, fa, True).mean() - retained_areas(GRID, b, fb, True).mean())
+def curves_of(values, floors, bytes_per_token, unit='byte'):
+    """The Curves of a simulated model in `unit`: per token, bits per byte x ln 2 x bytes per token (nats)."""
+    scale = 1.0 if unit == 'byte' else math.log(2) * bytes_per_token
+    return Curves(list(GRID), values * scale, {name: np.asarray(floor) * scale for name, floor in floors.items()}, True)
 
 
-def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None):
+def row_of(a, b, margin, measures=LM_MEASURES, relative_margin=0.05):
+    """A simulated row: every measure of the pair per byte, `measures` decisive (the per-token excess, not comparable
+    across tokenizers, is reported and never decisive, as in a real row)."""
+    return {'measures': compare(curves_of(*a), curves_of(*b), LM_MEASURES, margin, relative_margin),
+            'decisive': list(measures)}
+
+
+def true_difference(shape, shift, rng, family='clean', seeds=20000):
+    """E[retained area of a] - E[retained area of b] (the headline, one draw each, many seeds): what its intervals
+    must cover."""
+    a, fa, _ = damaged(rng, trained(rng, shape, seeds, shift, SHAPES[shape]['spread_a']), 1, family)
+    b, fb, _ = damaged(rng, trained(rng, shape, seeds, 0.0, 1.0), 1, family, confounded=True)
+    area = lambda values, floors: curves_of(values, floors, 1.0).per_seed(HEADLINE)
+    return float(np.nanmean(area(a, fa)) - np.nanmean(area(b, fb)))
+
+
+def margin_shift(shape, margin, seed=1):
+    """The shift of a's bend whose true headline difference is `margin` (bisection, each step with the same random
+    numbers): a difference on the margin."""
+    low, high = 0.0, 1.0
+    for _ in range(20):
+        middle = (low + high) / 2
+        if true_difference(shape, middle, np.random.default_rng(seed), seeds=4000) < margin:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, family='clean', measures=LM_MEASURES):
     """Run `tables` simulated tables of ROWS with `seeds` training seeds per model (1: one trained model each, tested
-    over its draws) and return the rates: 'row' (share of rows with a direction verdict), 'table' (share of tables
-    with at least one), 'coverage' (share of rows whose corrected interval holds the true difference), 'uncorrected
-    coverage' (the same for the plain 95% interval of each row), 'equivalent' (share of rows called equivalent) and
-    'wrong direction' (rows whose verdict has the wrong sign)."""
-    truths = truths or {shape: true_difference(shape, shift, np.random.default_rng(1)) for shape in SHAPES}
+    over its draws) and return the rates: 'row' (share of tested rows with a direction verdict), 'table' (share of
+    tables with at least one), 'coverage' (share of rows whose corrected headline interval holds its true difference),
+    'uncorrected coverage' (the same for the plain 95% interval), 'equivalent' (share of rows called equivalent),
+    'wrong direction' (rows whose verdict has the wrong sign). `shift`: a true effect, a number or {shape: shift};
+    `measures`: the decisive ones (the project's rule: all four)."""
+    shifts = shift if isinstance(shift, dict) else dict.fromkeys(SHAPES, shift)
+    truths = truths or {shape: true_difference(shape, shifts[shape], np.random.default_rng(1), family) for shape in SHAPES}
     counts = dict.fromkeys(('row', 'table', 'coverage', 'uncorrected coverage', 'equivalent', 'wrong direction',
                             'rows'), 0)
     for _ in range(tables):
         rows = {}
         for i, (shape, deterministic) in enumerate(ROWS):
             n_draws = 1 if deterministic else draws
-            trainings = [trained(rng, shape, seeds, shift, SHAPES[shape]['spread_a']), trained(rng, shape, seeds, 0.0, 1.0)]
-            (a, fa), (b, fb) = (damaged(rng, t, n_draws) for t in trainings)
-            paired, truth = [None, None], truths[shape]
+            trainings = [trained(rng, shape, seeds, shifts[shape], SHAPES[shape]['spread_a']),
+                         trained(rng, shape, seeds, 0.0, 1.0)]
+            a, b = (damaged(rng, t, n_draws, family, confounded=k == 1) for k, t in enumerate(trainings))
+            truth = truths[shape]
             if seeds == 1:  # one trained model each: the verdict speaks for these two, and so does the truth
-                paired = [draw_areas(GRID, a, fa[0], True), draw_areas(GRID, b, fb[0], True)]
-                many = [damaged(rng, t, 400) for t in trainings]
-                truth = float(np.subtract(*(draw_areas(GRID, v, f[0], True).mean() for v, f in many)))
-            test, reason = difference_test(retained_areas(GRID, a, fa, True), retained_areas(GRID, b, fb, True), *paired)
-            rows[i] = {'test': test, 'reason': reason, 'truth': truth}
-        plain = {i: dict(row) for i, row in rows.items()}
-        correct(rows, margin)
+                many = [damaged(rng, t, 400, family, confounded=k == 1) for k, t in enumerate(trainings)]
+                truth = float(np.subtract(*(curves_of(*m).per_draw(HEADLINE).mean() for m in many)))
+            rows[i] = dict(row_of(a, b, margin, measures), truth=truth)
+        decide(rows)
         found = False
         for i, row in rows.items():
-            if row['test'] is None:
+            if row['outcome'] == 'no verdict':
                 continue
             counts['rows'] += 1
-            low, high = row['ci']
             directional = row['outcome'] in ('higher', 'lower')
             found |= directional
             counts['row'] += directional
             counts['wrong direction'] += directional and (row['outcome'] == 'higher') != (row['truth'] > 0)
             counts['equivalent'] += row['outcome'] == 'equivalent'
+            low, high = row['ci']
             counts['coverage'] += low <= row['truth'] <= high
-            correct({0: plain[i]}, margin)  # the row alone: its plain 95% interval
-            counts['uncorrected coverage'] += plain[i]['ci'][0] <= row['truth'] <= plain[i]['ci'][1]
+            plain = decide_alone(row)  # the row alone: its plain 95% interval
+            counts['uncorrected coverage'] += plain[0] <= row['truth'] <= plain[1]
         counts['table'] += found
     rows_tested = max(counts.pop('rows'), 1)
-    return {key: value / (tables if key == 'table' else rows_tested) for key, value in counts.items()}
+    return {key: float(value / (tables if key == 'table' else rows_tested)) for key, value in counts.items()}
+
+
+def decide_alone(row):
+    """The headline measure's plain 95% interval of a decided row."""
+    alone = {0: {'measures': {row['statistic']: dict(row['measures'][row['statistic']])}, 'decisive': [row['statistic']]}}
+    decide(alone)
+    return alone[0]['ci']
+

@@ -141,6 +141,21 @@ def chapters(verses: dict[int, str], books: set[int] | None = None,
     return [' '.join(texts) for texts in documents.values()]
 
 
+def first_characters(text: str, count: int) -> str:
+    """The first `count` characters of `text`, cut at a line end (all of it for 0): what test_gpt2.py scores of a
+    held-out text, and what tasks/build_tasks.py writes for lm-eval."""
+    if not count or len(text) <= count:
+        return text
+    cut = text.rfind('\n', 0, count)
+    return text[:cut + 1 if cut > 0 else count]
+
+
+def held_out_text(verses: dict[int, str], books=DEFAULT_EVAL_BOOKS) -> str:
+    """The held-out books' chapters, one per line: exactly what train_bilingual_gpt2.py writes as eval_en.txt (or
+    eval_lang2.txt) from the offline corpora."""
+    return '\n'.join(chapters(verses, books=books)) + '\n'
+
+
 def is_text_file(spec: str) -> bool:
     """Whether a text setting names a file (a local path, or a name ending in .txt) rather than a HF dataset name."""
     return names_local_path(spec) or spec.endswith('.txt')

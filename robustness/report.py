@@ -285,6 +285,11 @@ def gpt2_tables(summary):
         if summary.get(key):
             text += (f"\n\n### {summary[answer_key]['question']}\n\n{answer(summary, answer_key)} {intro}\n\n"
                      + verdict_table(summary, summary[key], measures, UNIT_WORDS[unit], columns))
+    for name, task in (summary.get('tasks') or {}).items():
+        intact = ', '.join(f"{model} {value:.3f}" for model, value in task['intact'].items())
+        text += (f"\n\n### lm-eval: {name}\n\n{answer(task)} Intact (mean over training seeds): {intact}; floor: "
+                 f"{task['floor']}; {'higher' if task['higher_is_better'] else 'lower'} is better.\n\n"
+                 + verdict_table(task, task['comparisons'], measures, name.split(' | ')[1]))
     if summary.get('both_languages'):
         text += ('\n\nWhat each bilingual model keeps over both languages together (retained area of its bits per byte '
                  'over both texts, against the floor over both; mean and per training seed): '

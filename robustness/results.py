@@ -46,7 +46,7 @@ class ResultsLog:
 
     def __init__(self, path, table):
         self.path, self.table, self.columns, self.key = path, table, list(table.columns), tuple(table.key)
-        self.done = set()
+        self.done, self._prefixes = set(), {}
         if os.path.exists(path) and os.path.getsize(path) > 0:
             self._drop_incomplete_rows()
         if os.path.exists(path) and os.path.getsize(path) > 0:
@@ -96,6 +96,14 @@ class ResultsLog:
     def has(self, **key):
         return self._key(key) in self.done
 
+    def has_prefix(self, **key):
+        """Whether some row matches `key`, the values of the first len(key) key columns (a trial whose rows, one per
+        task and metric, were written)."""
+        n = len(key)
+        if n not in self._prefixes:
+            self._prefixes[n] = {done[:n] for done in self.done}
+        return tuple(_text(key[name]) for name in self.key[:n]) in self._prefixes[n]
+
     def write(self, row):
         self.write_rows([row])
 
@@ -104,6 +112,7 @@ class ResultsLog:
             csv.DictWriter(f, self.columns).writerows(rows)
             f.flush()
         self.done.update(self._key(row) for row in rows)
+        self._prefixes.clear()
 
     def read(self):
         return read_rows(self.path, self.table)

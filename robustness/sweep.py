@@ -5,7 +5,7 @@
     todo = pending(grid, measured, lambda t: dict(model='mono', train_seed=1337, **t._asdict()))  # not yet in the CSV
     for trial in mine(todo, runtime):                                        # round-robin over torchrun ranks
         ...
-    run_trials(model, todo, score, record, seed)                             # damage, score, restore, record
+    run_trials(model, todo, score, record, seed)                             # damage, score(trial), restore, record
 
 The grid is every (kind, scope, layers, level, repeat); a deterministic kind (`KIND_TABLE`) and level 0 (the intact
 model) are measured once, as repeat 0. `run_trials` scores the intact model once and gives that score to the level-0
@@ -141,7 +141,7 @@ def mine(work, runtime):
 
 def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=None,
                desc='trials', disable=False, intact=None):
-    """Damage `model` in place for each trial, `score()` it, restore it, and `record(trial, result, sparsity,
+    """Damage `model` in place for each trial, `score(trial)` it, restore it, and `record(trial, result, sparsity,
     seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
     row (or `intact`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
     (None: all); `options`: {kind: its perturb options} (perturb.kind_options), none for a kind not there."""
@@ -150,8 +150,8 @@ def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: Non
         with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,
                        layers=layers_of(trial), **(options or {}).get(trial.kind, {})) as damage:
             if trial.level == 0:
-                intact = intact if intact is not None else score()
+                intact = intact if intact is not None else score(trial)
                 result = intact
             else:
-                result = score()
+                result = score(trial)
         record(trial, result, damage.sparsity, time.perf_counter() - started)

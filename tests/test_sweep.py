@@ -209,7 +209,7 @@ def test_run_trials_passes_options(kind):
     model = gpt2()
     seen = []
     level = 1.0 if kind == 'head_deletion' else 0.5
-    run_trials(model, [Trial(kind, 'attn', 'all', level, 0)], lambda: 0.0,
+    run_trials(model, [Trial(kind, 'attn', 'all', level, 0)], lambda trial: 0.0,
                lambda t, value, sparsity, seconds: seen.append(sparsity),
                options={'nm_pruning': {'group': 2}})
     assert seen == [pytest.approx(level)]

@@ -9,9 +9,9 @@ text against its second one (does it lose its second language first?). Half-fail
 curves, the per-level differences and the spreads of draws and seeds are description.
 """
 
+import json
 import math
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,12 @@ TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'k
               key=('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level', 'repeat'),
               added={'text': 'en'})  # runs before eval_files scored one text, English
 CSV = TABLE.filename
+TASK_TABLE = Table('tasks.csv', ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',
+                                 'metric', 'value', 'stderr', 'higher_is_better'),
+                   key=('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',
+                        'metric'))  # lm-eval's metrics of the damaged models (harness.metric_rows)
 UNTRAINED = 'untrained'  # the checkpoint name of a model's untrained counterpart
+CHANCE_FILE = 'chance.json'  # out_dir/lm_eval/chance.json: each task's chance level (harness.chance_levels)
 CHECKPOINT_COLUMNS = ['model', 'train_seed', 'checkpoint', 'step', 'tokens', 'en_tokens']  # checkpoints.csv
 COST_FIGURE = 'gpt2_scope_cost.png'
 FRONTIER_FIGURE = 'gpt2_matched_quality.png'
@@ -659,6 +664,78 @@ def draw_languages(scores, models, config, texts, path):
     plots.save(fig, path)
 
 
+def task_curves(rows, checkpoint_floors, untrained, higher_is_worse):
+    """The Curves of one model under one damage on one task metric (column `value`), with its floors per training
+    seed: `checkpoint_floors` ({seed: floor}: chance, or the scope zeroed) and the untrained model's score."""
+    table = curve_table(rows, 'value')
+    seeds = sorted(rows['train_seed'].unique())
+    if table is None or table[0][0] != 0 or len(table[0]) < 2 or not all(seed in checkpoint_floors for seed in seeds):
+        return None
+    return Curves(table[0], table[1], {
+        'retained_area': [checkpoint_floors[seed] for seed in seeds],
+        'retained_area_untrained': [untrained[seed] for seed in seeds] if all(seed in untrained for seed in seeds)
+        else None}, higher_is_worse)
+
+
+def task_tables(frame, chances, pairs, config, settings, rng):
+    """A verdict table per lm-eval task and metric (tasks.csv), decided by the same rule as bits per byte: the floor of
+    a metric that rises with ability is the task's chance level, of a loss the score with the scope zeroed."""
+    found = {}
+    for (task, metric), rows in frame.groupby(['task', 'metric'], sort=True):
+        higher_is_better = str(rows['higher_is_better'].iloc[0]) == 'True'
+        chance = chances.get(task) if higher_is_better else None
+        final = rows[rows['checkpoint'] == 'final']
+        zeroed = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
+        untrained = rows[(rows['checkpoint'] == UNTRAINED) & (rows['level'] == 0)]
+        table = {'higher_is_better': higher_is_better, 'chance': chance,
+                 'floor': f'chance, {chance:.3f}' if chance is not None else 'the scope zeroed',
+                 'intact': final[final['level'] == 0].groupby('model')['value'].mean().to_dict(), 'comparisons': {}}
+        for a, b in pairs:
+            for kind in config['kinds']:
+                for scope in config['scope']:
+                    curves = []
+                    for model in (a, b):
+                        part = final[(final['model'] == model) & (final['kind'] == kind) & (final['scope'] == scope)]
+                        floors = (dict.fromkeys(part['train_seed'].unique(), chance) if chance is not None else
+                                  zeroed[(zeroed['model'] == model) & (zeroed['scope'] == scope)].groupby('train_seed')['value'].first().to_dict())
+                        curves.append(task_curves(part, floors, untrained[untrained['model'] == model].groupby(
+                            'train_seed')['value'].first().to_dict(), not higher_is_better))
+                    models = aligned(*curves)
+                    if models is None:
+                        continue
+                    table['comparisons'][f'{a} - {b} | {kind} | {scope}'] = {
+                        'design': 'final', 'decisive': list(settings['measures']),
+                        'measures': compare(*models, LM_MEASURES, settings['equivalence_margin'],
+                                            settings['relative_margin']),
+                        **describe(*models, config['failure_fraction'], config['bootstrap'], rng)}
+        table['answer'] = dict(question=f'On lm-eval task {task} ({metric}), are bilingual models more robust?',
+                               **verdict_table(table['comparisons'], pair_wording))
+        found[f'{task} | {metric}'] = table
+    return found
+
+
+def draw_task(rows, table, name, config, path):
+    """One lm-eval task metric: a panel per kind and scope, the metric against the level, a line per model (mean ±
+    std over training seeds x draws), chance where it is the floor."""
+    rows = rows[rows['checkpoint'] == 'final']
+    combos = [(k, s) for k in config['kinds'] for s in config['scope'] if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
+    if not combos:
+        return
+    fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
+    for ax, (kind, scope) in zip(axes, combos):
+        plots.errorbar_lines(ax, rows[(rows['kind'] == kind) & (rows['scope'] == scope)], 'level', 'value', 'model',
+                             std_label=False)
+        if table['chance'] is not None:
+            ax.axhline(table['chance'], color='grey', linestyle=':', label=f"chance ({table['chance']:.3f})")
+        ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
+        ax.set_xlabel(FIGURES[kind][1])
+        ax.set_ylabel(name.replace(' | ', ': '))
+        ax.set_title(f"scope: {scope}", fontsize=10)
+    for ax in axes[len(combos):]:
+        ax.set_visible(False)
+    plots.save(fig, path)
+
+
 def analyze(out_dir, config):
     """Rewrite out_dir/summary.json and the figures from perplexity.csv (and checkpoints.csv, where the models came
     from train_bilingual_gpt2.py); returns the summary."""
@@ -675,6 +752,18 @@ def analyze(out_dir, config):
     tokens_path = os.path.join(out_dir, 'checkpoints.csv')
     costs = scope_cost_by_checkpoint(primary, read_rows(tokens_path), labels) if os.path.exists(tokens_path) else None
     summary = summarize(frame, config, settings, np.random.default_rng(config['seed']), costs)
+    tasks_path = os.path.join(out_dir, TASK_TABLE.filename)
+    if os.path.exists(tasks_path):
+        task_rows = read_rows(tasks_path, TASK_TABLE)
+        task_rows = task_rows[(task_rows['layers'].astype(str) == layers_text(config['layers']))
+                              & task_rows['model'].isin(labels)]
+        chance_path = os.path.join(out_dir, 'lm_eval', CHANCE_FILE)
+        chances = json.load(open(chance_path)) if os.path.exists(chance_path) else {}
+        summary['tasks'] = task_tables(task_rows, chances, pairs, config, settings, np.random.default_rng(config['seed']))
+        for name, table in summary['tasks'].items():
+            task, metric = name.split(' | ')
+            draw_task(task_rows[(task_rows['task'] == task) & (task_rows['metric'] == metric)], table, name, config,
+                      os.path.join(config['visuals_dir'], f"gpt2_task_{task}_{metric.replace(',', '_')}.png"))
     write_summary(out_dir, summary)
     report(summary)
     draw(primary, summary, config)
