@@ -35,7 +35,7 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.lock import claim
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options
+from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options, scoped_parameters
 from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.runtime import seed_everything, setup
@@ -107,10 +107,11 @@ x_train, x_test = as_images(x_train, dataset), as_images(x_test, dataset)
 channels = x_train.shape[1]
 
 
-def build_model(num_tasks):
+def build_model(num_tasks, channels, weights):
+    """The network of T tasks for images of `channels` channels; `weights`: resnet18 starts from ImageNet's."""
     if architecture == 'small':
         return MultitaskNet(small_resnet(channels, width), 2 * width, num_tasks)
-    return MultitaskNet(resnet18_backbone(pretrained), 512, num_tasks)
+    return MultitaskNet(resnet18_backbone(weights), 512, num_tasks)
 
 
 # Inputs are standardised per channel: with ImageNet's statistics for pretrained weights, else with the training
@@ -152,7 +153,7 @@ def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, p
     if not trials:
         return
     seed_everything(train_seed)
-    model = build_model(T).to(device)
+    model = build_model(T, x_train.shape[1], pretrained).to(device)
     checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
     if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
         model.load_state_dict(torch.load(checkpoint, map_location=device))
@@ -183,7 +184,12 @@ def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, p
 started = time.time()
 images = (x_train, y_train, x_test, y_test)
 training = dict(max_samples=max_samples, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
-sweep = dict(dataset=dataset, trials=trial_grid(kinds, scope, ['all'], grids, repeats), seed=seed,
+# a scope of one tensor (the heads: one matrix) gets one row where two kinds give the same masks there
+with torch.device('meta'):  # the skeleton: no weights
+    skeleton = build_model(max(task_counts), channels, weights=False)
+single_tensor_scopes = [name for name in scope if len(scoped_parameters(skeleton, name)) == 1]
+sweep = dict(dataset=dataset, trials=trial_grid(kinds, scope, ['all'], grids, repeats,
+                                                single_tensor_scopes=single_tensor_scopes), seed=seed,
              options={kind: kind_options(kind, nm_group) for kind in kinds}, eval_batch_size=eval_batch_size)
 units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
 # on a CPU each (T, training seed) in a single-thread process of its own, into a part file

@@ -87,12 +87,13 @@ class Kind:
     on_heads: bool = False  # acts on attention heads: attn, blocks and all hold the same heads, so it is swept once
     on_conv_nets: bool = True  # applies to a conv net (non_linear.py): no heads or token windows needed
     options: tuple = ()     # the perturb options it takes (`kind_options`)
+    same_on_one_tensor: str | None = None  # the kind it equals, mask for mask, on a scope of a single tensor
 
 
 KIND_TABLE = {
     'random_deletion': Kind(0.0, 1.0, False, 'levels'),
     'magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
-    'global_magnitude_pruning': Kind(0.0, 1.0, True, 'levels'),
+    'global_magnitude_pruning': Kind(0.0, 1.0, True, 'levels', same_on_one_tensor='magnitude_pruning'),
     'gaussian_noise': Kind(0.0, None, False, 'noise_levels'),
     'neuron_deletion': Kind(0.0, 1.0, False, 'levels'),
     'head_deletion': Kind(0.0, 1.0, False, 'levels', on_heads=True, on_conv_nets=False),

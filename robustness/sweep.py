@@ -61,12 +61,20 @@ def scopes_of(kind, scopes):
     return [first]
 
 
-def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=()):
-    """[Trial] in a fixed order: kind, scope, layers, level, repeat (`scopes_of` each kind). Then every (scope of
+def repeated(kind, scope, kinds, single_tensor_scopes):
+    """Whether `kind` on `scope` repeats another kind of `kinds` mask for mask: the scope holds one tensor, where the
+    kind is the same as another (global magnitude pruning is per-tensor magnitude pruning there)."""
+    same = KIND_TABLE[kind].same_on_one_tensor
+    return scope in single_tensor_scopes and same is not None and same in kinds
+
+
+def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=(), single_tensor_scopes=()):
+    """[Trial] in a fixed order: kind, scope, layers, level, repeat (`scopes_of` each kind), without a kind on a scope
+    of `single_tensor_scopes` where another of `kinds` gives the same masks (one row, not two). Then every (scope of
     `floors`, layers) gets its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid
     lacks it."""
     trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes_of(kind, scopes)
-              for layers in layer_sets
+              if not repeated(kind, scope, kinds, single_tensor_scopes) for layers in layer_sets
               for level in grid_of(kind, grids) for repeat in range(repeats_at(kind, level, repeats))]
     trials += [floor for scope in floors for layers in layer_sets
                if (floor := Trial(FLOOR_KIND, scope, layers, 1.0, 0)) not in trials]
