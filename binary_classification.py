@@ -25,13 +25,14 @@ from tqdm import tqdm
 
 from robustness.config import check, check_choices, check_range, configure, save_config
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_sample_budget, corrupt, grid_name,
-                               half_mse, representation, standard_draws, task_data, train_task_vectors)
+from robustness.kinds import KINDS
+from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_sample_budget, corrupt, half_mse,
+                               representation, standard_draws, task_data, train_task_vectors)
 from robustness.lock import claim
-from robustness.perturb import KIND_TABLE
 from robustness.plots import errorbar_lines, figure, save
 from robustness.provenance import record_run
 from robustness.results import ResultsLog, Table
+from robustness.settings import validate
 
 # -----------------------------------------------------------------------------
 # data
@@ -59,15 +60,14 @@ visuals_dir = 'visuals'
 config = configure(globals(), renamed={'corruptions': 'kinds', 'seeds': 'repeats', 'additive_seeds': 'gaussian_repeats',
                                        'deletion_levels': 'levels'})
 
+validate(config, kinds=LINEAR_KINDS)  # the settings the scripts share
 check_choices('dataset', dataset, IMAGE_DATASETS)
-check_choices('kinds', kinds, LINEAR_KINDS)
-check(task_counts, "task_counts: give at least one task count")
+check(task_counts, "task_counts: name at least one")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
-check_range('noise_levels', noise_levels, 0, None)
-check_range('levels', levels, 0, 1)
-check(k >= 1 and repeats >= 1 and gaussian_repeats >= 1 and steps >= 1, "k, repeats, gaussian_repeats and steps must be at least 1")
+for name in ('k', 'gaussian_repeats', 'steps'):
+    check_range(name, config[name], 1)
 check(max_samples >= max(task_counts), f"max_samples: {max_samples} leaves no sample for {max(task_counts)} tasks")
-levels_of = {kind: {'levels': levels, 'noise_levels': noise_levels}[grid_name(kind)] for kind in kinds}
+levels_of = {kind: {'levels': levels, 'noise_levels': noise_levels}[KINDS[kind].grid] for kind in kinds}
 
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
 check_sample_budget(y_train, task_counts, max_samples, dataset)
@@ -101,8 +101,7 @@ for T in tqdm(task_counts, desc='task counts'):
         'sparsity': {}}
     for kind in kinds:
         # pruning is deterministic: one draw
-        deterministic = kind in KIND_TABLE and KIND_TABLE[kind].deterministic  # multiplicative noise is the script's own
-        draw_seeds = [0] if deterministic else range(gaussian_repeats if kind == 'gaussian_noise' else repeats)
+        draw_seeds = range(KINDS[kind].draws(gaussian_repeats if kind == 'gaussian_noise' else repeats))
         # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, and the same at every level.
         draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, LINEAR_KINDS.index(kind), s])
                                                          .generate_state(1)[0]) for s in draw_seeds])

@@ -23,8 +23,10 @@ out_dir/summary.json (per kind and scope, a verdict on how the retained area of 
 Holm-corrected over the table: docs/statistics.md), out_dir/config.json and visuals_dir/<dataset>_nonlinear_<kind>.png.
 """
 
+import functools
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,12 +37,14 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.lock import claim
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.perturb import AMOUNT_RANGES, CONV_KINDS, CONV_SCOPES, kind_options, scoped_parameters
+from robustness.kinds import CONV_KINDS, KINDS
 from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.runtime import seed_everything, setup
-from robustness.stats import check_margin
-from robustness.sweep import check_grids, merge_parts, open_log, pending, run_trials, trial_grid
+from robustness.scopes import CONV_SCOPES, scoped_parameters
+from robustness.settings import validate
+from robustness.stats import CLASSIFIER_MEASURES
+from robustness.sweep import merge_parts, open_log, pending, run_trials, trial_grid
 
 # -----------------------------------------------------------------------------
 # data
@@ -68,7 +72,9 @@ seed = 0                   # seeds the data split, task samples and draws (draw 
 device = 'auto'            # auto | cpu | cuda
 jobs = 0                   # CPU: models (T x training seed) trained and swept at once, one process each (0 = as many as cores)
 eval_batch_size = 1024     # test images per forward pass
-equivalence_margin = 0.05  # verdict "equivalent" (no trend) when the corrected interval of the change in retained area over T lies within +- this
+measures = ['retained_area', 'mean_excess', 'mean_log_ratio']  # the measures a trend must hold under, every one (docs/statistics.md)
+equivalence_margin = 0.05  # retained area: "equivalent" (no trend) when every measure's corrected interval lies within its margin; this one's is +- this
+relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact accuracy (excess) or log(1 + this)
 failure_fraction = 0.5     # half-failure level (description): the damage at which accuracy has gone this far from intact to chance
 # output
 out_dir = 'results/non_linear'
@@ -76,56 +82,123 @@ visuals_dir = 'visuals'
 # -----------------------------------------------------------------------------
 config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'levels'})
 
-# Validate everything before anything is read, trained or written.
+# Validate everything before anything is read, trained or written: the settings the scripts share, then this
+# script's own.
+validate(config, kinds=CONV_KINDS, scopes=CONV_SCOPES, measures=CLASSIFIER_MEASURES)
 check_choices('dataset', dataset, IMAGE_DATASETS)
-check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
-check_margin(equivalence_margin)
 check_choices('backbone', backbone, ('auto', 'small', 'resnet18'))
-architecture = ('small' if dataset == 'digits' else 'resnet18') if backbone == 'auto' else backbone
-check(not pretrained or architecture == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
-check(task_counts, "task_counts: give at least one task count")
+
+
+def architecture():
+    """The backbone: `backbone`, or for auto the small ResNet on digits and ResNet-18 on the others."""
+    return ('small' if dataset == 'digits' else 'resnet18') if backbone == 'auto' else backbone
+
+
+check(not pretrained or architecture() == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
+check(task_counts, "task_counts: name at least one")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
-check(kinds, "kinds: name at least one kind")
-check_choices('kinds', kinds, CONV_KINDS)
-check(scope, "scope: name at least one scope")
-check_choices('scope', scope, CONV_SCOPES)
-check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
-check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
-grids = {'levels': levels, 'noise_levels': noise_levels}
-check_grids(kinds, grids)
-check(train_seeds, "train_seeds: give at least one training seed")
-for name in ('max_samples', 'width', 'epochs', 'batch_size', 'repeats', 'eval_batch_size', 'nm_group'):
+for name in ('max_samples', 'width'):
     check_range(name, config[name], 1)
-check_range('jobs', jobs, 0)
-check(lr > 0, f"lr: {lr} must be positive")
 if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
 
-x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
-check_sample_budget(y_train, task_counts, max_samples, dataset)
-x_train, x_test = as_images(x_train, dataset), as_images(x_test, dataset)
-channels = x_train.shape[1]
+
+@dataclass(frozen=True)
+class Images:
+    """The training and test images (standardised, N x channels x H x W) and their class labels."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What every model is damaged with: the trials (robustness.sweep.Trial), the damage seed, each kind's perturb
+    options, the evaluation batch."""
+    trials: list
+    seed: int
+    options: dict
+    eval_batch_size: int
 
 
 def build_model(num_tasks, channels, weights):
     """The network of T tasks for images of `channels` channels; `weights`: resnet18 starts from ImageNet's."""
-    if architecture == 'small':
+    if architecture() == 'small':
         return MultitaskNet(small_resnet(channels, width), 2 * width, num_tasks)
     return MultitaskNet(resnet18_backbone(weights), 512, num_tasks)
 
 
-# Inputs are standardised per channel: with ImageNet's statistics for pretrained weights, else with the training
-# images' own. ResNet-18 takes three channels: grey images are repeated.
-if architecture == 'resnet18':
-    x_train, x_test = (np.repeat(x, 3 // channels, axis=1) for x in (x_train, x_test))
-if pretrained:
-    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
-else:
-    mean, std = x_train.mean(axis=(0, 2, 3)), x_train.std(axis=(0, 2, 3))
-x_train, x_test = ((x - mean[None, :, None, None]) / std[None, :, None, None] for x in (x_train, x_test))
+def standardised(x_train, x_test):
+    """The images standardised per channel: with ImageNet's statistics for pretrained weights, else with the
+    training images' own. ResNet-18 takes three channels: grey images are repeated."""
+    if architecture() == 'resnet18':
+        x_train, x_test = (np.repeat(x, 3 // x.shape[1], axis=1) for x in (x_train, x_test))
+    if pretrained:
+        mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    else:
+        mean, std = x_train.mean(axis=(0, 2, 3)), x_train.std(axis=(0, 2, 3))
+    return ((x - mean[None, :, None, None]) / std[None, :, None, None] for x in (x_train, x_test))
+
+
+def trained_model(T, train_seed, images, device):
+    """The model of (T, train_seed): trained on max_samples // T samples of each task (drawn from (seed, T) alone:
+    training seeds differ in initialisation and batch order), or loaded from an earlier run's out_dir/models/."""
+    started = time.time()
+    seed_everything(train_seed)
+    model = build_model(T, images.x_train.shape[1], pretrained).to(device)
+    checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
+    if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
+        model.load_state_dict(torch.load(checkpoint, map_location=device))
+        return model.eval()
+    per_task = max_samples // T
+    train_images, train_tasks, train_labels = stacked(task_data(images.x_train, images.y_train, T, per_task,
+                                                                np.random.default_rng([seed, T])))
+    train(model, train_images, train_tasks, train_labels, epochs, batch_size, lr, weight_decay,
+          torch.Generator().manual_seed(train_seed))
+    torch.save(model.state_dict(), checkpoint)
+    print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({per_task} per task) "
+          f"in {time.time() - started:.1f} s")
+    return model
+
+
+def write_rows(log, unit, T, trial, result, sparsity, seconds):
+    """A row per task of one trial of the model `unit` ({dataset, num_tasks, train_seed})."""
+    accuracy, loss = result
+    log.write_rows([dict(**unit, kind=trial.kind, scope=trial.scope, level=trial.level, repeat=trial.repeat,
+                         task=t, accuracy=float(accuracy[t]), loss=float(loss[t]), sparsity=sparsity)
+                    for t in range(T)])
+
+
+def train_and_measure(T, train_seed, images, sweep, device, part=None):
+    """Train the model of (T, train_seed), or load it from an earlier run, and measure the trials that no log holds
+    yet, into nonlinear.csv or into its part file `part` (a process of its own)."""
+    started = time.time()
+    unit = dict(dataset=dataset, num_tasks=T, train_seed=train_seed)
+    log, measured = open_log(out_dir, TABLE, part=part)
+    test_images, test_tasks, test_labels = (tensor.to(device) for tensor in stacked(task_data(images.x_test,
+                                                                                                 images.y_test, T)))
+    trials = pending(sweep.trials, measured, lambda t: dict(**unit, kind=t.kind, scope=t.scope, level=t.level,
+                                                             repeat=t.repeat))
+    if not trials:
+        return
+    model = trained_model(T, train_seed, images, device)
+    score = functools.partial(scores, model, test_images, test_tasks, test_labels, T, sweep.eval_batch_size)
+    run_trials(model, trials, score, functools.partial(write_rows, log, unit, T), sweep.seed, options=sweep.options,
+               desc=f'T={T} seed {train_seed}')
+    print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
+
+
+def scores(model, images, tasks, labels, T, eval_batch_size, trial):
+    """The accuracy and loss of every task under the model's current weights."""
+    return evaluate(model, images, tasks, labels, T, eval_batch_size)
 
 
 # -----------------------------------------------------------------------------
+x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
+check_sample_budget(y_train, task_counts, max_samples, dataset)
+x_train, x_test = standardised(*(as_images(x, dataset) for x in (x_train, x_test)))
+images = Images(x_train, y_train, x_test, y_test)
 rt = setup(device)
 if rt.device.type == 'cpu':
     torch.set_num_threads(1)  # small convolutions: a second thread only waits, and far longer on a shared machine
@@ -133,67 +206,19 @@ claim(out_dir)
 os.makedirs(os.path.join(out_dir, 'models'), exist_ok=True)
 save_config(config, os.path.join(out_dir, 'config.json'))
 print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images {tuple(x_train.shape[1:])}; backbone "
-      f"{architecture}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
-
-
-
-def train_and_measure(T, train_seed, images, training, sweep, out_dir, device, part=None):
-    """Train the model of (T, train_seed), or load it from an earlier run, and measure the trials that no log holds
-    yet, into nonlinear.csv or into its part file `part` (a process of its own). `images`: (x_train, y_train, x_test,
-    y_test); `training`: the samples per model (max_samples), their seed, and multitask.train's epochs, batch_size, lr
-    and weight_decay; `sweep`: the dataset's name, the trials, the damage seed, each kind's perturb options and the
-    evaluation batch size."""
-    started = time.time()
-    x_train, y_train, x_test, y_test = images
-    unit = dict(dataset=sweep['dataset'], num_tasks=T, train_seed=train_seed)
-    log, measured = open_log(out_dir, TABLE, part=part)
-    test_images, test_tasks, test_labels = (tensor.to(device) for tensor in stacked(task_data(x_test, y_test, T)))
-    trials = pending(sweep['trials'], measured, lambda t: dict(**unit, kind=t.kind, scope=t.scope, level=t.level,
-                                                             repeat=t.repeat))
-    if not trials:
-        return
-    seed_everything(train_seed)
-    model = build_model(T, x_train.shape[1], pretrained).to(device)
-    checkpoint = os.path.join(out_dir, 'models', f'T{T}_seed{train_seed}.pt')
-    if os.path.exists(checkpoint):  # trained by an earlier, interrupted run
-        model.load_state_dict(torch.load(checkpoint, map_location=device))
-        model.eval()
-    else:
-        # The task samples depend on (seed, T) only: training seeds differ in initialisation and batch order.
-        per_task = training['max_samples'] // T
-        train_images, train_tasks, train_labels = stacked(task_data(x_train, y_train, T, per_task,
-                                                                    np.random.default_rng([training['seed'], T])))
-        train(model, train_images, train_tasks, train_labels, training['epochs'], training['batch_size'],
-              training['lr'], training['weight_decay'], torch.Generator().manual_seed(train_seed))
-        torch.save(model.state_dict(), checkpoint)
-        print(f"T={T} seed {train_seed}: trained on {len(train_labels)} samples ({per_task} per task) "
-              f"in {time.time() - started:.1f} s")
-
-    def record(trial, result, sparsity, seconds):
-        accuracy, loss = result
-        log.write_rows([dict(**unit, kind=trial.kind, scope=trial.scope, level=trial.level, repeat=trial.repeat,
-                             task=t, accuracy=float(accuracy[t]), loss=float(loss[t]), sparsity=sparsity)
-                        for t in range(T)])
-
-    run_trials(model, trials, lambda trial: evaluate(model, test_images, test_tasks, test_labels, T,
-                                                     sweep['eval_batch_size']),
-               record, sweep['seed'], options=sweep['options'], desc=f'T={T} seed {train_seed}')
-    print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
-
+      f"{architecture()}{' (ImageNet weights)' if pretrained else ''} on {rt.device}")
 
 started = time.time()
-images = (x_train, y_train, x_test, y_test)
-training = dict(max_samples=max_samples, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
 # a scope of one tensor (the heads: one matrix) gets one row where two kinds give the same masks there
 with torch.device('meta'):  # the skeleton: no weights
-    skeleton = build_model(max(task_counts), channels, weights=False)
+    skeleton = build_model(max(task_counts), x_train.shape[1], weights=False)
 single_tensor_scopes = [name for name in scope if len(scoped_parameters(skeleton, name)) == 1]
-sweep = dict(dataset=dataset, trials=trial_grid(kinds, scope, ['all'], grids, repeats,
-                                                single_tensor_scopes=single_tensor_scopes), seed=seed,
-             options={kind: kind_options(kind, nm_group) for kind in kinds}, eval_batch_size=eval_batch_size)
+sweep = Sweep(trial_grid(kinds, scope, ['all'], {'levels': levels, 'noise_levels': noise_levels}, repeats,
+                         single_tensor_scopes=single_tensor_scopes), seed,
+              {kind: KINDS[kind].options_of(nm_group) for kind in kinds}, eval_batch_size)
 units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
 # on a CPU each (T, training seed) in a single-thread process of its own, into a part file
-run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, training, sweep, out_dir, rt.device)) for T, s in units],
+run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, sweep, rt.device)) for T, s in units],
           min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'jobs',
           parallel=rt.device.type == 'cpu', parts=True)
 merge_parts(out_dir, TABLE)

@@ -53,11 +53,13 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.corpora import first_characters, hub_texts, is_text_file, read_documents
 from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
-from robustness.perturb import AMOUNT_RANGES, KINDS, SCOPES, kind_options
+from robustness.kinds import KINDS, WEIGHT_KINDS
+from robustness.scopes import SCOPES
+from robustness.settings import validate
 from robustness.provenance import record_run
-from robustness.runtime import PRECISIONS, parse_models, parse_pairs, seed_everything, setup, teardown
-from robustness.stats import LM_MEASURES, UNITS, check_margin, check_measures
-from robustness.sweep import (FLOOR_KIND, Trial, check_grids, check_kinds, merge_parts, mine, open_log, run_trials,
+from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
+from robustness.stats import LM_MEASURES
+from robustness.sweep import (FLOOR_KIND, Trial, check_kinds, merge_parts, mine, open_log, run_trials,
                               token_windows, trial_grid)
 
 # -----------------------------------------------------------------------------
@@ -112,31 +114,16 @@ visuals_dir = 'visuals'    # where the figures go
 config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': 'checkpoint_kinds',
                                        'eval_file': 'eval_files'})
 
-# Validate everything before any work.
-check(kinds, "kinds: name at least one kind")
-check(0 < failure_fraction < 1, f"failure_fraction: {failure_fraction} must lie in (0, 1)")
-check_margin(equivalence_margin)
-check_margin(relative_margin, 'relative_margin')
-check_measures(measures, LM_MEASURES, untrained)
-check_choices('unit', unit, UNITS)
-check_choices('kinds', kinds, KINDS)
-check_choices('checkpoint_kinds', checkpoint_kinds, KINDS)
-check(scope, "scope: name at least one scope")
-check_choices('scope', scope, SCOPES)
-check_choices('floor_scopes', floor_scopes, SCOPES)
-check_choices('precision', precision, PRECISIONS)
-check_range('levels', levels, *AMOUNT_RANGES['random_deletion'])
-check_range('noise_levels', noise_levels, *AMOUNT_RANGES['gaussian_noise'])
-grids = {'levels': levels, 'noise_levels': noise_levels}
-check_grids(set(kinds) | set(checkpoint_kinds), grids)
+# Validate everything before any work: the settings the scripts share, then this script's own.
+validate(config, kinds=WEIGHT_KINDS, scopes=SCOPES, measures=LM_MEASURES, untrained=untrained)
+check_choices('lm_eval_kinds', lm_eval_kinds, kinds)
 check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
-check_range('layers', layers, 0)
-for name in ('repeats', 'batch_size', 'bootstrap', 'nm_group', 'calibration_windows'):
-    check_range(name, config[name], 1)
-for name in ('max_length', 'stride', 'eval_chars'):
-    check_range(name, config[name], 0)
+for name, low in (('layers', 0), ('max_length', 0), ('stride', 0), ('eval_chars', 0), ('lm_eval_limit', 0),
+                  ('lm_eval_batch_size', 1)):
+    check_range(name, config[name], low)
 check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")
 check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
+grids = {'levels': levels, 'noise_levels': noise_levels}
 model_paths = parse_models(models)
 labels = [label for label, _ in model_paths]
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
@@ -150,9 +137,6 @@ for label, spec in text_specs:
 check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
-check_choices('lm_eval_kinds', lm_eval_kinds, kinds)
-for name in ('lm_eval_limit', 'lm_eval_batch_size'):
-    check_range(name, config[name], 0 if name == 'lm_eval_limit' else 1)
 
 
 def saved_trial(entry, grid):
@@ -198,7 +182,7 @@ class Model:
         return self.label + (f' seed {self.train_seed}' if self.train_seed != '' else '')
 
 
-def inspect(label, train_seed, path, texts):
+def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
     """The Model of one `models` entry and training seed, with one-line errors for a missing dir or file, an
     unreachable hub, a state dict that is not GPT-2's, a tokenizer without its files or with more tokens than
     embedding rows, a window the model cannot take, a kind its scopes cannot hold."""
@@ -229,6 +213,21 @@ def inspect(label, train_seed, path, texts):
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
     return Model(label, train_seed, path, tokenizer, model_config, window, found, token_ids, calibration)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What this run measures beside its settings: the texts' labels (the primary first) and their UTF-8 bytes, the
+    final models' and the checkpoints' grids, the intact trial, the compared pairs, lm-eval's loaded tasks (None: no
+    tasks) and the trials whose damaged final models are saved."""
+    texts: tuple
+    text_bytes: dict
+    final_grid: list
+    checkpoint_grid: list
+    intact: Trial
+    pairs: list
+    tasks: object
+    saved: list
 
 
 @dataclass(frozen=True)
@@ -267,16 +266,15 @@ def runs_tasks(checkpoint, trial):
     return checkpoint == UNTRAINED or floor or not lm_eval_kinds or trial.kind in lm_eval_kinds
 
 
-def plan(all_models, grid, intact, logs):
+def plan(all_models, run, logs):
     """Every trial not yet in a log: the final models on every text; their untrained counterparts, intact, on every
     text; each checkpoint on the primary text (its floors and checkpoint_kinds)."""
-    primary, every = (text_labels[0],), tuple(text_labels)
     work = []
     for model in all_models:
-        targets = [(name, folder, every if name == 'final' else primary, grid['final' if name == 'final' else 'checkpoint'])
-                   for name, folder in model.checkpoints]
+        targets = [(name, folder, run.texts, run.final_grid) if name == 'final' else
+                   (name, folder, run.texts[:1], run.checkpoint_grid) for name, folder in model.checkpoints]
         if untrained:
-            targets.append((UNTRAINED, model.path, every, [intact]))
+            targets.append((UNTRAINED, model.path, run.texts, [run.intact]))
         work += unmeasured(model, targets, logs)
     return work
 
@@ -304,11 +302,11 @@ def row_key(model, checkpoint, text, trial):
     return dict(model=model.label, train_seed=model.train_seed, checkpoint=checkpoint, text=text, **trial._asdict())
 
 
-def matched_plan(all_models, logs):
+def matched_plan(all_models, run, logs):
     """The matched-quality trials not yet in a log: for each compare pair a:b and training seed of b, the two
     checkpoints whose intact bpb on the primary text brackets a's (from the rows measured so far), every kind of the
     final models' grid, on the primary text."""
-    brackets = quality_brackets(pd.concat([found.read() for found in logs.measured]), pairs, text_labels[0])
+    brackets = quality_brackets(pd.concat([found.read() for found in logs.measured]), run.pairs, run.texts[0])
     by_unit = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
     chosen = {}  # (model, seed) -> checkpoint names, in order
     for found in brackets.values():
@@ -318,7 +316,7 @@ def matched_plan(all_models, logs):
     work = []
     for (label, seed), names in chosen.items():
         model = by_unit[label, seed]
-        targets = [(name, folder, (text_labels[0],), final_grid) for name, folder in model.checkpoints if name in names]
+        targets = [(name, folder, run.texts[:1], run.final_grid) for name, folder in model.checkpoints if name in names]
         work += unmeasured(model, targets, logs)
     return work
 
@@ -341,19 +339,19 @@ def unit_name(model):
     return model.label + (f'_seed{model.train_seed}' if model.train_seed != '' else '')
 
 
-def measure(scorers, tasks, lm, model, checkpoint, network, trial):
+def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
     """Everything a trial measures of the model as it is now (damaged): {text: (summed NLL, scored tokens)} and, for a
     trial that `tasks` holds, lm-eval's results of its tasks; the intact final model's results are kept whole
-    (out_dir/lm_eval/), and a trial of saved_trials is saved."""
+    (out_dir/lm_eval/), and a trial of run.saved is saved."""
     found = {'texts': {text: scorer() for text, scorer in scorers.items()}, 'tasks': None}
     if trial in tasks:
         keep = checkpoint == 'final' and trial.level == 0
-        found['tasks'] = harness.evaluate_tasks(lm, loaded_tasks, lm_eval_limit, samples=keep and lm_eval_samples)
+        found['tasks'] = harness.evaluate_tasks(lm, run.tasks, lm_eval_limit, samples=keep and lm_eval_samples)
         if keep:
             os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
             with open(os.path.join(out_dir, 'lm_eval', f'{unit_name(model)}.json'), 'w') as f:
                 json.dump(found['tasks'], f, indent=2, default=str)
-    if checkpoint == 'final' and trial in saved_trials:
+    if checkpoint == 'final' and trial in run.saved:
         folder = os.path.join(out_dir, 'damaged', unit_name(model),
                               f'{trial.kind}_{trial.scope}_{trial.level:g}_{trial.repeat}')
         network.save_pretrained(folder)
@@ -380,7 +378,7 @@ def write_rows(logs, model, checkpoint, text_bytes, progress, trial, results, sp
     progress.update()
 
 
-def run_work(work, logs, rt, text_bytes):
+def run_work(work, run, logs, rt):
     """Measure every Work item of this rank: the items of one model checkpoint share one loaded model, the
     sliding-window batches of each of its texts and, where they run tasks, one lm-eval model around it."""
     progress = tqdm(total=len(work), desc='trials', disable=not rt.is_master)
@@ -396,10 +394,10 @@ def run_work(work, logs, rt, text_bytes):
         tasks = [item.trial for item in group if item.tasks]
         lm = harness.in_memory(network, model.tokenizer, model.window, lm_eval_batch_size, rt.device) if tasks else None
         run_trials(network, [item.trial for item in group],
-                   functools.partial(measure, scorers, tasks, lm, model, checkpoint, network),
-                   functools.partial(write_rows, logs, model, checkpoint, text_bytes, progress), seed,
+                   functools.partial(measure, run, scorers, tasks, lm, model, checkpoint, network),
+                   functools.partial(write_rows, logs, model, checkpoint, run.text_bytes, progress), seed,
                    layers_of=damaged_layers,
-                   options={kind: kind_options(kind, nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
+                   options={kind: KINDS[kind].options_of(nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
                    disable=True)
     progress.close()
 
@@ -422,14 +420,17 @@ def gather(rt):
 texts = {label: first_characters(load_text(spec, 'eval_files'), eval_chars) for label, spec in text_specs}
 for label, text in texts.items():
     check(text.strip(), f"eval_files: {label} has no text")
-text_labels = list(texts)
-text_bytes = {label: len(text.encode('utf-8')) for label, text in texts.items()}
-all_models = [inspect(label, train_seed, path, texts) for label, train_seed, path in expand_families(model_paths)]
-
-final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=list(dict.fromkeys(scope + floor_scopes)))
-saved_trials = [saved_trial(entry, final_grid) for entry in save_damaged]
-# lm-eval's task objects, built once, before anything is written: one-line errors for what cannot run here
-loaded_tasks = harness.load_tasks(lm_eval_tasks, lm_eval_include) if lm_eval_tasks else None
+all_models = [inspect(label, train_seed, path, texts, grids, tokenizer_dirs)
+              for label, train_seed, path in expand_families(model_paths)]
+# every checkpoint gets the floors too (the scope cost against training tokens) and its intact score (matched quality)
+floored = list(dict.fromkeys(scope + floor_scopes))
+final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored)
+intact_trial = Trial(FLOOR_KIND, scope[0], layers_text, 0.0, 0)  # level 0: the model as it is
+checkpoint_grid = trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)
+run = Run(tuple(texts), {label: len(text.encode('utf-8')) for label, text in texts.items()}, final_grid,
+          checkpoint_grid if any(trial.level == 0 for trial in checkpoint_grid) else [intact_trial, *checkpoint_grid],
+          intact_trial, pairs, harness.load_tasks(lm_eval_tasks, lm_eval_include) if lm_eval_tasks else None,
+          [saved_trial(entry, final_grid) for entry in save_damaged])  # lm-eval's tasks: built once, checked
 
 rt = setup(device)
 seed_everything(seed)
@@ -439,30 +440,24 @@ if rt.is_master:
 logs = open_logs(rt)
 if rt.is_master:
     save_config(config, os.path.join(out_dir, 'config.json'))
-    if loaded_tasks is not None:  # the analysis's floors of the tasks' metrics: their chance levels
+    if run.tasks is not None:  # the analysis's floors of the tasks' metrics: their chance levels
         os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
         with open(os.path.join(out_dir, 'lm_eval', CHANCE_FILE), 'w') as f:
-            json.dump(harness.chance_levels(loaded_tasks, lm_eval_limit), f, indent=2)
+            json.dump(harness.chance_levels(run.tasks, lm_eval_limit), f, indent=2)
     # the training tokens behind every checkpoint (models of train_bilingual_gpt2.py), for the scope cost's x axis
     pd.DataFrame([(model.label, model.train_seed, name, *tokens) for model in all_models
                   for name, path in model.checkpoints if (tokens := training_tokens(path))],
                  columns=CHECKPOINT_COLUMNS).to_csv(os.path.join(out_dir, 'checkpoints.csv'), index=False)
-# every checkpoint gets the floors too: the scope cost against training tokens
-floored = list(dict.fromkeys(scope + floor_scopes))
-intact_trial = Trial(FLOOR_KIND, scope[0], layers_text, 0.0, 0)  # level 0: the model as it is
-checkpoint_grid = trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)
-grid = {'final': final_grid,  # every checkpoint's intact score, for matched quality and the scope cost
-        'checkpoint': checkpoint_grid if any(trial.level == 0 for trial in checkpoint_grid) else [intact_trial, *checkpoint_grid]}
-work = plan(all_models, grid, intact_trial, logs)
+work = plan(all_models, run, logs)
 print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {rt.device}; texts: "
       + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}"
       + (f"; lm-eval tasks {', '.join(lm_eval_tasks)} on {sum(item.tasks for item in work)} of them" if lm_eval_tasks else ''))
-run_work(mine(work, rt), logs, rt, text_bytes)
+run_work(mine(work, rt), run, logs, rt)
 logs = gather(rt)
 if matched_quality and pairs and checkpoints:
-    work = matched_plan(all_models, logs)
+    work = matched_plan(all_models, run, logs)
     print(f"rank {rt.rank}: matched quality: {len(mine(work, rt))} of {len(work)} trials")
-    run_work(mine(work, rt), logs, rt, text_bytes)
+    run_work(mine(work, rt), run, logs, rt)
     gather(rt)
 teardown(rt)
 if not rt.is_master:

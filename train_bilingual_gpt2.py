@@ -58,6 +58,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -78,6 +79,7 @@ from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.results import ResultsLog, Table
 from robustness.runtime import autocast, seed_everything, setup, teardown
+from robustness.settings import validate
 
 # -----------------------------------------------------------------------------
 # data
@@ -133,15 +135,14 @@ check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 
       f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
       f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
       f"is no bilingual model or corpus to give one: use tokenizer=shared")
+validate(config)  # the settings the scripts share (batches, learning rate, jobs, training seeds)
 check_range('lang2_fraction', lang2_fraction, 0, 1)
-check(0 < eval_fraction < 1, f"eval_fraction: {eval_fraction} must lie strictly between 0 and 1")
-for name in ('batch_size', 'eval_batch_size', 'grad_accum', 'max_steps', 'eval_interval', 'checkpoint_interval',
-             'log_interval', 'block_size'):
+check(0 < eval_fraction < 1, f"eval_fraction: {eval_fraction} must lie in (0, 1)")
+for name in ('grad_accum', 'max_steps', 'eval_interval', 'checkpoint_interval', 'log_interval', 'block_size'):
     check_range(name, config[name], 1)
-for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout', 'jobs'):
+for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout'):
     check_range(name, config[name], 0)
 check_range('min_lr_ratio', min_lr_ratio, 0, 1)
-check(learning_rate > 0, f"learning_rate: {learning_rate} must be positive")
 check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
 check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
 lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
@@ -159,8 +160,6 @@ def check_control_steps(steps):
 
 if 'control' in train_models:  # with one tokenizer; another's bytes per token change it (control_steps)
     check_control_steps(round(max_steps * (batch_size - lang2_rows) / batch_size))
-check(train_seeds and all(isinstance(s, int) for s in train_seeds) and len(set(train_seeds)) == len(train_seeds),
-      f"train_seeds: {train_seeds} must be distinct integers, at least one")
 log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (LOG); each also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
@@ -282,10 +281,10 @@ def build_tokenizers(corpus, names, pretrained, rt):
     for name in names:
         if not rt.is_master or os.path.exists(os.path.join(folders[name], 'tokenizer.json')):
             continue
-        if tokenizer == 'shared' and scratch:
+        if tokenizer == 'shared' and init_from == 'scratch':
             english, lang2 = equal_bytes(corpus.train_en, corpus.train_lang2)
             built = train_bpe(english + lang2)
-        elif tokenizer == 'own' and (scratch or name == 'bilingual'):
+        elif tokenizer == 'own' and (init_from == 'scratch' or name == 'bilingual'):
             built = train_bpe(corpus.train_en + corpus.train_lang2 if name == 'bilingual' else corpus.train_en)
         else:
             built = pretrained
@@ -335,11 +334,12 @@ def take(n_rows, start, count, stream_seed, rank, world_size):
                         for position in range(start, start + count)])
 
 
-def control_steps(rows_bytes, rt):
+def control_steps(rows_bytes, english_rows, rt):
     """The control's optimizer steps: as many English bytes as the bilingual model's max_steps give it (with one
-    tokenizer, as many tokens). `rows_bytes`: {model: the mean UTF-8 bytes of an English row under its tokenizer}."""
+    tokenizer, as many tokens). `rows_bytes`: {model: the mean UTF-8 bytes of an English row under its tokenizer};
+    `english_rows`: the bilingual model's English rows per micro-batch."""
     rows_per_step = rt.world_size * grad_accum
-    bilingual = max_steps * rows_per_step * (batch_size - lang2_rows) * rows_bytes['bilingual']
+    bilingual = max_steps * rows_per_step * english_rows * rows_bytes['bilingual']
     steps = round(bilingual / (rows_per_step * batch_size * rows_bytes['control']))
     check_control_steps(steps)
     return steps
@@ -379,14 +379,20 @@ def model_dir(name, seed):
     return os.path.join(out_dir, name, f'seed_{seed}')
 
 
+class Saved(NamedTuple):
+    """A saved state of a model: its step and folder."""
+    step: int
+    path: str
+
+
 def saved_states(unit):
-    """(step, dir) of every saved state of a model, the final dir included, latest last."""
+    """Every Saved state of a model, the final dir included, latest last."""
     found = []
     folder = model_dir(unit.name, unit.seed)
     for path in [folder] + [path for _, path in numbered_dirs(folder, 'step_')]:
         if os.path.exists(os.path.join(path, 'trainer_state.json')):
             with open(os.path.join(path, 'trainer_state.json')) as f:
-                found.append((json.load(f)['step'], path))
+                found.append(Saved(json.load(f)['step'], path))
     return sorted(found)
 
 
@@ -429,8 +435,8 @@ def evaluate(unit, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
 def new_model(unit, tokenizer, saved, init_path):
     """The model to train: from its latest checkpoint, from scratch, or from `init_path`."""
     if saved:
-        return AutoModelForCausalLM.from_pretrained(saved[-1][1])
-    if scratch:
+        return AutoModelForCausalLM.from_pretrained(saved[-1].path)
+    if init_from == 'scratch':
         # GPT-2's tanh GELU as one fused op (gelu_pytorch_tanh, the same function as gelu_new): 1.18x the steps/s on
         # one CPU thread (bench/bench_train_speed.py)
         return GPT2LMHeadModel(GPT2Config(
@@ -542,9 +548,9 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
     log = unit_log(unit, rt)
     eval_text = '\n'.join(corpus.eval_en) + '\n'  # exactly what eval_en.txt holds
     saved = saved_states(unit) if resume else []
-    if saved and saved[-1][0] >= unit.steps:
+    if saved and saved[-1].step >= unit.steps:
         if rt.is_master:
-            print(f"{unit.label}: already trained ({saved[-1][1]}, step {saved[-1][0]}); skipping")
+            print(f"{unit.label}: already trained ({saved[-1].path}, step {saved[-1].step}); skipping")
         return
     seed_everything(unit.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
     raw_model = new_model(unit, tokenizer, saved, init_path).to(rt.device)
@@ -555,9 +561,9 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
     optimizer, scheduler = optimizer_for(raw_model, unit.steps, rt)
     state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
     if saved:
-        restore(saved[-1][1], optimizer, scheduler, state, rt)
+        restore(saved[-1].path, optimizer, scheduler, state, rt)
         if rt.is_master:
-            print(f"{unit.label}: resuming from {saved[-1][1]} at step {state['step']}")
+            print(f"{unit.label}: resuming from {saved[-1].path} at step {state['step']}")
     else:
         seed_everything(unit.seed + rt.rank)  # dropout differs across processes
         evaluate(unit, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
@@ -695,7 +701,8 @@ mean_row_bytes = {name: {language: float(rows[1].float().mean()) for (folder, la
                          if folder == folders[name]} for name in needed}
 steps_of = {'monolingual': max_steps, 'bilingual': max_steps}
 if 'control' in train_models:
-    steps_of['control'] = control_steps({name: mean_row_bytes[name]['en'] for name in ('bilingual', 'control')}, rt)
+    steps_of['control'] = control_steps({name: mean_row_bytes[name]['en'] for name in ('bilingual', 'control')},
+                                        batch_size - lang2_rows, rt)
 
 units, jobs_of_units = [], []
 for name in (name for name in MODELS if name in train_models):  # the control (shorter) last

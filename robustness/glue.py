@@ -16,6 +16,7 @@ padding set up for GPT-2, tokenizing once into padded batches, batched evaluatio
 import os
 import random
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,17 +30,25 @@ from robustness.corpora import DEFAULT_EVAL_BOOKS, book_of, english_verses
 from robustness.hub import hub_reachable
 from robustness.runtime import autocast
 
-# task -> (text column(s) in the GLUE dataset, num_labels (1 = regression), metrics, validation split)
+class GlueTask(NamedTuple):
+    """A GLUE task: its text column(s) in the dataset, its labels (1: a regression), metrics and evaluation split."""
+    first: str
+    second: str | None
+    num_labels: int
+    metrics: tuple
+    validation: str
+
+
 GLUE_TASKS = {
-    'cola': ('sentence', None, 2, ('matthews',), 'validation'),
-    'sst2': ('sentence', None, 2, ('accuracy',), 'validation'),
-    'mrpc': ('sentence1', 'sentence2', 2, ('accuracy', 'f1'), 'validation'),
-    'qqp': ('question1', 'question2', 2, ('accuracy', 'f1'), 'validation'),
-    'stsb': ('sentence1', 'sentence2', 1, ('pearson', 'spearman'), 'validation'),
-    'mnli': ('premise', 'hypothesis', 3, ('accuracy',), 'validation_matched'),
-    'qnli': ('question', 'sentence', 2, ('accuracy',), 'validation'),
-    'rte': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
-    'wnli': ('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
+    'cola': GlueTask('sentence', None, 2, ('matthews',), 'validation'),
+    'sst2': GlueTask('sentence', None, 2, ('accuracy',), 'validation'),
+    'mrpc': GlueTask('sentence1', 'sentence2', 2, ('accuracy', 'f1'), 'validation'),
+    'qqp': GlueTask('question1', 'question2', 2, ('accuracy', 'f1'), 'validation'),
+    'stsb': GlueTask('sentence1', 'sentence2', 1, ('pearson', 'spearman'), 'validation'),
+    'mnli': GlueTask('premise', 'hypothesis', 3, ('accuracy',), 'validation_matched'),
+    'qnli': GlueTask('question', 'sentence', 2, ('accuracy',), 'validation'),
+    'rte': GlueTask('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
+    'wnli': GlueTask('sentence1', 'sentence2', 2, ('accuracy',), 'validation'),
 }
 OFFLINE_TASKS = ('translation', 'paraphrase')  # KJV or WEB for one verse; the same verse or not for a pair
 TASKS = (*OFFLINE_TASKS, 'csv', *GLUE_TASKS)
@@ -49,7 +58,7 @@ def task_metrics(task, num_labels):
     """The metrics reported for a task: GLUE's own, MRPC's for the paraphrase task, and accuracy
     (plus F1 of class 1 when binary) for a CSV task."""
     if task in GLUE_TASKS:
-        return GLUE_TASKS[task][3]
+        return GLUE_TASKS[task].metrics
     return ('accuracy', 'f1') if num_labels == 2 else ('accuracy',)
 
 
@@ -93,7 +102,7 @@ def load_glue(task, cache_dir=None):
     """{'train': split, 'validation': split} of a GLUE task from the hub (nyu-mll/glue) or the local
     datasets cache. Raises ValueError with a one-line message when it cannot be loaded."""
     import datasets  # slow to import; only the GLUE path needs it
-    first, second, num_labels, _, validation = GLUE_TASKS[task]
+    first, second, num_labels, _, validation = GLUE_TASKS[task]  # a GlueTask
     try:
         hub_reachable()  # offline: the cache at once, no retries
         glue = datasets.load_dataset('nyu-mll/glue', task, cache_dir=cache_dir)

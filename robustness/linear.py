@@ -9,14 +9,9 @@ import numpy as np
 import torch
 
 from robustness.config import check, fail
-from robustness.perturb import KIND_TABLE, smallest_mask
+from robustness.kinds import smallest_mask
 
 LINEAR_KINDS = ('gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise')
-
-
-def grid_name(kind):
-    """The level grid of a kind: perturb's table, and noise_levels for multiplicative noise (the linear script's own)."""
-    return 'noise_levels' if kind == 'multiplicative_noise' else KIND_TABLE[kind].grid
 
 
 def task_data(x, y, T, per_task=None, rng=None):

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from robustness.config import fail
-from robustness.perturb import block_lists
+from robustness.hooks import hooked, partial_forward
+from robustness.scopes import block_lists
 from robustness.runtime import autocast
 
 
@@ -68,10 +69,6 @@ def windows(n_tokens, max_length, stride):
         spans.append((begin, end, max(previous_end, 1)))
         begin, previous_end = min(begin + stride, end - 1), end
     return spans
-
-
-class _Stop(Exception):
-    """Raised by a hook to end a forward pass once it has what it came for."""
 
 
 def _blocks(model):
@@ -124,21 +121,15 @@ class SlidingWindowNLL:
             if not 0 < first_block < len(blocks):
                 fail(f"first_block {first_block} is outside the model's {len(blocks)} blocks")
             self.cached = []
-
-            def keep(module, args, output):
-                self.cached.append(output)
-                raise _Stop
-
+            last = blocks[first_block - 1]
             was_training = model.training
             model.eval()
-            handle = blocks[first_block - 1].register_forward_hook(keep)
             try:
-                with torch.inference_mode(), autocast(self.device, self.precision):
+                with torch.inference_mode(), autocast(self.device, self.precision), \
+                        hooked(record={last: lambda module, args, output: self.cached.append(output)}, stop_after=[last]):
                     for ids, _ in self.batches:
-                        with contextlib.suppress(_Stop):
-                            model(ids, use_cache=False)
+                        partial_forward(model, ids, use_cache=False)
             finally:
-                handle.remove()
                 model.train(was_training)
 
     def __call__(self):

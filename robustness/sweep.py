@@ -7,7 +7,7 @@
         ...
     run_trials(model, todo, score, record, seed)                             # damage, score(trial), restore, record
 
-The grid is every (kind, scope, layers, level, repeat); a deterministic kind (`KIND_TABLE`) and level 0 (the intact
+The grid is every (kind, scope, layers, level, repeat); a deterministic kind (robustness.kinds) and level 0 (the intact
 model) are measured once, as repeat 0. `run_trials` scores the intact model once and gives that score to the level-0
 row of every kind and scope. What is measured already is read from the CSV and from the part files that ranks of a
 stopped torchrun left behind, so a rerun measures only what is missing.
@@ -23,7 +23,9 @@ from tqdm import tqdm
 import torch
 
 from robustness.config import check, fail
-from robustness.perturb import HEAD_SCOPES, KIND_TABLE, check_kind, kind_options, perturbed
+from robustness.kinds import KINDS
+from robustness.perturb import check_kind, perturbed
+from robustness.scopes import HEAD_SCOPES
 from robustness.results import ResultsLog
 
 
@@ -37,7 +39,7 @@ class Trial(NamedTuple):
 
 def grid_of(kind, grids):
     """The sorted levels of `kind` from the script's grids ({'levels': [...], 'noise_levels': [...]})."""
-    return sorted(set(grids[KIND_TABLE[kind].grid]))
+    return sorted(set(grids[KINDS[kind].grid]))
 
 
 FLOOR_KIND = 'random_deletion'  # at level 1.0: every weight in scope zeroed, the floor of a model's performance
@@ -46,14 +48,14 @@ FLOOR_KIND = 'random_deletion'  # at level 1.0: every weight in scope zeroed, th
 def repeats_at(kind, level, repeats):
     """How many draws a level gets: one for the intact model, for a deterministic kind, and for random deletion of
     every weight (level 1.0), which every draw does the same way."""
-    return 1 if level == 0 or KIND_TABLE[kind].deterministic or (kind == FLOOR_KIND and level == 1.0) else repeats
+    return 1 if level == 0 or (kind == FLOOR_KIND and level == 1.0) else KINDS[kind].draws(repeats)
 
 
 def scopes_of(kind, scopes):
     """The scopes a kind is measured on. A kind that acts on attention heads deletes the same heads in attn, blocks
     and all, and mlp holds none: it runs on the first of attn, blocks and all that `scopes` names (ValueError if
     none)."""
-    if not KIND_TABLE[kind].on_heads:
+    if not KINDS[kind].on_heads:
         return list(scopes)
     first = next((s for s in scopes if s in HEAD_SCOPES), None)
     if first is None:
@@ -64,7 +66,7 @@ def scopes_of(kind, scopes):
 def repeated(kind, scope, kinds, single_tensor_scopes):
     """Whether `kind` on `scope` repeats another kind of `kinds` mask for mask: the scope holds one tensor, where the
     kind is the same as another (global magnitude pruning is per-tensor magnitude pruning there)."""
-    same = KIND_TABLE[kind].same_on_one_tensor
+    same = KINDS[kind].same_on_one_tensor
     return scope in single_tensor_scopes and same is not None and same in kinds
 
 
@@ -93,7 +95,7 @@ def check_kinds(model_config, auto_class, kinds, scopes, layer_lists, grids, gro
             for scope in scopes_of(kind, scopes):
                 for layers in layer_lists:
                     check_kind(skeleton, kind, max(grid_of(kind, grids)), scope, layers,
-                               **kind_options(kind, group, placeholder))
+                               **KINDS[kind].options_of(group, placeholder))
         except ValueError as error:
             fail(f"kinds: {name}: {error}")
 
@@ -104,13 +106,6 @@ def token_windows(ids, windows, window, setting):
     count = min(windows, len(ids) // window)
     check(count >= 1, f"{setting}: the calibration text holds fewer than {window} tokens")
     return torch.as_tensor(ids[:count * window], dtype=torch.long).view(count, window)
-
-
-def check_grids(kinds, grids):
-    """Every kind's grid holds 0, the intact model that damage is measured from (a one-line error otherwise)."""
-    for kind in kinds:
-        name = KIND_TABLE[kind].grid
-        check(0 in grids[name], f"{name}: include 0, the intact model that damage is measured from")
 
 
 def open_log(out_dir, table, runtime=None, part=None):
@@ -152,7 +147,7 @@ def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: Non
     """Damage `model` in place for each trial, `score(trial)` it, restore it, and `record(trial, result, sparsity,
     seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
     row (or `intact`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
-    (None: all); `options`: {kind: its perturb options} (perturb.kind_options), none for a kind not there."""
+    (None: all); `options`: {kind: its perturb options} (Kind.options_of), none for a kind not there."""
     for trial in tqdm(trials, desc=desc, disable=disable, leave=False):
         started = time.perf_counter()
         with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,

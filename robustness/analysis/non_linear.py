@@ -15,7 +15,7 @@ import numpy as np
 from robustness import plots
 from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
     verdict_table, write_summary
-from robustness.perturb import KIND_TABLE
+from robustness.kinds import KINDS
 from robustness.results import Table, read_rows
 from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of, measured,
                               plain_interval, trend_test)
@@ -26,10 +26,6 @@ TABLE = Table('nonlinear.csv', ('dataset', 'num_tasks', 'train_seed', 'kind', 's
 CSV = TABLE.filename
 FLOOR = 0.5  # chance: every task is balanced
 QUESTION = QUESTIONS['non_linear']
-XLABELS = {'random_deletion': 'Deletion probability p', 'neuron_deletion': 'Channel deletion probability p',
-           'magnitude_pruning': 'Fraction pruned (smallest |w| per tensor)',
-           'global_magnitude_pruning': 'Fraction pruned (smallest |w| overall)', 'gaussian_noise': 'Weight noise std',
-           'nm_pruning': 'N:M pruning fraction (groups of input channels)'}
 
 
 def curves_by_model(rows, counts):
@@ -124,10 +120,10 @@ def draw(per_draw, config):
         for ax, scope in zip(axes, config['scope']):
             plots.errorbar_lines(ax, rows[rows.scope == scope], 'level', 'accuracy', 'num_tasks',
                                  label=lambda T: f"Num tasks: {T}", std_label=False)
-            ax.axhline(CHANCE, color='grey', linestyle=':', linewidth=1)
-            draws = 1 if KIND_TABLE[kind].deterministic else config['repeats']
+            ax.axhline(FLOOR, color='grey', linestyle=':', linewidth=1)
+            draws = KINDS[kind].draws(config['repeats'])
             ax.legend(title=f"mean ± std over {seeds} training seeds x {draws} draws", fontsize=9)
-            ax.set_xlabel(XLABELS[kind])
+            ax.set_xlabel(KINDS[kind].label)
             ax.set_ylabel('Mean task accuracy')
             ax.set_title(f"{config['dataset']}, scope: {scope}", fontsize=11)
         plots.save(fig, os.path.join(config['visuals_dir'], f"{config['dataset']}_nonlinear_{kind}.png"))

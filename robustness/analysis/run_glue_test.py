@@ -13,6 +13,7 @@ import numpy as np
 
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
     verdict_table, write_summary
+from robustness.kinds import KINDS
 from robustness.plots import errorbar_lines, figure, save
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
@@ -104,8 +105,7 @@ def draw(frame, config, floors):
         for r, (scope, layers) in enumerate(combos):
             combo = rows[(rows['scope'] == scope) & (rows['layers'] == layers)]
             where = 'inputs' if kind == 'distraction' else f'{scope} weights, {layers} layers'
-            xlabel = 'inserted words per word' if kind == 'distraction' else (
-                'noise level' if kind == 'gaussian_noise' else 'fraction damaged')
+            xlabel = KINDS[kind].label
             for c, metric in enumerate([*metrics, 'loss']):
                 ax = axes[r * (len(metrics) + 1) + c]
                 values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]

@@ -20,7 +20,8 @@ from robustness import plots
 from robustness.analysis import (MEASURE_WORDS, QUESTIONS, counts_text, level_text, pair_wording, row_text,
                                  verdict_table, write_summary)
 from robustness.config import check
-from robustness.perturb import KIND_TABLE, SCOPES
+from robustness.kinds import KINDS
+from robustness.scopes import SCOPES
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, describe,
@@ -44,15 +45,6 @@ FRONTIER_FIGURE = 'gpt2_matched_quality.png'
 LANGUAGES_FIGURE = 'gpt2_second_language.png'
 USES_CONTEXT = 1.2  # attention cost (bpb with attention zeroed / intact) from which a model counts as using its context
 QUESTION = QUESTIONS['test_gpt2']
-FIGURES = {'random_deletion': ('gpt2_random_delete.png', 'Random weight deletion probability'),
-           'magnitude_pruning': ('gpt2_magnitude_deletion.png', 'Magnitude-based weight pruning fraction'),
-           'global_magnitude_pruning': ('gpt2_global_magnitude_deletion.png', 'Global magnitude pruning fraction'),
-           'gaussian_noise': ('gpt2_weight_noise.png', 'Weight noise std'),
-           'neuron_deletion': ('gpt2_neuron_delete.png', 'Neuron deletion probability'),
-           'head_deletion': ('gpt2_head_delete.png', 'Attention head deletion probability'),
-           'nm_pruning': ('gpt2_nm_pruning.png', 'N:M pruning fraction'),
-           'wanda_pruning': ('gpt2_wanda_pruning.png', 'Wanda pruning fraction (per output row)')}
-
 
 def training_order(checkpoint):
     """Where a checkpoint comes in training: step_<n> at n, the final model last."""
@@ -503,7 +495,7 @@ def clipped_lines(ax, rows, y, hue, label=str):
 def spread_title(rows, kind, repeats):
     """What the error bars span: training seeds (a family folder's models) and damage draws."""
     trainings = int(rows.groupby('model')['train_seed'].nunique().max())
-    draws = 1 if KIND_TABLE[kind].deterministic else repeats
+    draws = KINDS[kind].draws(repeats)
     parts = [f"{trainings} training seeds"] * (trainings > 1) + [f"{draws} draws"] * (draws > 1)
     return f"mean ± std over {' x '.join(parts)}" if parts else None
 
@@ -565,7 +557,7 @@ def draw(frame, summary, config):
             (a_b, kind, scope) = name.split(' | ')
             crossovers.setdefault((kind, scope), []).append((*a_b.split(' - '), row['crossover']))
     for kind in sorted(set(config['kinds']) | set(config['checkpoint_kinds'])):
-        filename, xlabel = FIGURES[kind]
+        filename, xlabel = f'gpt2_{KINDS[kind].figure}.png', KINDS[kind].label
         rows = frame[frame['kind'] == kind]
         if rows.empty:
             continue
@@ -656,7 +648,7 @@ def draw_languages(scores, models, config, texts, path):
         plots.errorbar_lines(ax, rows[(rows['kind'] == kind) & (rows['scope'] == scope)], 'level', 'relative', 'curve',
                              std_label=False)
         ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
-        ax.set_xlabel(FIGURES[kind][1])
+        ax.set_xlabel(KINDS[kind].label)
         ax.set_ylabel('bpb / bpb(intact)')
         ax.set_title(f"scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
@@ -728,7 +720,7 @@ def draw_task(rows, table, name, config, path):
         if table['chance'] is not None:
             ax.axhline(table['chance'], color='grey', linestyle=':', label=f"chance ({table['chance']:.3f})")
         ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
-        ax.set_xlabel(FIGURES[kind][1])
+        ax.set_xlabel(KINDS[kind].label)
         ax.set_ylabel(name.replace(' | ', ': '))
         ax.set_title(f"scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:

@@ -1,0 +1,78 @@
+"""The settings the scripts share, checked once: one rule per setting (RULES), one wording per error. A script calls
+
+    validate(config, kinds=KIND_NAMES, scopes=SCOPES, measures=LM_MEASURES)
+
+after robustness.config.configure, before any work; the valid kinds, scopes and measures are the script's. Only the
+settings a script has are checked; its own (a corpus, a window) it checks itself. A broken rule is a one-line error
+naming the setting (robustness.config.fail), and python -m robustness.analyze applies the same rules to the analysis
+settings it overrides.
+"""
+
+from robustness.config import check, check_choices, check_range
+from robustness.kinds import KINDS
+from robustness.runtime import PRECISIONS
+from robustness.stats import UNITS, check_margin, check_measures
+
+
+def choices(valid_key, nonempty=False):
+    """Every value of the setting is one of the script's `valid_key` (kinds, scopes); with `nonempty`, at least one."""
+    def rule(name, value, valid):
+        check(value or not nonempty, f"{name}: name at least one")
+        check_choices(name, value, valid[valid_key])
+    return rule
+
+
+def one_of(values):
+    def rule(name, value, valid):
+        check_choices(name, value, values)
+    return rule
+
+
+def within(low, high=None):
+    def rule(name, value, valid):
+        check_range(name, value, low, high)
+    return rule
+
+
+def positive(name, value, valid):
+    check(value > 0, f"{name}: {value} must be positive")
+
+
+def fraction(name, value, valid):
+    check(0 < value < 1, f"{name}: {value} must lie in (0, 1)")
+
+
+def margin(name, value, valid):
+    check_margin(value, name)
+
+
+def measures(name, value, valid):
+    check_measures(value, valid['measures'], valid.get('untrained', True))
+
+
+def seeds(name, value, valid):
+    check(value and all(isinstance(s, int) and not isinstance(s, bool) for s in value) and len(set(value)) == len(value),
+          f"{name}: {value} must be distinct integers, at least one")
+
+
+RULES = {
+    'kinds': choices('kinds', nonempty=True), 'checkpoint_kinds': choices('kinds'), 'scope': choices('scopes', nonempty=True),
+    'floor_scopes': choices('scopes'), 'levels': within(0.0, 1.0), 'noise_levels': within(0.0),
+    'distraction_levels': within(0.0), 'repeats': within(1), 'distraction_repeats': within(1), 'bootstrap': within(1),
+    'nm_group': within(1), 'calibration_windows': within(1), 'batch_size': within(1), 'eval_batch_size': within(1),
+    'epochs': within(1), 'jobs': within(0), 'lr': positive, 'learning_rate': positive, 'failure_fraction': fraction,
+    'equivalence_margin': margin, 'relative_margin': margin, 'measures': measures, 'unit': one_of(UNITS),
+    'precision': one_of(PRECISIONS), 'train_seeds': seeds,
+}
+
+
+def validate(config, **valid):
+    """Check every setting of `config` that RULES has (`valid`: the script's kinds, scopes and measures, and whether
+    it scores untrained models), then that every grid a kind of `kinds` uses holds 0, the intact model that damage is
+    measured from."""
+    for name, rule in RULES.items():
+        if name in config:
+            rule(name, config[name], valid)
+    for kind in dict.fromkeys([*config.get('kinds', []), *config.get('checkpoint_kinds', [])]):
+        grid = KINDS[kind].grid if kind in KINDS else None
+        check(grid not in config or 0 in config[grid], f"{grid}: include 0, the intact model that damage is measured from")
