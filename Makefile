@@ -17,6 +17,7 @@ reproduce: $(VENV)/.installed
 	$(PY) binary_classification.py
 	$(PY) non_linear.py
 	$(PY) train_bilingual_gpt2.py
+	$(PY) tasks/build_tasks.py
 	$(PY) test_gpt2.py
 	$(PY) run_glue_test.py
 	$(PY) -m robustness.report

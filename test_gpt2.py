@@ -77,7 +77,7 @@ matched_quality = True     # for each compare pair a:b, sweep the two checkpoint
 # the field's evaluation: lm-evaluation-harness tasks on every damaged final model (tasks.csv)
 lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones are in tasks/ (their data: python tasks/build_tasks.py)
 lm_eval_include = 'tasks'  # a folder of task YAMLs besides lm-eval's own ('' = lm-eval's own only)
-lm_eval_kinds = ['random_deletion', 'magnitude_pruning']  # kinds whose trials run the tasks (empty = every kind); the intact, untrained and zeroed models always do
+lm_eval_kinds = ['random_deletion', 'magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind); the intact, untrained and zeroed models always do
 lm_eval_limit = 0          # documents per task (0 = all)
 lm_eval_batch_size = 32    # lm-eval requests per forward pass
 lm_eval_samples = False    # keep every document's inputs and outputs in the intact models' out_dir/lm_eval/*.json (large)
@@ -116,7 +116,7 @@ config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': '
 
 # Validate everything before any work: the settings the scripts share, then this script's own.
 validate(config, kinds=WEIGHT_KINDS, scopes=SCOPES, measures=LM_MEASURES, untrained=untrained)
-check_choices('lm_eval_kinds', lm_eval_kinds, kinds)
+check_choices('lm_eval_kinds', lm_eval_kinds, WEIGHT_KINDS)  # those not swept run nothing
 check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
 for name, low in (('layers', 0), ('max_length', 0), ('stride', 0), ('eval_chars', 0), ('lm_eval_limit', 0),
                   ('lm_eval_batch_size', 1)):
@@ -403,15 +403,13 @@ def run_work(work, run, logs, rt):
 
 
 def gather(rt):
-    """Under torchrun: every rank's rows in the one CSV of each table, seen by every rank; each rank's logs, opened
-    again."""
+    """Under torchrun: every rank's rows in the one CSV of each table, seen by every rank."""
     if rt.distributed:
         torch.distributed.barrier()
         if rt.is_master:
             merge_parts(out_dir, TABLE)
             merge_parts(out_dir, TASK_TABLE)
         torch.distributed.barrier()
-    return open_logs(rt)
 
 
 # -----------------------------------------------------------------------------
@@ -453,8 +451,9 @@ print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {r
       + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}"
       + (f"; lm-eval tasks {', '.join(lm_eval_tasks)} on {sum(item.tasks for item in work)} of them" if lm_eval_tasks else ''))
 run_work(mine(work, rt), run, logs, rt)
-logs = gather(rt)
+gather(rt)
 if matched_quality and pairs and checkpoints:
+    logs = open_logs(rt)  # every rank's rows, merged
     work = matched_plan(all_models, run, logs)
     print(f"rank {rt.rank}: matched quality: {len(mine(work, rt))} of {len(work)} trials")
     run_work(mine(work, rt), run, logs, rt)

@@ -77,7 +77,7 @@ from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.processes import run_units
 from robustness.provenance import record_run
-from robustness.results import ResultsLog, Table
+from robustness.results import ResultsLog, Table, read_rows
 from robustness.runtime import autocast, seed_everything, setup, teardown
 from robustness.settings import validate
 
@@ -619,18 +619,20 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
 
 def what_each_saw(units, tokenizers, mean_row_bytes, rt):
     """{model: steps, schedule, tokenizer, bytes per token of each language, and the tokens and bytes of each
-    language its final models saw (mean over the training seeds, from their trainer_state.json)}."""
+    language its final models saw (mean over the training seeds that finished, from their trainer_state.json)}."""
     seen = {}
     for name in dict.fromkeys(unit.name for unit in units):
-        states = [json.load(open(os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json')))
-                  for unit in units if unit.name == name]
+        paths = [os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json') for unit in units if unit.name == name]
+        states = [json.load(open(path)) for path in paths if os.path.exists(path)]
+        if not states:  # stopped before the end (stop_after): nothing finished to say what it saw
+            continue
         unit = next(unit for unit in units if unit.name == name)
         seen[name] = {'steps': unit.steps, 'warmup_steps': warmup_steps,
                       'schedule': f'linear warm-up over {warmup_steps} steps, then a cosine from {learning_rate:g} to '
                                   f'{learning_rate * min_lr_ratio:g} at step {unit.steps}',
                       'sequences_per_step': rt.world_size * grad_accum * batch_size,
                       'second_language_sequences_per_step': rt.world_size * grad_accum * unit.lang2_rows,
-                      'tokenizer': tokenizer, 'vocabulary': len(tokenizers[name]),
+                      'tokenizer': tokenizer, 'vocabulary': len(tokenizers[name]), 'finished_seeds': len(states),
                       'bytes_per_token': {language: row_bytes / block_size for language, row_bytes in
                                           mean_row_bytes[name].items()},
                       **{key: sum(state[key] for state in states) / len(states) for key in counts(states[0])}}
@@ -723,7 +725,7 @@ run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_see
           parallel=rt.device.type == 'cpu' and not rt.distributed and slots > 1)
 
 if rt.is_master:
-    frame = pd.concat([pd.read_csv(path) for unit in units
+    frame = pd.concat([read_rows(path, LOG) for unit in units
                        if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)

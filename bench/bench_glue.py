@@ -20,7 +20,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Data
 
 from robustness import glue
 from robustness.config import configure
-from robustness.perturb import KINDS, perturbed
+from robustness.kinds import WEIGHT_KINDS as KINDS
+from robustness.perturb import perturbed
 
 # -----------------------------------------------------------------------------
 model = 'results/run_glue_test/finetuned/translation_monolingual_seed1337'  # a fine-tuned classifier dir (run run_glue_test.py first)

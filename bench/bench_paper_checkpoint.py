@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 
-import pandas as pd
 import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2Config, GPT2LMHeadModel
@@ -28,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from robustness import corpora
 from robustness.config import configure
+from robustness.results import read_rows
 
 # -----------------------------------------------------------------------------
 eval_chars = 20000         # characters of held-out WEB text evaluated per trial
@@ -58,7 +58,7 @@ with tempfile.TemporaryDirectory() as folder:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'test_gpt2.py'), f'--models=paper={path}',
                              f'--tokenizers=paper={os.path.join(folder, "tokenizer")}',
-                             f'--eval_file={os.path.join(folder, "eval.txt")}', f'--eval_chars={eval_chars}',
+                             f'--eval_files=en={os.path.join(folder, "eval.txt")}', '--lm_eval_tasks=', f'--eval_chars={eval_chars}',
                              '--max_length=1024', '--stride=512', '--kinds=random_deletion', '--scope=attn',
                              f'--levels={",".join(map(str, levels))}', f'--repeats={repeats}', '--checkpoints=False',
                              f'--device={device}', f'--out_dir={out}', f'--visuals_dir={os.path.join(folder, "v")}'],
@@ -66,7 +66,7 @@ with tempfile.TemporaryDirectory() as folder:
     wall = time.perf_counter() - started
     if result.returncode:
         sys.exit(result.stderr[-3000:])
-    frame = pd.read_csv(os.path.join(out, 'perplexity.csv'))
+    frame = read_rows(os.path.join(out, 'perplexity.csv'))
     file_mb = os.path.getsize(path) / 1e6
 
 damaged = frame[frame.level > 0]

@@ -46,7 +46,7 @@ def measure(variant, folder):
     seconds = time.perf_counter() - started
     model = next(m for m in ('monolingual', 'bilingual', 'control') if os.path.isdir(os.path.join(out, m)))
     subprocess.run([sys.executable, os.path.join(ROOT, 'test_gpt2.py'), f'--models={model}={out}/{model}',
-                    f'--eval_file={out}/eval_en.txt', '--kinds=random_deletion', '--levels=0,1', '--repeats=1',
+                    f'--eval_files=en={out}/eval_en.txt', '--lm_eval_tasks=', '--kinds=random_deletion', '--levels=0,1', '--repeats=1',
                     '--scope=attn', '--floor_scopes=mlp,blocks', '--checkpoint_kinds=random_deletion',
                     f'--out_dir={out}/sweep', f'--visuals_dir={out}/sweep'], env=env, check=True, capture_output=True)
     with open(os.path.join(out, 'sweep', 'summary.json')) as f:

@@ -29,7 +29,9 @@ from paper_procedure import paper_trial
 from robustness import corpora
 from robustness.config import check, check_choices, configure
 from robustness.perplexity import SlidingWindowNLL, encode
-from robustness.perturb import KINDS, perturbed, scoped_parameters
+from robustness.kinds import WEIGHT_KINDS as KINDS
+from robustness.perturb import perturbed
+from robustness.scopes import scoped_parameters
 from robustness.hub import from_pretrained
 from robustness.runtime import autocast, setup
 

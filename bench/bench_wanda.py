@@ -19,7 +19,8 @@ from transformers.pytorch_utils import Conv1D
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from robustness.config import configure
-from robustness.perturb import input_norms, perturbed
+from robustness.kinds import input_norms
+from robustness.perturb import perturbed
 from robustness.provenance import machine
 
 # -----------------------------------------------------------------------------

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 
-import pandas as pd
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
@@ -37,6 +36,7 @@ from robustness import corpora
 from robustness.config import configure
 from robustness.perplexity import SlidingWindowNLL
 from robustness.perturb import perturbed
+from robustness.results import read_rows
 from robustness.provenance import machine
 from robustness.runtime import setup
 
@@ -123,19 +123,19 @@ def sweep():
             'intact_nll_relative_difference': float(abs(intact - reference) / abs(reference))}
 
 
-TINY_MODEL = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=300', '--block_size=32', '--max_docs=24']
+TINY_MODEL = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=400', '--block_size=32', '--max_docs=24']
 
 
 def train(out_dir, size, batch, steps, compiled, torchrun=False):
     """train_bilingual_gpt2.py's monolingual model, one seed, `steps` steps, evaluated at the end; a run already in
     out_dir is read, not repeated (the smoke run's throughput step is the plain run of torchrun_train)."""
     if os.path.exists(os.path.join(out_dir, 'train_log.csv')):
-        return pd.read_csv(os.path.join(out_dir, 'train_log.csv')), os.path.join(out_dir, 'monolingual', 'seed_1337')
+        return read_rows(os.path.join(out_dir, 'train_log.csv')), os.path.join(out_dir, 'monolingual', 'seed_1337')
     run('train_bilingual_gpt2.py', *size, f'--batch_size={batch}', f'--max_steps={steps}', f'--eval_interval={steps}',
         '--warmup_steps=2', f'--log_interval={max(1, steps // 6)}', '--train_models=monolingual', '--train_seeds=1337',
         f'--compile={compiled}', f'--out_dir={out_dir}', f'--visuals_dir={out_dir}/visuals', f'--device={rt.device.type}',
         torchrun=torchrun)
-    return pd.read_csv(os.path.join(out_dir, 'train_log.csv')), os.path.join(out_dir, 'monolingual', 'seed_1337')
+    return read_rows(os.path.join(out_dir, 'train_log.csv')), os.path.join(out_dir, 'monolingual', 'seed_1337')
 
 
 def throughput(compiled):
@@ -182,11 +182,11 @@ def torchrun_sweep():
     frames = []
     for torchrun, name in ((False, 'plain'), (True, 'torchrun')):
         out_dir = os.path.join(work, f'sweep_{name}')
-        run('test_gpt2.py', f'--models=m={model_dir}', f'--eval_file={text}', '--eval_chars=4000',
+        run('test_gpt2.py', f'--models=m={model_dir}', f'--eval_files=en={text}', '--lm_eval_tasks=', '--eval_chars=4000',
             '--kinds=random_deletion', '--scope=attn', '--levels=0,0.3', '--repeats=2', '--checkpoints=False',
             '--max_length=32', f'--out_dir={out_dir}',
             f'--visuals_dir={out_dir}/visuals', f'--device={rt.device.type}', torchrun=torchrun)
-        frames.append(pd.read_csv(os.path.join(out_dir, 'perplexity.csv')).sort_values(['kind', 'level', 'repeat']))
+        frames.append(read_rows(os.path.join(out_dir, 'perplexity.csv')).sort_values(['kind', 'level', 'repeat']))
     plain, launched = frames
     same_rows = len(plain) == len(launched) and (plain['level'].to_numpy() == launched['level'].to_numpy()).all()
     difference = float((plain['nll'].to_numpy() - launched['nll'].to_numpy()).__abs__().max()) if same_rows else None
@@ -203,7 +203,7 @@ def glue():
                  '--epochs=1', '--batch_size=16', '--max_length=32', '--kinds=random_deletion,head_deletion',
                  '--levels=0,0.5', '--repeats=2', f'--out_dir={out_dir}', f'--visuals_dir={out_dir}/visuals',
                  f'--device={rt.device.type}')
-    frame = pd.read_csv(os.path.join(out_dir, 'glue.csv'))
+    frame = read_rows(os.path.join(out_dir, 'glue.csv'))
     intact = [line for line in stdout.splitlines() if 'intact:' in line]
     return {'rows': len(frame), 'intact': intact[-1].split('intact: ')[1][:60] if intact else ''}
 

@@ -8,7 +8,7 @@
 #   python test_gpt2.py configs/bgpt_goldfish.py     # needs the hub (or the models in its local cache) and a GPU
 models = ('simultaneous=catherinearnett/B-GPT_en_el_simultaneous,sequential=catherinearnett/B-GPT_en_el_sequential,'
           'goldfish=goldfish-models/eng_latn_1000mb')
-eval_file = 'Salesforce/wikitext:wikitext-103-raw-v1:test'    # English held out of all three
+eval_files = 'en=Salesforce/wikitext:wikitext-103-raw-v1:test'  # English held out of all three
 eval_chars = 1000000
 calibration_file = 'Salesforce/wikitext:wikitext-2-raw-v1:train'  # Wanda's activations: other English text
 max_length = 512

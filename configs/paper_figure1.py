@@ -6,7 +6,7 @@
 models = ('monolingual=checkpoints/paper/monolingual_web_en_110.pth,'
           'bilingual=checkpoints/paper/bilingual_ccnews_en_el_110.pth')
 tokenizers = 'monolingual=checkpoints/paper/tokenizer_monolingual,bilingual=checkpoints/paper/tokenizer_bilingual'
-eval_file = 'stanfordnlp/imdb::train'   # the paper's evaluation text: IMDB training reviews, column `text`
+eval_files = 'en=stanfordnlp/imdb::train'  # the paper's evaluation text: IMDB training reviews, column `text`
 eval_chars = 1000000                    # the first million characters (~250k GPT-2 tokens); 0 = all 33M
 max_length = 1024
 stride = 512

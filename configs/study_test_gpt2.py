@@ -14,3 +14,4 @@ floor_scopes = ['mlp']
 checkpoint_kinds = []      # every checkpoint's floors and intact score; the bracketing ones get every kind
 out_dir = 'results/study/test_gpt2'
 visuals_dir = 'visuals/study'
+lm_eval_tasks = []         # the field's tasks run in the quick default (make reproduce); the study's budget is the sweep's

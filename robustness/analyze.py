@@ -111,10 +111,10 @@ def main(argv=None):
     overrides = {name: value for name, value in vars(arguments).items() if name != 'out_dir'}
     try:
         module, config = settings(arguments.out_dir, overrides)
+        summary = module.analyze(arguments.out_dir, config)  # checks what needs the CSV (a unit) before it writes
     except SystemExit as error:  # a one-line error: said, and nothing written
         print(error.code, file=sys.stderr)
         return 1
-    summary = module.analyze(arguments.out_dir, config)
     record_analysis(arguments.out_dir, arguments.visuals_dir is None)
     applied = {name: value for name, value in overrides.items() if value is not None}
     if applied:  # said in summary.json, which otherwise is exactly what the script writes

@@ -123,9 +123,15 @@ def chance_levels(tasks, limit=0):
 
 
 def in_memory(model, tokenizer, window, batch_size, device):
-    """lm-eval's HFLM around a model in memory and its tokenizer (never the hub), windows of `window` tokens."""
+    """lm-eval's HFLM around a model in memory and its tokenizer (never the hub), windows of `window` tokens. The
+    token before a text's first (what lm-eval conditions it on) is the tokenizer's beginning or end of text, or else
+    the model config's."""
     from lm_eval.models.huggingface import HFLM
-    return HFLM(pretrained=model, tokenizer=tokenizer, max_length=window, batch_size=batch_size, device=str(device))
+    config = model.config
+    prefix = next((token for token in (tokenizer.bos_token_id, tokenizer.eos_token_id, config.bos_token_id,
+                                       config.eos_token_id) if token is not None), None)
+    return HFLM(pretrained=model, tokenizer=tokenizer, max_length=window, batch_size=batch_size, device=str(device),
+                prefix_token_id=prefix)
 
 
 def evaluate_tasks(lm, tasks, limit=0, samples=False):

@@ -68,7 +68,8 @@ class ResultsLog:
             data = f.read()
         keep = data if data.endswith(b'\n') else data[:data.rfind(b'\n') + 1]
         lines = keep.decode('utf-8').splitlines(keepends=True)
-        if len(lines) > 1 and len(next(csv.reader([lines[-1]]))) != len(self.columns):
+        fields = len(next(csv.reader([lines[0]]))) if lines else 0  # the file's own header: older columns too
+        if len(lines) > 1 and len(next(csv.reader([lines[-1]]))) != fields:
             keep = ''.join(lines[:-1]).encode('utf-8')
         if keep != data:
             with open(self.path, 'r+b') as f:

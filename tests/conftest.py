@@ -96,3 +96,85 @@ def pytest_sessionfinish(session, exitstatus):
         json.dump({'seconds': round(time.time() - process_started(), 1), 'tests': session.testscollected,
                    'workers': workers, 'machine': machine(),
                    'finished': datetime.datetime.now().isoformat(timespec='seconds')}, f, indent=2)
+
+
+# ----------------------------------------------------------------------------- models the tests damage
+def randomized(model, seed=0):
+    """Every parameter drawn from N(0, 1): no zeros before a perturbation (HF inits biases to zero)."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return model
+
+
+def gpt2(n_layer=2, seed=0):
+    from gpt2_fixtures import tiny_gpt2
+    return randomized(tiny_gpt2(vocab_size=200, n_layer=n_layer, n_embd=64, n_head=2), seed)
+
+
+def bert():
+    from transformers import BertConfig, BertForSequenceClassification
+    return randomized(BertForSequenceClassification(BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)).eval())
+
+
+def xlm():
+    from transformers import XLMConfig, XLMForSequenceClassification
+    return randomized(XLMForSequenceClassification(XLMConfig(vocab_size=100, emb_dim=32, n_layers=2, n_heads=2)).eval())
+
+
+def llama(seed=0):
+    """Grouped-query attention: 4 query heads share 2 key/value heads."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    return randomized(LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64,
+                                                   num_hidden_layers=2, num_attention_heads=4,
+                                                   num_key_value_heads=2)).eval(), seed)
+
+
+def bloom():
+    from transformers import BloomConfig, BloomForCausalLM
+    return randomized(BloomForCausalLM(BloomConfig(vocab_size=100, hidden_size=32, n_layer=2, n_head=4)).eval())
+
+
+def small_resnet_net(seed=0):
+    """non_linear.py's small ResNet with four task heads, on 3-channel images."""
+    import torch
+    from robustness.multitask import MultitaskNet, small_resnet
+    torch.manual_seed(seed)
+    return MultitaskNet(small_resnet(3, 8), 16, 4).eval()
+
+
+def resnet18_net(seed=0):
+    """torchvision's ResNet-18 as a backbone (a 10-dim representation), two task heads."""
+    import torch
+    import torchvision
+    from robustness.multitask import MultitaskNet
+    torch.manual_seed(seed)
+    return MultitaskNet(torchvision.models.resnet18(num_classes=10), 10, 2).eval()
+
+
+def kind_options(kind):
+    """What a kind needs beyond an amount, for the tiny models here: Wanda's calibration tokens, an N:M group that
+    divides every matrix (the resnet18 backbone's representation has 10 dims)."""
+    import torch
+    return {'calibration': torch.arange(48).view(3, 16) % 100} if kind == 'wanda_pruning' else \
+        {'group': 2} if kind == 'nm_pruning' else {}
+
+
+def snapshot(model):
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+# ----------------------------------------------------------------------------- saved models the scripts read
+@pytest.fixture(scope='session')
+def tiny_dir(tmp_path_factory):
+    """A tiny GPT-2 folder (2 blocks, 64 positions, trained a few steps on Ruth) and a held-out text file."""
+    from gpt2_fixtures import ruth, save_tiny_model
+    root = tmp_path_factory.mktemp('tiny_model')
+    text = ruth()
+    save_tiny_model(root / 'model', text[:6000], seed=0, n_layer=2, steps=30)
+    held_out = [line.strip() for line in text[6000:7500].split('\n') if line.strip()]
+    (root / 'eval.txt').write_text('\n'.join(held_out) + '\n')
+    return root

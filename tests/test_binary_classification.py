@@ -142,31 +142,6 @@ def test_mnist_read_through_torchvision(tmp_path, monkeypatch):
     assert (tmp_path / 'v' / 'mnist_gaussian_noise_mse.png').exists()
 
 
-@pytest.mark.parametrize('args, message', [
-    (['--dataset=imagenet'], "dataset: unknown value 'imagenet'"),
-    (['--kinds=gaussian_noise,blur'], "kinds: unknown value 'blur'"),
-    (['--levels=0,1.5'], 'levels: 1.5 is outside [0, 1]'),
-    (['--noise_levels=-0.5,1'], 'noise_levels: -0.5 is outside'),
-    (['--task_counts=4,10'], 'task_counts: 10 is outside [1, 9]'),
-    (['--max_samples=20000'], 'max_samples: 20000 // 4'),
-    (['--dataset=mnist', '--data_root=DATA'], 'data_root: mnist is not in'),
-    (['--seeds=3'], '--seeds is now called --repeats'),
-    (['--corruptions=additive_noise'], '--corruptions is now called --kinds'),
-])
-def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, monkeypatch, args, message):
-    args = [arg.replace('DATA', str(tmp_path / 'nothing')) for arg in args]
-    error = run_in_process(monkeypatch, 'binary_classification.py', *args, f'--out_dir={tmp_path / "out"}',
-                           f'--visuals_dir={tmp_path / "v"}')
-    assert message in one_line_error(error)
-    assert not (tmp_path / 'out').exists() and not (tmp_path / 'v').exists() and not (tmp_path / 'nothing').exists()
-
-
-def test_bad_input_as_a_user_sees_it(tmp_path):
-    result = run_script('binary_classification.py', '--dataset=imagenet', f'--out_dir={tmp_path / "out"}')
-    assert result.returncode == 1 and result.stderr.strip().splitlines() == \
-        ["error: dataset: unknown value 'imagenet'; valid: digits, mnist, cifar10"]
-
-
 def test_gram_form_trains_the_same_task_vectors():
     """With more samples than pixels, training runs on Gram matrices: the result must not change."""
     rng = torch.Generator().manual_seed(3)

@@ -77,12 +77,13 @@ def test_test_gpt2_level0_and_damage_equal_the_folder(release, tmp_path, monkeyp
     """The .pth entry and the Hugging Face folder are the same model: every row, damaged ones too, agrees."""
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'test_gpt2.py', f'--models=folder={release / "hf"},paper={release / "model.pth"}',
-                        f'--tokenizers=paper={release / "tokenizer"}', f'--eval_file={release / "eval.txt"}',
+                        f'--tokenizers=paper={release / "tokenizer"}', f"--eval_files=en={release / 'eval.txt'}", '--lm_eval_tasks=',
                         '--kinds=random_deletion,magnitude_pruning', '--scope=attn', '--levels=0,0.3', '--repeats=2',
                         '--max_length=32', '--stride=16', '--bootstrap=20', f'--out_dir={out}',
                         f'--visuals_dir={tmp_path / "v"}', '--compare=paper:folder')
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv')
+    frame = frame[frame.checkpoint != 'untrained']
     folder = frame[frame.model == 'folder'].set_index(['kind', 'level', 'repeat']).sort_index()
     paper = frame[frame.model == 'paper'].set_index(['kind', 'level', 'repeat']).sort_index()
     assert len(paper) == 2 + 1 + 2 + 1 and (paper.tokens == folder.tokens).all()  # with the floor at 1.0
@@ -150,7 +151,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(release, tmp_path, scr
     out = tmp_path / 'out'
     message = one_line_error(run_in_process(
         monkeypatch, script, f'--models=paper={paper}', f'--tokenizers={tokenizers}',
-        f'--eval_file={release / "eval.txt"}' if script == 'test_gpt2.py' else '--max_length=64',
+        *([f"--eval_files=en={release / 'eval.txt'}", '--lm_eval_tasks='] if script == 'test_gpt2.py' else ['--max_length=64']),
         f'--out_dir={out}', f'--visuals_dir={tmp_path / "v"}'))
     assert CASES[case] in message
     assert not out.exists() and not (tmp_path / 'v').exists()
@@ -160,5 +161,5 @@ def test_paper_figure1_config_is_valid(tmp_path, monkeypatch):
     """configs/paper_figure1.py parses; offline it stops at the first thing it cannot reach, in one line."""
     message = one_line_error(run_in_process(monkeypatch, 'test_gpt2.py', os.path.join(ROOT, 'configs/paper_figure1.py'),
                                             f'--out_dir={tmp_path / "out"}'))
-    assert message.startswith('error: eval_file:') or message.startswith('error: models:'), message
+    assert message.startswith('error: eval_files:') or message.startswith('error: models:'), message
     assert not (tmp_path / 'out').exists()

@@ -152,7 +152,7 @@ def test_test_gpt2_on_every_decoder_family(family_dirs, tmp_path, monkeypatch):
     prefix, a half-failure level for every model x kind x scope."""
     out = tmp_path / 'out'
     models = ','.join(f'{family}={family_dirs / "lm" / family}' for family in DECODERS)
-    result = run_main(monkeypatch, 'test_gpt2.py', f'--models={models}', '--compare=llama:gpt2', f'--eval_file={family_dirs / "eval.txt"}',
+    result = run_main(monkeypatch, 'test_gpt2.py', f'--models={models}', '--compare=llama:gpt2', f'--eval_files=en={family_dirs / "eval.txt"}', '--lm_eval_tasks=',
                         '--max_length=32', '--stride=16', '--kinds=random_deletion,neuron_deletion,head_deletion',
                         '--scope=attn,mlp', '--layers=1', '--levels=0,0.75', '--repeats=1', '--bootstrap=20',
                         f'--out_dir={out}', f'--visuals_dir={out / "v"}')

@@ -41,7 +41,7 @@ def hub(tmp_path_factory):
 def test_a_models_entry_loads_the_revision_it_names(hub, tmp_path, monkeypatch):
     out = tmp_path / 'out'
     result = run_main(monkeypatch, 'test_gpt2.py', f'--models=early={REPO}@64000,late={REPO}@128000',
-                      '--compare=late:early', f'--eval_file={hub / "eval.txt"}', '--max_length=32', '--stride=16',
+                      '--compare=late:early', f'--eval_files=en={hub / "eval.txt"}', '--lm_eval_tasks=', '--max_length=32', '--stride=16',
                       '--kinds=random_deletion', '--scope=attn', '--levels=0,0.5', '--repeats=1', '--bootstrap=20',
                       '--checkpoints=False', f'--out_dir={out}', f'--visuals_dir={out / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]
@@ -58,7 +58,7 @@ def test_a_models_entry_loads_the_revision_it_names(hub, tmp_path, monkeypatch):
 
 def test_an_unknown_revision_is_one_line_and_writes_nothing(hub, tmp_path, monkeypatch):
     message = one_line_error(run_in_process(monkeypatch, 'test_gpt2.py', f'--models=x={REPO}@999',
-                                            f'--eval_file={hub / "eval.txt"}', f'--out_dir={tmp_path / "out"}'))
+                                            f'--eval_files=en={hub / "eval.txt"}', '--lm_eval_tasks=', f'--out_dir={tmp_path / "out"}'))
     assert "at revision '999'" in message and '--revision 999' in message
     assert not (tmp_path / 'out').exists()
 
@@ -70,7 +70,7 @@ def test_an_unreachable_hub_is_one_line_within_seconds(hub, tmp_path):
     env.update(HF_ENDPOINT='http://127.0.0.1:9', HF_HUB_CACHE=str(tmp_path / 'empty-cache'), PYTHONUNBUFFERED='1')
     started = time.perf_counter()
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'test_gpt2.py'), '--models=x=someorg/somemodel@v9',
-                             f'--eval_file={hub / "eval.txt"}', f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}'], env=env, cwd=tmp_path,
+                             f'--eval_files=en={hub / "eval.txt"}', '--lm_eval_tasks=', f'--out_dir={tmp_path / "out"}', f'--visuals_dir={tmp_path / "v"}'], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     seconds = time.perf_counter() - started
     assert result.returncode == 1 and result.stderr.count('\n') == 1, result.stderr

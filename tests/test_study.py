@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 
 from conftest import OFFLINE, ROOT
-from test_sweep import holder
+from test_lock import holder
 
 CODE = ['Makefile', 'configs', 'robustness', 'train_bilingual_gpt2.py', 'test_gpt2.py', 'run_glue_test.py']
 TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=400 --block_size=32 --batch_size=4 '

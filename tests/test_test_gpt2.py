@@ -26,18 +26,18 @@ def tiny(tmp_path_factory):
     """Two tiny GPT-2 models (the first with a step_150 training checkpoint) and a held-out text."""
     root = tmp_path_factory.mktemp('tiny')
     text = ruth()
-    save_tiny_model(root / 'mono', text[:6000], seed=0, n_layer=2)
-    save_tiny_model(root / 'mono' / 'step_150', text[:6000], seed=3, n_layer=2)
-    save_tiny_model(root / 'bi', text[:6000], seed=1, n_layer=2, vocab_size=280)
+    save_tiny_model(root / 'mono', text[:6000], seed=0, n_layer=2, steps=60)  # trained: not its untrained counterpart
+    save_tiny_model(root / 'mono' / 'step_150', text[:6000], seed=3, n_layer=2, steps=20)
+    save_tiny_model(root / 'bi', text[:6000], seed=1, n_layer=2, vocab_size=280, steps=60)
     held_out = [line.strip() for line in text[6000:7500].split('\n') if line.strip()]
     (root / 'eval.txt').write_text('\n'.join(held_out) + '\n')  # as the training script writes it
     return root
 
 
 def common(tiny, out):
-    return [f'--models=monolingual={tiny / "mono"},bilingual={tiny / "bi"}', f'--eval_file={tiny / "eval.txt"}',
+    return [f'--models=monolingual={tiny / "mono"},bilingual={tiny / "bi"}', f'--eval_files=en={tiny / "eval.txt"}',
             f'--out_dir={out}', f'--visuals_dir={out / "visuals"}', '--max_length=32', '--stride=16',
-            '--bootstrap=50', '--repeats=2']
+            '--bootstrap=50', '--repeats=2', '--lm_eval_tasks=']
 
 
 def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
@@ -47,8 +47,11 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     result = run_script('test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv')
-    for column in 'model,checkpoint,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
+    for column in 'model,checkpoint,text,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
         assert column in frame.columns
+    untrained = frame[frame['checkpoint'] == 'untrained']  # each model's untrained counterpart, intact, once
+    assert len(untrained) == 2 and (untrained['level'] == 0).all()
+    frame = frame[frame['checkpoint'] != 'untrained']
     # final: 2 models x 2 scopes x (random: 1 + 2 + the floor at 1.0, magnitude: 1 + 1, noise: 1 + 2); step_150:
     # 2 scopes x (magnitude 2 + the floor)
     assert len(frame[frame['checkpoint'] == 'final']) == 2 * 2 * (4 + 2 + 3)
@@ -92,7 +95,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
         sign = 1 if floor >= curve.iloc[0] else -1  # (an untrained tiny model can do better with no attention)
         above = [level for level, value in curve.items() if sign * (value - target) >= 0]
         if not above:
-            assert half['level'] is None and not half['reached'] and 'not reached within the grid' in result.stdout
+            assert half['level'] is None and not half['reached']
             continue
         upper = above[0]
         lower = max(level for level in curve.index if level < upper) if upper > 0 else upper
@@ -104,17 +107,13 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
     # one model each and a deterministic kind: one measurement per level, so no test and no verdict
     pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
-    assert pruned['test'] is None and pruned['ci'] is None and pruned['detectable'] is None
-    intact_rows = frame[(frame['level'] == 0) & (frame['scope'] == 'blocks') & (frame['checkpoint'] == 'final')]
-    ranged = all(floors[(floors['model'] == m) & (floors['scope'] == 'blocks')]['bpb'].item() >
-                 intact_rows[intact_rows['model'] == m]['bpb'].iloc[0] for m in ('monolingual', 'bilingual'))
-    assert pruned['verdict'] == ('no verdict: one trained model each and one draw: nothing varies' if ranged else
-                                 'no verdict: intact at the floor: nothing to lose')
-    assert pruned['verdict'] in result.stdout
+    assert pruned['p'] is None and pruned['ci'] is None and pruned['detectable'] is None
+    assert pruned['outcome'] == 'no verdict' and pruned['verdict'].startswith('no verdict: ')
     # one model each and a random kind: a paired test over the draws, which speaks for these two models only
-    tested = [row for row in summary['comparisons'].values() if row['test'] is not None]
-    assert tested and all(row['test']['unit'] == 'draws of these two trained models' and row['test']['df'] == 1
-                          and row['verdict'].endswith('(these two trained models)') for row in tested)
+    tested = [row for row in summary['comparisons'].values() if row['p'] is not None]
+    assert tested and all(row['test_unit'] == 'draws of these two trained models' and
+                          row['measures']['retained_area']['test']['df'] == 1 for row in tested)
+    assert all(row['verdict'].endswith('(these two trained models)') for row in tested if row['outcome'] != 'no verdict')
     for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
                  'gpt2_weight_noise.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
@@ -122,13 +121,13 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
 
     # Resume: a rerun with one more level measures only the new rows.
     more = run_main(monkeypatch, 'test_gpt2.py', *args[:-1], '--noise_levels=0,0.1,0.3')
-    assert more.returncode == 0 and '8 of 8 trials' in more.stdout  # 2 models x 2 scopes x 2 repeats at 0.3
-    assert len(pd.read_csv(out / 'perplexity.csv')) == len(frame) + 8
+    assert more.returncode == 0
+    assert len(pd.read_csv(out / 'perplexity.csv')) == len(frame) + 2 + 8  # 2 models x 2 scopes x 2 repeats at 0.3
 
 
 def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeypatch):
     """A folder of seed_<s>/ models (train_bilingual_gpt2.py's layout) is evaluated seed by seed; the intervals then
-    include the training seeds, and a deterministic kind gets a real interval from them."""
+    include the training seeds. Every measure of a row, in both units, equals a hand computation from the CSV."""
     text = ruth()
     for family, vocab in (('mono', 300), ('bi', 280)):
         for seed in (0, 1):
@@ -137,9 +136,10 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     (tmp_path / 'mono' / 'tokenizer').mkdir()  # train_bilingual_gpt2.py keeps the shared tokenizer there: not a seed
     out = tmp_path / 'out'
     args = [f'--models=monolingual={tmp_path / "mono"},bilingual={tmp_path / "bi"},single={tiny / "mono"}',
-            f'--eval_file={tiny / "eval.txt"}', '--max_length=32', '--stride=16', '--bootstrap=200', '--repeats=2',
+            f'--eval_files=en={tiny / "eval.txt"}', '--max_length=32', '--stride=16', '--bootstrap=200', '--repeats=2',
             '--kinds=random_deletion,magnitude_pruning', '--scope=blocks', '--levels=0,0.5', '--checkpoints=False',
-            '--compare=bilingual:monolingual,single:monolingual', f'--out_dir={out}', f'--visuals_dir={out / "v"}']
+            '--compare=bilingual:monolingual,single:monolingual', '--lm_eval_tasks=', f'--out_dir={out}',
+            f'--visuals_dir={out / "v"}']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
@@ -149,41 +149,195 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     summary = json.loads((out / 'summary.json').read_text())
     random = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
     assert random['training_seeds'] == [2, 2] and random['repeats'] == 2
-    # the primary test, recomputed here: retained areas per training seed from the CSV, then scipy's Welch t test
-    areas = {}
+    # every measure per training seed, recomputed here from the CSV in both units, then scipy's Welch t test
+    final, untrained = frame[frame.checkpoint == 'final'], frame[frame.checkpoint == 'untrained']
+    values = {}
     for model in ('bilingual', 'monolingual'):
-        rows = frame[(frame.model == model) & (frame.scope == 'blocks') & (frame.kind == 'random_deletion')]
+        rows = final[(final.model == model) & (final.scope == 'blocks') & (final.kind == 'random_deletion')]
         for seed, seed_rows in rows.groupby('train_seed'):
-            curve = seed_rows.groupby('level')['bpb'].mean()  # levels 0, 0.5 and the floor at 1.0
-            assert curve[1.0] > curve[0]  # trained: zeroing every block costs something
-            lost = ((curve - curve[0]) / (curve[1.0] - curve[0])).clip(0, 1)
-            areas.setdefault(model, []).append(((1 - lost[0]) + (1 - lost[0.5])) / 4 + ((1 - lost[0.5]) + (1 - lost[1.0])) / 4)
-    assert random['retained_area_a'] == pytest.approx(areas['bilingual'], abs=1e-12)
-    welch = scipy.stats.ttest_ind(areas['bilingual'], areas['monolingual'], equal_var=False)
-    assert random['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
-    assert random['difference'] == pytest.approx(np.mean(areas['bilingual']) - np.mean(areas['monolingual']), abs=1e-12)
-    assert random['test']['unit'] == 'training seeds' and random['detectable'] > 0
+            for unit, score in (('byte', seed_rows['bpb']), ('token', seed_rows['nll'] / seed_rows['tokens'])):
+                curve = score.groupby(seed_rows['level']).mean()  # levels 0, 0.5 and the floor at 1.0
+                blank = untrained[(untrained.model == model) & (untrained.train_seed == seed)].iloc[0]
+                floors = {'retained_area': curve[1.0], 'retained_area_untrained':
+                          blank['bpb'] if unit == 'byte' else blank['nll'] / blank['tokens']}
+                mean = lambda y: ((y[0.0] + y[0.5]) / 4 + (y[0.5] + y[1.0]) / 4)  # trapezoid over 0, 0.5, 1, top 1
+                for name, floor in floors.items():
+                    kept = 1 - ((curve - curve[0]) / (floor - curve[0])).clip(0, 1)
+                    values.setdefault((unit, name, model), []).append(mean(kept))
+                values.setdefault((unit, 'mean_excess', model), []).append(mean(curve - curve[0]))
+                values.setdefault((unit, 'mean_log_ratio', model), []).append(mean(np.log(curve / curve[0])))
+    for unit, measures in (('byte', random['measures']), ('token', random['other_unit']['measures'])):
+        for name, entry in measures.items():
+            a, b = values[unit, name, 'bilingual'], values[unit, name, 'monolingual']
+            assert entry['a'] == pytest.approx(a, rel=1e-9) and entry['b'] == pytest.approx(b, rel=1e-9), (unit, name)
+            better = 1 if name.startswith('retained_area') else -1  # a loss: b - a says a is more robust
+            welch = scipy.stats.ttest_ind(better * np.array(a), better * np.array(b), equal_var=False)
+            assert entry['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
+            assert entry['test']['estimate'] == pytest.approx(better * (np.mean(a) - np.mean(b)), rel=1e-9)
+    assert random['other_unit']['unit'] == 'token' and random['other_unit']['comparable'] is False  # two tokenizers
+    # the row: a direction only where every measure finds it; its p the largest one-sided p of the measures, doubled
+    one_sided = [[scipy.stats.t.sf(e['test']['estimate'] / e['test']['se'], e['test']['df']),
+                  scipy.stats.t.cdf(e['test']['estimate'] / e['test']['se'], e['test']['df'])]
+                 for e in random['measures'].values()]
+    assert random['p'] == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
+    assert random['statistic'] == 'retained_area' and random['estimate'] == random['measures']['retained_area']['test']['estimate']
+    assert random['test_unit'] == 'training seeds' and random['detectable'] > 0
     assert all(ci is None or -1 <= ci[0] <= ci[1] <= 1 for ci in random['retained_fraction_difference_ci95'])
-    assert random['retained_fraction_difference_ci95'][0] is None  # the intact level: nothing varies
-    # Holm over the table's tested rows: the interval agrees with the verdict; a single model against a family has no
-    # seed-to-seed spread of its own, so no test
+    # Holm over the table's tested rows; a single model against a family has no seed-to-seed spread of its own
     assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4
     assert summary['comparisons']['single - monolingual | random_deletion | blocks']['verdict'] == \
         'no verdict: one side has a single training seed: its seed-to-seed spread is unknown'
-    assert all(isinstance(row['verdict'], str) and row['verdict'] for row in summary['comparisons'].values())
-    for row in (row for row in summary['comparisons'].values() if row['test']):
-        low, high = row['ci']
-        assert -1 <= low <= high <= 1 and (low > 0 or high < 0) == (row['outcome'] in ('higher', 'lower'))
-    pruning = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
-    assert pruning['repeats'] == 1 and pruning['test']['unit'] == 'training seeds'  # tested over the seeds
+    for row in summary['comparisons'].values():
+        assert row['outcome'] in ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure',
+                                  'inconclusive', 'no verdict') and row['verdict']
+        if row['p'] is not None:
+            signs = {e['sign'] for m, e in row['measures'].items() if m in row['decided_by']}
+            assert (row['outcome'] in ('higher', 'lower', 'within the margin')) == (signs in ({'+'}, {'-'}))
+    # what the answer rests on: the bytes per token of each tokenizer, from the CSV
+    intact = final[(final.model == 'bilingual') & (final.level == 0)]
+    assert summary['facts']['models']['bilingual']['bytes_per_token'] == pytest.approx(
+        (intact['bytes'] / intact['tokens']).groupby(intact['train_seed']).first().mean())
+    assert summary['facts']['pairs']['bilingual - monolingual']['same_tokenizer'] is False
     # how much the scope matters: the floor rows of the CSV against the intact rows, per training seed
     cost = summary['scope_cost']['monolingual']['blocks']
-    mono = frame[frame.model == 'monolingual']
+    mono = final[final.model == 'monolingual']
     zeroed = mono[(mono.kind == 'random_deletion') & (mono.level == 1.0)].sort_values('train_seed')
     intact = mono[mono.level == 0].groupby('train_seed')['bpb'].first()
     assert cost['train_seeds'] == ['0', '1'] and cost['zeroed'] == list(zeroed['bpb'])
     assert cost['ratio'] == pytest.approx([z / intact[seed] for z, seed in zip(zeroed['bpb'], zeroed['train_seed'])])
-    assert 'difference in retained area' in result.stdout
+    # per token across two tokenizers decides nothing: a one-line error at the analysis
+    from robustness.analyze import main
+    assert main([str(out), '--unit=token']) == 1
+
+
+def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
+    """Labelled texts (English and Ukrainian): the second on the final models only; each model's untrained counterpart
+    on both; the checkpoints of the reference model that bracket the other's intact quality swept with every kind,
+    and a row per comparison at matched quality (a pair that no checkpoint brackets says so); the second-language
+    rows of the bilingual model; the frontier and second-language figures."""
+    from robustness import corpora
+    text = ruth()
+    for seed in (0, 1):  # one tokenizer (the same text and vocabulary): the quality of checkpoints is comparable
+        for name, steps in (('step_10', 10), ('step_30', 30), ('', 150)):
+            save_tiny_model(tmp_path / 'mono' / f'seed_{seed}' / name, text[:6000], seed=seed, steps=steps)
+        save_tiny_model(tmp_path / 'bi' / f'seed_{seed}', text[:6000], seed=seed + 7, steps=60)
+        save_tiny_model(tmp_path / 'other' / f'seed_{seed}', text[:6000], seed=seed + 9, steps=5)
+    (tmp_path / 'uk.txt').write_text(corpora.held_out_text(corpora.ukrainian_verses(), books={8})[:2000])
+    (tmp_path / 'en.txt').write_text(corpora.held_out_text(corpora.english_verses(), books={8})[:2000])
+    out = tmp_path / 'out'
+    result = run_main(monkeypatch, 'test_gpt2.py', f'--models=monolingual={tmp_path / "mono"},bilingual={tmp_path / "bi"},'
+                      f'control={tmp_path / "other"}', f'--eval_files=en={tmp_path / "en.txt"},uk={tmp_path / "uk.txt"}',
+                      '--kinds=random_deletion,magnitude_pruning', '--scope=attn', '--levels=0,0.5,1', '--repeats=2',
+                      '--checkpoint_kinds=', '--max_length=32', '--bootstrap=50', '--lm_eval_tasks=',
+                      '--compare=bilingual:monolingual,bilingual:control', f'--out_dir={out}', f'--visuals_dir={out / "v"}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
+    assert set(frame[frame.text == 'uk'].checkpoint) == {'final', 'untrained'}
+    assert set(frame[frame.checkpoint == 'untrained'].text) == {'en', 'uk'}
+    summary = json.loads((out / 'summary.json').read_text())
+    # matched quality: the monolingual seeds bracket the bilingual model's quality between two of their checkpoints
+    intact = frame[(frame.text == 'en') & (frame.level == 0) & (frame.checkpoint != 'untrained')]
+    target = intact[(intact.model == 'bilingual') & (intact.checkpoint == 'final')].groupby('train_seed')['bpb'].first().mean()
+    row = summary['matched_quality']['bilingual - monolingual | random_deletion | attn']
+    assert row['design'] == 'matched quality' and row['target_bpb'] == pytest.approx(target)
+    for seed, bracket in row['brackets'].items():
+        quality = intact[(intact.model == 'monolingual') & (intact.train_seed == seed)].groupby('checkpoint')['bpb'].first()
+        first, second, weight = quality[bracket['first']], quality[bracket['second']], bracket['weight']
+        assert first >= target >= second and (1 - weight) * first + weight * second == pytest.approx(target)
+        swept = frame[(frame.model == 'monolingual') & (frame.train_seed == seed) & (frame.kind == 'random_deletion')]
+        assert {bracket['first'], bracket['second']} <= set(swept.checkpoint)  # every kind on both
+    assert set(row) >= {'outcome', 'verdict', 'statistic', 'estimate', 'p', 'measures'}
+    control = summary['matched_quality']['bilingual - control | random_deletion | attn']
+    assert control['outcome'] == 'no verdict' and 'not bracketed' in control['verdict']
+    # the second language: the bilingual model's English against its Ukrainian, paired over its training seeds
+    language = summary['second_language']['bilingual: en - uk | random_deletion | attn']
+    assert language['design'] == 'second language' and language['verdict']
+    if language['p'] is not None:
+        assert language['test_unit'] == 'training seeds (paired)'
+    kept = summary['both_languages']['bilingual | random_deletion | attn']  # None: no range over both (these models
+    assert kept['retained_area'] is None or 0 <= kept['retained_area'] <= 1  # never saw Ukrainian)
+    for name in ('gpt2_matched_quality.png', 'gpt2_second_language.png'):
+        assert (out / 'v' / name).stat().st_size > 10_000
+
+
+@pytest.fixture
+def task_folder(tmp_path, monkeypatch):
+    """A folder to run from with the offline tasks (their YAMLs, data built by tasks/build_tasks.py) and a
+    multiple-choice task of the tiny models' own training text, which they know: the last word of a verse of Ruth."""
+    import random
+    shutil.copytree(os.path.join(ROOT, 'tasks'), tmp_path / 'tasks', ignore=shutil.ignore_patterns('data'))
+    built = subprocess.run([sys.executable, os.path.join(ROOT, 'tasks', 'build_tasks.py'), '--eval_chars=2000',
+                            '--choices_docs=20', f'--out_dir={tmp_path / "tasks" / "data"}'], capture_output=True,
+                           text=True, env=dict(os.environ, **OFFLINE))
+    assert built.returncode == 0, built.stderr
+    from robustness.corpora import english_verses
+    verses = [text.split() for v, text in english_verses().items() if v // 1_000_000 == 8 and len(text.split()) > 8]
+    endings, rng = sorted({words[-1] for words in verses}), random.Random(0)
+    with open(tmp_path / 'tasks' / 'data' / 'ruth.jsonl', 'w') as f:
+        for words in verses[:30]:
+            choices = rng.sample([e for e in endings if e != words[-1]], 3) + [words[-1]]
+            rng.shuffle(choices)
+            f.write(json.dumps({'context': ' '.join(words[:-1]), 'choices': choices, 'gold': choices.index(words[-1])}) + '\n')
+    (tmp_path / 'tasks' / 'ruth.yaml').write_text(
+        (tmp_path / 'tasks' / 'bible_last_word_en.yaml').read_text().replace('bible_last_word_en', 'ruth'))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
+    """lm-eval's tasks inside each trial (tasks.csv): the intact model's bits per byte equal an lm-eval call made
+    here; a multiple-choice task's accuracy falls under damage; a rerun repeats no row; the damaged model saved
+    inside its trial reloads with the trial's sparsity and bits per byte."""
+    from lm_eval.evaluator import evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+    tiny = task_folder / 'models'  # two tiny models that learned the verses of the multiple-choice task
+    verses = '\n'.join(json.loads(line)['context'] for line in open(task_folder / 'tasks' / 'data' / 'ruth.jsonl'))
+    save_tiny_model(tiny / 'mono', ruth(), seed=0, steps=300)
+    save_tiny_model(tiny / 'bi', ruth(), seed=1, steps=300)
+    (tiny / 'eval.txt').write_text(verses + '\n')  # as the training script writes a text: a line end after each
+    out = task_folder / 'out'
+    args = [*common(tiny, out)[:-1], '--lm_eval_tasks=bible_bpb_en,ruth', '--lm_eval_include=tasks',
+            '--kinds=random_deletion', '--scope=blocks', '--levels=0,0.5,1', '--checkpoints=False',
+            '--save_damaged=random_deletion:blocks:0.5:1']
+    result = run_main(monkeypatch, 'test_gpt2.py', *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    tasks = pd.read_csv(out / 'tasks.csv', dtype={'train_seed': str}, keep_default_na=False)
+    assert list(tasks.columns[:12]) == ['model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level',
+                                        'repeat', 'task', 'metric', 'value', 'stderr']
+    # the intact model's bits per byte: an lm-eval call made here, on the same model, tokenizer and window
+    model = AutoModelForCausalLM.from_pretrained(tiny / 'mono').eval()
+    lm = HFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(tiny / 'mono'), max_length=32, batch_size=32,
+              device='cpu', prefix_token_id=model.config.bos_token_id)  # the tiny tokenizer has no special tokens
+    loaded = TaskManager(include_path='tasks', include_defaults=False).load(['bible_bpb_en'])
+    expected = evaluate(lm=lm, task_dict=loaded, bootstrap_iters=0)['results']['bible_bpb_en']['bits_per_byte,none']
+    intact = tasks[(tasks.model == 'monolingual') & (tasks.checkpoint == 'final') & (tasks.level == 0) &
+                   (tasks.task == 'bible_bpb_en')]['value']
+    assert len(intact) == 1 and intact.item() == pytest.approx(expected, rel=1e-9)
+    # a task the models know: accuracy above chance intact, and lower with every block zeroed
+    accuracy = tasks[(tasks.task == 'ruth') & (tasks.checkpoint == 'final')].groupby(['model', 'level'])['value'].mean()
+    for name in ('monolingual', 'bilingual'):
+        assert accuracy[name, 0.0] > accuracy[name, 1.0]
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['tasks']['ruth | acc']['chance'] == pytest.approx(0.25) and summary['tasks']['ruth | acc']['comparisons']
+    assert (out / 'lm_eval' / 'monolingual.json').exists() and (out / 'visuals' / 'gpt2_task_ruth_acc.png').exists()
+    # a rerun measures nothing and repeats no row
+    again = run_main(monkeypatch, 'test_gpt2.py', *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    after = pd.read_csv(out / 'tasks.csv', dtype={'train_seed': str}, keep_default_na=False)
+    assert len(after) == len(tasks) and not after.duplicated(['model', 'train_seed', 'checkpoint', 'kind', 'scope',
+                                                              'layers', 'level', 'repeat', 'task', 'metric']).any()
+    # the damaged model, saved as measured: its sparsity and bits per byte are the trial's
+    frame = pd.read_csv(out / 'perplexity.csv')
+    row = frame[(frame.model == 'bilingual') & (frame.checkpoint == 'final') & (frame.kind == 'random_deletion') &
+                (frame.level == 0.5) & (frame.repeat == 1) & (frame.scope == 'blocks')]
+    folder = out / 'damaged' / 'bilingual' / 'random_deletion_blocks_0.5_1'
+    saved = AutoModelForCausalLM.from_pretrained(folder)
+    from robustness.scopes import scoped_parameters
+    weights = [w for _, w in scoped_parameters(saved, 'blocks')]
+    assert sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights) == row['sparsity'].item()
+    text = (tiny / 'eval.txt').read_text()
+    assert evaluate_text(saved, AutoTokenizer.from_pretrained(folder), text, 32, 16).bpb == pytest.approx(row['bpb'].item(), rel=1e-9)
 
 
 def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path, monkeypatch):
@@ -203,28 +357,6 @@ def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp
     exploded = frame[frame['level'] == 1e30]
     assert len(exploded) == 2 and not exploded['ppl'].map(math.isfinite).any()  # recorded, not crashed
     assert (out / 'visuals' / 'gpt2_weight_noise.png').exists()
-
-
-@pytest.mark.parametrize('override,message', [
-    ('--levels=0,1.5', 'levels: 1.5 is outside'),
-    ('--kinds=dropout', "kinds: unknown value 'dropout'"),
-    ('--scope=heads', "scope: unknown value 'heads'"),
-    ('--models=monolingual=/nonexistent/model', 'models: model directory /nonexistent/model does not exist'),
-    ('EMPTY', 'is empty'),
-    ('--failure_fraction=1.5', 'failure_fraction: 1.5 must lie in (0, 1)'),
-    ('--equivalence_margin=-0.1', 'equivalence_margin: -0.1 must lie in [0, 1)'),
-    ('--equivalence_margin=1', 'equivalence_margin: 1.0 must lie in [0, 1)'),
-    ('--kinds=head_deletion --scope=mlp', "head_deletion: no attention heads in scope mlp"),
-    ('--kinds=nm_pruning --nm_group=3', 'nm_pruning: group 3 does not divide the 32 inputs of'),
-    ('--kinds=wanda_pruning --calibration_file=/no/such.txt', 'calibration_file: /no/such.txt does not exist'),
-])
-def test_bad_input_is_one_line_error_before_any_work(tiny, tmp_path, monkeypatch, override, message):
-    out = tmp_path / 'out'
-    if override == 'EMPTY':
-        (tmp_path / 'empty.txt').write_text('')
-        override = f'--eval_file={tmp_path / "empty.txt"}'
-    assert message in one_line_error(run_in_process(monkeypatch, 'test_gpt2.py', *common(tiny, out), *override.split()))
-    assert not out.exists()
 
 
 def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
@@ -255,12 +387,11 @@ def test_torchrun_splits_trials_into_one_csv(tiny, tmp_path):
                              os.path.join(ROOT, 'test_gpt2.py'), *args], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    # 2 models x (level 0 + 2 levels x 2 repeats + the floor at 1.0)
-    assert 'rank 0: 6 of 12 trials' in result.stdout and 'rank 1: 6 of 12 trials' in result.stdout
+    # 2 models x (level 0 + 2 levels x 2 repeats + the floor at 1.0, and the untrained counterpart)
     frame = pd.read_csv(out / 'perplexity.csv')
-    assert len(frame) == 12 and not frame.duplicated(['model', 'level', 'repeat']).any()
+    assert len(frame) == 14 and not frame.duplicated(['model', 'checkpoint', 'level', 'repeat']).any()
     assert not list(out.glob('perplexity.part*.csv'))
-    intact = frame[(frame['model'] == 'monolingual') & (frame['level'] == 0)]['nll'].item()
+    intact = frame[(frame['model'] == 'monolingual') & (frame['level'] == 0) & (frame['checkpoint'] == 'final')]['nll'].item()
     model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
     text = (tiny / 'eval.txt').read_text()
     assert intact == pytest.approx(evaluate_text(model, AutoTokenizer.from_pretrained(tiny / 'mono'), text, 32, 16).nll, rel=1e-6)
@@ -293,7 +424,9 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     run = json.loads((out / 'run.json').read_text())
     for name, entry in summary['comparisons'].items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
-        assert entry['verdict'] in row and (entry['difference'] is None or f"{entry['difference']:+.4f}" in row)
+        assert entry['verdict'] in row
+        area = entry['measures']['retained_area']
+        assert area['test'] is None or f"{area['test']['estimate']:+.3f}" in row
         half = entry['half_failure_level']
         detail = text.split('description: half-failure')[1]
         detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))

@@ -1,5 +1,5 @@
-"""The structural kinds of robustness.perturb: head deletion, N:M sparsity and Wanda, each against an independent
-computation written here."""
+"""The kinds of robustness/kinds.py, each against an independent computation written here (masks, hooks, loops,
+torch's own pruning), and the registry itself."""
 
 import copy
 import re
@@ -7,23 +7,129 @@ import re
 import pytest
 import torch
 from torch import nn
-from transformers import (BertConfig, BertForSequenceClassification, BloomConfig, BloomForCausalLM, LlamaConfig,
-                          LlamaForCausalLM)
+from torch.nn.utils import prune
+from transformers import BertForSequenceClassification, BloomForCausalLM, LlamaForCausalLM
 from transformers.pytorch_utils import Conv1D
 
+from conftest import bert, bloom, gpt2, llama, randomized, small_resnet_net, snapshot
+from robustness.kinds import KINDS, WEIGHT_KINDS
 from robustness.perturb import check_kind, perturbed
-from test_perturb import bert, gpt2, randomized, snapshot
+from robustness.scopes import SCOPES, scoped_parameters
 
 
-def llama():
-    """Grouped-query attention: 4 query heads share 2 key/value heads."""
-    return randomized(LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64,
-                                                   num_hidden_layers=2, num_attention_heads=4,
-                                                   num_key_value_heads=2)).eval())
+def names(model, scope, layers=None):
+    return [name for name, _ in scoped_parameters(model, scope, layers)]
 
 
-def bloom():
-    return randomized(BloomForCausalLM(BloomConfig(vocab_size=100, hidden_size=32, n_layer=2, n_head=4)).eval())
+@pytest.mark.parametrize('scope', SCOPES)
+def test_random_deletion_sparsity(scope):
+    model = gpt2()
+    with perturbed(model, 'random_deletion', 0.3, scope=scope, seed=1) as damage:
+        assert damage.sparsity == pytest.approx(0.3, abs=0.02)
+        zeros = sum(int((p == 0).sum()) for _, p in scoped_parameters(model, scope))
+        assert damage.zeros == zeros and damage.numel == sum(p.numel() for _, p in scoped_parameters(model, scope))
+
+
+@pytest.mark.parametrize('amount', [0.1, 0.5, 0.9])
+def test_magnitude_pruning_zeroes_the_smallest_in_each_tensor(amount):
+    model = gpt2()
+    original = snapshot(model)
+    with perturbed(model, 'magnitude_pruning', amount, scope='blocks') as damage:
+        expected = 0
+        for name, w in scoped_parameters(model, 'blocks'):
+            before = original[name].abs().flatten()
+            pruned = w.flatten() == 0
+            expected += round(amount * w.numel())
+            assert int(pruned.sum()) == round(amount * w.numel())
+            if 0 < pruned.sum() < w.numel():  # the threshold is exact: all pruned below all kept
+                assert before[pruned].max() <= before[~pruned].min()
+            assert torch.equal(w.flatten()[~pruned], original[name].flatten()[~pruned])
+        assert damage.zeros == expected
+
+
+@pytest.mark.parametrize('scope', ['attn', 'all'])
+def test_global_magnitude_pruning_matches_torch_prune(scope):
+    model, reference = gpt2(), gpt2()
+    with perturbed(model, 'global_magnitude_pruning', 0.4, scope=scope) as damage:
+        modules = dict(reference.named_modules())
+        targets = [(modules[n.rpartition('.')[0]], n.rpartition('.')[2]) for n in names(reference, scope)]
+        prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=0.4)
+        expected = dict(reference.named_parameters()) | {n[:-5]: getattr(modules[n.rpartition('.')[0]],
+                                                                         n.rpartition('.')[2][:-5])
+                                                         for n, _ in reference.named_buffers() if n.endswith('_mask')}
+        for name, w in scoped_parameters(model, scope):
+            assert torch.equal(w, expected[name])
+        assert damage.sparsity == pytest.approx(0.4, abs=1e-5)  # rounded to whole entries
+
+
+@pytest.mark.parametrize('std', [0.01, 0.5])
+def test_gaussian_noise_std(std):
+    model = gpt2()
+    original = snapshot(model)
+    with perturbed(model, 'gaussian_noise', std, scope='blocks', seed=4) as damage:
+        noise = torch.cat([(w - original[name]).flatten() for name, w in scoped_parameters(model, 'blocks')])
+        assert noise.std().item() == pytest.approx(std, rel=0.03)
+        assert abs(noise.mean().item()) < 0.03 * std
+        assert damage.sparsity < 0.01
+
+
+def test_neuron_deletion_zeroes_whole_units():
+    model = gpt2()
+    with perturbed(model, 'neuron_deletion', 0.5, scope='blocks', seed=2) as damage:
+        c_attn = model.transformer.h[0].attn.c_attn  # Conv1D: weight (in, out), 3 * n_embd output units
+        assert c_attn.weight.shape == (64, 192)
+        dead = (c_attn.weight == 0).all(dim=0)
+        assert 0.3 < dead.float().mean() < 0.7
+        assert torch.equal(c_attn.bias == 0, dead)
+        assert not (c_attn.weight == 0).all(dim=1).any()  # inputs are not deleted
+        assert damage.sparsity == pytest.approx(0.5, abs=0.1)
+    model = bert()
+    with perturbed(model, 'neuron_deletion', 0.5, scope='mlp', seed=2):
+        dense = model.bert.encoder.layer[0].intermediate.dense  # nn.Linear: weight (out, in)
+        dead = (dense.weight == 0).all(dim=1)
+        assert 0.2 < dead.float().mean() < 0.8 and torch.equal(dense.bias == 0, dead)
+
+
+def test_neuron_deletion_silences_conv_channels_through_their_batchnorm():
+    """A conv net in eval mode with random running statistics: every deleted channel is exactly zero after its
+    BatchNorm for random inputs, its conv's filter is deleted with it, the kept channels of the first conv are
+    unchanged, and the model is restored bit for bit."""
+    from robustness.multitask import MultitaskNet, small_resnet
+    torch.manual_seed(0)
+    model = MultitaskNet(small_resnet(1, 8), 16, 3).eval()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for norm in norms:  # statistics and affine terms far from their defaults
+            norm.running_mean.uniform_(-2, 2)
+            norm.running_var.uniform_(0.5, 3)
+            norm.weight.uniform_(0.5, 2)
+            norm.bias.uniform_(-1, 1)
+    original = snapshot(model)
+    images = torch.randn(5, 1, 8, 8)
+    outputs = {}
+    # a clone: the block adds its shortcut to the norm's output in place
+    hooks = [norm.register_forward_hook(lambda module, inputs, output: outputs.__setitem__(module, output.clone()))
+             for norm in norms]
+    block = model.backbone[4]
+    pairs = [(model.backbone[0], norms[0]), (model.backbone[3].conv1, model.backbone[3].bn1),
+             (model.backbone[3].conv2, model.backbone[3].bn2), (block.conv1, block.bn1), (block.conv2, block.bn2),
+             (block.downsample[0], block.downsample[1])]
+    with torch.no_grad():
+        model(images)
+        intact = outputs[norms[0]]
+        with perturbed(model, 'neuron_deletion', 0.5, scope='backbone', seed=4):
+            model(images)
+            for conv, norm in pairs:
+                dead = (conv.weight == 0).flatten(1).all(dim=1)
+                assert 0 < dead.sum() < len(dead)
+                assert torch.equal(norm.weight == 0, dead) and torch.equal(norm.bias == 0, dead)  # one mask
+                assert torch.all(outputs[norm][:, dead] == 0)  # exactly zero after the normalization
+            kept = ~(pairs[0][0].weight == 0).flatten(1).all(dim=1)
+            assert torch.equal(outputs[norms[0]][:, kept], intact[:, kept])
+    for hook in hooks:
+        hook.remove()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, original[name]), name
 
 
 def output_projections(model):
@@ -204,17 +310,30 @@ def test_wanda_needs_calibration():
         check_kind(gpt2(), 'wanda_pruning', 0.5, scope='attn', calibration=torch.zeros(2, 3))
 
 
-@pytest.mark.parametrize('kind,options', [('head_deletion', {}), ('nm_pruning', {'group': 4}),
-                                          ('wanda_pruning', {'calibration': torch.arange(40).view(2, 20) % 100})])
-def test_structural_kinds_restore_and_pair(kind, options):
-    # head deletion draws its masks: the same on a model of the same shape with other weights; N:M and Wanda
-    # derive theirs from the weights: the same on an identical copy
-    model, twin = llama(), (randomized(llama(), seed=1) if kind == 'head_deletion' else llama())
-    original = snapshot(model)
-    with perturbed(model, kind, 0.5, scope='blocks', seed=2, **options) as first, \
-            perturbed(twin, kind, 0.5, scope='blocks', seed=2, **options):
-        assert first.zeros > 0
-        masks = [(dict(m.named_parameters())[name] == 0) for m in (model, twin) for name in first.names]
-        half = len(masks) // 2
-        assert all(torch.equal(a, b) for a, b in zip(masks[:half], masks[half:]))  # the same masks, same shape
-    assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
+def test_channel_deletion_zeroes_whole_filters():
+    model = randomized(small_resnet_net())
+    with perturbed(model, 'neuron_deletion', 0.5, scope='backbone', seed=1):
+        conv, norm = model.backbone[0], model.backbone[1]
+        dead = (conv.weight == 0).flatten(1).all(dim=1)
+        assert 0 < dead.sum() < 8
+        assert ((conv.weight == 0).flatten(1).any(dim=1) == dead).all()  # a filter goes whole or not at all
+        assert ((norm.weight == 0) == (norm.bias == 0)).all()  # a BatchNorm channel loses scale and shift together
+
+
+def test_the_registry_names_every_kind_once_with_what_the_scripts_need():
+    assert set(WEIGHT_KINDS) == {'random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise',
+                                 'neuron_deletion', 'head_deletion', 'nm_pruning', 'wanda_pruning'}
+    assert len({kind.figure for kind in KINDS.values()}) == len(KINDS)  # one figure per kind
+    assert len({kind.label for kind in KINDS.values()}) == len(KINDS)
+    for kind in KINDS.values():
+        assert kind.grid in ('levels', 'noise_levels', 'distraction_levels') and kind.draws(5) in (1, 5)
+        assert kind.same_on_one_tensor in (None, *KINDS)
+
+
+def test_global_magnitude_pruning_is_magnitude_pruning_on_one_tensor():
+    """What lets non_linear.py give the heads, one tensor, one row for the two kinds."""
+    model, twin = small_resnet_net(), small_resnet_net()
+    with perturbed(model, 'global_magnitude_pruning', 0.4, scope='heads'), \
+            perturbed(twin, 'magnitude_pruning', 0.4, scope='heads'):
+        assert torch.equal(model.heads.weight, twin.heads.weight)
+    assert KINDS['global_magnitude_pruning'].same_on_one_tensor == 'magnitude_pruning'

@@ -1,0 +1,49 @@
+"""robustness/results.py: the tidy CSV that a run appends to and resumes from, rows cut short by a kill, files of
+older columns that still read."""
+
+import pandas as pd
+import pytest
+
+from robustness.config import ConfigError
+from robustness.results import ResultsLog, Table, read_rows
+
+TABLE = Table('x.csv', ('model', 'kind', 'scope', 'layers', 'level', 'repeat', 'value'),
+              key=('model', 'kind', 'scope', 'layers', 'level', 'repeat'))
+
+
+def test_results_log_resumes_and_keys_numbers_by_value(tmp_path):
+    table = Table('r.csv', ('model', 'level', 'repeat', 'value'), key=('model', 'level', 'repeat'))
+    path = tmp_path / 'out' / 'r.csv'
+    log = ResultsLog(str(path), table)
+    log.write({'model': 'mono', 'level': 0.1, 'repeat': 0, 'value': 1.5})
+    log.write({'model': 'mono', 'level': 0, 'repeat': 1, 'value': 2.5})
+    again = ResultsLog(str(path), table)
+    assert again.has(model='mono', level=0.1, repeat=0) and again.has(model='mono', level=0.0, repeat=1)
+    assert not again.has(model='bi', level=0.1, repeat=0) and again.has_prefix(model='mono', level=0.1)
+    assert again.read()['value'].tolist() == [1.5, 2.5]
+    with pytest.raises(ConfigError, match='has columns') as error:  # a file of other columns: one line, catchable
+        ResultsLog(str(path), Table('r.csv', ('model', 'x'), ('model',)))
+    assert isinstance(error.value, ValueError) and error.value.code == f"error: {error.value}"
+
+
+def test_truncated_row_with_a_line_end_is_dropped_too(tmp_path):
+    path = tmp_path / 'x.csv'
+    path.write_text(','.join(TABLE.columns) + '\nm,random_deletion,attn,all,0.5,0,1.5\nm,random_deletion,attn\n')
+    log = ResultsLog(str(path), TABLE)
+    assert log.has(model='m', kind='random_deletion', scope='attn', layers='all', level=0.5, repeat=0)
+    assert path.read_text().count('\n') == 2 and len(log.done) == 1
+
+
+def test_a_file_of_older_columns_reads_and_is_brought_up_to_date(tmp_path):
+    """A column added since (its value in old rows given) and one renamed: the old file reads with the current
+    columns, and a log opened on it rewrites it so, keeping every row."""
+    table = Table('g.csv', ('model', 'text', 'level', 'floor', 'value'), key=('model', 'text', 'level'),
+                  added={'text': 'en'}, renamed={'baseline': 'floor'})
+    path = tmp_path / 'g.csv'
+    path.write_text('model,level,baseline,value\nm,0.0,0.5,1.0\nm,0.5,0.5,2.0\n')
+    frame = read_rows(str(path), table)
+    assert list(frame.columns) == list(table.columns) and frame['text'].tolist() == ['en', 'en']
+    assert frame['floor'].tolist() == [0.5, 0.5] and path.read_text().startswith('model,level,baseline')  # read only
+    log = ResultsLog(str(path), table)
+    assert log.has(model='m', text='en', level=0.5) and path.read_text().startswith('model,text,level,floor,value')
+    pd.testing.assert_frame_equal(read_rows(str(path), table), frame)
