@@ -94,7 +94,8 @@ def record_analysis(out_dir, own_figures):
         json.dump(run, f, indent=2)
 
 
-def main(argv=None):
+def parser():
+    """The command line's parser (tests/test_docs.py checks the docs' command lines with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out_dir', help="a script's out_dir: its CSV and config.json")
     parser.add_argument('--compare', type=lambda text: [p.strip() for p in text.split(',') if p.strip()],
@@ -107,7 +108,11 @@ def main(argv=None):
                         help='the measures a direction must hold under, comma-separated')
     parser.add_argument('--unit', help="test_gpt2.py: byte or token, the decision unit")
     parser.add_argument('--visuals_dir', help='where the figures go')
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    arguments = parser().parse_args(argv)
     overrides = {name: value for name, value in vars(arguments).items() if name != 'out_dir'}
     try:
         module, config = settings(arguments.out_dir, overrides)

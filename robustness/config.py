@@ -5,7 +5,7 @@ calls `configure(globals())`:
 
     # -----------------------------------------------------------------------------
     dataset = 'digits'      # digits | mnist | cifar10
-    seeds = 20              # independent draws per noise level
+    repeats = 20            # independent draws per noise level
     # -----------------------------------------------------------------------------
     config = configure(globals())
 
@@ -16,7 +16,8 @@ Users then override any of them without editing the file:
 
 Values are parsed to the type of the default (lists from comma-separated values); an unknown name or
 a value of the wrong type is a one-line error. `--help` lists every constant, its default and its
-comment, read from the script's own source.
+comment, read from the script's own source; the other arguments of a command line with --help are checked first,
+so `python script.py ARGS --help` checks the names and types of ARGS (tests/test_docs.py runs every documented command line so).
 """
 
 import ast
@@ -156,11 +157,9 @@ def configure(namespace, argv=None, renamed=None):
     script = namespace.get('__file__', sys.argv[0])
     names = _constant_names(namespace)
     defaults = {name: namespace[name] for name in names}
-    if '-h' in argv or '--help' in argv:
-        print(_usage(script, names, namespace, _comments(script)))
-        sys.exit(0)
+    asked_help = '-h' in argv or '--help' in argv
     overrides = {}
-    for arg in argv:
+    for arg in (arg for arg in argv if arg not in ('-h', '--help')):
         if not arg.startswith('--'):
             check(os.path.isfile(arg), f"config file {arg} does not exist (settings are given as --name=value)")
             loaded = {'__file__': os.path.abspath(arg)}  # a config may build on another next to it
@@ -177,6 +176,9 @@ def configure(namespace, argv=None, renamed=None):
         check(name in defaults, f"unknown setting --{name}; valid: {', '.join(names)}")
         check(equals == '=', f"--{name}: give a value as --{name}=VALUE")
         overrides[name] = _parse(name, text, defaults[name])
+    if asked_help:  # after the other arguments are checked: a command line with --help is checked too
+        print(_usage(script, names, namespace, _comments(script)))
+        sys.exit(0)
     namespace.update(overrides)
     return {name: namespace[name] for name in names}
 

@@ -460,7 +460,8 @@ def update_readme(readme, results, folders, total, out):
         print(f"updated the measured block of {readme}")
 
 
-if __name__ == '__main__':
+def parser():
+    """The command line's parser (tests/test_docs.py checks the docs' command lines with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--results', default='results', help='folder of the scripts\' out_dirs')
     parser.add_argument('--out', default='visuals/README.md', help='the report (Markdown)')
@@ -468,6 +469,10 @@ if __name__ == '__main__':
     parser.add_argument('--command', default='make reproduce', help='the command whose run the report is of')
     parser.add_argument('--arms', default='', help="other results folders of the same study (comma-separated), whose "
                                                    "test_gpt2 verdicts are set beside these ones")
-    arguments = parser.parse_args()
+    return parser
+
+
+if __name__ == '__main__':
+    arguments = parser().parse_args()
     write_report(arguments.results, arguments.out, arguments.readme, arguments.command,
                  [arm for arm in arguments.arms.split(',') if arm])

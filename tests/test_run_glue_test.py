@@ -5,8 +5,6 @@ import collections
 import json
 import os
 import random
-import runpy
-import sys
 
 import numpy as np
 import pandas as pd
@@ -295,9 +293,12 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
         assert 'fine-tuning' in (out / 'logs' / f'{label}.out').read_text()
     assert not list(out.glob('glue.part*.csv'))  # their part files merged into glue.csv
     # a rerun (here in one process) reuses the fine-tuned models and adds no rows
+    saved = {label: (out / 'finetuned' / f'paraphrase_{label}' / 'model.safetensors').stat().st_mtime_ns
+             for label in ('gpt2', 'bert')}
     again = run_main(monkeypatch, 'run_glue_test.py', *args, '--jobs=1')
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count('loading the fine-tuned classifier') == 2
+    assert saved == {label: (out / 'finetuned' / f'paraphrase_{label}' / 'model.safetensors').stat().st_mtime_ns
+                     for label in ('gpt2', 'bert')}  # loaded, not fine-tuned again
     assert not list(out.glob('glue.part*.csv'))  # merged into glue.csv
     pd.testing.assert_frame_equal(pd.read_csv(out / 'glue.csv'), frame)
 

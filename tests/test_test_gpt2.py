@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main, run_script
+from conftest import OFFLINE, ROOT, run_main, run_script
 from gpt2_fixtures import ruth, save_tiny_model
 from robustness.perplexity import evaluate_text
 from robustness.perturb import perturbed
