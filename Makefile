@@ -29,6 +29,7 @@ finetune: $(VENV)/.installed
 	$(PY) train_bilingual_gpt2.py --train_models=monolingual --tokenizer=own --out_dir=results/offline_base \
 		--visuals_dir=visuals/offline_base
 	$(PY) train_bilingual_gpt2.py configs/offline_finetune.py
+	$(PY) tasks/build_tasks.py
 	$(PY) test_gpt2.py --models=monolingual=$(FINETUNED)/monolingual,bilingual=$(FINETUNED)/bilingual,control=$(FINETUNED)/control \
 		--eval_files=en=$(FINETUNED)/eval_en.txt,uk=$(FINETUNED)/eval_lang2.txt --calibration_file=$(FINETUNED)/train_en.txt \
 		--out_dir=results/test_gpt2_finetune --visuals_dir=visuals/offline_finetune
@@ -37,7 +38,8 @@ finetune: $(VENV)/.installed
 # The offline study (docs/study.md): five training seeds of the three models, trained until zeroing attention costs
 # them at least 1.2x their bits per byte, swept by test_gpt2.py and fine-tuned by run_glue_test.py; its own report.
 # STUDY_ARM picks the arm: empty, one tokenizer for all three models (results/study, visuals/study/README.md); own,
-# the paper's tokenizers (results/study_own, visuals/study_own/README.md). Each arm resumes where it stopped.
+# the paper's tokenizers (results/study_own, visuals/study_own/README.md); each report sets the other arm's verdicts
+# beside its own where that arm has run. Each arm resumes where it stopped.
 # STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings to its scripts.
 STUDY_ARM ?=
 STUDY := study$(if $(STUDY_ARM),_$(STUDY_ARM))
@@ -46,7 +48,7 @@ study: $(VENV)/.installed
 	$(PY) test_gpt2.py configs/$(STUDY)_test_gpt2.py $(STUDY_SWEEP)
 	$(PY) run_glue_test.py configs/$(STUDY)_glue.py $(STUDY_GLUE)
 	$(PY) -m robustness.report --results=results/$(STUDY) --out=visuals/$(STUDY)/README.md --readme= \
-		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))'
+		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))' --arms=results/$(if $(STUDY_ARM),study,study_own)
 
 test: $(VENV)/.installed
 	SUITE_RECORD=results/test_suite.json $(PY) -m pytest -q -n auto --dist loadscope --durations=15 tests

@@ -356,6 +356,11 @@ def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
                               f'{trial.kind}_{trial.scope}_{trial.level:g}_{trial.repeat}')
         network.save_pretrained(folder)
         model.tokenizer.save_pretrained(folder)
+        with open(os.path.join(folder, 'damage.json'), 'w') as f:  # what was done to it, and what it scored
+            json.dump({'model': model.path, 'train_seed': model.train_seed, **trial._asdict(),
+                       'damage_seed': seed + trial.repeat,
+                       'bpb': {text: Perplexity(nll, tokens, run.text_bytes[text]).bpb
+                               for text, (nll, tokens) in found['texts'].items()}}, f, indent=2)
     return found
 
 

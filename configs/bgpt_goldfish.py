@@ -24,3 +24,4 @@ checkpoints = False
 compare = ['simultaneous:goldfish', 'sequential:goldfish', 'simultaneous:sequential']
 out_dir = 'results/bgpt_goldfish'
 visuals_dir = 'visuals/bgpt_goldfish'
+lm_eval_tasks = []         # the field's zero-shot tasks: configs/lm_eval_zero_shot.py

@@ -18,3 +18,4 @@ checkpoints = False                     # the released files have no training ch
 compare = ['bilingual:monolingual']
 out_dir = 'results/paper_figure1'
 visuals_dir = 'visuals/paper_figure1'       # keeps the offline default's figures in visuals/
+lm_eval_tasks = []         # the field's zero-shot tasks: configs/lm_eval_zero_shot.py

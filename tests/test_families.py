@@ -187,6 +187,7 @@ def test_run_glue_test_on_every_encoder_family_and_four_decoders(family_dirs, tm
 
 @pytest.mark.parametrize('script, config', [('test_gpt2.py', 'configs/bgpt_goldfish.py'),
                                             ('test_gpt2.py', 'configs/bgpt_sequential_steps.py'),
+                                            ('test_gpt2.py', 'configs/lm_eval_zero_shot.py'),
                                             ('run_glue_test.py', 'configs/glue_encoder_pairs.py')])
 def test_paper_scale_configs_stop_offline_in_one_line(script, config, tmp_path, monkeypatch):
     """The public-pair configs parse and, offline, stop at the hub in one line that says how to get the data, before
@@ -202,3 +203,18 @@ def test_a_model_without_blocks_or_a_scope_that_selects_nothing_is_a_one_line_er
         scoped_parameters(flat, 'attn')
     with pytest.raises(ValueError, match="scope 'backbone' with layers None selects no parameter of GPT2LMHeadModel"):
         scoped_parameters(tiny_model('gpt2'), 'backbone')
+
+
+def test_the_zero_shot_config_names_registered_multiple_choice_tasks():
+    """configs/lm_eval_zero_shot.py's tasks are lm-eval's own, each one multiple-choice task on the hub (so its floor
+    is chance), and offline they stop in one line before any trial."""
+    from robustness import harness
+    settings = {}
+    exec(open(os.path.join(ROOT, 'configs/lm_eval_zero_shot.py')).read(),
+         {'__file__': os.path.join(ROOT, 'configs/lm_eval_zero_shot.py')}, settings)
+    manager = harness.task_manager(settings['lm_eval_tasks'], settings['lm_eval_include'])
+    for task in settings['lm_eval_tasks']:
+        (name, config), = harness.leaf_configs(manager, task)
+        assert name == task and config['output_type'] == 'multiple_choice' and config['dataset_path'], task
+    with pytest.raises(ValueError, match=r"lm_eval_tasks: boolq needs the Hugging Face hub \(dataset aps/super_glue\)"):
+        harness.load_tasks(['boolq'], '')

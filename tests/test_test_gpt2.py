@@ -338,6 +338,9 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
     assert sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights) == row['sparsity'].item()
     text = (tiny / 'eval.txt').read_text()
     assert evaluate_text(saved, AutoTokenizer.from_pretrained(folder), text, 32, 16).bpb == pytest.approx(row['bpb'].item(), rel=1e-9)
+    damage = json.loads((folder / 'damage.json').read_text())
+    assert (damage['kind'], damage['level'], damage['repeat'], damage['damage_seed']) == ('random_deletion', 0.5, 1, 1)
+    assert damage['bpb']['en'] == pytest.approx(row['bpb'].item(), rel=1e-12)
 
 
 def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp_path, monkeypatch):
