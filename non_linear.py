@@ -95,10 +95,7 @@ def architecture():
 
 
 check(not pretrained or architecture() == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
-check(task_counts, "task_counts: name at least one")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
-for name in ('max_samples', 'width'):
-    check_range(name, config[name], 1)
 if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
 

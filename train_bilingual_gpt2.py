@@ -128,27 +128,21 @@ config = configure(globals())
 MODELS = ('monolingual', 'bilingual', 'control')
 TOKENIZERS = ('shared', 'own')
 scratch = init_from == 'scratch'
+validate(config)  # the settings the scripts share (batches, learning rate, jobs, training seeds, models named)
 check_choices('train_models', train_models, MODELS)
-check(train_models, "train_models: name at least one model")
 check_choices('tokenizer', tokenizer, TOKENIZERS)
 check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 'control'} & set(train_models)),
       f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
       f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
       f"is no bilingual model or corpus to give one: use tokenizer=shared")
-validate(config)  # the settings the scripts share (batches, learning rate, jobs, training seeds)
-check_range('lang2_fraction', lang2_fraction, 0, 1)
-check(0 < eval_fraction < 1, f"eval_fraction: {eval_fraction} must lie in (0, 1)")
-for name in ('grad_accum', 'max_steps', 'eval_interval', 'checkpoint_interval', 'log_interval', 'block_size'):
-    check_range(name, config[name], 1)
-for name in ('max_docs', 'warmup_steps', 'eval_stride', 'stop_after', 'weight_decay', 'grad_clip', 'dropout'):
-    check_range(name, config[name], 0)
-check_range('min_lr_ratio', min_lr_ratio, 0, 1)
 check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
 check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
 lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
 check(abs(batch_size * lang2_fraction - lang2_rows) < 1e-9,
       f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of sequences")
 if scratch:
+    for name in ('n_layer', 'n_head', 'n_embd'):  # (a pretrained model keeps its own)
+        check_range(name, config[name], 1)
     check(vocab_size >= 257, f"vocab_size: {vocab_size} is smaller than a byte-level BPE's 256 bytes + end-of-text")
     check(n_embd % n_head == 0, f"n_embd: {n_embd} is not divisible by n_head {n_head}")
 

@@ -22,10 +22,11 @@ from robustness.analysis import non_linear, run_glue_test, test_gpt2
 from robustness.config import check
 from robustness.provenance import FIGURES_WRITTEN, provenance
 from robustness.results import read_rows
-from robustness.stats import (CLASSIFIER_MEASURES, LM_MEASURES, MARGIN, RELATIVE_MARGIN, UNITS, check_margin,
-                              check_measures)
+from robustness.settings import validate
+from robustness.stats import CLASSIFIER_MEASURES, LM_MEASURES, MARGIN, RELATIVE_MARGIN
 
 ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
+ANALYSIS_SETTINGS = ('failure_fraction', 'equivalence_margin', 'relative_margin', 'measures', 'unit')  # overridable
 
 
 def settings(out_dir, overrides):
@@ -57,12 +58,9 @@ def settings(out_dir, overrides):
     if isinstance(config['scope'], str):  # run_glue_test.py's scope was comma-separated text before
         config['scope'] = [s.strip() for s in config['scope'].split(',') if s.strip()]
     config.update({name: value for name, value in overrides.items() if value is not None})
-    check(0 < config['failure_fraction'] < 1, f"failure_fraction: {config['failure_fraction']} must lie in (0, 1)")
-    check_margin(config['equivalence_margin'])
-    check_margin(config['relative_margin'], 'relative_margin')
-    check_measures(config['measures'], valid)
     check(module is test_gpt2 or overrides.get('unit') is None, "unit: only test_gpt2.py's language models have units")
-    check(config.get('unit', 'byte') in UNITS, f"unit: unknown value {config.get('unit')!r}; valid: {', '.join(UNITS)}")
+    validate({name: config[name] for name in ANALYSIS_SETTINGS if name in config}, measures=valid,
+             untrained=config.get('untrained', True))  # the scripts' own rules
     if overrides.get('compare') is not None:
         check(module is not non_linear, "compare: non_linear.py compares numbers of tasks, not models")
         models = set(read_rows(os.path.join(out_dir, found[0]), module.TABLE)['model'])

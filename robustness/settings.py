@@ -34,6 +34,10 @@ def within(low, high=None):
     return rule
 
 
+def nonempty(name, value, valid):
+    check(value, f"{name}: name at least one")
+
+
 def positive(name, value, valid):
     check(value > 0, f"{name}: {value} must be positive")
 
@@ -62,7 +66,19 @@ RULES = {
     'nm_group': within(1), 'calibration_windows': within(1), 'batch_size': within(1), 'eval_batch_size': within(1),
     'epochs': within(1), 'jobs': within(0), 'lr': positive, 'learning_rate': positive, 'failure_fraction': fraction,
     'equivalence_margin': margin, 'relative_margin': margin, 'measures': measures, 'unit': one_of(UNITS),
-    'precision': one_of(PRECISIONS), 'train_seeds': seeds,
+    'precision': one_of(PRECISIONS), 'train_seeds': seeds, 'task_counts': nonempty, 'layer_sets': nonempty,
+    'train_models': nonempty,
+    # training
+    'grad_accum': within(1), 'max_steps': within(1), 'steps': within(1), 'eval_interval': within(1),
+    'checkpoint_interval': within(1), 'log_interval': within(1), 'block_size': within(1), 'warmup_steps': within(0),
+    'warmup': within(0.0, 1.0), 'weight_decay': within(0), 'grad_clip': within(0), 'dropout': within(0.0, 1.0),
+    'min_lr_ratio': within(0.0, 1.0), 'lang2_fraction': within(0.0, 1.0), 'stop_after': within(0),
+    # data and models
+    'max_docs': within(0), 'eval_fraction': fraction, 'eval_stride': within(0), 'eval_chars': within(0),
+    'stride': within(0), 'layers': within(0), 'max_samples': within(1), 'train_size': within(2),
+    'validation_size': within(2), 'max_train_examples': within(0), 'max_eval_examples': within(0), 'k': within(1),
+    'gaussian_repeats': within(1), 'width': within(1), 'n_head': within(0), 'lm_eval_limit': within(0),
+    'lm_eval_batch_size': within(1),
 }
 
 

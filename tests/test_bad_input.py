@@ -38,6 +38,9 @@ CASES = [  # (script, arguments, what the error says)
     ('train_bilingual_gpt2.py', ['--train_seeds=1,1'], 'train_seeds: [1, 1] must be distinct integers'),
     ('train_bilingual_gpt2.py', ['--lang2_fraction=1.5'], 'lang2_fraction: 1.5 is outside'),
     ('train_bilingual_gpt2.py', ['--tokenizer=bpe'], "tokenizer: unknown value 'bpe'"),
+    ('train_bilingual_gpt2.py', ['--n_head=0'], 'n_head: 0 is outside [1, inf]'),  # was a ZeroDivisionError
+    ('train_bilingual_gpt2.py', ['--train_models='], 'train_models: name at least one'),
+    ('run_glue_test.py', [*GLUE, '--weight_decay=-1'], 'weight_decay: -1.0 is outside [0, inf]'),
     ('train_bilingual_gpt2.py', ['--vocab_size=300', '--max_docs=40'], 'tokenizer: a shared vocabulary of 300 cannot hold'),
     ('train_bilingual_gpt2.py', ['--max_steps=1'], 'max_steps: 1 steps with lang2_fraction 0.5 leave the control'),
     ('train_bilingual_gpt2.py', ['--train_file=NOTHING'], 'train_file: '),
