@@ -177,6 +177,15 @@ def neuron_deletion(model, amount, generator, parameters, options):
             w.masked_fill_(drop.view(shape), 0)
 
 
+def check_inputs_divide(kind, weights, found, layout, size, what):
+    """Every weight's inputs (the columns of `layout(module, weight)`) split into slices of `size`: a one-line error
+    for the first that does not."""
+    for name, w in weights:
+        width = layout(found[name], w).shape[1]
+        if width % size:
+            fail(f"{kind}: {name} takes {width} inputs, not a multiple of {what} {size}")
+
+
 def head_outputs(model, parameters, options, scope):
     """The attention output projections in scope (their weights), each taking a whole number of heads."""
     found = owners(model, parameters)
@@ -186,11 +195,7 @@ def head_outputs(model, parameters, options, scope):
     if not outputs:
         fail(f"head_deletion: scope {scope!r} holds no attention output projection of {type(model).__name__} (use "
              f"attn, blocks or all)")
-    size = head_size(model, 'head_deletion')
-    for name, w in outputs:
-        width = rows(found[name], w).shape[1]
-        if width % size:
-            fail(f"head_deletion: {name} takes {width} inputs, not a multiple of the head size {size}")
+    check_inputs_divide('head_deletion', outputs, found, rows, head_size(model, 'head_deletion'), 'the head size')
     return outputs
 
 
@@ -219,11 +224,7 @@ def nm_matrices(model, parameters, options, scope):
     matrices = [(name, w) for name, w in parameters if w.dim() == 2 or w.dim() > 2 and w.shape[1] % group == 0]
     if not matrices:
         fail(f"nm_pruning: scope {scope!r} holds no weight matrix whose inputs groups of {group} divide")
-    found = owners(model, matrices)
-    for name, w in matrices:
-        width = grouped(found[name], w).shape[1]
-        if width % group:
-            fail(f"nm_pruning: group {group} does not divide the {width} inputs of {name}")
+    check_inputs_divide('nm_pruning', matrices, owners(model, matrices), grouped, group, 'the group')
     return matrices
 
 

@@ -63,7 +63,7 @@ CASES = [  # (script, arguments, what the error says)
     ('test_gpt2.py', [*MODEL, '--eval_file=TEXT'], '--eval_file is now called --eval_files'),
     # a kind its scope or model cannot take
     ('test_gpt2.py', [*MODEL, '--kinds=head_deletion', '--scope=mlp'], 'head_deletion: no attention heads in scope mlp'),
-    ('test_gpt2.py', [*MODEL, '--kinds=nm_pruning', '--nm_group=3'], 'nm_pruning: group 3 does not divide'),
+    ('test_gpt2.py', [*MODEL, '--kinds=nm_pruning', '--nm_group=3'], 'inputs, not a multiple of the group 3'),
     ('test_gpt2.py', [*MODEL, '--kinds=wanda_pruning', '--calibration_file=NOTHING'], 'calibration_file: '),
     ('test_gpt2.py', [*MODEL, '--lm_eval_kinds=blur'], "lm_eval_kinds: unknown value 'blur'"),
     # the field's evaluation: a task lm-eval does not know, a data file, a metric, the hub
