@@ -77,7 +77,7 @@ matched_quality = True     # for each compare pair a:b, sweep the two checkpoint
 # the field's evaluation: lm-evaluation-harness tasks on every damaged final model (tasks.csv)
 lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones are in tasks/ (their data: python tasks/build_tasks.py)
 lm_eval_include = 'tasks'  # a folder of task YAMLs besides lm-eval's own ('' = lm-eval's own only)
-lm_eval_kinds = ['random_deletion', 'magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind); the intact, untrained and zeroed models always do
+lm_eval_kinds = ['magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind): the pruning literature's, one draw per level; the intact, untrained and zeroed models always do
 lm_eval_limit = 0          # documents per task (0 = all)
 lm_eval_batch_size = 32    # lm-eval requests per forward pass
 lm_eval_samples = False    # keep every document's inputs and outputs in the intact models' out_dir/lm_eval/*.json (large)

@@ -40,7 +40,6 @@ passes = 3                 # timed passes per measurement (the median is printed
 configure(globals())
 for path in (model, eval_file, 'tasks/data/bible_bpb_en.jsonl'):
     check(os.path.exists(path), f"{path} does not exist: run make reproduce first (and bench from the repository root)")
-torch.set_num_threads(1)  # as test_gpt2.py's trials run on a CPU: one thread per process
 
 tokenizer = AutoTokenizer.from_pretrained(model)
 network = AutoModelForCausalLM.from_pretrained(model).eval()

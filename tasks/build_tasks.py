@@ -24,7 +24,7 @@ from robustness.config import check_range, configure
 
 # -----------------------------------------------------------------------------
 eval_chars = 16000         # characters of each held-out text in the bits-per-byte tasks (cut at a line end; 0 = all); test_gpt2.py's eval_chars
-choices_docs = 500         # verses in the multiple-choice task (at most every held-out verse of min_words words or more)
+choices_docs = 200         # verses in the multiple-choice task (at most every held-out verse of min_words words or more); each costs a damaged model four loglikelihoods per trial
 min_words = 8              # a verse of the multiple-choice task has at least this many words
 seed = 0                   # which verses, which wrong choices, where the right one sits
 out_dir = 'tasks/data'     # where the .jsonl files go (the YAMLs read them from here, relative to the current folder)

@@ -299,7 +299,7 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
     out = task_folder / 'out'
     args = [*common(tiny, out)[:-1], '--lm_eval_tasks=bible_bpb_en,ruth', '--lm_eval_include=tasks',
             '--kinds=random_deletion', '--scope=blocks', '--levels=0,0.5,1', '--checkpoints=False',
-            '--save_damaged=random_deletion:blocks:0.5:1']
+            '--save_damaged=random_deletion:blocks:0.5:1', '--lm_eval_kinds=random_deletion']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-3000:]
     tasks = pd.read_csv(out / 'tasks.csv', dtype={'train_seed': str}, keep_default_na=False)
