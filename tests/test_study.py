@@ -4,6 +4,7 @@ results/ and visuals/ land there."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,6 +77,23 @@ def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
     assert '![gpt2_scope_cost.png](gpt2_scope_cost.png)' in report and (visuals / 'gpt2_scope_cost.png').exists()
     assert 'Zeroing all attention costs these models' in report
     assert not (tmp_path / 'repo' / 'README.md').exists()  # the study's report leaves the README alone
+    assert '## The arms side by side' not in report  # the other arm has not run
+    # the other arm's report sets this arm beside it (the own arm's training is tests/test_train_bilingual_gpt2.py's;
+    # a copy of this arm stands in for it here, to keep the suite within its budget)
+    shutil.copytree(study, tmp_path / 'repo' / 'results' / 'study_own')
+    own_report = tmp_path / 'repo' / 'visuals' / 'study_own' / 'README.md'
+    result = subprocess.run([sys.executable, '-m', 'robustness.report', '--results=results/study_own',
+                             f'--out={own_report}', '--readme=', '--command=make study STUDY_ARM=own',
+                             '--arms=results/study'],
+                            cwd=tmp_path / 'repo', capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = own_report.read_text()
+    assert '## The arms side by side' in report and '`study_own`: verdict' in report and '`study`: verdict' in report
+    comparisons = json.loads((study / 'test_gpt2' / 'summary.json').read_text())['comparisons']
+    cells = [name.replace('|', r'\|') for name in comparisons]  # the table escapes the names' pipes
+    assert all(f'| {cell} |' in report for cell in cells)
+    assert "Does the effect of the paper's measurement survive one tokenizer and per-byte scoring?" in report
+    assert 'in `study` (one tokenizer)' in report
 
 
 def test_a_study_into_a_held_out_dir_stops_at_once(tmp_path):

@@ -407,7 +407,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     out = results / 'test_gpt2'
     result = run_main(monkeypatch, 'test_gpt2.py', *common(tiny, out)[:3], f'--visuals_dir={tmp_path / "visuals"}',
                         '--max_length=32', '--stride=16', '--bootstrap=50', '--repeats=2', '--kinds=random_deletion',
-                        '--scope=attn', '--levels=0,0.5', '--checkpoints=False')
+                        '--scope=attn', '--levels=0,0.5', '--checkpoints=False', '--lm_eval_tasks=')
     assert result.returncode == 0, result.stderr[-2000:]
     # a second design of the same script (make finetune's out_dir), with verdicts of its own
     other = results / 'test_gpt2_finetune'
