@@ -256,12 +256,13 @@ def open_logs(rt):
 
 
 def runs_tasks(checkpoint, trial):
-    """Whether a trial runs lm_eval_tasks: on the final models, the trials of lm_eval_kinds and the floors (every
-    weight of a scope zeroed); on the untrained models, intact."""
+    """Whether a trial runs lm_eval_tasks: on the final models, the intact model (level 0, whichever kind's row is
+    measured first: its score serves every kind's), the trials of lm_eval_kinds and the floors (every weight of a
+    scope zeroed); on the untrained models, intact."""
     if not lm_eval_tasks or checkpoint not in ('final', UNTRAINED):
         return False
     floor = trial.kind == FLOOR_KIND and trial.level == 1.0
-    return checkpoint == UNTRAINED or floor or not lm_eval_kinds or trial.kind in lm_eval_kinds
+    return checkpoint == UNTRAINED or trial.level == 0 or floor or not lm_eval_kinds or trial.kind in lm_eval_kinds
 
 
 def plan(all_models, run, logs):

@@ -298,8 +298,8 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
     (tiny / 'eval.txt').write_text(verses + '\n')  # as the training script writes a text: a line end after each
     out = task_folder / 'out'
     args = [*common(tiny, out)[:-1], '--lm_eval_tasks=bible_bpb_en,ruth', '--lm_eval_include=tasks',
-            '--kinds=random_deletion', '--scope=blocks', '--levels=0,0.5,1', '--checkpoints=False',
-            '--save_damaged=random_deletion:blocks:0.5:1', '--lm_eval_kinds=random_deletion']
+            '--kinds=random_deletion,magnitude_pruning', '--scope=blocks', '--levels=0,0.5,1', '--checkpoints=False',
+            '--save_damaged=random_deletion:blocks:0.5:1', '--lm_eval_kinds=magnitude_pruning']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-3000:]
     tasks = pd.read_csv(out / 'tasks.csv', dtype={'train_seed': str}, keep_default_na=False)
@@ -311,8 +311,9 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
               device='cpu', prefix_token_id=model.config.bos_token_id)  # the tiny tokenizer has no special tokens
     loaded = TaskManager(include_path='tasks', include_defaults=False).load(['bible_bpb_en'])
     expected = evaluate(lm=lm, task_dict=loaded, bootstrap_iters=0)['results']['bible_bpb_en']['bits_per_byte,none']
+    # (the intact score is measured under random deletion's level 0, the first kind, and serves magnitude pruning's)
     intact = tasks[(tasks.model == 'monolingual') & (tasks.checkpoint == 'final') & (tasks.level == 0) &
-                   (tasks.task == 'bible_bpb_en')]['value']
+                   (tasks.kind == 'magnitude_pruning') & (tasks.task == 'bible_bpb_en')]['value']
     assert len(intact) == 1 and intact.item() == pytest.approx(expected, rel=1e-9)
     # a task the models know: accuracy above chance intact, and lower with every block zeroed
     accuracy = tasks[(tasks.task == 'ruth') & (tasks.checkpoint == 'final')].groupby(['model', 'level'])['value'].mean()
