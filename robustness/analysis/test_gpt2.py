@@ -682,8 +682,10 @@ def task_tables(frame, chances, pairs, config, settings, rng):
         table = {'higher_is_better': higher_is_better, 'chance': chance,
                  'floor': f'chance, {chance:.3f}' if chance is not None else 'the scope zeroed',
                  'intact': final[final['level'] == 0].groupby('model')['value'].mean().to_dict(), 'comparisons': {}}
+        # the kinds whose trials ran the tasks (older runs: every kind); the others hold only intact and floor rows
+        kinds = [kind for kind in config['kinds'] if not config.get('lm_eval_kinds') or kind in config['lm_eval_kinds']]
         for a, b in pairs:
-            for kind in config['kinds']:
+            for kind in kinds:
                 for scope in config['scope']:
                     curves = []
                     for model in (a, b):
