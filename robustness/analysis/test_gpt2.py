@@ -669,6 +669,12 @@ def task_curves(rows, checkpoint_floors, untrained, higher_is_worse):
         else None}, higher_is_worse)
 
 
+def task_kinds(config):
+    """The kinds whose trials ran the lm-eval tasks (older runs: every kind); the others hold only the intact and
+    floor rows of a task, no curve."""
+    return [kind for kind in config['kinds'] if not config.get('lm_eval_kinds') or kind in config['lm_eval_kinds']]
+
+
 def task_tables(frame, chances, pairs, config, settings, rng):
     """A verdict table per lm-eval task and metric (tasks.csv), decided by the same rule as bits per byte: the floor of
     a metric that rises with ability is the task's chance level, of a loss the score with the scope zeroed."""
@@ -682,10 +688,8 @@ def task_tables(frame, chances, pairs, config, settings, rng):
         table = {'higher_is_better': higher_is_better, 'chance': chance,
                  'floor': f'chance, {chance:.3f}' if chance is not None else 'the scope zeroed',
                  'intact': final[final['level'] == 0].groupby('model')['value'].mean().to_dict(), 'comparisons': {}}
-        # the kinds whose trials ran the tasks (older runs: every kind); the others hold only intact and floor rows
-        kinds = [kind for kind in config['kinds'] if not config.get('lm_eval_kinds') or kind in config['lm_eval_kinds']]
         for a, b in pairs:
-            for kind in kinds:
+            for kind in task_kinds(config):
                 for scope in config['scope']:
                     curves = []
                     for model in (a, b):
@@ -709,10 +713,11 @@ def task_tables(frame, chances, pairs, config, settings, rng):
 
 
 def draw_task(rows, table, name, config, path):
-    """One lm-eval task metric: a panel per kind and scope, the metric against the level, a line per model (mean ±
-    std over training seeds x draws), chance where it is the floor."""
+    """One lm-eval task metric: a panel per kind that ran the tasks and scope, the metric against the level, a line
+    per model (mean ± std over training seeds x draws), chance where it is the floor."""
     rows = rows[rows['checkpoint'] == 'final']
-    combos = [(k, s) for k in config['kinds'] for s in config['scope'] if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
+    combos = [(k, s) for k in task_kinds(config) for s in config['scope']
+              if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
     if not combos:
         return
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
