@@ -74,7 +74,7 @@ untrained = True           # also score each model's untrained counterpart (its 
 checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with checkpoint_kinds
 checkpoint_kinds = ['magnitude_pruning']  # kinds swept on every training checkpoint
 matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's, with every kind
-# the field's evaluation: lm-evaluation-harness tasks on every damaged final model (tasks.csv)
+# the field's evaluation: lm-evaluation-harness tasks on the damaged final models of lm_eval_kinds (tasks.csv)
 lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones are in tasks/ (their data: python tasks/build_tasks.py)
 lm_eval_include = 'tasks'  # a folder of task YAMLs besides lm-eval's own ('' = lm-eval's own only)
 lm_eval_kinds = ['magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind): the pruning literature's, one draw per level; the intact, untrained and zeroed models always do
