@@ -84,7 +84,7 @@ def timed(function):
 
 
 print(f"{model}: {sum(p.numel() for p in network.parameters()):,} parameters, window {window}, "
-      f"{len(text):,} characters, {len(token_ids):,} tokens, one thread")
+      f"{len(text):,} characters, {len(token_ids):,} tokens, {torch.get_num_threads()} threads")
 for label, context in (('intact', None), (f'{kind} {level} on {scope}', (kind, level))):
     results = {}
     for name, function in (('own bpb', own_bpb), ('own, on lm-eval windows', lm_eval_windows_bpb),
