@@ -68,7 +68,7 @@ models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=result
           'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF model dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
 tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
 n_head = 0                 # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
-eval_files = 'en=results/train_bilingual_gpt2/eval_en.txt,uk=results/train_bilingual_gpt2/eval_lang2.txt'  # label=text,...: a text file (one document per line) or online a HF dataset name:config:split; the first is the primary text (every model and checkpoint, the verdicts), the others are scored on the final models (the second language)
+eval_files = 'en=results/train_bilingual_gpt2/eval_en.txt,uk=results/train_bilingual_gpt2/eval_lang2.txt'  # label=text,...: a text file (one document per line) or online a HF dataset name:config:split; the first is the primary text (every model and checkpoint, the verdicts), the others are scored on the final model of each pair's first model (the second language; every model's without compare)
 eval_chars = 16000         # evaluate the first this many characters of each text, cut at a line end (0 = all of it)
 untrained = True           # also score each model's untrained counterpart (its architecture and tokenizer, random initialisation): the floor that does not depend on the trained model
 checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with checkpoint_kinds
@@ -266,16 +266,25 @@ def runs_tasks(checkpoint, trial):
 
 
 def plan(all_models, run, logs):
-    """Every trial not yet in a log: the final models on every text; their untrained counterparts, intact, on every
-    text; each checkpoint on the primary text (its floors and checkpoint_kinds)."""
+    """Every trial not yet in a log: the final models on their texts (model_texts); their untrained counterparts,
+    intact, on the same; each checkpoint on the primary text (its floors and checkpoint_kinds)."""
     work = []
     for model in all_models:
-        targets = [(name, folder, run.texts, run.final_grid) if name == 'final' else
+        texts = model_texts(model.label, run)
+        targets = [(name, folder, texts, run.final_grid) if name == 'final' else
                    (name, folder, run.texts[:1], run.checkpoint_grid) for name, folder in model.checkpoints]
         if untrained:
-            targets.append((UNTRAINED, model.path, run.texts, [run.intact]))
+            targets.append((UNTRAINED, model.path, texts, [run.intact]))
         work += unmeasured(model, targets, logs)
     return work
+
+
+def model_texts(label, run):
+    """The texts a final model is scored on: all of them for the first model of a compare pair, whose second language
+    the analysis reads, and for every model where nothing is compared; the primary text for the others (what they
+    would score on a language they never saw is read by nothing, and in the paper's own tokenizers costs the
+    monolingual model several times its English tokens)."""
+    return run.texts if not run.pairs or label in {a for a, _ in run.pairs} else run.texts[:1]
 
 
 def unmeasured(model, targets, logs):

@@ -211,8 +211,8 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
 
 
 def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
-    """Labelled texts (English and Ukrainian): the second on the final models only; each model's untrained counterpart
-    on both; the checkpoints of the reference model that bracket the other's intact quality swept with every kind,
+    """Labelled texts (English and Ukrainian): the second on the final bilingual model only (the pairs' first); each
+    model's untrained counterpart on its texts; the checkpoints of the reference model that bracket the other's intact quality swept with every kind,
     and a row per comparison at matched quality (a pair that no checkpoint brackets says so); the second-language
     rows of the bilingual model; the frontier and second-language figures."""
     from robustness import corpora
@@ -233,7 +233,9 @@ def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     assert result.returncode == 0, result.stderr[-3000:]
     frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
     assert set(frame[frame.text == 'uk'].checkpoint) == {'final', 'untrained'}
-    assert set(frame[frame.checkpoint == 'untrained'].text) == {'en', 'uk'}
+    # the second text only on the pairs' first model (the analysis reads no other model's); English on all three
+    assert set(frame[frame.text == 'uk'].model) == {'bilingual'}
+    assert set(frame[frame.text == 'en'].model) == {'monolingual', 'bilingual', 'control'}
     summary = json.loads((out / 'summary.json').read_text())
     # matched quality: the monolingual seeds bracket the bilingual model's quality between two of their checkpoints
     intact = frame[(frame.text == 'en') & (frame.level == 0) & (frame.checkpoint != 'untrained')]
