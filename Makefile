@@ -39,7 +39,8 @@ finetune: $(VENV)/.installed
 # them at least 1.2x their bits per byte, swept by test_gpt2.py and fine-tuned by run_glue_test.py; its own report.
 # STUDY_ARM picks the arm: empty, one tokenizer for all three models (results/study, visuals/study/README.md); own,
 # the paper's tokenizers (results/study_own, visuals/study_own/README.md); each report sets the other arm's verdicts
-# beside its own where that arm has run. Each arm resumes where it stopped.
+# beside its own where that arm has run. Each arm resumes where it stopped. Budget: 100 min an arm on 2 cores
+# (the shared arm measured 93.9 min end to end; bench/RESULTS.md).
 # STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings to its scripts.
 STUDY_ARM ?=
 STUDY := study$(if $(STUDY_ARM),_$(STUDY_ARM))
