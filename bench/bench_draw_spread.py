@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from robustness.config import configure
 from robustness.corpora import first_characters, read_documents
-from robustness.perplexity import evaluate_text
+from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import perturbed
 
 # -----------------------------------------------------------------------------
@@ -48,23 +48,25 @@ print(f"{model}: {len(seeds)} training seeds; {eval_file}: {len(text):,} charact
       f"{len(halves[0]):,} and {len(halves[1]):,}; {draws} draws; {platform.processor() or platform.machine()}, "
       f"{os.cpu_count()} cores, torch {torch.__version__}")
 
-rows = []
-for spec in trials:
-    kind, scope, level = spec.split(':')
-    scores = np.zeros((len(seeds), draws, 2))  # bpb of each half
-    weights = np.zeros(2)
-    for i, seed in enumerate(seeds):
-        network = AutoModelForCausalLM.from_pretrained(os.path.join(model, seed)).eval()
-        tokenizer = AutoTokenizer.from_pretrained(os.path.join(model, seed))
+half_bytes = [len(half.encode('utf-8')) for half in halves]
+weights = np.array(half_bytes) / sum(half_bytes)
+scores = np.zeros((len(trials), len(seeds), draws, 2))  # bpb of each half
+for i, seed in enumerate(seeds):
+    # a model and its tokenized, batched halves once per seed; every trial and draw reuses them
+    network = AutoModelForCausalLM.from_pretrained(os.path.join(model, seed)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(os.path.join(model, seed))
+    scorers = [SlidingWindowNLL(network, encode(tokenizer, half), window, window, batch_size=32) for half in halves]
+    for t, spec in enumerate(trials):
+        kind, scope, level = spec.split(':')
         for r in range(draws):
             with perturbed(network, kind, float(level), scope=scope, seed=r):
-                scored = [evaluate_text(network, tokenizer, half, window, window, batch_size=32) for half in halves]
-            scores[i, r] = [s.bpb for s in scored]
-            weights = np.array([s.bytes for s in scored], dtype=float)
-    weights /= weights.sum()
-    draw_bpb = scores @ weights                          # (seeds, draws): bits per byte over both halves
+                scores[t, i, r] = [Perplexity(*scorer(), n_bytes).bpb for scorer, n_bytes in zip(scorers, half_bytes)]
+
+rows = []
+for spec, halves_bpb in zip(trials, scores):
+    draw_bpb = halves_bpb @ weights                          # (seeds, draws): bits per byte over both halves
     total = draw_bpb.var(axis=1, ddof=1).mean()          # draw-to-draw variance within a seed, mean over seeds
-    text_part = ((scores[..., 0] - scores[..., 1]).var(axis=1, ddof=1) / 4).mean()
+    text_part = ((halves_bpb[..., 0] - halves_bpb[..., 1]).var(axis=1, ddof=1) / 4).mean()
     seed_sd = draw_bpb.mean(axis=1).std(ddof=1)
     damage_sd = np.sqrt(max(total - text_part, 0.0))
     rows.append((spec, np.sqrt(total), np.sqrt(text_part), damage_sd, seed_sd,
