@@ -212,9 +212,9 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
 
 def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     """Labelled texts (English and Ukrainian): the second on the final bilingual model only (the pairs' first); each
-    model's untrained counterpart on its texts; the checkpoints of the reference model that bracket the other's intact quality swept with every kind,
-    and a row per comparison at matched quality (a pair that no checkpoint brackets says so); the second-language
-    rows of the bilingual model; the frontier and second-language figures."""
+    model's untrained counterpart on its texts; the checkpoints of the reference model that bracket the other's
+    intact quality swept with every kind, and a row per comparison at matched quality (a pair that no checkpoint
+    brackets says so); the second-language rows of the bilingual model; the frontier and second-language figures."""
     from robustness import corpora
     text = ruth()
     for seed in (0, 1):  # one tokenizer (the same text and vocabulary): the quality of checkpoints is comparable
