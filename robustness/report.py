@@ -307,9 +307,12 @@ def regime(costs):
     text = (f"Zeroing all attention costs these models {min(ratios):.2f}-{max(ratios):.2f}x their intact bits per "
             f"byte. ")
     if min(ratios) < USES_CONTEXT:
-        text += (f"Below {USES_CONTEXT}x a model barely uses its context, and the verdicts on `attn` are read within "
-                 f"that small range. `make study` asks the question of models where zeroing attention costs at least "
-                 f"{USES_CONTEXT}x (docs/study.md; its report: visuals/study/README.md).")
+        below = [model for model, scopes in costs.items()
+                 if min(scopes.get('attn', {}).get('ratio', [math.inf])) < USES_CONTEXT]
+        text += (f"Below {USES_CONTEXT}x ({', '.join(below)}) a model barely uses its context, and the verdicts on "
+                 f"`attn` are read within that small range. `make study` trains its models until zeroing attention "
+                 f"costs about {USES_CONTEXT}x or more (docs/study.md; its reports: visuals/study/README.md and "
+                 f"visuals/study_own/README.md).")
     else:
         text += f"Every model and training seed is at or above {USES_CONTEXT}x: the models use their context."
     return text + '\n\n'

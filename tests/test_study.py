@@ -119,3 +119,11 @@ def test_a_study_whose_control_would_train_zero_steps_is_a_one_line_error(tmp_pa
     assert errors == ['error: max_steps: 1 steps with lang2_fraction 0.5 leave the control model 0 steps (it trains on '
                       "the bilingual model's English bytes); raise max_steps or lower lang2_fraction"]
     assert not (tmp_path / 'repo' / 'results').exists()
+
+
+def test_the_regime_sentence_names_the_models_below_the_line():
+    """A report says which models zeroing attention costs less than 1.2x, and says none when every one is above."""
+    from robustness.report import regime
+    mixed = regime({'bilingual': {'attn': {'ratio': [1.35, 1.29]}}, 'control': {'attn': {'ratio': [1.19, 1.21]}}})
+    assert '1.19-1.35x' in mixed and 'Below 1.2x (control) ' in mixed
+    assert 'at or above 1.2x' in regime({'bilingual': {'attn': {'ratio': [1.35]}}})
