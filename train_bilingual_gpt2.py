@@ -71,7 +71,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
 
 from robustness import corpora, plots
 from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
-from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.hub import from_pretrained
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
@@ -157,6 +157,7 @@ if 'control' in train_models:  # with one tokenizer; another's bytes per token c
 log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (LOG); each also logs to logs/ as it trains
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
+settings_checked()
 
 
 # Corpora -------------------------------------------------------------------------------------------
@@ -633,20 +634,6 @@ def what_each_saw(units, tokenizers, mean_row_bytes, rt):
     return seen
 
 
-def draw_training(frame, path):
-    """Held-out bits per byte against tokens seen (all languages, English), one line per model."""
-    held_out = frame[frame['split'] == 'eval']
-    fig, axes = plots.figure(ncols=2)
-    for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
-                         (axes[1], 'en_tokens', 'English training tokens seen')):
-        plots.errorbar_lines(ax, held_out, x, 'bpb', 'model', std_label=False)
-        ax.legend(title=f"mean ± std over {len(train_seeds)} seeds" if len(train_seeds) > 1 else f"seed {train_seeds[0]}")
-        ax.set_xlabel(label)
-        ax.set_ylabel('held-out English bits per byte')
-    axes[0].set_title("held-out books of the English text")
-    plots.save(fig, path)
-
-
 # Work: the runtime, the corpora, the tokenizers, every (model, seed), the summary ------------------------
 rt = setup(device)
 seed_everything(train_seeds[0])
@@ -723,7 +710,7 @@ if rt.is_master:
                        if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)
-    draw_training(frame, os.path.join(visuals_dir, 'gpt2_training.png'))
+    plots.draw_training(frame, os.path.join(visuals_dir, 'gpt2_training.png'))
     # the held-out bits per byte of each model at its last evaluation, over the training seeds
     last = frame[frame['split'] == 'eval'].sort_values('step').groupby(['model', 'train_seed']).tail(1)
     summary = {'final_eval_bpb': {model: {'mean': float(rows['bpb'].mean()), 'std': float(rows['bpb'].std(ddof=1))

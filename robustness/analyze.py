@@ -87,7 +87,7 @@ def record_analysis(out_dir, own_figures):
     run['analysis'] = {'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'commit': found['commit'],
                        'dirty': found['dirty']}
     if own_figures:
-        run['figures'] = sorted(set(FIGURES_WRITTEN))
+        run['figures'] = dict(sorted(FIGURES_WRITTEN.items()))
     with open(path, 'w') as f:
         json.dump(run, f, indent=2)
 

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use('Agg')  # no display on servers and CI
 import matplotlib.pyplot as plt
 
-from robustness.provenance import FIGURES_WRITTEN
+from robustness.provenance import FIGURES_WRITTEN, fingerprint
 from robustness.results import mean_std
 
 MARKERS = ['1', 'h', '*', 'o', 'P', 's', 'D', 'v', '^', 'X']
@@ -45,5 +45,21 @@ def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    FIGURES_WRITTEN.append(path)
+    FIGURES_WRITTEN[path] = fingerprint(path)
     print(f"wrote {path}")
+
+
+def draw_training(log, path):
+    """Held-out English bits per byte against tokens seen (all languages, English), one line per model: the rows of
+    train_bilingual_gpt2.py's train_log.csv whose split is 'eval'."""
+    held_out = log[log['split'] == 'eval']
+    seeds = sorted(held_out['train_seed'].unique())
+    fig, axes = figure(ncols=2)
+    for ax, x, label in ((axes[0], 'tokens', 'training tokens seen (all languages)'),
+                         (axes[1], 'en_tokens', 'English training tokens seen')):
+        errorbar_lines(ax, held_out, x, 'bpb', 'model', std_label=False)
+        ax.legend(title=f"mean ± std over {len(seeds)} training seeds" if len(seeds) > 1 else f"seed {seeds[0]}")
+        ax.set_xlabel(label)
+        ax.set_ylabel('held-out English bits per byte')
+    axes[0].set_title("held-out books of the English text")
+    save(fig, path)

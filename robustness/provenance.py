@@ -2,6 +2,7 @@
 device, the commit and package versions, and the figures it wrote."""
 
 import datetime
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -12,7 +13,14 @@ import time
 
 import torch
 
-FIGURES_WRITTEN = []  # every figure this process saved (robustness.plots.save appends), for run.json
+FIGURES_WRITTEN = {}  # {path: fingerprint} of every figure this process saved (robustness.plots.save), for run.json
+
+
+def fingerprint(path):
+    """The SHA-256 of a file's bytes: run.json records it for each figure, so that a report can refuse one that another
+    run has since overwritten."""
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def machine():
@@ -72,12 +80,12 @@ def provenance():
 
 def record_run(out_dir):
     """Write out_dir/run.json: the script, its wall time (from the process's start), the machine and device, the
-    commit and package versions (`provenance`) and the figures it wrote."""
+    commit and package versions (`provenance`) and the figures it wrote, each with its fingerprint."""
     os.makedirs(out_dir, exist_ok=True)
     device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else 'cpu'
     record = {'script': os.path.basename(sys.argv[0]), 'seconds': round(time.time() - process_started(), 1),
               'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'machine': machine(),
               'device': device, 'python': platform.python_version(), 'torch': torch.__version__, **provenance(),
-              'figures': sorted(set(FIGURES_WRITTEN))}
+              'figures': dict(sorted(FIGURES_WRITTEN.items()))}
     with open(os.path.join(out_dir, 'run.json'), 'w') as f:
         json.dump(record, f, indent=2)

@@ -19,7 +19,10 @@ import numpy as np
 from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_WORDS, counts_text, interval_text,
                                  level_text, signs_text)
 from robustness.analysis.test_gpt2 import USES_CONTEXT
+from robustness.config import check
+from robustness.provenance import fingerprint
 
+FINGERPRINT_MARK = 'sha256'  # the comment after each embedded figure: the fingerprint of the file the run drew
 ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
 
 
@@ -342,13 +345,27 @@ def section(name, folder, report_dir):
         lines += ['', RENDER[script](summary)]
         if summary.get('note'):
             lines += ['', summary['note']]
-    for figure in (run or {}).get('figures', []):
-        lines += ['', f"![{os.path.basename(figure)}]({os.path.relpath(figure, report_dir)})"]
+    for figure, recorded in (run or {}).get('figures', {}).items():
+        lines += ['', embedded(figure, recorded, folder, report_dir)]
     if config:
         shown = ', '.join(f"`{key}={','.join(map(str, value)) if isinstance(value, list) else value}`"
                           for key, value in config.items())
         lines += ['', f"<details><summary>configuration</summary>\n\n{shown}\n\n</details>"]
     return '\n'.join(lines)
+
+
+def embedded(figure, recorded, folder, report_dir):
+    """The Markdown of one figure that a run drew, with its fingerprint in a comment (tests/test_docs.py checks the
+    committed reports by it); a one-line error (SystemExit) where the file is gone or is no longer the one the run
+    drew (another run has overwritten it), or the run recorded no fingerprint (a run.json from before they existed)."""
+    where = f"{figure}, drawn by the run in {folder}"
+    check(isinstance(recorded, str), f"figures: {where} has no fingerprint in its run.json: re-analyse the run "
+                                     f"(python -m robustness.analyze) or rerun its script")
+    check(os.path.exists(figure), f"figures: {where}, is missing")
+    check(fingerprint(figure) == recorded, f"figures: {where}, has since been overwritten by another run: re-analyse "
+                                           f"the run (python -m robustness.analyze) or rerun its script")
+    return (f"![{os.path.basename(figure)}]({os.path.relpath(figure, report_dir)})\n"
+            f"<!-- {FINGERPRINT_MARK} {recorded} -->")
 
 
 def write_report(results='results', out='visuals/README.md', readme='README.md', command='make reproduce', arms=()):

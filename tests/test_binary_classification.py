@@ -97,6 +97,7 @@ def summary_error(out, T):
     return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['gaussian_noise']
 
 
+@pytest.mark.numeric
 def test_end_to_end_digits(tmp_path, monkeypatch):
     out, visuals = tmp_path / 'out', tmp_path / 'visuals'
     result = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')
@@ -150,3 +151,15 @@ def test_gram_form_trains_the_same_task_vectors():
         trained.append(train_task_vectors(tasks, 100, 5e-3, 1e-4, 1e-3, gram=gram))
     assert torch.allclose(trained[0], trained[1], atol=1e-4)
     assert not torch.allclose(trained[0], torch.nn.functional.normalize(torch.randn(3, 10, generator=torch.Generator().manual_seed(0)), dim=1), atol=1e-2)
+
+
+def test_a_kind_added_to_the_registry_reaches_the_linear_representation(monkeypatch):
+    """robustness/linear.py keeps no list of kinds: a new entry of the registry, with its matrix form, is all it needs."""
+    from robustness.kinds import KINDS, Kind
+    flip = Kind('sign_flip', None, 0.0, 1.0, False, 'levels', 'Sign flip probability', 'sign_flip',
+                on_matrix=lambda W, amount, draws: torch.where(draws < amount, -W, W), sample=torch.rand)
+    monkeypatch.setitem(KINDS, 'sign_flip', flip)
+    W = torch.randn(3, 5)
+    draws = standard_draws('sign_flip', W.shape, [1, 2])
+    assert torch.equal(corrupt(W, 'sign_flip', 1.0, draws), -W.expand(2, 3, 5))
+    assert torch.equal(corrupt(W, 'sign_flip', 0.0, draws), W.expand(2, 3, 5))

@@ -11,6 +11,7 @@ import shlex
 import pytest
 
 from conftest import ROOT, run_in_process
+from robustness.provenance import fingerprint
 
 COMMAND = re.compile(r'(?:python3?|torchrun|\$\(PY\)) ')
 
@@ -117,3 +118,47 @@ def test_the_make_variables_the_docs_use_exist_and_their_settings_run(monkeypatc
             stopped = run_in_process(monkeypatch, script_of[variable], *value.split(), '--help')
             assert stopped.code == 0, f"{path}: {variable}={value}"
     capsys.readouterr()
+
+
+REPORTS = sorted(glob.glob(os.path.join(ROOT, 'visuals', '**', 'README.md'), recursive=True))
+EMBEDDED = re.compile(r'!\[[^\]]*\]\(([^)]+\.png)\)(\n<!-- sha256 ([0-9a-f]{64}) -->)?')
+
+
+@pytest.mark.parametrize('report', REPORTS, ids=lambda path: os.path.relpath(path, ROOT))
+def test_a_committed_report_embeds_only_the_figures_its_run_drew(report):
+    """Every figure a generated report embeds carries the fingerprint of the file its run drew, and the committed file
+    is that file: a figure another run has overwritten since fails here."""
+    text = open(report).read()
+    figures = EMBEDDED.findall(text)
+    assert figures, f"{report} embeds no figure"
+    for path, _, recorded in figures:
+        figure = os.path.join(os.path.dirname(report), path)
+        assert recorded, f"{path} in {report} carries no fingerprint: regenerate the report"
+        assert os.path.exists(figure), f"{path} in {report} is missing"
+        assert fingerprint(figure) == recorded, f"{path} in {report} is not the figure its run drew"
+
+
+def test_every_committed_figure_is_embedded_somewhere():
+    """No leftover of an earlier run sits in visuals/ beside the reports: each PNG is shown by a report or the
+    README."""
+    shown = {os.path.normpath(os.path.join(os.path.dirname(report), path))
+             for report in REPORTS for path, _, _ in EMBEDDED.findall(open(report).read())}
+    shown |= {os.path.normpath(os.path.join(ROOT, path))
+              for path, _, _ in EMBEDDED.findall(open(os.path.join(ROOT, 'README.md')).read())}
+    figures = {os.path.normpath(path) for path in glob.glob(os.path.join(ROOT, 'visuals', '**', '*.png'), recursive=True)}
+    assert not figures - shown, sorted(os.path.relpath(path, ROOT) for path in figures - shown)
+
+
+def test_every_script_with_settings_stops_for_help_where_its_checks_end():
+    """configure leaves --help to settings_checked: a script that never called it would start its work."""
+    for path in [*glob.glob('*.py', root_dir=ROOT), *glob.glob('bench/*.py', root_dir=ROOT), 'tasks/build_tasks.py']:
+        text = open(os.path.join(ROOT, path)).read()
+        if 'configure(globals()' in text:
+            assert text.count('\nsettings_checked()') == 1, path
+            assert text.index('configure(globals()') < text.index('\nsettings_checked()'), path
+
+
+def test_help_checks_the_values_of_a_command_line(monkeypatch, capsys):
+    stopped = run_in_process(monkeypatch, 'test_gpt2.py', '--kinds=bogus', '--levels=0,5', '--help')
+    assert stopped.code != 0 and 'bogus' in str(stopped.code)
+    assert 'usage' not in capsys.readouterr().out

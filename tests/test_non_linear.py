@@ -43,6 +43,7 @@ def test_per_task_sample_budget(T):
     assert len(labels) == T * (max_samples // T) <= max_samples
 
 
+@pytest.mark.numeric
 def test_training_learns_every_task():
     """Had one task's images served every task (the paper's bug), tasks 1 and 2 would sit near chance."""
     torch.manual_seed(0)

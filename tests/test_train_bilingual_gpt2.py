@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -137,6 +138,7 @@ def test_learning_rate_schedule(tiny_run):
             assert lr == pytest.approx(0.01 * factor, abs=1e-12)
 
 
+@pytest.mark.numeric
 def test_gradient_clipping_takes_effect(tiny_run):
     out, _ = tiny_run
     logged = pd.concat([rows(out, name) for name in ('monolingual', 'bilingual', 'control')])
@@ -165,9 +167,23 @@ def test_held_out_books_absent_from_training_text(tiny_run):
     assert min(trained_books) < 8 < 21 < max(trained_books) and len(trained_books) >= 15
 
 
-def test_figure_and_config(tiny_run):
+def test_figure_and_config(tiny_run, tmp_path, monkeypatch):
     out, _ = tiny_run
     assert (out / 'visuals' / 'gpt2_training.png').stat().st_size > 10_000
+    # the figure shows what its labels say: each model's mean held-out bits per byte at each evaluation
+    from robustness import plots
+    drawn = []
+    monkeypatch.setattr(plots, 'save', lambda fig, path: drawn.append(fig))
+    log = pd.read_csv(out / 'train_log.csv')
+    plots.draw_training(log, tmp_path / 'training.png')
+    held_out = log[log['split'] == 'eval'].groupby(['model', 'tokens'])['bpb'].mean()
+    ax = drawn[0].axes[0]
+    assert 'bits per byte' in ax.get_ylabel() and 'tokens' in ax.get_xlabel()
+    lines = {container.get_label(): container.lines[0] for container in ax.containers}  # errorbar: (line, caps, bars)
+    assert set(lines) == set(log['model'])
+    for model, line in lines.items():
+        assert list(line.get_xdata()) == list(held_out[model].index)
+        assert np.allclose(line.get_ydata(), held_out[model].to_numpy(), rtol=1e-12)
     config = json.load(open(out / 'config.json'))
     assert config['max_steps'] == 8 and config['train_models'] == ['monolingual', 'bilingual', 'control']
 

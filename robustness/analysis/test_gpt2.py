@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from robustness import plots
-from robustness.analysis import (MEASURE_WORDS, QUESTIONS, counts_text, level_text, pair_wording, row_text,
+from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wording, row_text,
                                  verdict_table, write_summary)
 from robustness.config import check
 from robustness.kinds import KINDS
@@ -44,7 +44,6 @@ COST_FIGURE = 'gpt2_scope_cost.png'
 FRONTIER_FIGURE = 'gpt2_matched_quality.png'
 LANGUAGES_FIGURE = 'gpt2_second_language.png'
 USES_CONTEXT = 1.2  # attention cost (bpb with attention zeroed / intact) from which a model counts as using its context
-QUESTION = QUESTIONS['test_gpt2']
 
 def training_order(checkpoint):
     """Where a checkpoint comes in training: step_<n> at n, the final model last."""
@@ -435,15 +434,19 @@ def summarize(frame, config, settings, rng, costs=None):
                     summary['half_failure_level'][f'{label} | {kind} | {scope}'] = half_failure_of(
                         curves, config['failure_fraction'])
     summary['comparisons'] = final_rows(scores, pairs, config, settings, rng)
-    summary['answer'] = decided(summary['comparisons'], pair_wording, QUESTION)
+    summary['answer'] = decided(summary['comparisons'], pair_wording, pair_question(pairs, settings['primary']))
     summary['answer']['unit_picture'] = unit_picture(summary['comparisons'], settings['unit'])
-    brackets = quality_brackets(frame, pairs, settings['primary'])
-    summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings)
-    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording, MATCHED_QUESTION)
+    # only where the run swept the bracketing checkpoints: without them every row would be 'not bracketed'
+    matched = config.get('matched_quality', True) and config.get('checkpoints', True)
+    brackets = quality_brackets(frame, pairs, settings['primary']) if matched else {}
+    summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings) if matched else {}
+    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording,
+                                                pair_question(pairs, settings['primary'], 'At matched intact quality'))
     language, total = second_language_rows(scores, pairs, config, settings)
     summary['second_language'], summary['both_languages'] = language, total
+    first_models = ', '.join(dict.fromkeys(a for a, _ in pairs))
     summary['second_language_answer'] = decided(language, lambda name: language_wording(name, settings['texts']),
-                                                SECOND_LANGUAGE_QUESTION)
+                                                f"Does {first_models} lose its second text first?")
     return summary
 
 
@@ -455,8 +458,12 @@ def decided(rows, wording, question):
     return answer
 
 
-MATCHED_QUESTION = 'At matched intact quality, do bilingual GPT-2 models keep more of their English under damage?'
-SECOND_LANGUAGE_QUESTION = 'Does a bilingual model lose its second language first?'
+def pair_question(pairs, text, condition='Under weight damage'):
+    """The question of a table of pairs a - b, naming the models as the run names them."""
+    compared = '; '.join(f'{a} than {b}' for a, b in pairs)
+    return f"{condition}, does the first model of each pair keep more of its text {text} ({compared})?"
+
+
 
 
 def language_wording(name, texts):
@@ -520,10 +527,10 @@ def draw_models(kind, rows, path, xlabel, config, crossovers):
                          fontsize=11)
             if column == 'ppl':
                 ax.set_yscale('log')
-            for a, b, level in crossovers.get((kind, scope), []) if column == 'bpb' else []:
-                ax.axvline(level, color='grey', linestyle=':')
-                ax.annotate(f"{a}/{b}\ncross-over {level:.3f}", (level, ax.get_ylim()[0]), xytext=(4, 10),
-                            textcoords='offset points', fontsize=9)
+            # in the legend, not on the axes: two cross-overs near one level would print on top of each other
+            for (a, b, level), style in zip(crossovers.get((kind, scope), []) if column == 'bpb' else [],
+                                            (':', '--', '-.', (0, (1, 4)))):
+                ax.axvline(level, color='grey', linestyle=style, label=f"{a}/{b} cross over at {level:.3f}")
             ax.legend(title=spread_title(rows, kind, config['repeats']), fontsize=9)
     plots.save(fig, path)
 
@@ -607,6 +614,15 @@ def frontier(scores, labels, config, text):
     return pd.DataFrame(records, columns=['model', 'checkpoint', 'kind', 'scope', 'intact', 'area'])
 
 
+def seeds_title(counts):
+    """What a panel's error bars span when its points rest on different numbers of training seeds (a checkpoint
+    swept for some seeds only): the range, and that a point of one seed has no bar."""
+    low, high = int(counts.min()), int(counts.max())
+    if low == high:
+        return f"mean ± std over {high} training seeds" if high > 1 else 'one training seed: no error bars'
+    return f"mean ± std over {low}-{high} training seeds a point" + (' (no bar: one seed)' if low == 1 else '')
+
+
 def draw_frontier(points, path):
     """Retained area against intact bpb, a panel per kind and scope, a line per model through its checkpoints in
     training order (mean ± std over training seeds): a model above another's line keeps more at the same quality."""
@@ -622,7 +638,7 @@ def draw_frontier(points, path):
             ax.errorbar(rows['intact'], rows['area'], xerr=rows['intact_std'].fillna(0), yerr=rows['area_std'].fillna(0),
                         label=model, linestyle='-.', marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
         ax.invert_xaxis()  # better models to the right
-        ax.legend(title=f"mean ± std over {int(stats['seeds'].min())} training seeds", fontsize=9)
+        ax.legend(title=seeds_title(stats['seeds']), fontsize=9)
         ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
         ax.set_ylabel('retained area (floor: the scope zeroed)')
         ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
