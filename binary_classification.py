@@ -18,16 +18,17 @@ smaller error under noise. Here mse is half the mean squared error, the data ter
 import json
 import os
 import time
+import zlib
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.kinds import KINDS
-from robustness.linear import (LINEAR_KINDS, additive_noise_coefficient, check_sample_budget, corrupt, half_mse,
-                               representation, standard_draws, task_data, train_task_vectors)
+from robustness.kinds import KINDS, LINEAR_KINDS
+from robustness.linear import (additive_noise_coefficient, check_sample_budget, corrupt, half_mse, representation,
+                               standard_draws, task_data, train_task_vectors)
 from robustness.lock import claim
 from robustness.plots import errorbar_lines, figure, save
 from robustness.provenance import record_run
@@ -64,6 +65,7 @@ validate(config, kinds=LINEAR_KINDS)  # the settings the scripts share
 check_choices('dataset', dataset, IMAGE_DATASETS)
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check(max_samples >= max(task_counts), f"max_samples: {max_samples} leaves no sample for {max(task_counts)} tasks")
+settings_checked()
 levels_of = {kind: {'levels': levels, 'noise_levels': noise_levels}[KINDS[kind].grid] for kind in kinds}
 
 x_train, y_train, x_test, y_test = load_images(dataset, data_root, seed=seed)
@@ -99,8 +101,9 @@ for T in tqdm(task_counts, desc='task counts'):
     for kind in kinds:
         # pruning is deterministic: one draw
         draw_seeds = range(KINDS[kind].draws(gaussian_repeats if kind == 'gaussian_noise' else repeats))
-        # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, and the same at every level.
-        draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, LINEAR_KINDS.index(kind), s])
+        # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, the same at every level, and the
+        # same whatever other kinds the registry holds (the kind by its name's CRC-32, not its place in a list).
+        draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, zlib.crc32(kind.encode()), s])
                                                          .generate_state(1)[0]) for s in draw_seeds])
         for level in levels_of[kind]:
             if all(log.has(dataset=dataset, num_tasks=T, kind=kind, level=level, repeat=s, task=t)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from robustness.analysis.non_linear import TABLE, analyze
-from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.lock import claim
@@ -96,6 +96,7 @@ def architecture():
 
 check(not pretrained or architecture() == 'resnet18', "pretrained: only the resnet18 backbone has pretrained weights")
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
+settings_checked()
 if pretrained:
     resnet18_backbone(pretrained)  # fails now, before anything is read or written, when the weights cannot be had
 

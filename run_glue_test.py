@@ -38,7 +38,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 from robustness import glue
 from robustness.analysis.run_glue_test import TABLE, analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
-from robustness.config import check, check_choices, check_range, configure, save_config
+from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.lock import claim
 from robustness.kinds import KINDS, WEIGHT_KINDS
 from robustness.processes import run_units
@@ -105,9 +105,10 @@ validate(config, kinds=(*WEIGHT_KINDS, 'distraction'), scopes=SCOPES, measures=C
 check_choices('task', task, glue.TASKS)
 check_choices('negatives', negatives, glue.NEGATIVES)
 check_choices('layer_sets', layer_sets, ('all', 'first', 'middle', 'last'))
-check(not calibration_file or os.path.isfile(calibration_file), f'calibration_file: {calibration_file} does not exist')
 check_range('max_length', max_length, 1)  # test_gpt2.py's 0 (the model's context) has no meaning here
 check(task != 'csv' or train_file and validation_file, 'task=csv needs --train_file and --validation_file')
+settings_checked()  # --help stops here; the files the settings name are checked after it
+check(not calibration_file or os.path.isfile(calibration_file), f'calibration_file: {calibration_file} does not exist')
 check(not distractor_file or os.path.isfile(distractor_file), f'distractor_file: {distractor_file} does not exist')
 damage_kinds = [kind for kind in kinds if kind != 'distraction']
 grids = {'levels': levels, 'noise_levels': noise_levels}

@@ -49,7 +49,7 @@ from robustness.analysis.test_gpt2 import (CHANCE_FILE, CHECKPOINT_COLUMNS, TABL
                                            quality_brackets)
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
                                     numbered_dirs, training_tokens)
-from robustness.config import check, check_choices, check_range, configure, fail, save_config
+from robustness.config import check, check_choices, check_range, configure, fail, save_config, settings_checked
 from robustness.corpora import first_characters, hub_texts, is_text_file, read_documents
 from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
@@ -130,6 +130,7 @@ for label in tokenizer_dirs:
 check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)  # the pairs' form, checked before any work
 text_specs = parse_models(eval_files, 'eval_files')  # [(label, file or dataset)]: unique labels
+settings_checked()  # --help stops here; the files the settings name are checked after it
 for label, spec in text_specs:
     check(not is_text_file(spec) or os.path.isfile(spec), f"eval_files: {label}={spec} does not exist")
 check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),

@@ -20,7 +20,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests')]
 from families import DECODERS, tiny_model  # noqa: E402 (the tests' model of every family, at a bench size)
-from robustness.config import check_choices, configure  # noqa: E402
+from robustness.config import check_choices, configure, settings_checked  # noqa: E402
 from robustness.perplexity import SlidingWindowNLL  # noqa: E402
 
 # -----------------------------------------------------------------------------
@@ -35,6 +35,7 @@ batch_size = 8             # windows per forward pass
 calls = 3                  # timed calls of each path (after one warm-up)
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 check_choices('families', families, DECODERS)
 torch.manual_seed(0)
 ids = torch.randint(1, vocab_size, (tokens,))

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from robustness.calibration import FAMILIES, ROWS, SHAPES, margin_shift, simulate, true_difference
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 
 # -----------------------------------------------------------------------------
 families = list(FAMILIES)    # null families: clean | floors | intact | tokenizer
@@ -34,6 +34,7 @@ margin = 0.05                # equivalence margin, in retained area
 seed = 0
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 
 def rate(value, n):

@@ -16,7 +16,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from robustness import corpora
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.perplexity import SlidingWindowNLL
 from robustness.perturb import perturbed
 from robustness.provenance import machine
@@ -27,6 +27,7 @@ trials = 3                 # timed trials per precision (random deletion of the 
 batch_size = 4             # windows per forward pass
 # -----------------------------------------------------------------------------
 config = configure(globals())
+settings_checked()
 torch.manual_seed(0)
 net = GPT2LMHeadModel(GPT2Config(attn_implementation='sdpa')).eval()  # GPT-2 small, random init
 text = '\n'.join(corpora.chapters(corpora.english_verses())).encode('utf-8')

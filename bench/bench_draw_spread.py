@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.corpora import first_characters, read_documents
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import perturbed
@@ -37,6 +37,7 @@ draws = 6                  # draws per kind, scope, level and seed
 window = 128               # tokens per window (the study's block size)
 # -----------------------------------------------------------------------------
 config = configure(globals())
+settings_checked()
 transformers.utils.logging.disable_progress_bar()  # no bar per model loaded
 
 documents, _ = read_documents(eval_file, 'eval_file')

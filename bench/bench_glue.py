@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
 from robustness import glue
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.kinds import WEIGHT_KINDS as KINDS
 from robustness.perturb import perturbed
 
@@ -34,6 +34,7 @@ scope = 'attn'  # damaged weights
 passes = 5  # timed passes per measurement
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 device = torch.device('cpu')
 tokenizer = AutoTokenizer.from_pretrained(model)

@@ -22,7 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from robustness import harness
-from robustness.config import check, configure
+from robustness.config import check, configure, settings_checked
 from robustness.corpora import first_characters
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.perturb import perturbed
@@ -38,6 +38,7 @@ batch_size = 32            # windows (own) and requests (lm-eval) per forward pa
 passes = 3                 # timed passes per measurement (the median is printed)
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 for path in (model, eval_file, 'tasks/data/bible_bpb_en.jsonl'):
     check(os.path.exists(path), f"{path} does not exist: run make reproduce first (and bench from the repository root)")
 

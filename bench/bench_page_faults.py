@@ -13,7 +13,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.provenance import machine
 
 # -----------------------------------------------------------------------------
@@ -23,6 +23,7 @@ passes = 3                 # evaluations of every image (a sweep makes one per t
 width = 16                 # the small backbone's first-stage channels
 # -----------------------------------------------------------------------------
 config = configure(globals())
+settings_checked()
 LOOP = f"""
 import resource, sys, time, torch
 sys.path.insert(0, {ROOT!r})

@@ -26,7 +26,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from robustness import corpora
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.results import read_rows
 
 # -----------------------------------------------------------------------------
@@ -36,6 +36,7 @@ repeats = 2                # draws per damaged level
 device = 'auto'            # auto | cpu | cuda
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 with tempfile.TemporaryDirectory() as folder:
     text = '\n'.join(corpora.chapters(corpora.english_verses()))

@@ -23,7 +23,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure  # noqa: E402
+from robustness.config import configure, settings_checked  # noqa: E402
 from robustness.perplexity import SlidingWindowNLL  # noqa: E402
 from robustness.provenance import machine  # noqa: E402
 from robustness.sweep import trial_grid  # noqa: E402
@@ -34,6 +34,7 @@ chars_per_token = 4.0      # English text per token of a 50k vocabulary, to turn
 gpu_flops = 0.4 * 989e12   # the assumed sustained bf16 rate of one H100 (estimate)
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 torch.manual_seed(0)
 torch.set_grad_enabled(False)
 ENCODERS = {  # model type, vocabulary (model cards); the body is the base size of each family

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 
 # -----------------------------------------------------------------------------
 variants = ['monolingual_1200=--train_models=monolingual --max_steps=1200',
@@ -32,6 +32,7 @@ eval_interval = 400        # steps between checkpoints
 jobs = 2                   # variants trained at once (one thread each)
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 
 def measure(variant, folder):

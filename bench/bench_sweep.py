@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from paper_procedure import paper_trial
 from robustness import corpora
-from robustness.config import check, check_choices, configure
+from robustness.config import check, check_choices, configure, settings_checked
 from robustness.perplexity import SlidingWindowNLL, encode
 from robustness.kinds import WEIGHT_KINDS as KINDS
 from robustness.perturb import perturbed
@@ -53,6 +53,7 @@ paper = True               # also time the paper's procedure (slow)
 device = 'auto'            # auto | cpu | cuda
 # -----------------------------------------------------------------------------
 config = configure(globals())
+settings_checked()
 check_choices('kinds', kinds, KINDS)
 rt = setup(device)
 torch.manual_seed(0)

@@ -16,7 +16,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 
 # -----------------------------------------------------------------------------
 train_seeds = [1, 2]       # training seeds
@@ -24,6 +24,7 @@ steps = 150                # optimizer steps per model (the default model: 4 lay
 models = 'monolingual'     # train_models
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 
 def timed(jobs, threads):

@@ -18,7 +18,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 
 # -----------------------------------------------------------------------------
 n_layer = 4                # the model (train_bilingual_gpt2.py's defaults)
@@ -31,6 +31,7 @@ warmup = 5                 # untimed steps first (compilation, allocator)
 steps = 40                 # timed steps per variant
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 torch.set_num_threads(1)
 
 VARIANTS = {  # name: (GPT-2 activation, fused AdamW, bf16 autocast, torch.compile)

@@ -18,7 +18,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.kinds import input_norms
 from robustness.perturb import perturbed
 from robustness.provenance import machine
@@ -35,6 +35,7 @@ trials = 3         # timed repetitions (the median is printed)
 device = 'cpu'
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 torch.manual_seed(0)
 model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=window, n_embd=n_embd, n_layer=n_layer,
                                    n_head=n_head, bos_token_id=0, eos_token_id=0)).to(device).eval()

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import transformers  # noqa: F401  (what every script's parent has imported before it starts its processes)
 
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.processes import run_parallel
 
 # -----------------------------------------------------------------------------
@@ -28,6 +28,7 @@ processes = 4  # processes started
 slots = 2  # at a time
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 
 path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), script)
 

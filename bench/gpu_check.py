@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from paper_procedure import paper_trial
 from robustness import corpora
-from robustness.config import configure
+from robustness.config import configure, settings_checked
 from robustness.perplexity import SlidingWindowNLL
 from robustness.perturb import perturbed
 from robustness.results import read_rows
@@ -50,6 +50,7 @@ train_batch = 16           # train: sequences of 1,024 tokens per step
 out = ''                   # also write the table as JSON here
 # -----------------------------------------------------------------------------
 config = configure(globals())
+settings_checked()
 rt = setup(device)
 if smoke:
     eval_tokens, sweep_trials, train_steps, train_batch = 6000, 3, 8, 4

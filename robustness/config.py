@@ -150,7 +150,8 @@ def configure(namespace, argv=None, renamed=None):
     """Apply config files and --name=value overrides from argv to the constants in `namespace`.
 
     Updates `namespace` in place (the script's globals) and returns the final settings as a dict. `renamed` maps
-    old setting names to new ones: an old name is a one-line error that names the new one.
+    old setting names to new ones: an old name is a one-line error that names the new one. With --help, the usage is
+    printed by `settings_checked`, which every script calls where its checks end.
     """
     renamed = renamed or {}
     argv = sys.argv[1:] if argv is None else argv
@@ -176,11 +177,22 @@ def configure(namespace, argv=None, renamed=None):
         check(name in defaults, f"unknown setting --{name}; valid: {', '.join(names)}")
         check(equals == '=', f"--{name}: give a value as --{name}=VALUE")
         overrides[name] = _parse(name, text, defaults[name])
-    if asked_help:  # after the other arguments are checked: a command line with --help is checked too
-        print(_usage(script, names, namespace, _comments(script)))
-        sys.exit(0)
     namespace.update(overrides)
+    _HELP.clear()
+    if asked_help:  # shown by settings_checked, once the script has checked the values too
+        _HELP.append(_usage(script, names, namespace, _comments(script)))
     return {name: namespace[name] for name in names}
+
+
+_HELP = []  # the usage text that configure owes a --help, until settings_checked prints it
+
+
+def settings_checked():
+    """Where a script's checks of its settings end and its work begins: with --help, print the usage and exit 0 here,
+    so that a command line with --help has had its names, types and values checked like any other."""
+    if _HELP:
+        print(_HELP.pop())
+        sys.exit(0)
 
 
 def save_config(config, path):

@@ -11,13 +11,16 @@ The task objects (their documents and prompts) are built once per run (`load_tas
 model object, whose weights `perturbed` changes in place, through lm-eval's HFLM with the tokenizer passed (without
 one, HFLM asks the hub). Everything a task needs is checked before any trial, each a one-line error naming
 `lm_eval_tasks`: a name lm-eval does not know, a metric it has not registered (it would download one from the hub), a
-local data file that does not exist, a dataset on the hub when the hub cannot be reached and no copy is cached.
+local data file that does not exist (the project's offline tasks build theirs on first use, with the build_tasks.py
+beside their YAMLs), a dataset on the hub when the hub cannot be reached and no copy is cached.
 """
 
 import contextlib
 import io
 import logging
 import os
+import subprocess
+import sys
 
 from robustness.config import check, fail
 
@@ -60,9 +63,25 @@ def leaf_configs(manager, name):
     return [found for child in children for found in leaf_configs(manager, child)]
 
 
-def check_task(name, config):
-    """One-line errors for what a task needs and cannot have here: an unregistered metric, a missing data file, the
-    hub while it cannot be reached."""
+def build_data(include, missing):
+    """Build the data of the offline tasks of `include` on first use: the folder's build_tasks.py, run with its
+    defaults into the folder its YAMLs read (`missing`'s), where `missing` lies there. Returns whether it ran."""
+    builder = os.path.join(include, 'build_tasks.py') if include else ''
+    folder = os.path.dirname(missing)
+    if not os.path.isfile(builder) or os.path.normpath(folder) != os.path.normpath(os.path.join(include, 'data')):
+        return False
+    print(f"lm_eval_tasks: {missing} does not exist yet; building the offline tasks' data "
+          f"(python {builder} --out_dir={folder})")
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # a copied folder's builder imports robustness
+    built = subprocess.run([sys.executable, builder, f'--out_dir={folder}'], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([project, os.environ.get('PYTHONPATH', '')])))
+    check(built.returncode == 0, f"lm_eval_tasks: {builder} failed: {built.stderr.strip().splitlines()[-1:]}")
+    return True
+
+
+def check_task(name, config, include=''):
+    """One-line errors for what a task needs and cannot have here: an unregistered metric, a missing data file (the
+    offline tasks of `include` build theirs first: `build_data`), the hub while it cannot be reached."""
     from lm_eval.api.registry import get_metric_aggregation, metric_registry
     import lm_eval.api.metrics  # noqa: F401 (fills the registry)
     for metric in config.get('metric_list', []):
@@ -76,8 +95,9 @@ def check_task(name, config):
         files = (config.get('dataset_kwargs') or {}).get('data_files') or {}
         for file in files.values() if isinstance(files, dict) else [files]:
             for one in file if isinstance(file, list) else [file]:
-                check(os.path.exists(one), f"lm_eval_tasks: {name} reads {one}, which does not exist (from {os.getcwd()}); "
-                                           f"for the offline tasks, run python tasks/build_tasks.py")
+                if not os.path.exists(one):
+                    build_data(include, one)
+                check(os.path.exists(one), f"lm_eval_tasks: {name} reads {one}, which does not exist (from {os.getcwd()})")
     elif path and not os.path.exists(path):
         from robustness.hub import hub_reachable
         if not hub_reachable():
@@ -99,7 +119,7 @@ def load_tasks(tasks, include):
         check(found, f"lm_eval_tasks: unknown task {task!r}" + (f" (not in {include} nor lm-eval's registry)"
                                                                 if include else " (not in lm-eval's registry)"))
         for name, config in found:
-            check_task(name, config)
+            check_task(name, config, include)
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # datasets' progress bars
             return manager.load(list(tasks))

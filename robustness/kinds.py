@@ -75,6 +75,9 @@ class Kind:
     on_heads: bool = False  # acts on attention heads: attn, blocks and all hold the same heads, so it is swept once
     on_conv_nets: bool = True  # applies to a conv net (non_linear.py): no heads or token windows needed
     same_on_one_tensor: str | None = None  # the kind it equals, mask for mask, on a scope of a single tensor
+    on_matrix: Callable | None = None  # (W, amount, standard draws) -> the damaged copies of a linear representation W,
+    #                                    one per draw (binary_classification.py); None: it does not apply to one
+    sample: Callable | None = None  # torch.randn or torch.rand: on_matrix's standard draws; None: it takes none
 
     def draws(self, repeats):
         """Draws of a damaged level: one for a deterministic kind."""
@@ -296,16 +299,36 @@ def wanda_pruning(model, amount, generator, parameters, options):
             weights.masked_fill_(smallest_per_row(scores, round(amount * weights.shape[1])), 0)
 
 
+# ----------------------------------------------------------------------------- a linear representation's copies
+# binary_classification.py damages a matrix W (k x n) against a stack of standard draws (robustness.linear), the same
+# draws at every amount: the random kinds threshold or scale them, magnitude pruning takes none and gives one copy.
+def delete_entries(W, amount, draws):
+    return W.masked_fill(draws < amount, 0.0)
+
+
+def prune_entries(W, amount, draws):
+    return W.masked_fill(smallest_mask(W.abs().flatten(), round(amount * W.numel())).view_as(W), 0.0)[None]
+
+
+def add_noise(W, amount, draws):
+    return W + amount * draws
+
+
+def scale_by_noise(W, amount, draws):
+    return W * (1 + amount * draws)
+
+
 # ----------------------------------------------------------------------------- the registry
 KINDS = {kind.name: kind for kind in (
     Kind('random_deletion', random_deletion, 0.0, 1.0, False, 'levels', 'Random weight deletion probability',
-         'random_delete'),
+         'random_delete', on_matrix=delete_entries, sample=torch.rand),
     Kind('magnitude_pruning', magnitude_pruning, 0.0, 1.0, True, 'levels',
-         'Magnitude pruning fraction (smallest |w| per tensor)', 'magnitude_deletion'),
+         'Magnitude pruning fraction (smallest |w| per tensor)', 'magnitude_deletion', on_matrix=prune_entries),
     Kind('global_magnitude_pruning', global_magnitude_pruning, 0.0, 1.0, True, 'levels',
          'Global magnitude pruning fraction (smallest |w| overall)', 'global_magnitude_deletion',
          same_on_one_tensor='magnitude_pruning'),
-    Kind('gaussian_noise', gaussian_noise, 0.0, None, False, 'noise_levels', 'Weight noise std', 'weight_noise'),
+    Kind('gaussian_noise', gaussian_noise, 0.0, None, False, 'noise_levels', 'Weight noise std', 'weight_noise',
+         on_matrix=add_noise, sample=torch.randn),
     Kind('neuron_deletion', neuron_deletion, 0.0, 1.0, False, 'levels', 'Neuron (channel) deletion probability',
          'neuron_delete'),
     Kind('head_deletion', head_deletion, 0.0, 1.0, False, 'levels', 'Attention head deletion probability',
@@ -315,9 +338,10 @@ KINDS = {kind.name: kind for kind in (
     Kind('wanda_pruning', wanda_pruning, 0.0, 1.0, True, 'levels', 'Wanda pruning fraction (per output row)',
          'wanda_pruning', targets=linear_layers, on_conv_nets=False, options=('calibration',)),
     Kind('multiplicative_noise', None, 0.0, None, False, 'noise_levels', 'Multiplicative noise std',
-         'multiplicative_noise', on_conv_nets=False),
+         'multiplicative_noise', on_conv_nets=False, on_matrix=scale_by_noise, sample=torch.randn),
     Kind('distraction', None, 0.0, None, False, 'distraction_levels', 'Inserted words per word', 'distraction',
          on_conv_nets=False),
 )}
 WEIGHT_KINDS = tuple(name for name, kind in KINDS.items() if kind.apply is not None)  # what perturbed applies
 CONV_KINDS = tuple(name for name in WEIGHT_KINDS if KINDS[name].on_conv_nets)
+LINEAR_KINDS = tuple(name for name, kind in KINDS.items() if kind.on_matrix is not None)  # binary_classification.py's

@@ -8,10 +8,8 @@ Errors are half mean squared errors, the data term of the training loss.
 import numpy as np
 import torch
 
-from robustness.config import check, fail
-from robustness.kinds import smallest_mask
-
-LINEAR_KINDS = ('gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise')
+from robustness.config import check
+from robustness.kinds import KINDS
 
 
 def task_data(x, y, T, per_task=None, rng=None):
@@ -69,16 +67,16 @@ def representation(C, k):
 
 
 def standard_draws(kind, shape, seeds, antithetic=True):
-    """The random part of a kind, one draw per seed: (len(seeds), *shape). Standard normal for the noise kinds,
-    uniform [0, 1) for random deletions; None for deterministic magnitude pruning.
+    """The random part of a kind (the registry's `sample`), one draw per seed: (len(seeds), *shape); None for a kind
+    that takes none (magnitude pruning).
 
     Draw j comes from a generator seeded by seeds[j], so each draw is reproducible alone. The draws do not depend
     on the level: `corrupt` scales or thresholds the same draws at every level (common random numbers), which
-    makes differences between levels precise. With `antithetic`, noise draws come in pairs (N, -N): draw 2i + 1 is
+    makes differences between levels precise. With `antithetic`, normal draws come in pairs (N, -N): draw 2i + 1 is
     minus draw 2i, which cancels the term linear in the noise within each pair. Each draw is still N(0, 1)."""
-    if kind == 'magnitude_pruning':
+    sample = KINDS[kind].sample
+    if sample is None:
         return None
-    sample = torch.randn if kind in ('gaussian_noise', 'multiplicative_noise') else torch.rand
     pairs = antithetic and sample is torch.randn
     draws = torch.stack([sample(shape, generator=torch.Generator().manual_seed(seeds[j - j % 2 if pairs else j]))
                          for j in range(len(seeds))])
@@ -88,19 +86,9 @@ def standard_draws(kind, shape, seeds, antithetic=True):
 
 
 def corrupt(W, kind, level, draws):
-    """A stack of corrupted copies of W, one per standard draw (from `standard_draws`): (len(draws), *W.shape).
-
-    magnitude_pruning is deterministic and returns a single copy (draws is None).
-    """
-    if kind == 'magnitude_pruning':
-        return W.masked_fill(smallest_mask(W.abs().flatten(), round(level * W.numel())).view_as(W), 0.0)[None]
-    if kind == 'gaussian_noise':
-        return W + level * draws
-    if kind == 'multiplicative_noise':
-        return W * (1 + level * draws)
-    if kind == 'random_deletion':
-        return W.masked_fill(draws < level, 0.0)
-    fail(f"unknown kind {kind!r}; valid: {', '.join(LINEAR_KINDS)}")
+    """A stack of corrupted copies of W, one per standard draw (from `standard_draws`): (len(draws), *W.shape); a
+    single copy for a kind without draws (the registry's `on_matrix`)."""
+    return KINDS[kind].on_matrix(W, level, draws)
 
 
 def half_mse(heads, representations, tasks):

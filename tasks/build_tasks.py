@@ -10,7 +10,7 @@ Tasks (each a YAML beside this script; test_gpt2.py runs them with `lm_eval_task
 - bible_last_word_en: which of four words ends a held-out English verse (multiple choice; the three others end other
   held-out verses): an ability, the use of the verse's context, rather than compression; chance is 0.25.
 The files are written whole or not at all. They are data derived from pip-installed text, so they are built where
-they are used (`make reproduce` builds them) rather than committed.
+they are used (`make reproduce` builds them, and test_gpt2.py when a task first needs them) rather than committed.
 """
 
 import json
@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from robustness import corpora
-from robustness.config import check_range, configure
+from robustness.config import check_range, configure, settings_checked
 
 # -----------------------------------------------------------------------------
 eval_chars = 16000         # characters of each held-out text in the bits-per-byte tasks (cut at a line end; 0 = all); test_gpt2.py's eval_chars
@@ -30,6 +30,7 @@ seed = 0                   # which verses, which wrong choices, where the right 
 out_dir = 'tasks/data'     # where the .jsonl files go (the YAMLs read them from here, relative to the current folder)
 # -----------------------------------------------------------------------------
 configure(globals())
+settings_checked()
 check_range('eval_chars', eval_chars, 0)
 check_range('choices_docs', choices_docs, 1)
 check_range('min_words', min_words, 2)

@@ -57,15 +57,20 @@ def test_help_lists_every_constant_with_its_comment(tmp_path):
     script = tmp_path / 'script.py'
     script.write_text(textwrap.dedent('''
         import sys; sys.path.insert(0, %r)
-        from robustness.config import configure
+        from robustness.config import check_choices, configure, settings_checked
         dataset = 'digits'  # which data set
         seeds = 20          # draws per level
         config = configure(globals())
-        print(config)
+        check_choices('dataset', dataset, ['digits', 'mnist'])
+        settings_checked()
+        print('working')
     ''' % os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     out = subprocess.run([sys.executable, str(script), '--help'], capture_output=True, text=True)
-    assert out.returncode == 0
+    assert out.returncode == 0 and 'working' not in out.stdout
     assert 'which data set' in out.stdout and 'draws per level' in out.stdout and '--seeds' in out.stdout
+    # --help checks the values too: the script's checks run before the usage is printed
+    wrong = subprocess.run([sys.executable, str(script), '--dataset=bogus', '--help'], capture_output=True, text=True)
+    assert wrong.returncode == 1 and "dataset: unknown value 'bogus'" in wrong.stderr and 'usage' not in wrong.stdout
     bad = subprocess.run([sys.executable, str(script), '--seed=1'], capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.strip().count('\n') == 0 and 'unknown setting --seed' in bad.stderr
 

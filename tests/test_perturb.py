@@ -75,12 +75,26 @@ def test_structural_masks_pair_across_models(kind):
             assert torch.equal(dict(model.named_parameters())[name] == 0, dict(twin.named_parameters())[name] == 0)
 
 
-def test_amount_zero_changes_nothing():
+@pytest.mark.parametrize('kind', WEIGHT_KINDS)
+def test_amount_zero_changes_nothing(kind):
     model = gpt2()
     original = snapshot(model)
-    with perturbed(model, 'gaussian_noise', 0.0, scope='all') as damage:
+    scope = 'attn' if KINDS[kind].on_heads else 'all'
+    with perturbed(model, kind, 0.0, scope=scope, **kind_options(kind)):
         assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
-        assert damage.sparsity == 0
+
+
+@pytest.mark.parametrize('kind', WEIGHT_KINDS)
+def test_a_kind_is_deterministic_exactly_when_its_seed_changes_nothing(kind):
+    """The registry's `deterministic` (one draw per level) against what the kind does: two seeds, the same damage."""
+    model = gpt2()
+    scope = 'attn' if KINDS[kind].on_heads else 'all'
+    damaged = []
+    for seed in (1, 2):
+        with perturbed(model, kind, amount(kind), scope=scope, seed=seed, **kind_options(kind)):
+            damaged.append({name: tensor.clone() for name, tensor in model.state_dict().items()})
+    same = all(torch.equal(damaged[0][name], damaged[1][name]) for name in damaged[0])
+    assert KINDS[kind].deterministic == same
 
 
 @pytest.mark.parametrize('kind,level,scope,layers,options,message', [

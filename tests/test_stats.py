@@ -8,7 +8,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from robustness.calibration import simulate
-from robustness.stats import (MEASURES, Curves, check_margin, check_measures, compare, decide, difference_test,
+from robustness.stats import (MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, detectable_difference,
+                              detectable_effect,
+                              difference_test,
                               half_failure, half_failure_levels, holm_levels, intersection_p, mean_excess,
                               mean_log_ratio, percentile_interval, retained_area, retained_fraction, trend_test)
 
@@ -83,6 +85,32 @@ def test_known_difference_and_the_test_behind_it():
     assert difference_test([0.5], [0.4])[1] == 'one trained model each and one draw: nothing varies'
     assert difference_test([0.5, np.nan], [0.4, 0.3])[1] == 'intact at the floor: nothing to lose'
     assert difference_test([0.5], [0.4, 0.3])[1].startswith('one side has a single training seed')
+
+
+@pytest.mark.parametrize('df,level', [(2, 0.05), (2, 0.0036), (4.0, 0.05), (7.3, 0.01), (18, 0.0036)])
+def test_the_detectable_effect_is_detected_with_the_stated_power(df, level):
+    """By simulation, independent of the integral behind it: a true difference of `detectable_effect` standard errors,
+    tested as t = (difference + Z) / (se * S) with S^2 ~ chi2(df) / df, is rejected at `level` in POWER of draws."""
+    effect = detectable_effect(df, level)
+    rng = np.random.default_rng(0)
+    draws = 400_000
+    t = (effect + rng.standard_normal(draws)) / np.sqrt(rng.chisquare(df, draws) / df)
+    rejected = np.mean(np.abs(t) > scipy_stats.t.ppf(1 - level / 2, df))
+    assert rejected == pytest.approx(POWER, abs=4 * math.sqrt(POWER * (1 - POWER) / draws))
+    # at the textbook t_crit + t_power it would have less power than claimed where the degrees of freedom are few
+    assert effect >= scipy_stats.t.ppf(1 - level / 2, df) + scipy_stats.t.ppf(POWER, df) - 1e-9
+
+
+def test_a_rows_detectable_effect_is_its_headline_tests_at_its_holm_level():
+    rng = np.random.default_rng(1)
+    rows = {f'row {i}': compare(*(Curves(GRID, np.stack([np.linspace(2, 2 + rng.uniform(1, 2), 5) for _ in range(3)],
+                                                         axis=1)[:, :, None], {'retained_area': [4.0] * 3}, True)
+                                  for _ in range(2)), ['retained_area'], 0.05, 0.05) for i in range(3)}
+    rows = {name: {'measures': measures, 'decisive': ['retained_area']} for name, measures in rows.items()}
+    decide(rows)
+    for row in rows.values():
+        test = row['measures']['retained_area']['test']
+        assert detectable_difference(row) == pytest.approx(detectable_effect(test['df'], row['holm_level']) * test['se'])
 
 
 def test_trend_over_the_number_of_tasks():

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from robustness.stats import ALPHA, OUTCOMES, decide
+from robustness.stats import ALPHA, OUTCOMES, decide, detectable_difference
 
 QUESTIONS = {  # the question each script's results answer, which the report opens with
     'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
@@ -71,6 +71,7 @@ def verdict_table(rows, wording, alpha=ALPHA):
     m = decide(rows, alpha)
     for name, row in rows.items():
         row['verdict'] = verdict_text(row, *wording(name))
+        row['detectable'] = detectable_difference(row)
     detectable = [row['detectable'] for row in rows.values() if row['detectable'] is not None]
     return {'rows': len(rows), 'comparisons': m, 'alpha': alpha,
             'counts': {outcome: sum(row['outcome'] == outcome for row in rows.values()) for outcome in OUTCOMES},
