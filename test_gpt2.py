@@ -55,7 +55,7 @@ from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.kinds import KINDS, WEIGHT_KINDS
 from robustness.scopes import SCOPES
-from robustness.settings import validate
+from robustness.settings import confirmatory_rows, validate
 from robustness.provenance import record_run
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import LM_MEASURES
@@ -102,6 +102,7 @@ precision = 'auto'         # auto (bf16 autocast on a GPU, fp32 on a CPU) | fp32
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared (a - b); pairs with a missing label are skipped
+confirmatory = []          # a:b:kind:scope rows declared before the run (docs/statistics.md): also tested at 5% with Holm over them alone
 measures = list(LM_MEASURES)  # the measures a direction must hold under, every one (docs/statistics.md): retained_area | retained_area_untrained | mean_excess | mean_log_ratio
 unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only within one tokenizer); the other is reported beside it
 equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
@@ -129,6 +130,7 @@ for label in tokenizer_dirs:
     check(label in labels, f"tokenizers: {label!r} is not a label of models ({', '.join(labels)})")
 check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)  # the pairs' form, checked before any work
+confirmatory_rows(confirmatory, pairs, kinds, scope)
 text_specs = parse_models(eval_files, 'eval_files')  # [(label, file or dataset)]: unique labels
 settings_checked()  # --help stops here; the files the settings name are checked after it
 for label, spec in text_specs:

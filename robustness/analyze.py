@@ -51,6 +51,7 @@ def settings(out_dir, overrides):
     config.setdefault('measures', list(valid))
     if module is test_gpt2:
         config.setdefault('unit', 'byte')
+        config.setdefault('confirmatory', [])  # a run from before the confirmatory family
         if 'eval_file' in config:  # one text, English, before eval_files
             config['eval_files'] = f"en={config.pop('eval_file')}"
     if 'epoch_kinds' in config:  # test_gpt2.py's checkpoints were epochs before

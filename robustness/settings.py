@@ -92,3 +92,22 @@ def validate(config, **valid):
     for kind in dict.fromkeys([*config.get('kinds', []), *config.get('checkpoint_kinds', [])]):
         grid = KINDS[kind].grid if kind in KINDS else None
         check(grid not in config or 0 in config[grid], f"{grid}: include 0, the intact model that damage is measured from")
+
+
+def confirmatory_rows(entries, pairs, kinds, scopes):
+    """The row names ('a - b | kind | scope') of a declared confirmatory family, from 'a:b:kind:scope' entries: a
+    one-line error for an entry whose pair is not compared, or whose kind or scope the run does not sweep."""
+    names = []
+    for entry in entries:
+        parts = entry.split(':')
+        check(len(parts) == 4 and all(parts), f"confirmatory: {entry!r} is not a:b:kind:scope")
+        a, b, kind, scope = parts
+        check((a, b) in pairs, f"confirmatory: {entry!r} names the pair {a}:{b}, which the run does not compare "
+                               f"({', '.join(f'{x}:{y}' for x, y in pairs) or 'no pair'})")
+        check(kind in kinds, f"confirmatory: {entry!r} names the kind {kind}, which the run does not sweep "
+                             f"({', '.join(kinds)})")
+        check(scope in scopes, f"confirmatory: {entry!r} names the scope {scope}, which the run does not sweep "
+                               f"({', '.join(scopes)})")
+        names.append(f'{a} - {b} | {kind} | {scope}')
+    check(len(set(names)) == len(names), f"confirmatory: a row is named twice ({', '.join(entries)})")
+    return names

@@ -9,6 +9,7 @@ text against its second one (does it lose its second language first?). Half-fail
 curves, the per-level differences and the spreads of draws and seeds are description.
 """
 
+import copy
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wo
 from robustness.config import check
 from robustness.kinds import KINDS
 from robustness.scopes import SCOPES
+from robustness.settings import confirmatory_rows
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, describe,
@@ -434,6 +436,13 @@ def summarize(frame, config, settings, rng, costs=None):
                     summary['half_failure_level'][f'{label} | {kind} | {scope}'] = half_failure_of(
                         curves, config['failure_fraction'])
     summary['comparisons'] = final_rows(scores, pairs, config, settings, rng)
+    # the declared family, decided on its own (Holm over it alone) before the table decides every row
+    family = confirmatory_rows(config.get('confirmatory', []), pairs, config['kinds'], config['scope'])
+    missing = [name for name in family if name not in summary['comparisons']]
+    check(not missing, f"confirmatory: the run has no curves for {', '.join(missing)}")
+    summary['confirmatory'] = {name: copy.deepcopy(summary['comparisons'][name]) for name in family}
+    summary['confirmatory_answer'] = decided(summary['confirmatory'], pair_wording, pair_question(
+        pairs, settings['primary'], 'In the confirmatory family declared before the run')) if family else None
     summary['answer'] = decided(summary['comparisons'], pair_wording, pair_question(pairs, settings['primary']))
     summary['answer']['unit_picture'] = unit_picture(summary['comparisons'], settings['unit'])
     # only where the run swept the bracketing checkpoints: without them every row would be 'not bracketed'
@@ -477,7 +486,8 @@ def report(summary):
     for name, entry in summary['half_failure_level'].items():
         print(f"  half-failure {name}: " + (level_text(entry['level']) if entry['reached'] else
                                             f"not reached within the grid (top level {entry['grid_top']})"))
-    for table, answer in (('comparisons', 'answer'), ('matched_quality', 'matched_quality_answer'),
+    for table, answer in (('confirmatory', 'confirmatory_answer'), ('comparisons', 'answer'),
+                          ('matched_quality', 'matched_quality_answer'),
                           ('second_language', 'second_language_answer')):
         if summary[table]:
             print(f"{summary[answer]['question']}")
