@@ -55,7 +55,7 @@ from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.kinds import KINDS, WEIGHT_KINDS
 from robustness.scopes import SCOPES
-from robustness.settings import confirmatory_rows, validate
+from robustness.settings import check_tolerance, confirmatory_rows, validate
 from robustness.provenance import record_run
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import LM_MEASURES
@@ -107,6 +107,7 @@ measures = list(LM_MEASURES)  # the measures a direction must hold under, every 
 unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only within one tokenizer); the other is reported beside it
 equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
 relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact score (excess) or log(1 + this)
+matched_tolerance = 0.005  # matched quality: a pair whose final models' intact bpb differ by at most this fraction of a's is matched already
 bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
 failure_fraction = 0.5     # half-failure level (description): the damage at which bpb has gone this far from intact to the floor
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
@@ -122,6 +123,7 @@ check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must b
 check_range('max_length', max_length, 0)  # 0: each model's context; run_glue_test.py's needs a number
 check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")
 check(stride <= max_length or max_length == 0, f"stride: {stride} is longer than max_length {max_length}")
+check_tolerance(matched_tolerance, relative_margin)
 grids = {'levels': levels, 'noise_levels': noise_levels}
 model_paths = parse_models(models)
 labels = [label for label, _ in model_paths]

@@ -22,11 +22,12 @@ from robustness.analysis import non_linear, run_glue_test, test_gpt2
 from robustness.config import check
 from robustness.provenance import FIGURES_WRITTEN, provenance
 from robustness.results import read_rows
-from robustness.settings import validate
-from robustness.stats import CLASSIFIER_MEASURES, LM_MEASURES, MARGIN, RELATIVE_MARGIN
+from robustness.settings import check_tolerance, validate
+from robustness.stats import CLASSIFIER_MEASURES, LM_MEASURES, MARGIN, MATCHED_TOLERANCE, RELATIVE_MARGIN
 
 ANALYSES = {module.CSV: module for module in (test_gpt2, run_glue_test, non_linear)}
-ANALYSIS_SETTINGS = ('failure_fraction', 'equivalence_margin', 'relative_margin', 'measures', 'unit')  # overridable
+ANALYSIS_SETTINGS = ('failure_fraction', 'equivalence_margin', 'relative_margin', 'matched_tolerance', 'measures',
+                     'unit')  # overridable
 
 
 def settings(out_dir, overrides):
@@ -52,6 +53,7 @@ def settings(out_dir, overrides):
     if module is test_gpt2:
         config.setdefault('unit', 'byte')
         config.setdefault('confirmatory', [])  # a run from before the confirmatory family
+        config.setdefault('matched_tolerance', MATCHED_TOLERANCE)
         if 'eval_file' in config:  # one text, English, before eval_files
             config['eval_files'] = f"en={config.pop('eval_file')}"
     if 'epoch_kinds' in config:  # test_gpt2.py's checkpoints were epochs before
@@ -62,6 +64,8 @@ def settings(out_dir, overrides):
     check(module is test_gpt2 or overrides.get('unit') is None, "unit: only test_gpt2.py's language models have units")
     validate({name: config[name] for name in ANALYSIS_SETTINGS if name in config}, measures=valid,
              untrained=config.get('untrained', True))  # the scripts' own rules
+    if module is test_gpt2:
+        check_tolerance(config['matched_tolerance'], config['relative_margin'])
     if overrides.get('compare') is not None:
         check(module is not non_linear, "compare: non_linear.py compares numbers of tasks, not models")
         models = set(read_rows(os.path.join(out_dir, found[0]), module.TABLE)['model'])
@@ -103,6 +107,9 @@ def parser():
     parser.add_argument('--equivalence_margin', type=float, help='margin of the verdict "equivalent", in retained area')
     parser.add_argument('--relative_margin', type=float,
                         help='margin of the mean excess and mean log ratio: a fraction of the intact score')
+    parser.add_argument('--matched_tolerance', type=float,
+                        help="test_gpt2.py: a pair whose final models' intact bpb differ by at most this fraction is "
+                             "matched already")
     parser.add_argument('--measures', type=lambda text: [m.strip() for m in text.split(',') if m.strip()],
                         help='the measures a direction must hold under, comma-separated')
     parser.add_argument('--unit', help="test_gpt2.py: byte or token, the decision unit")

@@ -87,7 +87,9 @@ def verdict_rows(rows, measures, other=None):
         cells = [cell(row['measures'].get(m)) for m in measures]
         if other:
             cells += [cell(row.get('other_unit', {}).get('measures', {}).get(m)) for m in other]
-        found.append([name, row['verdict'], 'n/a' if row['p'] is None else f"{row['p']:.3g}",
+        matched_already = row.get('design', '').startswith('matched quality: the final models')
+        found.append([name, row['verdict'] + (' (the final models: matched already)' if matched_already else ''),
+                      'n/a' if row['p'] is None else f"{row['p']:.3g}",
                       'n/a' if row.get('confidence') is None else f"{100 * row['confidence']:.2f}%", *cells])
     return found
 
@@ -295,7 +297,10 @@ def gpt2_tables(summary):
     for key, answer_key, intro in (
             ('matched_quality', 'matched_quality_answer', 'At matched intact quality: each reference model interpolated, '
              'per training seed, between its two checkpoints whose intact bits per byte bracket the other model\'s '
-             '(never extrapolated); figure `gpt2_matched_quality.png`.'),
+             '(never extrapolated); figure `gpt2_matched_quality.png`. A pair whose final models\' intact bits per '
+             f"byte differ by at most {summary.get('matched_tolerance', 0) * 100:g}% (`matched_tolerance`) is matched "
+             'already: its rows compare the final models and say so. The checkpoints are mid-schedule, '
+             'their learning rate still high, where the final models are annealed: a confound of its own.'),
             ('second_language', 'second_language_answer', 'The second language: each first model of a pair on its '
              'primary text against its second one, per training seed (a paired test); positive: it keeps the primary '
              'text better, so it loses its second language first.')):

@@ -111,3 +111,10 @@ def confirmatory_rows(entries, pairs, kinds, scopes):
         names.append(f'{a} - {b} | {kind} | {scope}')
     check(len(set(names)) == len(names), f"confirmatory: a row is named twice ({', '.join(entries)})")
     return names
+
+
+def check_tolerance(tolerance, relative_margin):
+    """matched_tolerance: above 0 (a pair matched exactly is rare) and at most the relative margin (a difference of
+    quality the margin would call material is not a match)."""
+    check(0 < tolerance <= relative_margin, f"matched_tolerance: {tolerance} must lie in (0, relative_margin = "
+                                            f"{relative_margin}]")

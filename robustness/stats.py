@@ -42,6 +42,7 @@ ALPHA = 0.05  # family-wise error rate of a table's verdicts
 POWER = 0.8   # the power at which the detectable effect (a row's headline measure's) is stated
 MARGIN = 0.05  # the scripts' default equivalence_margin, for a run's config.json that predates the setting
 RELATIVE_MARGIN = 0.05  # the scripts' default relative_margin, likewise
+MATCHED_TOLERANCE = 0.005  # test_gpt2.py's default matched_tolerance, likewise
 NOTHING_TO_LOSE = 'intact at the floor: nothing to lose'  # the reason a row has no verdict
 OUTCOMES = ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure', 'inconclusive',
             'no verdict')

@@ -260,6 +260,18 @@ def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     assert kept['retained_area'] is None or 0 <= kept['retained_area'] <= 1  # never saw Ukrainian)
     for name in ('gpt2_matched_quality.png', 'gpt2_second_language.png'):
         assert (out / 'v' / name).stat().st_size > 10_000
+    # a pair whose final models lie within matched_tolerance of each other is matched already: the final models
+    from robustness.analyze import main
+    final_bpb = frame[(frame.text == 'en') & (frame.checkpoint == 'final') & (frame.level == 0)].groupby('model')['bpb'].mean()
+    apart = abs(final_bpb['control'] - final_bpb['bilingual']) / final_bpb['bilingual']
+    tolerance = min(0.99, apart * 1.01)
+    assert main([str(out), f'--relative_margin={tolerance}', f'--matched_tolerance={tolerance}']) == 0
+    redone = json.loads((out / 'summary.json').read_text())
+    control = redone['matched_quality']['bilingual - control | random_deletion | attn']
+    assert control['design'].startswith('matched quality: the final models')
+    assert control['p'] == redone['comparisons']['bilingual - control | random_deletion | attn']['p']
+    assert main([str(out), '--matched_tolerance=0']) == 1  # a one-line error, nothing written
+    assert json.loads((out / 'summary.json').read_text()) == redone
 
 
 @pytest.fixture

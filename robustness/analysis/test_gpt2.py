@@ -68,7 +68,8 @@ def quality_brackets(frame, pairs, text):
     and for each training seed of b the two consecutive checkpoints whose intact bpb brackets it, with the weight w
     of the later one (target = (1 - w) bpb(first) + w bpb(second)); None for a seed whose checkpoints do not
     bracket it: matched quality is never extrapolated. {(a, b): {'reference': b, 'target', 'seeds': {seed: (first,
-    second, w) or None}}}; pairs without a's final score are left out."""
+    second, w) or None}, 'reference_final': b's final intact bpb (mean)}}; pairs without a's final score are left
+    out."""
     intact = intact_by_checkpoint(frame, text)
     found = {}
     for a, b in pairs:
@@ -76,13 +77,15 @@ def quality_brackets(frame, pairs, text):
         if not finals:
             continue
         target, seeds = sum(finals) / len(finals), {}
+        references = [dict(values)['final'] for (model, _), values in intact.items() if model == b and 'final' in dict(values)]
         for (model, seed), values in intact.items():
             if model != b:
                 continue
             seeds[seed] = next(((first, second, (q1 - target) / (q1 - q2))
                                 for (first, q1), (second, q2) in zip(values, values[1:])
                                 if q1 >= target >= q2 and q1 > q2), None)
-        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds}
+        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds,
+                       'reference_final': sum(references) / len(references) if references else None}
     return found
 
 
@@ -239,12 +242,10 @@ def final_rows(scores, pairs, config, settings, rng):
         same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
         for kind in config['kinds']:
             for scope in config['scope']:
-                models = aligned(scores.curves(a, 'final', text, kind, scope, unit),
-                                 scores.curves(b, 'final', text, kind, scope, unit))
-                if models is None:
+                row = final_comparison(scores, a, b, kind, scope, settings)
+                if row is None:
                     continue
-                other = aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit)) for m in (a, b)))
-                row = comparison(*models, settings, other)
+                models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
                 row.update(design='final', same_tokenizer=same,
                            **describe(*models, config['failure_fraction'], config['bootstrap'], rng))
                 if 'other_unit' in row:
@@ -253,15 +254,35 @@ def final_rows(scores, pairs, config, settings, rng):
     return rows
 
 
+def final_comparison(scores, a, b, kind, scope, settings):
+    """The comparison of a's and b's final models on the primary text under one damage (None where either lacks
+    curves)."""
+    text, unit = settings['primary'], settings['unit']
+    models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
+    if models is None:
+        return None
+    return comparison(*models, settings, aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit))
+                                                  for m in (a, b))))
+
+
 def matched_rows(scores, names, brackets, settings):
     """The comparisons at matched intact quality of the rows `names` ('a - b | kind | scope') of the final table:
     a's final models against b interpolated, per training seed, between its two checkpoints whose intact bpb brackets
     a's mean (`brackets`: quality_brackets); a row says 'not bracketed' where a seed of b has no such pair: matched
-    quality is never extrapolated."""
+    quality is never extrapolated. A pair whose final models' intact bpb differ by at most settings['matched_tolerance']
+    of a's is matched already: its row compares the final models (mid-schedule checkpoints, still at a high learning
+    rate, are no better a match than an annealed final model within the tolerance)."""
     rows = {}
     for name in names:
         (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
         found = brackets.get((a, b))
+        if found is not None and found['reference_final'] is not None and \
+                abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
+            row = final_comparison(scores, a, b, kind, scope, settings)
+            if row is not None:  # matched already: the final models are the matched comparison
+                rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
+                                  target_bpb=found['target'], reference_bpb=found['reference_final'])
+            continue
         missing = [seed for seed, bracket in (found or {'seeds': {}})['seeds'].items() if bracket is None]
         if found is None or not found['seeds'] or missing:
             rows[name] = not_bracketed(found, missing)
@@ -423,6 +444,7 @@ def summarize(frame, config, settings, rng, costs=None):
                             f"positive: a fails later); crossover: where the mean curves cross; retained_fraction_difference: "
                             f"per level", 'layers': layers_text(config['layers']),
                'equivalence_margin': settings['equivalence_margin'], 'relative_margin': settings['relative_margin'],
+               'matched_tolerance': settings['matched_tolerance'],
                'facts': facts(scores, labels, pairs, config, settings),
                'scope_cost': scope_cost(final, labels), 'spread': spreads(scores, labels, config, settings['primary']),
                'half_failure_level': {}}
@@ -767,7 +789,8 @@ def analyze(out_dir, config):
     labels = [label for label, _ in parse_models(config['models'])]
     texts = [label for label, _ in parse_models(config['eval_files'], 'eval_files')]
     settings = {'texts': texts, 'primary': texts[0], 'unit': config['unit'], 'measures': config['measures'],
-                'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin']}
+                'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin'],
+                'matched_tolerance': config['matched_tolerance']}
     frame = read_rows(os.path.join(out_dir, CSV), TABLE)
     frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
     pairs = parse_pairs(config['compare'], labels)
