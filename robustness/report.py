@@ -302,8 +302,11 @@ def gpt2_tables(summary):
              'already: its rows compare the final models and say so. The checkpoints are mid-schedule, '
              'their learning rate still high, where the final models are annealed: a confound of its own.'),
             ('second_language', 'second_language_answer', 'The second language: each first model of a pair on its '
-             'primary text against its second one, per training seed (a paired test); positive: it keeps the primary '
-             'text better, so it loses its second language first.')):
+             'primary text against its second one, per training seed (plain 95% intervals of the paired differences); '
+             'positive: it keeps the primary text better. Described, not decided: the texts are in two scripts, '
+             'whose bits per byte are not comparable (a Cyrillic letter is two bytes), nor are tokens across a '
+             'tokenizer\'s two languages; a verdict needs a model trained on the second language alone as the '
+             'reference. Figure `gpt2_second_language.png` shows the curves.')):
         if summary.get(key):
             text += (f"\n\n### {summary[answer_key]['question']}\n\n{answer(summary, answer_key)} {intro}\n\n"
                      + verdict_table(summary, summary[key], measures, UNIT_WORDS[unit], columns))

@@ -319,9 +319,15 @@ def not_bracketed(found, missing):
             'target_bpb': None if found is None else found['target']}
 
 
+# Bits per byte of two scripts are not comparable (a Cyrillic letter is two bytes, a Latin one one), nor per token
+# across a tokenizer's two languages: the second language is described until a model of its own is the reference.
+SECOND_LANGUAGE_REASON = ('description only: the two texts are in other scripts, whose bits per byte (and tokens) are '
+                          'not comparable; a model trained on the second language alone is the reference it needs')
+
+
 def second_language_rows(scores, pairs, config, settings):
-    """For each first model of a pair, its primary text against its second one, per training seed (paired): does it
-    lose its second language first? Positive: it keeps the primary text better."""
+    """For each first model of a pair, its primary text against its second one, per training seed (paired):
+    described, never decided (SECOND_LANGUAGE_REASON). Positive: it keeps the primary text better."""
     rows, total = {}, {}
     if len(settings['texts']) < 2:
         return rows, total
@@ -334,7 +340,7 @@ def second_language_rows(scores, pairs, config, settings):
                 if by_unit[0] is None:
                     continue
                 row = comparison(*by_unit[0], settings, by_unit[1], paired=True)
-                row['design'] = 'second language'
+                row.update(design='second language', reason=SECOND_LANGUAGE_REASON)
                 rows[f'{model}: {primary} - {second} | {kind} | {scope}'] = row
                 kept = both_languages(scores, model, (primary, second), kind, scope)
                 if kept is not None:
@@ -477,7 +483,7 @@ def summarize(frame, config, settings, rng, costs=None):
     summary['second_language'], summary['both_languages'] = language, total
     first_models = ', '.join(dict.fromkeys(a for a, _ in pairs))
     summary['second_language_answer'] = decided(language, lambda name: language_wording(name, settings['texts']),
-                                                f"Does {first_models} lose its second text first?")
+                                                f"How does {first_models} keep its two texts under damage?")
     return summary
 
 
