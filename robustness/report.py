@@ -280,19 +280,11 @@ def gpt2_tables(summary):
                                    'mean_log_ratio']))
     columns = (['mean_excess'], other, 'reported, not decisive')
     if summary.get('confirmatory'):
-        text += (f"### {summary['confirmatory_answer']['question']}
-
-{answer(summary, 'confirmatory_answer')} "
+        text += (f"### {summary['confirmatory_answer']['question']}\n\n{answer(summary, 'confirmatory_answer')} "
                  "These rows were declared before the run (`confirmatory`, docs/statistics.md) and are tested at 5% "
-                 "with Holm over them alone; the table below holds every row, these too, as exploratory.
-
-"
+                 "with Holm over them alone; the table below holds every row, these too, as exploratory.\n\n"
                  + verdict_table(summary, summary['confirmatory'], measures, UNIT_WORDS[unit], columns)
-                 + '
-
-### Every comparison (exploratory)
-
-')
+                 + '\n\n### Every comparison (exploratory)\n\n')
     text += verdict_table(summary, summary['comparisons'], measures, UNIT_WORDS[unit], columns)
     for key, answer_key, intro in (
             ('matched_quality', 'matched_quality_answer', 'At matched intact quality: each reference model interpolated, '

@@ -193,6 +193,28 @@ class Interpolated:
         return None if first is None or second is None else (1 - self.weights[0]) * first + self.weights[0] * second
 
 
+def decompose(a, b):
+    """Why the share-of-range and the absolute measures can disagree, for two Curves with floors: each model's share
+    of its range lost (1 - retained area, mean over seeds) L, its range R (floor - intact, mean over seeds), and the
+    difference L_b R_b - L_a R_a (about b's mean excess minus a's: exactly so where no level passes the floor) split
+    exactly into a share term (L_b - L_a) (R_a + R_b) / 2 and a range term (L_a + L_b) / 2 (R_b - R_a). None without
+    floors or a range."""
+    if not all(isinstance(model, Curves) and model.floors.get('retained_area') is not None for model in (a, b)):
+        return None
+    shares, ranges = [], []
+    for model in (a, b):
+        lost = 1 - model.per_seed(MEASURES['retained_area'])
+        span = np.asarray(model.floors['retained_area'], float) - model.intact()
+        span = span if model.higher_is_worse else -span
+        if not (np.isfinite(lost).all() and (span > 0).all()):
+            return None
+        shares.append(float(lost.mean()))
+        ranges.append(float(span.mean()))
+    (la, lb), (ra, rb) = shares, ranges
+    return {'share_lost': shares, 'range': ranges, 'share_term': (lb - la) * (ra + rb) / 2,
+            'range_term': (la + lb) / 2 * (rb - ra)}
+
+
 # ----------------------------------------------------------------------------- tests
 def test_result(estimate, se, df, unit):
     """A test's numbers: the estimate, its standard error and degrees of freedom, the two-sided p-value; None when

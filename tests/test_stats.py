@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from robustness.calibration import simulate
-from robustness.stats import (MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, detectable_difference,
+from robustness.stats import (MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
                               detectable_effect,
                               difference_test,
                               half_failure, half_failure_levels, holm_levels, intersection_p, mean_excess,
@@ -206,3 +206,22 @@ def test_a_confound_fools_one_measure_and_not_the_rule():
 def test_a_clear_effect_is_found():
     result = simulate(5, 20, np.random.default_rng(7), shift=0.3)  # a's curves bend 0.3 later
     assert result['row'] - result['wrong direction'] >= 0.3 and result['wrong direction'] == 0
+
+
+def test_the_decomposition_of_share_and_range():
+    """Two models that lose the same share of ranges of different size: the range term is the whole difference of
+    their mean excess, the share term nothing; and the split is exact in general."""
+    grid = [0.0, 0.5, 1.0]
+    def model(intact, span, share):  # y rises linearly to `share` of the way to the floor at the top level
+        values = np.stack([[intact, intact + span * share, intact + 2 * span * share]] * 3, axis=1)[:, :, None]
+        return Curves(grid, values, {'retained_area': [intact + span] * 3}, True)
+    a, b = model(2.0, 1.0, 0.2), model(2.0, 1.5, 0.2)
+    found = decompose(a, b)
+    assert found['share_lost'] == pytest.approx([0.2, 0.2]) and found['range'] == pytest.approx([1.0, 1.5])
+    excess = [m.per_seed(MEASURES['mean_excess']).mean() for m in (a, b)]
+    assert found['share_term'] == pytest.approx(0) and found['range_term'] == pytest.approx(excess[1] - excess[0])
+    c = model(1.8, 0.7, 0.3)
+    found = decompose(a, c)
+    excess = [m.per_seed(MEASURES['mean_excess']).mean() for m in (a, c)]
+    assert found['share_term'] + found['range_term'] == pytest.approx(excess[1] - excess[0])
+    assert decompose(a, Curves(grid, a.values, {}, True)) is None  # no floor, no range

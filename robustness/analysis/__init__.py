@@ -47,6 +47,20 @@ def signs_text(row, measures=None):
                      for name in measures or row['decided_by'])
 
 
+def decomposition_text(row):
+    """Where the share-of-range and the absolute measures disagree, why, in words and numbers (stats.decompose):
+    '' for a row without floors."""
+    found = row.get('decomposition')
+    if not found:
+        return ''
+    (la, lb), (ra, rb) = found['share_lost'], found['range']
+    ratio = ra / rb
+    size = 'the same range' if abs(ratio - 1) < 0.005 else f"a {ratio:.2f}x {'larger' if ratio > 1 else 'smaller'} range"
+    share = 'the same share' if abs(la - lb) < 0.0005 else f"{'more' if la > lb else 'less'} of its range ({la:.3f} against {lb:.3f})"
+    return (f": a loses {share} of {size} ({ra:.3f} against {rb:.3f} in the score's unit); of b's excess loss over a's, "
+            f"the share accounts for {found['share_term']:+.3f} and the range for {found['range_term']:+.3f}")
+
+
 def verdict_text(row, higher, lower):
     """The verdict of a decided row in words: `higher`/`lower` for a direction, the other outcomes by name, with the
     measures' signs where they disagree and the reason where there is no test; a test over the draws of one model
@@ -57,7 +71,7 @@ def verdict_text(row, higher, lower):
     direction = higher if all(row['measures'][m]['sign'] == '+' for m in row['decided_by']) else lower
     text = {'higher': higher, 'lower': lower, 'equivalent': "equivalent within every measure's margin",
             'within the margin': f"{direction}, but within every measure's margin",
-            'depends on the measure': f"depends on the measure ({signs_text(row)})",
+            'depends on the measure': f"depends on the measure ({signs_text(row)})" + decomposition_text(row),
             'inconclusive': 'inconclusive'}[outcome]
     return text + (' (these two trained models)' if row['test_unit'].startswith('draws') else '')
 

@@ -26,8 +26,8 @@ from robustness.scopes import SCOPES
 from robustness.settings import confirmatory_rows
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
-from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, describe,
-                              half_failure_of, interval_at)
+from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, decompose,
+                              describe, half_failure_of, interval_at)
 from robustness.sweep import FLOOR_KIND
 
 TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level',
@@ -208,7 +208,7 @@ def comparison(a, b, settings, other, paired=False):
     """One row of a table: every measure of Curves a and b in the decision unit, the declared ones decisive, and the
     same measures in the other unit (`other`: (a, b) Curves of that unit, or None)."""
     row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
-           'decisive': list(settings['measures']), 'unit': settings['unit']}
+           'decisive': list(settings['measures']), 'unit': settings['unit'], 'decomposition': decompose(a, b)}
     if other is not None:
         row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
             *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
