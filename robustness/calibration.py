@@ -17,7 +17,9 @@ Null families (FAMILIES), each with both models' damaged curves from one distrib
 scope-zeroed floor 1.5 times as far from intact (the curve unchanged); 'intact', b's whole curve and floor 10% of the
 intact score higher (the same excess); 'tokenizer', b's tokenizer cutting the text finer (2.99 bytes per token
 against 3.44), so that its per-token curve is another multiple of its per-byte one and its untrained floor, per byte,
-higher. With `shift`, model a bends later by that much: a true effect.
+higher. With `shift`, model a bends later by that much: a true effect. With `shared`, the two models of a training
+seed share that part of their seed-level variance (the shared arm's design: one initialisation per seed), and
+`paired` tests them paired over the seeds.
 """
 
 import math
@@ -47,12 +49,17 @@ ROWS = ROWS[:14]  # 14 rows, as test_gpt2.py's default table; every fourth is de
 HEADLINE = MEASURES['retained_area']  # the measure whose interval's coverage is checked
 
 
-def trained(rng, shape, seeds, shift, spread):
-    """The seed-level draws of `seeds` trainings of one model: intact bpb, floor and bend level of each."""
+def trained(rng, shape, seeds, shift, spread, common=None, shared=0.0):
+    """The seed-level draws of `seeds` trainings of one model: intact bpb, floor and bend level of each. With
+    `common` ((3, seeds) standard normals) a share `shared` of each seed's variance is the seed's own effect, the same
+    for every model trained with that seed (one initialisation, the same data order)."""
     s = SHAPES[shape]
-    intact = s['intact'] + spread * s['sd_intact'] * rng.standard_normal(seeds)
-    floor = intact * (s['ratio'] + spread * s['sd_ratio'] * rng.standard_normal(seeds))
-    bend = s['bend'] + shift + spread * s['sd_bend'] * rng.standard_normal(seeds)
+    normals = rng.standard_normal((3, seeds))
+    if common is not None:
+        normals = math.sqrt(shared) * common + math.sqrt(1 - shared) * normals
+    intact = s['intact'] + spread * s['sd_intact'] * normals[0]
+    floor = intact * (s['ratio'] + spread * s['sd_ratio'] * normals[1])
+    bend = s['bend'] + shift + spread * s['sd_bend'] * normals[2]
     return shape, intact, floor, bend
 
 
@@ -84,10 +91,10 @@ def curves_of(values, floors, bytes_per_token, unit='byte'):
     return Curves(list(GRID), values * scale, {name: np.asarray(floor) * scale for name, floor in floors.items()}, True)
 
 
-def row_of(a, b, margin, measures=LM_MEASURES, relative_margin=0.05):
+def row_of(a, b, margin, measures=LM_MEASURES, relative_margin=0.05, paired=False):
     """A simulated row: every measure of the pair per byte, `measures` decisive (the per-token excess, not comparable
-    across tokenizers, is reported and never decisive, as in a real row)."""
-    return {'measures': compare(curves_of(*a), curves_of(*b), LM_MEASURES, margin, relative_margin),
+    across tokenizers, is reported and never decisive, as in a real row); `paired`: a paired t over the seeds."""
+    return {'measures': compare(curves_of(*a), curves_of(*b), LM_MEASURES, margin, relative_margin, paired),
             'decisive': list(measures)}
 
 
@@ -113,13 +120,15 @@ def margin_shift(shape, margin, seed=1):
     return (low + high) / 2
 
 
-def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, family='clean', measures=LM_MEASURES):
+def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, family='clean', measures=LM_MEASURES,
+             shared=0.0, paired=False):
     """Run `tables` simulated tables of ROWS with `seeds` training seeds per model (1: one trained model each, tested
     over its draws) and return the rates: 'row' (share of tested rows with a direction verdict), 'table' (share of
     tables with at least one), 'coverage' (share of rows whose corrected headline interval holds its true difference),
     'uncorrected coverage' (the same for the plain 95% interval), 'equivalent' (share of rows called equivalent),
     'wrong direction' (rows whose verdict has the wrong sign). `shift`: a true effect, a number or {shape: shift};
-    `measures`: the decisive ones (the project's rule: all four)."""
+    `measures`: the decisive ones (the project's rule: all four); `shared`: the share of the seed-level variance that
+    the two models of a training seed share; `paired`: test over the seeds paired (robustness.stats.paired_test)."""
     shifts = shift if isinstance(shift, dict) else dict.fromkeys(SHAPES, shift)
     truths = truths or {shape: true_difference(shape, shifts[shape], np.random.default_rng(1), family) for shape in SHAPES}
     counts = dict.fromkeys(('row', 'table', 'coverage', 'uncorrected coverage', 'equivalent', 'wrong direction',
@@ -128,14 +137,15 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
         rows = {}
         for i, (shape, deterministic) in enumerate(ROWS):
             n_draws = 1 if deterministic else draws
-            trainings = [trained(rng, shape, seeds, shifts[shape], SHAPES[shape]['spread_a']),
-                         trained(rng, shape, seeds, 0.0, 1.0)]
+            common = rng.standard_normal((3, seeds)) if shared else None
+            trainings = [trained(rng, shape, seeds, shifts[shape], SHAPES[shape]['spread_a'], common, shared),
+                         trained(rng, shape, seeds, 0.0, 1.0, common, shared)]
             a, b = (damaged(rng, t, n_draws, family, confounded=k == 1) for k, t in enumerate(trainings))
             truth = truths[shape]
             if seeds == 1:  # one trained model each: the verdict speaks for these two, and so does the truth
                 many = [damaged(rng, t, 400, family, confounded=k == 1) for k, t in enumerate(trainings)]
                 truth = float(np.subtract(*(curves_of(*m).per_draw(HEADLINE).mean() for m in many)))
-            rows[i] = dict(row_of(a, b, margin, measures), truth=truth)
+            rows[i] = dict(row_of(a, b, margin, measures, paired=paired), truth=truth)
         decide(rows)
         found = False
         for i, row in rows.items():

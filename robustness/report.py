@@ -62,6 +62,11 @@ def answer(summary, key='answer', trend=False):
                  f"{a['detectable']['min']:.3f} to {a['detectable']['max']:.3f}).")
     if a['units']:
         text += ' The tests run over ' + ' and '.join(a['units']) + '.'
+        if a.get('seed_correlation'):
+            found = a['seed_correlation']
+            text += (" Paired, because the design pairs the models of a training seed (docs/statistics.md); the "
+                     f"within-seed correlation of the headline measure is {np.median(found):+.2f} (median over the "
+                     f"rows; {min(found):+.2f} to {max(found):+.2f}).")
         if any(unit.startswith('draws') for unit in a['units']):
             text += (' A test over the draws of one trained model per side speaks for those two trained models, not '
                      'for their training recipe.')

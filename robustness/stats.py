@@ -297,8 +297,8 @@ UNAVAILABLE = 'not measured in this run'  # a measure whose floor the run did no
 def compare(a, b, names, equivalence_margin, relative_margin, paired=False):
     """Every measure of `names` for two models' Curves (or Interpolated) a and b on the same grid (draw i of each
     under the same masks): {name: measured(...)}, each difference oriented so that positive says a is more robust.
-    Two models: Welch over their training seeds; `paired`: two scores of the same models (two texts), a paired t
-    over the training seeds."""
+    Two models: Welch over their training seeds; `paired` (two scores of the same models, or two models that the
+    design pairs by training seed): a paired t over the training seeds, in the same order on both sides."""
     single = a.values.shape[1] == 1 and b.values.shape[1] == 1 and not paired
     intact = float(np.mean(np.concatenate([a.intact(), b.intact()])))
     found = {}

@@ -97,7 +97,6 @@ def summary_error(out, T):
     return json.load(open(out / 'summary.json'))['num_tasks'][str(T)]['max_relative_standard_error']['gaussian_noise']
 
 
-@pytest.mark.numeric
 def test_end_to_end_digits(tmp_path, monkeypatch):
     out, visuals = tmp_path / 'out', tmp_path / 'visuals'
     result = run_script('binary_classification.py', *SMALL, f'--out_dir={out}', f'--visuals_dir={visuals}')

@@ -92,6 +92,7 @@ def verdict_table(rows, wording, alpha=ALPHA):
             'detectable': {'median': float(np.median(detectable)), 'min': min(detectable), 'max': max(detectable)}
             if detectable else None,
             'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
+            'seed_correlation': [row['seed_correlation'] for row in rows.values() if row.get('seed_correlation') is not None],
             'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
             'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
 

@@ -209,6 +209,9 @@ def comparison(a, b, settings, other, paired=False):
     same measures in the other unit (`other`: (a, b) Curves of that unit, or None)."""
     row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
            'decisive': list(settings['measures']), 'unit': settings['unit'], 'decomposition': decompose(a, b)}
+    headline = row['measures'][settings['measures'][0]]
+    if paired and headline.get('a') and len(headline['a']) > 2 and np.std(headline['a']) > 0 and np.std(headline['b']) > 0:
+        row['seed_correlation'] = float(np.corrcoef(headline['a'], headline['b'])[0, 1])  # what pairing gains
     if other is not None:
         row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
             *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
@@ -242,7 +245,7 @@ def final_rows(scores, pairs, config, settings, rng):
         same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
         for kind in config['kinds']:
             for scope in config['scope']:
-                row = final_comparison(scores, a, b, kind, scope, settings)
+                row = final_comparison(scores, a, b, kind, scope, settings, design_pairs(scores, a, b, text))
                 if row is None:
                     continue
                 models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
@@ -254,15 +257,25 @@ def final_rows(scores, pairs, config, settings, rng):
     return rows
 
 
-def final_comparison(scores, a, b, kind, scope, settings):
+def final_comparison(scores, a, b, kind, scope, settings, paired):
     """The comparison of a's and b's final models on the primary text under one damage (None where either lacks
-    curves)."""
+    curves); `paired`: over the training seeds (design_pairs)."""
     text, unit = settings['primary'], settings['unit']
     models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
     if models is None:
         return None
     return comparison(*models, settings, aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit))
-                                                  for m in (a, b))))
+                                                  for m in (a, b))), paired)
+
+
+def design_pairs(scores, a, b, text):
+    """The pairing rule declared in docs/statistics.md: a and b are tested paired over their training seeds exactly
+    when the design pairs them, both with the same training seeds (at least two) and the same tokens of the text (one
+    tokenizer: train_bilingual_gpt2.py then gives the models of a seed one initialisation; every model gets the
+    same masks at the same seed); otherwise Welch."""
+    seeds = [sorted(scores.frame[scores.frame['model'] == m]['train_seed'].unique()) for m in (a, b)]
+    tokens = [tokens_of(scores, m, text) for m in (a, b)]
+    return seeds[0] == seeds[1] and len(seeds[0]) >= 2 and tokens[0] == tokens[1] and tokens[0] != {}
 
 
 def matched_rows(scores, names, brackets, settings):
@@ -278,7 +291,7 @@ def matched_rows(scores, names, brackets, settings):
         found = brackets.get((a, b))
         if found is not None and found['reference_final'] is not None and \
                 abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
-            row = final_comparison(scores, a, b, kind, scope, settings)
+            row = final_comparison(scores, a, b, kind, scope, settings, design_pairs(scores, a, b, settings['primary']))
             if row is not None:  # matched already: the final models are the matched comparison
                 rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
                                   target_bpb=found['target'], reference_bpb=found['reference_final'])
@@ -295,7 +308,7 @@ def matched_rows(scores, names, brackets, settings):
                    for unit in (settings['unit'], other_unit(settings['unit']))]
         if by_unit[0] is None:
             continue
-        row = comparison(*by_unit[0], settings, by_unit[1])
+        row = comparison(*by_unit[0], settings, by_unit[1], design_pairs(scores, a, b, settings['primary']))
         row.update(design='matched quality', target_bpb=found['target'],
                    brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
                              for seed, w in zip(seeds, weights)})
