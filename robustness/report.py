@@ -56,10 +56,17 @@ def answer(summary, key='answer', trend=False):
     if a.get('unavailable'):
         text += (' Declared but not measured in this run, and left out of the decision: '
                  + ', '.join(MEASURE_WORDS[m] for m in a['unavailable']) + '.')
-    if a['detectable']:
+    if a.get('rule_power'):
+        text += (" The rule's power, every declared measure at its row's Holm level, by parametric bootstrap from this "
+                 "table's own per-seed values (each other measure shifted by as many of its standard deviations): "
+                 + ', '.join(f"{100 * v['median']:.0f}% ({100 * v['min']:.0f}-{100 * v['max']:.0f}%) at a true "
+                             f"difference of {float(d):g}" for d, v in a['rule_power'].items())
+                 + f" in {MEASURE_WORDS['retained_area']} (median over the rows, range).")
+    elif a['detectable']:
         text += (f" The smallest difference in {MEASURE_WORDS['retained_area'] if not trend else 'retained area over T'} "
-                 f"this design detects with 80% power is about {a['detectable']['median']:.3f} (median over the rows; "
-                 f"{a['detectable']['min']:.3f} to {a['detectable']['max']:.3f}).")
+                 f"that one measure's test detects with 80% power is about {a['detectable']['median']:.3f} (median over "
+                 f"the rows; {a['detectable']['min']:.3f} to {a['detectable']['max']:.3f}); the rule, which needs every "
+                 f"measure, has less.")
     if a['units']:
         text += ' The tests run over ' + ' and '.join(a['units']) + '.'
         if a.get('seed_correlation'):

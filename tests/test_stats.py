@@ -233,3 +233,33 @@ def test_the_decomposition_of_share_and_range():
     excess = [m.per_seed(MEASURES['mean_excess']).mean() for m in (a, c)]
     assert found['share_term'] + found['range_term'] == pytest.approx(excess[1] - excess[0])
     assert decompose(a, Curves(grid, a.values, {}, True)) is None  # no floor, no range
+
+
+@pytest.mark.parametrize('paired', [False, True])
+def test_the_rules_power_against_the_noncentral_t(paired):
+    """One decisive measure: the rule's power by parametric bootstrap equals the power of its test computed another
+    way: paired, by quadrature over the noncentral t; Welch, by scipy's ttest_ind on experiments simulated here."""
+    from robustness.stats import rule_power, t_test_power
+    rng = np.random.default_rng(5)
+    a = list(rng.normal(0.5, 0.02, 5))
+    b = list(rng.normal(0.5, 0.02, 5))
+    if paired:
+        d = np.subtract(a, b)
+        test = {'unit': 'training seeds (paired)', 'se': d.std(ddof=1) / math.sqrt(5), 'df': 4}
+    else:
+        sd = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+        test = {'unit': 'training seeds', 'se': sd * math.sqrt(2 / 5), 'df': 8}
+    row = {'holm_level': 0.01, 'decided_by': ['retained_area'],
+           'measures': {'retained_area': {'measure': 'retained_area', 'test': test, 'a': a, 'b': b}}}
+    power = rule_power(row, differences=(0.02, 0.04), simulations=20000)
+    for difference, found in power.items():
+        if paired:
+            expected = t_test_power(difference / test['se'], test['df'], 0.01)
+        else:
+            sims = np.random.default_rng(6)
+            x = sims.normal(difference, np.std(a, ddof=1), (20000, 5))
+            y = sims.normal(0.0, np.std(b, ddof=1), (20000, 5))
+            welch = scipy_stats.ttest_ind(x, y, axis=1, equal_var=False, alternative='greater')
+            expected = float(np.mean(2 * welch.pvalue <= 0.01))
+        assert found == pytest.approx(expected, abs=0.02), (difference, found, expected)
+    assert rule_power(dict(row, holm_level=None)) is None

@@ -182,6 +182,10 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert random['p'] == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
     assert random['statistic'] == 'retained_area' and random['estimate'] == random['measures']['retained_area']['test']['estimate']
     assert random['test_unit'] == 'training seeds' and random['detectable'] > 0
+    powers = random['rule_power']  # the whole rule's power at each stated difference: rising with the difference
+    assert list(powers) == ['0.025', '0.05', '0.1'] and 0 <= powers['0.025'] <= powers['0.05'] <= powers['0.1'] <= 1
+    tested = [row['rule_power']['0.1'] for row in summary['comparisons'].values() if row['rule_power']]
+    assert summary['answer']['rule_power']['0.1']['median'] == pytest.approx(np.median(tested))
     assert all(ci is None or -1 <= ci[0] <= ci[1] <= 1 for ci in random['retained_fraction_difference_ci95'])
     # Holm over the table's tested rows; a single model against a family has no seed-to-seed spread of its own
     assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4

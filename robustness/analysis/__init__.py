@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from robustness.stats import ALPHA, OUTCOMES, decide, detectable_difference
+from robustness.stats import ALPHA, OUTCOMES, RULE_POWER_DIFFERENCES, decide, detectable_difference, rule_power
 
 QUESTIONS = {  # the question each script's results answer, which the report opens with
     'binary_classification': 'Linear multitask representations: does the error under noise follow the spectrum '
@@ -86,11 +86,15 @@ def verdict_table(rows, wording, alpha=ALPHA):
     for name, row in rows.items():
         row['verdict'] = verdict_text(row, *wording(name))
         row['detectable'] = detectable_difference(row)
+        row['rule_power'] = rule_power(row)
     detectable = [row['detectable'] for row in rows.values() if row['detectable'] is not None]
+    powers = [row['rule_power'] for row in rows.values() if row['rule_power'] is not None]
     return {'rows': len(rows), 'comparisons': m, 'alpha': alpha,
             'counts': {outcome: sum(row['outcome'] == outcome for row in rows.values()) for outcome in OUTCOMES},
             'detectable': {'median': float(np.median(detectable)), 'min': min(detectable), 'max': max(detectable)}
             if detectable else None,
+            'rule_power': {str(d): {'median': float(np.median([p[d] for p in powers])), 'min': min(p[d] for p in powers),
+                                    'max': max(p[d] for p in powers)} for d in RULE_POWER_DIFFERENCES} if powers else None,
             'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
             'seed_correlation': [row['seed_correlation'] for row in rows.values() if row.get('seed_correlation') is not None],
             'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
