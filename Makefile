@@ -41,7 +41,8 @@ finetune: $(VENV)/.installed
 # the paper's tokenizers (results/study_own, visuals/study_own/README.md); each report sets the other arm's verdicts
 # beside its own where that arm has run. Each arm resumes where it stopped. Budget: 100 min an arm on 2 cores
 # (the shared arm measured 93.9 min end to end; bench/RESULTS.md).
-# STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings to its scripts.
+# STUDY_TRAIN, STUDY_SWEEP and STUDY_GLUE add settings to its scripts. The arm's CSVs, settings and summaries are
+# copied into visuals/<arm>/data/ (committed: python -m robustness.analyze redoes its verdicts from a fresh clone).
 STUDY_ARM ?=
 STUDY := study$(if $(STUDY_ARM),_$(STUDY_ARM))
 study: $(VENV)/.installed
@@ -50,6 +51,7 @@ study: $(VENV)/.installed
 	$(PY) run_glue_test.py configs/$(STUDY)_glue.py $(STUDY_GLUE)
 	$(PY) -m robustness.report --results=results/$(STUDY) --out=visuals/$(STUDY)/README.md --readme= \
 		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))' --arms=results/$(if $(STUDY_ARM),study,study_own)
+	$(PY) -m robustness.archive results/$(STUDY) visuals/$(STUDY)/data
 
 # The suite, then its tests marked `numeric` (they assert on a trained model's score) again under ATen's plain C++
 # kernels: a margin that holds only with this CPU's vector kernels fails here, not on a user's other CPU.

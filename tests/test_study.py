@@ -78,6 +78,18 @@ def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
     assert 'Zeroing all attention costs these models' in report
     assert not (tmp_path / 'repo' / 'README.md').exists()  # the study's report leaves the README alone
     assert '## The arms side by side' not in report  # the other arm has not run
+    # the evidence beside the report: the CSVs and summaries, no weights; the verdicts again from the copy alone
+    data = visuals / 'data'
+    assert (data / 'test_gpt2' / 'perplexity.csv').exists() and (data / 'run_glue_test' / 'glue.csv').exists()
+    assert not list(data.rglob('*.safetensors')) and (data / 'train_bilingual_gpt2' / 'train_log.csv').exists()
+    copy = tmp_path / 'fresh' / 'test_gpt2'
+    shutil.copytree(data / 'test_gpt2', copy)
+    (copy / 'summary.json').unlink()
+    redone = subprocess.run([sys.executable, '-m', 'robustness.analyze', str(copy), f'--visuals_dir={tmp_path / "v"}'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert redone.returncode == 0, redone.stderr[-2000:]
+    tables = lambda path: {key: json.loads(path.read_text())[key] for key in ('comparisons', 'matched_quality', 'answer')}
+    assert tables(copy / 'summary.json') == tables(study / 'test_gpt2' / 'summary.json')
     # the other arm's report sets this arm beside it (the own arm's training is tests/test_train_bilingual_gpt2.py's;
     # a copy of this arm stands in for it here, to keep the suite within its budget)
     shutil.copytree(study, tmp_path / 'repo' / 'results' / 'study_own')
