@@ -72,9 +72,10 @@ def build_data(include, missing):
         return False
     print(f"lm_eval_tasks: {missing} does not exist yet; building the offline tasks' data "
           f"(python {builder} --out_dir={folder})")
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # a copied folder's builder imports robustness
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # a copied builder imports robustness
+    path = os.pathsep.join([project, os.environ.get('PYTHONPATH', '')])
     built = subprocess.run([sys.executable, builder, f'--out_dir={folder}'], capture_output=True, text=True,
-                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([project, os.environ.get('PYTHONPATH', '')])))
+                           env=dict(os.environ, PYTHONPATH=path))
     check(built.returncode == 0, f"lm_eval_tasks: {builder} failed: {built.stderr.strip().splitlines()[-1:]}")
     return True
 
@@ -97,7 +98,8 @@ def check_task(name, config, include=''):
             for one in file if isinstance(file, list) else [file]:
                 if not os.path.exists(one):
                     build_data(include, one)
-                check(os.path.exists(one), f"lm_eval_tasks: {name} reads {one}, which does not exist (from {os.getcwd()})")
+                check(os.path.exists(one),
+                      f"lm_eval_tasks: {name} reads {one}, which does not exist (from {os.getcwd()})")
     elif path and not os.path.exists(path):
         from robustness.hub import hub_reachable
         if not hub_reachable():

@@ -63,10 +63,10 @@ def answer(summary, key='answer', trend=False):
                              f"difference of {float(d):g}" for d, v in a['rule_power'].items())
                  + f" in {MEASURE_WORDS['retained_area']} (median over the rows, range).")
     elif a['detectable']:
+        found = a['detectable']
         text += (f" The smallest difference in {MEASURE_WORDS['retained_area'] if not trend else 'retained area over T'} "
-                 f"that one measure's test detects with 80% power is about {a['detectable']['median']:.3f} (median over "
-                 f"the rows; {a['detectable']['min']:.3f} to {a['detectable']['max']:.3f}); the rule, which needs every "
-                 f"measure, has less.")
+                 f"that one measure's test detects with 80% power is about {found['median']:.3f} (median over the "
+                 f"rows; {found['min']:.3f} to {found['max']:.3f}); the rule, which needs every measure, has less.")
     if a['units']:
         text += ' The tests run over ' + ' and '.join(a['units']) + '.'
         if a.get('seed_correlation'):

@@ -55,10 +55,12 @@ def decomposition_text(row):
         return ''
     (la, lb), (ra, rb) = found['share_lost'], found['range']
     ratio = ra / rb
-    size = 'the same range' if abs(ratio - 1) < 0.005 else f"a {ratio:.2f}x {'larger' if ratio > 1 else 'smaller'} range"
-    share = 'the same share' if abs(la - lb) < 0.0005 else f"{'more' if la > lb else 'less'} of its range ({la:.3f} against {lb:.3f})"
-    return (f": a loses {share} of {size} ({ra:.3f} against {rb:.3f} in the score's unit); of b's excess loss over a's, "
-            f"the share accounts for {found['share_term']:+.3f} and the range for {found['range_term']:+.3f}")
+    size = ('the same range' if abs(ratio - 1) < 0.005 else
+            f"a {ratio:.2f}x {'larger' if ratio > 1 else 'smaller'} range")
+    share = ('the same share' if abs(la - lb) < 0.0005 else
+             f"{'more' if la > lb else 'less'} of its range ({la:.3f} against {lb:.3f})")
+    return (f": a loses {share} of {size} ({ra:.3f} against {rb:.3f} in the score's unit); of b's excess loss over "
+            f"a's, the share accounts for {found['share_term']:+.3f} and the range for {found['range_term']:+.3f}")
 
 
 def verdict_text(row, higher, lower):
@@ -76,6 +78,11 @@ def verdict_text(row, higher, lower):
     return text + (' (these two trained models)' if row['test_unit'].startswith('draws') else '')
 
 
+def spread(values):
+    """The median and range of a table's per-row numbers."""
+    return {'median': float(np.median(values)), 'min': float(min(values)), 'max': float(max(values))}
+
+
 def verdict_table(rows, wording, alpha=ALPHA):
     """Decide a table's rows together (robustness.stats.decide: every declared measure, Holm over the rows) and give
     each its verdict in words (`wording(name)` -> (text if higher, text if lower)). Returns the table's answer: how
@@ -91,12 +98,12 @@ def verdict_table(rows, wording, alpha=ALPHA):
     powers = [row['rule_power'] for row in rows.values() if row['rule_power'] is not None]
     return {'rows': len(rows), 'comparisons': m, 'alpha': alpha,
             'counts': {outcome: sum(row['outcome'] == outcome for row in rows.values()) for outcome in OUTCOMES},
-            'detectable': {'median': float(np.median(detectable)), 'min': min(detectable), 'max': max(detectable)}
-            if detectable else None,
-            'rule_power': {str(d): {'median': float(np.median([p[d] for p in powers])), 'min': min(p[d] for p in powers),
-                                    'max': max(p[d] for p in powers)} for d in RULE_POWER_DIFFERENCES} if powers else None,
+            'detectable': spread(detectable) if detectable else None,
+            'rule_power': {str(d): spread([power[d] for power in powers]) for d in RULE_POWER_DIFFERENCES}
+            if powers else None,
             'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
-            'seed_correlation': [row['seed_correlation'] for row in rows.values() if row.get('seed_correlation') is not None],
+            'seed_correlation': [row['seed_correlation'] for row in rows.values()
+                                 if row.get('seed_correlation') is not None],
             'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
             'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
 

@@ -23,9 +23,9 @@ from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wo
 from robustness.config import check
 from robustness.kinds import KINDS
 from robustness.scopes import SCOPES
-from robustness.settings import confirmatory_rows
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
+from robustness.settings import confirmatory_rows
 from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, compare, curve_table, decompose,
                               describe, half_failure_of, interval_at)
 from robustness.sweep import FLOOR_KIND
@@ -77,7 +77,8 @@ def quality_brackets(frame, pairs, text):
         if not finals:
             continue
         target, seeds = sum(finals) / len(finals), {}
-        references = [dict(values)['final'] for (model, _), values in intact.items() if model == b and 'final' in dict(values)]
+        references = [dict(values)['final'] for (model, _), values in intact.items()
+                      if model == b and 'final' in dict(values)]
         for (model, seed), values in intact.items():
             if model != b:
                 continue
@@ -210,8 +211,9 @@ def comparison(a, b, settings, other, paired=False):
     row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
            'decisive': list(settings['measures']), 'unit': settings['unit'], 'decomposition': decompose(a, b)}
     headline = row['measures'][settings['measures'][0]]
-    if paired and headline.get('a') and len(headline['a']) > 2 and np.std(headline['a']) > 0 and np.std(headline['b']) > 0:
-        row['seed_correlation'] = float(np.corrcoef(headline['a'], headline['b'])[0, 1])  # what pairing gains
+    values = [headline.get('a') or [], headline.get('b') or []]
+    if paired and len(values[0]) > 2 and all(np.std(side) > 0 for side in values):
+        row['seed_correlation'] = float(np.corrcoef(*values)[0, 1])  # what pairing gains
     if other is not None:
         row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
             *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
