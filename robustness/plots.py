@@ -40,10 +40,17 @@ def errorbar_lines(ax, frame, x, y, hue, label=str, std_label=True):
     return stats
 
 
+def legend_below(fig, ax, title):
+    """One legend for every panel of a figure (they share their curves), below the panels, where no curve runs."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, title=title, loc='upper center', bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 6),
+               fontsize=10, frameon=False)
+
+
 def save(fig, path):
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches='tight')  # 'tight': a legend below the panels is part of the figure
     plt.close(fig)
     FIGURES_WRITTEN[path] = fingerprint(path)
     print(f"wrote {path}")

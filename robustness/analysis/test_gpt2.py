@@ -580,11 +580,13 @@ def draw_models(kind, rows, path, xlabel, config, crossovers):
                          fontsize=11)
             if column == 'ppl':
                 ax.set_yscale('log')
-            # in the legend, not on the axes: two cross-overs near one level would print on top of each other
-            for (a, b, level), style in zip(crossovers.get((kind, scope), []) if column == 'bpb' else [],
-                                            (':', '--', '-.', (0, (1, 4)))):
-                ax.axvline(level, color='grey', linestyle=style, label=f"{a}/{b} cross over at {level:.3f}")
-            ax.legend(title=spread_title(rows, kind, config['repeats']), fontsize=9)
+            # named in a legend, not on the axes: two cross-overs near one level would print on top of each other
+            marks = [ax.axvline(level, color='grey', linestyle=style, label=f"{a}/{b} cross over at {level:.3f}")
+                     for (a, b, level), style in zip(crossovers.get((kind, scope), []) if column == 'bpb' else [],
+                                                     (':', '--', '-.', (0, (1, 4))))]
+            if marks:
+                ax.legend(handles=marks, fontsize=9)
+    plots.legend_below(fig, axes[0], spread_title(rows, kind, config['repeats']))
     plots.save(fig, path)
 
 
@@ -668,7 +670,7 @@ def frontier(scores, labels, config, text):
 
 
 def seeds_title(counts):
-    """What a panel's error bars span when its points rest on different numbers of training seeds (a checkpoint
+    """What a figure's error bars span when its points rest on different numbers of training seeds (a checkpoint
     swept for some seeds only): the range, and that a point of one seed has no bar."""
     low, high = int(counts.min()), int(counts.max())
     if low == high:
@@ -679,7 +681,7 @@ def seeds_title(counts):
 def draw_frontier(points, path):
     """Retained area against intact bpb, a panel per kind and scope, a line per model through its checkpoints in
     training order (mean ± std over training seeds): a model above another's line keeps more at the same quality."""
-    combos = list(dict.fromkeys(zip(points['kind'], points['scope'])))
+    combos, counts = list(dict.fromkeys(zip(points['kind'], points['scope']))), []
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
     for ax, (kind, scope) in zip(axes, combos):
         part = points[(points['kind'] == kind) & (points['scope'] == scope)]
@@ -691,12 +693,13 @@ def draw_frontier(points, path):
             ax.errorbar(rows['intact'], rows['area'], xerr=rows['intact_std'].fillna(0), yerr=rows['area_std'].fillna(0),
                         label=model, linestyle='-.', marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
         ax.invert_xaxis()  # better models to the right
-        ax.legend(title=seeds_title(stats['seeds']), fontsize=9)
+        counts += list(stats['seeds'])
         ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
         ax.set_ylabel('retained area (floor: the scope zeroed)')
         ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
         ax.set_visible(False)
+    plots.legend_below(fig, axes[0], seeds_title(pd.Series(counts)))
     plots.save(fig, path)
 
 
