@@ -551,33 +551,23 @@ def test_the_offline_tasks_build_their_data_on_first_use(tmp_path, monkeypatch, 
         load_tasks(['bible_bpb_en'], 'tasks')
 
 
-def test_outputs_say_only_what_the_run_did(tiny, tmp_path, monkeypatch):
-    """Without matched-quality trials there is no matched-quality table, and the questions name the models as the run
-    names them."""
+def test_outputs_say_only_what_the_run_did_and_the_confirmatory_family(tiny, tmp_path, monkeypatch):
+    """Without matched-quality trials there is no matched-quality table; the questions name the models as the run
+    names them; the rows declared in `confirmatory` get Holm over themselves alone, and the table keeps them."""
     out = tmp_path / 'out'
-    args = [f'--models=a={tiny / "mono"},b={tiny / "bi"}', '--compare=b:a', *common(tiny, out)[1:], '--kinds=random_deletion',
-            '--scope=attn', '--levels=0,0.5', '--matched_quality=False']
+    args = [f'--models=a={tiny / "mono"},b={tiny / "bi"}', '--compare=b:a', *common(tiny, out)[1:],
+            '--kinds=random_deletion', '--scope=attn,blocks', '--levels=0,0.05,0.1', '--matched_quality=False',
+            '--confirmatory=b:a:random_deletion:attn']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['matched_quality'] == {} and 'matched' not in result.stdout.lower()
     assert '(b than a)' in summary['answer']['question'] and 'bilingual' not in summary['answer']['question']
-
-
-def test_a_confirmatory_family_is_decided_alone(tiny, tmp_path, monkeypatch, capsys):
-    """The rows declared in `confirmatory` get Holm over themselves alone; the table keeps them among its rows."""
-    out = tmp_path / 'out'
-    args = [*common(tiny, out), '--kinds=random_deletion', '--scope=attn,blocks', '--levels=0,0.05,0.1',
-            '--checkpoints=False', '--compare=bilingual:monolingual',
-            '--confirmatory=bilingual:monolingual:random_deletion:attn']
-    result = run_main(monkeypatch, 'test_gpt2.py', *args)
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((out / 'summary.json').read_text())
-    name = 'bilingual - monolingual | random_deletion | attn'
+    name = 'b - a | random_deletion | attn'
     assert list(summary['confirmatory']) == [name] and summary['confirmatory_answer']['comparisons'] == 1
     alone, among = summary['confirmatory'][name], summary['comparisons'][name]
     assert alone['p'] == among['p'] and alone['holm_level'] == 0.05  # one row: Holm is the plain 5%
     assert summary['answer']['comparisons'] == 2 and among['holm_level'] in (0.025, 0.05)  # Holm over both rows
     # a row the run does not sweep: a one-line error before any work
-    stopped = run_in_process(monkeypatch, 'test_gpt2.py', *args[:-1], '--confirmatory=bilingual:monolingual:head_deletion:attn')
-    assert one_line_error(stopped).startswith("error: confirmatory: 'bilingual:monolingual:head_deletion:attn' names the kind")
+    stopped = run_in_process(monkeypatch, 'test_gpt2.py', *args[:-1], '--confirmatory=b:a:head_deletion:attn')
+    assert one_line_error(stopped).startswith("error: confirmatory: 'b:a:head_deletion:attn' names the kind")
