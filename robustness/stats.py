@@ -380,9 +380,11 @@ def detectable_effect(df, level, power=POWER):
     curve = power_curve(df, level)
     start = stats.t.ppf(1 - level / 2, df) + stats.t.ppf(power, df)  # at most the answer
     high = start
-    while curve(high) < power:
+    for _ in range(64):  # the power rises with the effect: doubling reaches `power` long before this ends
+        if curve(high) >= power:
+            return float(brentq(lambda effect: curve(effect) - power, start / 2, high, xtol=1e-6))
         high *= 2
-    return float(brentq(lambda effect: curve(effect) - power, start / 2, high, xtol=1e-6))
+    raise ValueError(f"detectable_effect: no effect reaches power {power} at {df} degrees of freedom and level {level}")
 
 
 def detectable_difference(row):
