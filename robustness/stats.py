@@ -225,19 +225,28 @@ def test_result(estimate, se, df, unit):
             'p': float(2 * stats.t.sf(abs(estimate) / se, df)), 'unit': unit}
 
 
+def welch_parts(a, b, axis=0):
+    """Welch's difference of means, its standard error and degrees of freedom, along `axis` (the training seeds) of
+    two arrays; every other axis is another experiment."""
+    va, vb = a.var(axis=axis, ddof=1) / a.shape[axis], b.var(axis=axis, ddof=1) / b.shape[axis]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        df = (va + vb) ** 2 / (va ** 2 / (a.shape[axis] - 1) + vb ** 2 / (b.shape[axis] - 1))
+    return a.mean(axis=axis) - b.mean(axis=axis), np.sqrt(va + vb), df
+
+
+def one_sample_parts(d, axis=0):
+    """The mean of `d` along `axis`, its standard error and degrees of freedom."""
+    return d.mean(axis=axis), d.std(axis=axis, ddof=1) / math.sqrt(d.shape[axis]), d.shape[axis] - 1
+
+
 def welch(a, b, unit='training seeds'):
     """Welch's t test of mean(a) - mean(b) (each at least 2 values): the training seeds of two models."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return test_result(a.mean() - b.mean(), math.sqrt(va + vb), df, unit)
+    return test_result(*welch_parts(np.asarray(a, float), np.asarray(b, float)), unit)
 
 
 def one_sample(d, unit):
     """The one-sample t test of mean(d) (paired differences, at least 2)."""
-    d = np.asarray(d, float)
-    return test_result(d.mean(), d.std(ddof=1) / math.sqrt(len(d)), len(d) - 1, unit)
+    return test_result(*one_sample_parts(np.asarray(d, float)), unit)
 
 
 def difference_test(a, b, paired_a=None, paired_b=None, reason_undefined=NOTHING_TO_LOSE):
@@ -423,16 +432,13 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
     rng, level, found = np.random.default_rng(seed), row['holm_level'], {}
     for difference in differences:
         shift = difference / sd[0] * sd
+        x = rng.multivariate_normal(shift, covariances[0], size=(simulations, len(a)), method='eigh')
         if paired:
-            d = rng.multivariate_normal(shift, covariances[0], size=(simulations, len(a)), method='eigh')
-            t = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(len(a)))
-            df = np.full_like(t, len(a) - 1)
+            estimate, se, df = one_sample_parts(x, axis=1)
         else:
-            x = rng.multivariate_normal(shift, covariances[0], size=(simulations, len(a)), method='eigh')
             y = rng.multivariate_normal(np.zeros_like(shift), covariances[1], size=(simulations, len(b)), method='eigh')
-            va, vb = x.var(1, ddof=1) / len(a), y.var(1, ddof=1) / len(b)
-            t = (x.mean(1) - y.mean(1)) / np.sqrt(va + vb)
-            df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+            estimate, se, df = welch_parts(x, y, axis=1)
+        t = estimate / se
         claimed = (2 * stats.t.sf(t, df)).max(axis=1) <= level  # every measure, a more robust (intersection-union)
         found[difference] = float(claimed.mean())
     return found
