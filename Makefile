@@ -57,7 +57,7 @@ study: $(VENV)/.installed
 # kernels: a margin that holds only with this CPU's vector kernels fails here, not on a user's other CPU.
 test: $(VENV)/.installed
 	SUITE_RECORD=results/test_suite.json $(PY) -m pytest -q -n auto --dist loadscope --durations=15 tests
-	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q -n auto --dist loadscope -m numeric -p no:cacheprovider tests
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q -m numeric -p no:cacheprovider $(shell grep -l 'mark.numeric' tests/test_*.py)
 
 clean:
 	rm -rf results

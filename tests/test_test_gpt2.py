@@ -313,8 +313,8 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
     from lm_eval.tasks import TaskManager
     tiny = task_folder / 'models'  # two tiny models trained on the book of the multiple-choice task
     verses = '\n'.join(json.loads(line)['context'] for line in open(task_folder / 'tasks' / 'data' / 'ruth.jsonl'))
-    save_tiny_model(tiny / 'mono', ruth(), seed=0, steps=300)
-    save_tiny_model(tiny / 'bi', ruth(), seed=1, steps=300)
+    save_tiny_model(tiny / 'mono', ruth(), seed=0, steps=60)
+    save_tiny_model(tiny / 'bi', ruth(), seed=1, steps=60)
     (tiny / 'eval.txt').write_text(verses + '\n')  # as the training script writes a text: a line end after each
     out = task_folder / 'out'
     args = [*common(tiny, out)[:-1], '--lm_eval_tasks=bible_bpb_en,ruth', '--lm_eval_include=tasks',

@@ -138,7 +138,6 @@ def test_learning_rate_schedule(tiny_run):
             assert lr == pytest.approx(0.01 * factor, abs=1e-12)
 
 
-@pytest.mark.numeric
 def test_gradient_clipping_takes_effect(tiny_run):
     out, _ = tiny_run
     logged = pd.concat([rows(out, name) for name in ('monolingual', 'bilingual', 'control')])
