@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use('Agg')  # no display on servers and CI
 import matplotlib.pyplot as plt
+from matplotlib.container import ErrorbarContainer
 
 from robustness.provenance import FIGURES_WRITTEN, fingerprint
 from robustness.results import mean_std
@@ -35,14 +36,27 @@ def errorbar_lines(ax, frame, x, y, hue, label=str, std_label=True):
         ax.errorbar(rows[x], rows['mean'], yerr=rows['std'], label=label(group), linestyle='-.',
                     marker=MARKERS[i % len(MARKERS)], markersize=8, capsize=3, linewidth=1.6)
     if std_label:
-        count = int(stats['count'].min()) if len(stats) else 0
-        ax.legend(title=f"mean ± std over {count} draws" if count > 1 else None)
+        ax.legend(title=spread_words(frame, [hue, x]))
     return stats
 
 
-def legend_below(fig, ax, title):
-    """One legend for every panel of a figure (they share their curves), below the panels, where no curve runs."""
+def spread_words(frame, cells):
+    """What a figure's error bars span: the rows of each cell (`cells`: the columns of one point) are training seeds
+    (the column train_seed, where the frame has one) x draws; None where a point rests on one row."""
+    if not len(frame):
+        return None
+    rows = int(frame.groupby(cells).size().max())
+    seeds = int(frame['train_seed'].nunique()) if 'train_seed' in frame.columns else 1
+    parts = [f"{seeds} training seeds"] * (seeds > 1) + [f"{rows // seeds} draws"] * (rows // seeds > 1)
+    return f"mean ± std over {' x '.join(parts)}" if parts else None
+
+
+def legend_below(fig, ax, title, curves_only=False):
+    """One legend for every panel of a figure (they share their curves), below the panels, where no curve runs;
+    `curves_only`: the error-bar curves alone (a panel's own reference lines keep a legend in their panel)."""
     handles, labels = ax.get_legend_handles_labels()
+    if curves_only:
+        handles, labels = zip(*[(h, l) for h, l in zip(handles, labels) if isinstance(h, ErrorbarContainer)])
     fig.legend(handles, labels, title=title, loc='upper center', bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 6),
                fontsize=10, frameon=False)
 

@@ -14,7 +14,7 @@ import numpy as np
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
     verdict_table, write_summary
 from robustness.kinds import KINDS
-from robustness.plots import errorbar_lines, figure, save
+from robustness.plots import errorbar_lines, figure, legend_below, save, spread_words
 from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import CLASSIFIER_MEASURES, Curves, compare, curve_table, describe, half_failure_of
@@ -109,13 +109,16 @@ def draw(frame, config, floors):
             for c, metric in enumerate([*metrics, 'loss']):
                 ax = axes[r * (len(metrics) + 1) + c]
                 values = combo[combo['metric'] == metrics[0]] if metric == 'loss' else combo[combo['metric'] == metric]
-                errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model')
-                ax.axhline(floors[metric], color='black', linestyle=':', linewidth=1.2,
-                           label=f'{"majority class" if metric == "accuracy" else "best constant"} ({floors[metric]:.3f})')
-                ax.legend(title=ax.get_legend().get_title().get_text() or None)
+                errorbar_lines(ax, values, 'level', 'loss' if metric == 'loss' else 'value', 'model', std_label=False)
+                floor = ax.axhline(floors[metric], color='black', linestyle=':', linewidth=1.2,
+                                   label=f'{"majority class" if metric == "accuracy" else "best constant"} '
+                                         f'({floors[metric]:.3f})')
+                ax.legend(handles=[floor], fontsize=9)
                 ax.set_xlabel(xlabel)
                 ax.set_ylabel(f'eval {metric}')
                 ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
+        legend_below(fig, axes[0], spread_words(rows[rows['metric'] == metrics[0]], ['model', 'scope', 'layers', 'level']),
+                     curves_only=True)
         save(fig, os.path.join(config['visuals_dir'], f'glue_{task}_{kind}.png'))
 
 
