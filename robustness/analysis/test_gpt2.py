@@ -242,15 +242,15 @@ def tokens_of(scores, model, text):
 
 def final_rows(scores, pairs, config, settings, rng):
     """The comparisons of the final models on the primary text: {'a - b | kind | scope': row}."""
-    rows, unit, text = {}, settings['unit'], settings['primary']
+    rows, text = {}, settings['primary']
     for a, b in pairs:
         same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
+        paired = design_pairs(scores, a, b, text)
         for kind in config['kinds']:
             for scope in config['scope']:
-                row = final_comparison(scores, a, b, kind, scope, settings, design_pairs(scores, a, b, text))
+                row, models = final_comparison(scores, a, b, kind, scope, settings, paired)
                 if row is None:
                     continue
-                models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
                 row.update(design='final', same_tokenizer=same,
                            **describe(*models, config['failure_fraction'], config['bootstrap'], rng))
                 if 'other_unit' in row:
@@ -260,14 +260,14 @@ def final_rows(scores, pairs, config, settings, rng):
 
 
 def final_comparison(scores, a, b, kind, scope, settings, paired):
-    """The comparison of a's and b's final models on the primary text under one damage (None where either lacks
-    curves); `paired`: over the training seeds (design_pairs)."""
+    """(The comparison of a's and b's final models on the primary text under one damage, their aligned Curves), or
+    (None, None) where either lacks curves; `paired`: over the training seeds (design_pairs)."""
     text, unit = settings['primary'], settings['unit']
     models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
     if models is None:
-        return None
-    return comparison(*models, settings, aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit))
-                                                  for m in (a, b))), paired)
+        return None, None
+    other = aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit)) for m in (a, b)))
+    return comparison(*models, settings, other, paired), models
 
 
 def design_pairs(scores, a, b, text):
@@ -287,13 +287,15 @@ def matched_rows(scores, names, brackets, settings):
     quality is never extrapolated. A pair whose final models' intact bpb differ by at most settings['matched_tolerance']
     of a's is matched already: its row compares the final models (mid-schedule checkpoints, still at a high learning
     rate, are no better a match than an annealed final model within the tolerance)."""
-    rows = {}
+    rows, paired = {}, {}
     for name in names:
         (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
+        if (a, b) not in paired:  # the design's pairing, once per pair
+            paired[a, b] = design_pairs(scores, a, b, settings['primary'])
         found = brackets.get((a, b))
         if found is not None and found['reference_final'] is not None and \
                 abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
-            row = final_comparison(scores, a, b, kind, scope, settings, design_pairs(scores, a, b, settings['primary']))
+            row, _ = final_comparison(scores, a, b, kind, scope, settings, paired[a, b])
             if row is not None:  # matched already: the final models are the matched comparison
                 rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
                                   target_bpb=found['target'], reference_bpb=found['reference_final'])
@@ -310,7 +312,7 @@ def matched_rows(scores, names, brackets, settings):
                    for unit in (settings['unit'], other_unit(settings['unit']))]
         if by_unit[0] is None:
             continue
-        row = comparison(*by_unit[0], settings, by_unit[1], design_pairs(scores, a, b, settings['primary']))
+        row = comparison(*by_unit[0], settings, by_unit[1], paired[a, b])
         row.update(design='matched quality', target_bpb=found['target'],
                    brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
                              for seed, w in zip(seeds, weights)})
