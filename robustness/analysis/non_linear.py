@@ -121,11 +121,11 @@ def draw(per_draw, config):
             plots.errorbar_lines(ax, rows[rows.scope == scope], 'level', 'accuracy', 'num_tasks',
                                  label=lambda T: f"Num tasks: {T}", std_label=False)
             ax.axhline(FLOOR, color='grey', linestyle=':', linewidth=1)
-            draws = KINDS[kind].draws(config['repeats'])
-            ax.legend(title=f"mean ± std over {seeds} training seeds x {draws} draws", fontsize=9)
             ax.set_xlabel(KINDS[kind].label)
             ax.set_ylabel('Mean task accuracy')
             ax.set_title(f"{config['dataset']}, scope: {scope}", fontsize=11)
+        draws = KINDS[kind].draws(config['repeats'])
+        plots.legend_below(fig, axes[0], f"mean ± std over {seeds} training seeds x {draws} draws")
         plots.save(fig, os.path.join(config['visuals_dir'], f"{config['dataset']}_nonlinear_{kind}.png"))
 
 

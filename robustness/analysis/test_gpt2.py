@@ -643,12 +643,13 @@ def draw_costs(costs, path):
         part = costs[costs['scope'] == scope].assign(millions=lambda rows: rows['tokens'] / 1e6)
         plots.errorbar_lines(ax, part, 'millions', 'ratio', 'model', std_label=False)
         if scope == 'attn':
-            ax.axhline(USES_CONTEXT, color='grey', linestyle=':', label=f'{USES_CONTEXT}x: uses its context')
-        seeds = int(part.groupby(['model', 'tokens'])['train_seed'].nunique().min())
-        ax.legend(title=f"mean ± std over {seeds} training seeds" if seeds > 1 else None, fontsize=9)
+            ax.legend(handles=[ax.axhline(USES_CONTEXT, color='grey', linestyle=':',
+                                          label=f'{USES_CONTEXT}x: uses its context')], fontsize=9)
         ax.set_xlabel('training tokens seen (millions, all languages)')
         ax.set_ylabel(f'bpb with {scope} zeroed / bpb intact')
         ax.set_title(f"{scope} cost against training tokens", fontsize=11)
+    seeds = int(costs.groupby(['model', 'scope', 'tokens'])['train_seed'].nunique().min())
+    plots.legend_below(fig, axes[0], f"mean ± std over {seeds} training seeds" if seeds > 1 else None, curves_only=True)
     plots.save(fig, path)
 
 
@@ -719,9 +720,9 @@ def draw_languages(scores, models, config, texts, path):
     combos = [(k, s) for k in config['kinds'] for s in config['scope'] if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
     for ax, (kind, scope) in zip(axes, combos):
-        plots.errorbar_lines(ax, rows[(rows['kind'] == kind) & (rows['scope'] == scope)], 'level', 'relative', 'curve',
-                             std_label=False)
-        ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
+        part = rows[(rows['kind'] == kind) & (rows['scope'] == scope)]
+        plots.errorbar_lines(ax, part, 'level', 'relative', 'curve', std_label=False)
+        ax.legend(title=plots.spread_words(part, ['curve', 'level']), fontsize=9)
         ax.set_xlabel(KINDS[kind].label)
         ax.set_ylabel('bpb / bpb(intact)')
         ax.set_title(f"scope: {scope}", fontsize=10)
@@ -796,11 +797,11 @@ def draw_task(rows, table, name, config, path):
         return
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
     for ax, (kind, scope) in zip(axes, combos):
-        plots.errorbar_lines(ax, rows[(rows['kind'] == kind) & (rows['scope'] == scope)], 'level', 'value', 'model',
-                             std_label=False)
+        part = rows[(rows['kind'] == kind) & (rows['scope'] == scope)]
+        plots.errorbar_lines(ax, part, 'level', 'value', 'model', std_label=False)
         if table['chance'] is not None:
             ax.axhline(table['chance'], color='grey', linestyle=':', label=f"chance ({table['chance']:.3f})")
-        ax.legend(title='mean ± std over training seeds x draws', fontsize=9)
+        ax.legend(title=plots.spread_words(part, ['model', 'level']), fontsize=9)
         ax.set_xlabel(KINDS[kind].label)
         ax.set_ylabel(name.replace(' | ', ': '))
         ax.set_title(f"scope: {scope}", fontsize=10)
