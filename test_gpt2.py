@@ -58,7 +58,7 @@ from robustness.scopes import SCOPES
 from robustness.settings import check_tolerance, confirmatory_rows, validate
 from robustness.provenance import record_run
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
-from robustness.stats import LM_MEASURES
+from robustness.stats import LM_DECISIVE, LM_MEASURES
 from robustness.sweep import (FLOOR_KIND, Trial, check_kinds, merge_parts, mine, open_log, run_trials,
                               token_windows, trial_grid)
 
@@ -103,7 +103,7 @@ device = 'auto'            # auto | cpu | cuda
 # statistics and output
 compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared (a - b); pairs with a missing label are skipped
 confirmatory = []          # a:b:kind:scope rows declared before the run (docs/statistics.md): also tested at 5% with Holm over them alone
-measures = list(LM_MEASURES)  # the measures a direction must hold under, every one (docs/statistics.md): retained_area | retained_area_untrained | mean_excess | mean_log_ratio
+measures = list(LM_DECISIVE)  # the decisive measures: a direction must hold under every one (docs/statistics.md); the first is the headline; any of retained_area | retained_area_untrained | mean_excess | mean_log_ratio (every one is reported)
 unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only within one tokenizer); the other is reported beside it
 equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
 relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact score (excess) or log(1 + this)

@@ -61,10 +61,11 @@ def answer(summary, key='answer', trend=False):
                  "table's own per-seed values (each other measure shifted by as many of its standard deviations): "
                  + ', '.join(f"{100 * v['median']:.0f}% ({100 * v['min']:.0f}-{100 * v['max']:.0f}%) at a true "
                              f"difference of {float(d):g}" for d, v in a['rule_power'].items())
-                 + f" in {MEASURE_WORDS['retained_area']} (median over the rows, range).")
+                 + f" in {MEASURE_WORDS[a.get('headline') or 'retained_area']} (median over the rows, range).")
     elif a['detectable']:
         found = a['detectable']
-        text += (f" The smallest difference in {MEASURE_WORDS['retained_area'] if not trend else 'retained area over T'} "
+        headline = MEASURE_WORDS[a.get('headline') or 'retained_area']
+        text += (f" The smallest difference in {headline if not trend else 'retained area over T'} "
                  f"that one measure's test detects with 80% power is about {found['median']:.3f} (median over the "
                  f"rows; {found['min']:.3f} to {found['max']:.3f}); the rule, which needs every measure, has less.")
     if a['units']:

@@ -49,6 +49,12 @@ OUTCOMES = ('higher', 'lower', 'equivalent', 'within the margin', 'depends on th
 # The measures of robustness a direction must hold under, for language models and classifiers. A classifier's floor,
 # chance, does not depend on the model: its retained area is the model-independent one already.
 LM_MEASURES = ('retained_area', 'retained_area_untrained', 'mean_excess', 'mean_log_ratio')
+# The language models' decisive measures (docs/statistics.md, "Which measures decide"): each asks how much of its
+# performance a model keeps, against a floor or scale that does not move with the effect. The retained area against
+# the model's own floor (every weight of the scope zeroed) is the shape of its decline: it is reported, not decisive,
+# because a model that depends less on the scope also has a nearer floor (the positive control), and the share of a
+# range that shrinks with the effect cannot see the effect. The first is the headline.
+LM_DECISIVE = ('retained_area_untrained', 'mean_excess', 'mean_log_ratio')
 CLASSIFIER_MEASURES = ('retained_area', 'mean_excess', 'mean_log_ratio')
 UNITS = ('byte', 'token')  # a language model's loss per UTF-8 byte of the text (bits) or per token (nats)
 

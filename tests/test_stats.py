@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from robustness.calibration import simulate
-from robustness.stats import (MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
+from robustness.stats import (LM_MEASURES, MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
                               detectable_effect,
                               difference_test,
                               half_failure, half_failure_levels, holm_levels, intersection_p, mean_excess,
@@ -205,10 +205,21 @@ def test_calibration_on_paired_nulls():
 
 def test_a_confound_fools_one_measure_and_not_the_rule():
     """Unequal floors with the same damaged curves: the retained area against the scope zeroed alone says "b more
-    robust" in most tables; the rule, every measure, in none."""
+    robust" in most tables; the rule, with the declared decisive measures or with every measure, in none."""
     one = simulate(5, 15, np.random.default_rng(4), family='floors', measures=['retained_area'])
-    every = simulate(5, 15, np.random.default_rng(4), family='floors')
-    assert one['table'] >= 0.8 and every['table'] == 0.0
+    declared = simulate(5, 15, np.random.default_rng(4), family='floors')
+    every = simulate(5, 15, np.random.default_rng(4), family='floors', measures=LM_MEASURES)
+    assert one['table'] >= 0.8 and declared['table'] == 0.0 and every['table'] == 0.0
+
+
+def test_the_simulated_positive_control_is_found_by_the_declared_measures_only():
+    """Model a loses 60% less at every level and the same share of its own (smaller) range, as the dropout models do:
+    the declared decisive measures find it in many rows, never the wrong way; with the retained area against the own
+    floor decisive too (the rule before 2026-12-07) the share of the range, blind to it, blocks nearly every row."""
+    declared = simulate(5, 20, np.random.default_rng(8), keep=0.4)
+    every = simulate(5, 20, np.random.default_rng(8), keep=0.4, measures=LM_MEASURES)
+    assert declared['row'] - declared['wrong direction'] >= 0.3 and declared['wrong direction'] == 0
+    assert every['row'] <= 0.05
 
 
 def test_a_clear_effect_is_found():

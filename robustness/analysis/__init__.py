@@ -75,6 +75,8 @@ def verdict_text(row, higher, lower):
             'within the margin': f"{direction}, but within every measure's margin",
             'depends on the measure': f"depends on the measure ({signs_text(row)})" + decomposition_text(row),
             'inconclusive': 'inconclusive'}[outcome]
+    if outcome in ('higher', 'lower') and 'retained_area' not in row['decided_by']:
+        text += decomposition_text(row)  # the shape of the decline beside the direction: the share and the range
     return text + (' (these two trained models)' if row['test_unit'].startswith('draws') else '')
 
 
@@ -105,6 +107,7 @@ def verdict_table(rows, wording, alpha=ALPHA):
             'seed_correlation': [row['seed_correlation'] for row in rows.values()
                                  if row.get('seed_correlation') is not None],
             'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
+            'headline': next((row['statistic'] for row in rows.values() if row['holm_level'] is not None), None),
             'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
 
 
