@@ -59,8 +59,9 @@ study: $(VENV)/.installed
 	$(PY) -m robustness.report --results=results/$(STUDY) --out=visuals/$(STUDY)/README.md --readme= \
 		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))' --arms=$(STUDY_BESIDE)
 	$(PY) -m robustness.archive results/$(STUDY) visuals/$(STUDY)/data
+	$(PY) -m robustness.report --studies
 
-train-%: $(VENV)/.installed
+train-%:  # one of an arm's trainings (make study runs them, after the virtualenv)
 	$(PY) train_bilingual_gpt2.py configs/$*.py $(STUDY_TRAIN)
 
 # The suite, then its tests marked `numeric` (they assert on a trained model's score) again under ATen's plain C++

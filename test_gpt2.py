@@ -343,8 +343,9 @@ def load_checkpoint(model, checkpoint, path):
     return load_model(AutoModelForCausalLM, path, 'models', n_head)
 
 
-def damaged_layers(trial):
-    """The blocks a trial damages (None: all)."""
+def layers_setting(trial):
+    """The blocks every trial damages: the `layers` setting (None: all). run_trials asks per trial because
+    run_glue_test.py's trials each name their own."""
     return layers or None
 
 
@@ -414,7 +415,7 @@ def run_work(work, run, logs, rt):
         run_trials(network, [item.trial for item in group],
                    functools.partial(measure, run, scorers, tasks, lm, model, checkpoint, network),
                    functools.partial(write_rows, logs, model, checkpoint, run.text_bytes, progress), seed,
-                   layers_of=damaged_layers,
+                   layers_of=layers_setting,
                    options={kind: KINDS[kind].options_of(nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
                    disable=True)
     progress.close()

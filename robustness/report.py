@@ -107,7 +107,7 @@ def verdict_rows(rows, measures, other=None):
     return found
 
 
-def verdict_table(summary, rows, measures, unit_words=None, other=None):
+def render_verdicts(summary, rows, measures, unit_words=None, other=None):
     """The verdict table of `rows`: a column per measure (their differences, positive: a more robust, with intervals
     at the row's Holm level), then the description folded away."""
     header = ['comparison', 'verdict', 'p (every measure)', 'interval level',
@@ -168,7 +168,7 @@ def nonlinear_tables(summary):
     intact = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None)
     counts = summary['task_counts']
     text = (f"Intact accuracy (mean over tasks and training seeds): {intact}.\n\n"
-            + verdict_table(summary, summary['comparisons'], summary['measures'], 'accuracy')
+            + render_verdicts(summary, summary['comparisons'], summary['measures'], 'accuracy')
             .replace('Differences a - b, positive where a is more robust',
                      f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness rises '
                      f'with T')
@@ -211,7 +211,7 @@ def glue_tables(summary):
                 for model, seeds in summary['intact'].items() if seeds]
         text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (floor: the best constant predictor, "
                 f"{floor:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
-    return text + verdict_table(summary, summary['comparisons'], summary['measures'], summary['metric'])
+    return text + render_verdicts(summary, summary['comparisons'], summary['measures'], summary['metric'])
 
 
 UNIT_WORDS = {'byte': 'bits per byte', 'token': 'nats per token'}
@@ -296,9 +296,9 @@ def gpt2_tables(summary):
         text += (f"### {summary['confirmatory_answer']['question']}\n\n{answer(summary, 'confirmatory_answer')} "
                  "These rows were declared before the run (`confirmatory`, docs/statistics.md) and are tested at 5% "
                  "with Holm over them alone; the table below holds every row, these too, as exploratory.\n\n"
-                 + verdict_table(summary, summary['confirmatory'], measures, UNIT_WORDS[unit], columns)
+                 + render_verdicts(summary, summary['confirmatory'], measures, UNIT_WORDS[unit], columns)
                  + '\n\n### Every comparison (exploratory)\n\n')
-    text += verdict_table(summary, summary['comparisons'], measures, UNIT_WORDS[unit], columns)
+    text += render_verdicts(summary, summary['comparisons'], measures, UNIT_WORDS[unit], columns)
     for key, answer_key, intro in (
             ('matched_quality', 'matched_quality_answer', 'At matched intact quality: each reference model interpolated, '
              'per training seed, between its two checkpoints whose intact bits per byte bracket the other model\'s '
@@ -314,12 +314,12 @@ def gpt2_tables(summary):
              'reference. Figure `gpt2_second_language.png` shows the curves.')):
         if summary.get(key):
             text += (f"\n\n### {summary[answer_key]['question']}\n\n{answer(summary, answer_key)} {intro}\n\n"
-                     + verdict_table(summary, summary[key], measures, UNIT_WORDS[unit], columns))
+                     + render_verdicts(summary, summary[key], measures, UNIT_WORDS[unit], columns))
     for name, task in (summary.get('tasks') or {}).items():
         intact = ', '.join(f"{model} {value:.3f}" for model, value in task['intact'].items())
         text += (f"\n\n### lm-eval: {name}\n\n{answer(task)} Intact (mean over training seeds): {intact}; floor: "
                  f"{task['floor']}; {'higher' if task['higher_is_better'] else 'lower'} is better.\n\n"
-                 + verdict_table(task, task['comparisons'], measures, name.split(' | ')[1]))
+                 + render_verdicts(task, task['comparisons'], measures, name.split(' | ')[1]))
     if summary.get('both_languages'):
         text += ('\n\nWhat each bilingual model keeps over both languages together (retained area of its bits per byte '
                  'over both texts, against the floor over both; mean and per training seed): '
@@ -482,6 +482,57 @@ def arms_section(arms):
             'level: + a more robust, - less, 0 undecided.')
 
 
+def arm_sentence(arm, summary):
+    """One arm of `make study` in words, from its archived test_gpt2 summary: the confirmatory rows first, then the
+    verdicts of every row at final and at matched quality, and per token and per byte where the first model of a
+    pair loses less."""
+    command = 'make study' + (f" STUDY_ARM={arm.removeprefix('study_')}" if arm != 'study' else '')
+    shared = all(entry['same_tokenizer'] for entry in summary['facts']['pairs'].values())
+    text = (f"- [`{command}`](visuals/{arm}/README.md) ({'one tokenizer' if shared else 'each model its own tokenizer'}"
+            f"; decided by {', '.join(MEASURE_WORDS[m] for m in summary['answer']['decided_by'])})")
+    if summary.get('confirmatory'):
+        text += ('. Confirmatory (declared before the run, Holm over ' + str(len(summary['confirmatory'])) + ' at 5%): '
+                 + '; '.join(f"{name}: **{row['verdict']}**" for name, row in summary['confirmatory'].items()))
+    tested = [row for row in summary['comparisons'].values() if row.get('holm_level') is not None]
+    losses = ', '.join(f"per {unit} in {sum(excess_sign(row, unit) == '+' for row in tested)}" for unit in ('token', 'byte'))
+    text += (f". All {summary['answer']['rows']} rows (exploratory): final models {counts_text(summary['answer'])}")
+    if summary.get('matched_quality_answer'):
+        text += f"; at matched quality {counts_text(summary['matched_quality_answer'])}"
+    return text + f"; the first model of a pair loses less {losses} of {len(tested)} tested rows."
+
+
+def study_block(visuals='visuals'):
+    """The README's summary of the study's arms: a sentence per arm whose evidence is archived
+    (visuals/<arm>/data/test_gpt2/summary.json), and the arms whose report predates its archive."""
+    arms = sorted(name for name in (os.listdir(visuals) if os.path.isdir(visuals) else []) if name.startswith('study')
+                  and os.path.exists(os.path.join(visuals, name, 'README.md')))
+    lines, missing = [], []
+    for arm in arms:
+        path = os.path.join(visuals, arm, 'data', 'test_gpt2', 'summary.json')
+        if os.path.exists(path):
+            lines.append(arm_sentence(arm, json.load(open(path))))
+        else:
+            missing.append(f'[`{arm}`](visuals/{arm}/README.md)')
+    if missing:
+        lines.append(f"- Not summarised here: {', '.join(missing)}, whose reports predate the archive of their CSVs "
+                     "(`visuals/<arm>/data/`); the next run of the arm writes it, and this list.")
+    return lines
+
+
+def replace_block(path, name, lines):
+    """Rewrite the block between a file's `<!-- name:begin -->` and `<!-- name:end -->` markers (nothing without
+    them, or no file)."""
+    if not path or not os.path.exists(path):
+        return
+    text = open(path).read()
+    begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        with open(path, 'w') as f:
+            f.write(head + begin + '\n' + '\n'.join(lines) + '\n' + end + rest.split(end, 1)[1])
+        print(f"updated the {name} block of {path}")
+
+
 def update_readme(readme, results, folders, total, out):
     """Rewrite the README's measured block (between its markers) from run.json and test_suite.json."""
     runs = {name: json.load(open(path)) for name in folders if name in ORDER
@@ -497,14 +548,7 @@ def update_readme(readme, results, folders, total, out):
         suite = json.load(open(suite))
         lines.append(f"Test suite (`make test`, {suite['finished'][:10]}): {suite['tests']} tests in "
                      f"**{suite['seconds'] / 60:.1f} min** with {suite['workers']} workers on {suite['machine']}.")
-    text = open(readme).read()
-    begin, end = '<!-- measured:begin -->', '<!-- measured:end -->'
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + begin + '\n' + '\n'.join(lines) + '\n' + end + rest.split(end, 1)[1]
-        with open(readme, 'w') as f:
-            f.write(text)
-        print(f"updated the measured block of {readme}")
+    replace_block(readme, 'measured', lines)
 
 
 def parser():
@@ -516,10 +560,15 @@ def parser():
     parser.add_argument('--command', default='make reproduce', help='the command whose run the report is of')
     parser.add_argument('--arms', default='', help="other results folders of the same study (comma-separated), whose "
                                                    "test_gpt2 verdicts are set beside these ones")
+    parser.add_argument('--studies', action='store_true', help="only rewrite the README's study block from every "
+                                                               "arm's archive (visuals/study*/data/)")
     return parser
 
 
 if __name__ == '__main__':
     arguments = parser().parse_args()
-    write_report(arguments.results, arguments.out, arguments.readme, arguments.command,
-                 [arm for arm in arguments.arms.split(',') if arm])
+    if arguments.studies:
+        replace_block(arguments.readme, 'studies', study_block())
+    else:
+        write_report(arguments.results, arguments.out, arguments.readme, arguments.command,
+                     [arm for arm in arguments.arms.split(',') if arm])

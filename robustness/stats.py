@@ -222,7 +222,7 @@ def decompose(a, b):
 
 
 # ----------------------------------------------------------------------------- tests
-def test_result(estimate, se, df, unit):
+def t_test_entry(estimate, se, df, unit):
     """A test's numbers: the estimate, its standard error and degrees of freedom, the two-sided p-value; None when
     nothing varies (no standard error)."""
     if not (np.isfinite(se) and se > 0 and df > 0):
@@ -247,12 +247,12 @@ def one_sample_parts(d, axis=0):
 
 def welch(a, b, unit='training seeds'):
     """Welch's t test of mean(a) - mean(b) (each at least 2 values): the training seeds of two models."""
-    return test_result(*welch_parts(np.asarray(a, float), np.asarray(b, float)), unit)
+    return t_test_entry(*welch_parts(np.asarray(a, float), np.asarray(b, float)), unit)
 
 
 def one_sample(d, unit):
     """The one-sample t test of mean(d) (paired differences, at least 2)."""
-    return test_result(*one_sample_parts(np.asarray(d, float)), unit)
+    return t_test_entry(*one_sample_parts(np.asarray(d, float)), unit)
 
 
 def difference_test(a, b, paired_a=None, paired_b=None, reason_undefined=NOTHING_TO_LOSE):
@@ -295,7 +295,7 @@ def trend_test(x, y, span):
     if len(x) < 3 or np.ptp(x) == 0:
         return None, 'too few models for a trend'
     fit = stats.linregress(x, y)
-    result = test_result(fit.slope * span, fit.stderr * span, len(x) - 2, 'models (x, training seed)')
+    result = t_test_entry(fit.slope * span, fit.stderr * span, len(x) - 2, 'models (x, training seed)')
     return result, None if result is not None else 'nothing varies'
 
 

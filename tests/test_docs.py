@@ -11,6 +11,7 @@ import shlex
 import pytest
 
 from conftest import ROOT, run_in_process
+from robustness import report
 from robustness.provenance import fingerprint
 
 COMMAND = re.compile(r'(?:python3?|torchrun|\$\(PY\)) ')
@@ -162,3 +163,15 @@ def test_help_checks_the_values_of_a_command_line(monkeypatch, capsys):
     stopped = run_in_process(monkeypatch, 'test_gpt2.py', '--kinds=bogus', '--levels=0,5', '--help')
     assert stopped.code != 0 and 'bogus' in str(stopped.code)
     assert 'usage' not in capsys.readouterr().out
+
+
+def test_the_readme_summarises_every_study_arm_from_its_archive(monkeypatch):
+    """The README's study block is what the generator writes from the committed archives (visuals/<arm>/data/): no
+    number in it is typed by hand, and an arm without an archive is listed as such."""
+    monkeypatch.chdir(ROOT)
+    text = open('README.md').read()
+    block = text.split('<!-- studies:begin -->\n', 1)[1].split('<!-- studies:end -->', 1)[0]
+    assert block == '\n'.join(report.study_block()) + '\n'
+    for arm in os.listdir('visuals'):
+        if arm.startswith('study') and os.path.exists(os.path.join('visuals', arm, 'README.md')):
+            assert f'(visuals/{arm}/README.md)' in block

@@ -85,7 +85,7 @@ def spread(values):
     return {'median': float(np.median(values)), 'min': float(min(values)), 'max': float(max(values))}
 
 
-def verdict_table(rows, wording, alpha=ALPHA):
+def decide_table(rows, wording, alpha=ALPHA):
     """Decide a table's rows together (robustness.stats.decide: every declared measure, Holm over the rows) and give
     each its verdict in words (`wording(name)` -> (text if higher, text if lower)). Returns the table's answer: how
     many comparisons were corrected for, how many rows of each outcome, the smallest headline effect detectable with

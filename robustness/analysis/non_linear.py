@@ -14,7 +14,7 @@ import numpy as np
 
 from robustness import plots
 from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
-    verdict_table, write_summary
+    decide_table, write_summary
 from robustness.kinds import KINDS
 from robustness.results import Table, read_rows
 from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of, measured,
@@ -90,7 +90,7 @@ def summarize(per_draw, task0, config):
             summary['task_0'][name] = described
             summary['half_failure_level'][name] = {T: half_failure_of(curves, fraction)
                                                    for T, curves in curves_by_model(rows, counts).items()}
-    summary['answer'] = dict(question=QUESTION, **verdict_table(summary['comparisons'],
+    summary['answer'] = dict(question=QUESTION, **decide_table(summary['comparisons'],
                                                                 lambda name: ('rises with T', 'falls with T')))
     summary['answer']['span'] = max(counts) - min(counts)
     return summary

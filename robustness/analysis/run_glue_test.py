@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
-    verdict_table, write_summary
+    decide_table, write_summary
 from robustness.kinds import KINDS
 from robustness.plots import errorbar_lines, figure, legend_below, save, spread_words
 from robustness.results import Table, read_rows
@@ -72,7 +72,7 @@ def summarize(frame, config, floors, rng):
                 'design': 'final', 'decisive': list(config['measures']),
                 'measures': compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'], config['relative_margin']),
                 **describe(*curves, fraction, config['bootstrap'], rng)}
-    summary['answer'] = dict(question=QUESTION, **verdict_table(summary['comparisons'], pair_wording))
+    summary['answer'] = dict(question=QUESTION, **decide_table(summary['comparisons'], pair_wording))
     return summary
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from robustness import plots
 from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wording, row_text,
-                                 verdict_table, write_summary)
+                                 decide_table, write_summary)
 from robustness.config import check
 from robustness.kinds import KINDS
 from robustness.scopes import SCOPES
@@ -505,8 +505,8 @@ def summarize(frame, config, settings, rng, costs=None):
 
 
 def decided(rows, wording, question):
-    """Decide a table (verdict_table) and give its rows the other unit's intervals at their level; its answer."""
-    answer = dict(question=question, **verdict_table(rows, wording))
+    """Decide a table (decide_table) and give its rows the other unit's intervals at their level; its answer."""
+    answer = dict(question=question, **decide_table(rows, wording))
     for row in rows.values():
         at_row_level(row)
     return answer
@@ -782,7 +782,7 @@ def task_tables(frame, chances, pairs, config, settings, rng):
                                             settings['relative_margin']),
                         **describe(*models, config['failure_fraction'], config['bootstrap'], rng)}
         table['answer'] = dict(question=f'On lm-eval task {task} ({metric}), are bilingual models more robust?',
-                               **verdict_table(table['comparisons'], pair_wording))
+                               **decide_table(table['comparisons'], pair_wording))
         found[f'{task} | {metric}'] = table
     return found
 
