@@ -135,6 +135,9 @@ check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 
       f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
       f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
       f"is no bilingual model or corpus to give one: use tokenizer=shared")
+check(not {'bilingual', 'control'} & set(train_models) or 0 < lang2_fraction < 1,
+      f"lang2_fraction: {lang2_fraction} leaves the bilingual model {'no second language' if lang2_fraction <= 0 else 'no English'}"
+      f" (the control reads its English); use a fraction between 0 and 1, or train_models=monolingual")
 check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
 check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
 lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch

@@ -37,6 +37,9 @@ CASES = [  # (script, arguments, what the error says)
     ('non_linear.py', ['--repeats=two'], '--repeats=two: expected int'),
     ('train_bilingual_gpt2.py', ['--train_seeds=1,1'], 'train_seeds: [1, 1] must be distinct integers'),
     ('train_bilingual_gpt2.py', ['--lang2_fraction=1.5'], 'lang2_fraction: 1.5 is outside'),
+    ('train_bilingual_gpt2.py', ['--lang2_fraction=0'], 'lang2_fraction: 0.0 leaves the bilingual model no second'),
+    ('train_bilingual_gpt2.py', ['--lang2_fraction=1', '--train_models=bilingual'],
+     'lang2_fraction: 1.0 leaves the bilingual model no English'),
     ('train_bilingual_gpt2.py', ['--tokenizer=bpe'], "tokenizer: unknown value 'bpe'"),
     ('train_bilingual_gpt2.py', ['--n_head=0'], 'n_head: 0 is outside [1, inf]'),  # was a ZeroDivisionError
     ('train_bilingual_gpt2.py', ['--train_models='], 'train_models: name at least one'),
