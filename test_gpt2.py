@@ -45,8 +45,8 @@ import transformers
 from transformers import AutoModelForCausalLM
 
 from robustness import harness
-from robustness.analysis.test_gpt2 import (CHANCE_FILE, CHECKPOINT_COLUMNS, TABLE, TASK_TABLE, UNTRAINED, analyze,
-                                           quality_brackets)
+from robustness.analysis.test_gpt2 import analyze, quality_brackets
+from robustness.analysis.test_gpt2_csv import CHANCE_FILE, CHECKPOINT_COLUMNS, TABLE, TASK_TABLE, UNTRAINED
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
                                     numbered_dirs, training_tokens)
 from robustness.config import check, check_choices, check_range, configure, fail, save_config, settings_checked

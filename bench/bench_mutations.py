@@ -100,7 +100,7 @@ for module, what, line, mutated in MUTATIONS:
     shutil.rmtree(folder)
     print(f"{module}: {what}: {rows[-1][2]} ({rows[-1][4]:.0f} s) {rows[-1][3]}", flush=True)
 
-print(f"\n| file | mutation | result | first failing test | seconds |\n| --- | --- | --- | --- | ---: |")
+print("\n| file | mutation | result | first failing test | seconds |\n| --- | --- | --- | --- | ---: |")
 for module, what, result, test, seconds in rows:
     print(f"| robustness/{module}.py | {what} | {result} | {test} | {seconds:.0f} |")
 print(f"\n{sum(r[2] == 'killed' for r in rows)} of {len(rows)} killed in {time.time() - started:.0f} s")

@@ -18,7 +18,7 @@ import numpy as np
 
 from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_WORDS, counts_text, interval_text,
                                  level_text, signs_text)
-from robustness.analysis.test_gpt2 import USES_CONTEXT
+from robustness.analysis.test_gpt2_figures import USES_CONTEXT
 from robustness.config import check
 from robustness.provenance import fingerprint
 

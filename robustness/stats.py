@@ -199,6 +199,24 @@ class Interpolated:
         return None if first is None or second is None else (1 - self.weights[0]) * first + self.weights[0] * second
 
 
+def aligned(*models):
+    """The Curves (or Interpolated) of several models on the levels they share (0 among them, at least two) and the
+    draws they all have (draw i of each under the same masks); None if any is missing or they share too little."""
+    if any(model is None for model in models):
+        return None
+    parts = [part for model in models for part in ((model.first, model.second) if isinstance(model, Interpolated) else (model,))]
+    grid = sorted(set.intersection(*(set(part.grid) for part in parts)))
+    if len(grid) < 2 or grid[0] != 0:
+        return None
+    draws = min(part.values.shape[2] for part in parts)
+
+    def cut(part):
+        index = [list(part.grid).index(level) for level in grid]
+        return Curves(grid, part.values[index][..., :draws], part.floors, part.higher_is_worse)
+    return [Interpolated(cut(model.first), cut(model.second), model.weights) if isinstance(model, Interpolated)
+            else cut(model) for model in models]
+
+
 def decompose(a, b):
     """Why the share-of-range and the absolute measures can disagree, for two Curves with floors: each model's share
     of its range lost (1 - retained area, mean over seeds) L, its range R (floor - intact, mean over seeds), and the

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_script
-from robustness.analysis.test_gpt2 import TABLE as PERPLEXITY
+from robustness.analysis.test_gpt2_csv import TABLE as PERPLEXITY
 from robustness.lock import claim
 
 
