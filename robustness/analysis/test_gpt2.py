@@ -499,9 +499,9 @@ def report(summary):
             print(f"  {summary[answer]['comparisons']} comparisons, Holm-corrected: {counts_text(summary[answer])}")
 
 
-def frontier(scores, labels, config, text):
+def frontier(scores, labels, config, text, measure):
     """Robustness against intact quality: per model, checkpoint with a full sweep, kind, scope and training seed, the
-    intact bpb on `text` and the retained area (bits per byte). A DataFrame."""
+    intact bpb on `text` and `measure` (bits per byte). A DataFrame."""
     records = []
     for model in labels:
         checkpoints = sorted(set(scores.frame[(scores.frame['model'] == model)]['checkpoint']) - {UNTRAINED},
@@ -512,10 +512,10 @@ def frontier(scores, labels, config, text):
                     curves = scores.curves(model, checkpoint, text, kind, scope, 'byte')
                     if curves is None or len(curves.grid) < 3:
                         continue
-                    areas = curves.per_seed(MEASURES['retained_area'])
-                    records += [(model, checkpoint, kind, scope, intact, area)
-                                for intact, area in zip(curves.intact(), areas)]
-    return pd.DataFrame(records, columns=['model', 'checkpoint', 'kind', 'scope', 'intact', 'area'])
+                    values = curves.per_seed(MEASURES[measure])
+                    records += [(model, checkpoint, kind, scope, intact, value)
+                                for intact, value in zip(curves.intact(), values)]
+    return pd.DataFrame(records, columns=['model', 'checkpoint', 'kind', 'scope', 'intact', 'value'])
 
 
 def analyze(out_dir, config):
@@ -552,9 +552,12 @@ def analyze(out_dir, config):
     draw(primary, summary, config)
     if costs is not None and len(costs):
         draw_costs(costs, os.path.join(config['visuals_dir'], COST_FIGURE))
-    points = frontier(Scores(frame), labels, config, texts[0])
+    # the headline measure against quality: the first decisive one the run measured (no untrained rows: the next)
+    measured = [m for m in config['measures'] if m != 'retained_area_untrained' or (frame['checkpoint'] == UNTRAINED).any()]
+    headline = (measured or ['mean_excess'])[0]
+    points = frontier(Scores(frame), labels, config, texts[0], headline)
     if points['checkpoint'].nunique() > 1:
-        draw_frontier(points, os.path.join(config['visuals_dir'], FRONTIER_FIGURE))
+        draw_frontier(points, headline, os.path.join(config['visuals_dir'], FRONTIER_FIGURE))
     if len(texts) > 1:
         draw_languages(Scores(frame), list(dict.fromkeys(a for a, _ in pairs)), config, texts,
                        os.path.join(config['visuals_dir'], LANGUAGES_FIGURE))

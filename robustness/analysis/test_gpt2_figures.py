@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 
 from robustness import plots
+from robustness.analysis import MEASURE_WORDS
 from robustness.analysis.test_gpt2_csv import layers_text, training_order
 from robustness.analysis.test_gpt2_tasks import task_kinds
 from robustness.kinds import KINDS
 from robustness.runtime import parse_models
 from robustness.scopes import SCOPES
+from robustness.stats import MEASURES
 
 COST_FIGURE = 'gpt2_scope_cost.png'
 FRONTIER_FIGURE = 'gpt2_matched_quality.png'
@@ -142,24 +144,25 @@ def seeds_title(counts):
     return f"mean ± std over {low}-{high} training seeds a point" + (' (no bar: one seed)' if low == 1 else '')
 
 
-def draw_frontier(points, path):
-    """Retained area against intact bpb, a panel per kind and scope, a line per model through its checkpoints in
-    training order (mean ± std over training seeds): a model above another's line keeps more at the same quality."""
+def draw_frontier(points, measure, path):
+    """`measure` (the headline) against intact bpb, a panel per kind and scope, a line per model through its
+    checkpoints in training order (mean ± std over training seeds): a model on the better side of another's line
+    keeps more at the same quality."""
     combos, counts = list(dict.fromkeys(zip(points['kind'], points['scope']))), []
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
     for ax, (kind, scope) in zip(axes, combos):
         part = points[(points['kind'] == kind) & (points['scope'] == scope)]
-        stats = part.groupby(['model', 'checkpoint']).agg(intact=('intact', 'mean'), area=('area', 'mean'),
-                                                          intact_std=('intact', 'std'), area_std=('area', 'std'),
-                                                          seeds=('area', 'size')).reset_index()
+        stats = part.groupby(['model', 'checkpoint']).agg(intact=('intact', 'mean'), value=('value', 'mean'),
+                                                          intact_std=('intact', 'std'), value_std=('value', 'std'),
+                                                          seeds=('value', 'size')).reset_index()
         for i, (model, rows) in enumerate(stats.groupby('model')):
             rows = rows.assign(order=rows['checkpoint'].map(training_order)).sort_values('order')
-            ax.errorbar(rows['intact'], rows['area'], xerr=rows['intact_std'].fillna(0), yerr=rows['area_std'].fillna(0),
+            ax.errorbar(rows['intact'], rows['value'], xerr=rows['intact_std'].fillna(0), yerr=rows['value_std'].fillna(0),
                         label=model, linestyle='-.', marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
         ax.invert_xaxis()  # better models to the right
         counts += list(stats['seeds'])
         ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
-        ax.set_ylabel('retained area (floor: the scope zeroed)')
+        ax.set_ylabel(f"{MEASURE_WORDS[measure]} ({'higher' if MEASURES[measure].better > 0 else 'lower'}: keeps more)")
         ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
         ax.set_visible(False)
