@@ -8,7 +8,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from robustness.calibration import simulate
-from robustness.stats import (LM_MEASURES, MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
+from robustness.analysis import decide_table, pair_wording
+from robustness.stats import (LM_DECISIVE, LM_MEASURES, MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
                               detectable_effect,
                               difference_test,
                               half_failure, half_failure_levels, holm_levels, intersection_p, mean_excess,
@@ -274,3 +275,24 @@ def test_the_rules_power_against_the_noncentral_t(paired):
             expected = float(np.mean(2 * welch.pvalue <= 0.01))
         assert found == pytest.approx(expected, abs=0.02), (difference, found, expected)
     assert rule_power(dict(row, holm_level=None)) is None
+
+
+def test_a_direction_says_the_share_and_the_range_beside_it():
+    """The positive control's shape: a loses the same share of a range half as large (it depends less on the scope,
+    so its scope-zeroed floor is nearer too). The declared measures find a more robust; the own-floor share, reported
+    and blind to it, is explained in the verdict: the same share of a smaller range."""
+    rng, grid, seeds = np.random.default_rng(2), [0.0, 0.5, 1.0], 5
+    def model(span):
+        intact = 2.0 + 0.01 * rng.standard_normal(seeds)
+        values = np.stack([intact, intact + 0.4 * span, intact + 0.8 * span])[:, :, None]
+        values = values + 0.005 * rng.standard_normal(values.shape)
+        values[0] = intact[:, None]
+        return Curves(grid, values, {'retained_area': intact + span, 'retained_area_untrained': [6.0] * seeds}, True)
+    a, b = model(0.5), model(1.0)
+    rows = {'a - b | random_deletion | attn': {'measures': compare(a, b, LM_MEASURES, 0.05, 0.05),
+                                               'decisive': list(LM_DECISIVE), 'decomposition': decompose(a, b)}}
+    decide_table(rows, pair_wording)
+    row = rows['a - b | random_deletion | attn']
+    assert row['outcome'] == 'higher' and row['measures']['retained_area']['sign'] == '0'
+    assert row['verdict'].startswith('a more robust than b: a loses about the same share (0.40')
+    assert 'of a 0.50x smaller range (0.500 against 1.000' in row['verdict']

@@ -56,10 +56,15 @@ def decomposition_text(row):
         return ''
     (la, lb), (ra, rb) = found['share_lost'], found['range']
     ratio = ra / rb
-    size = ('the same range' if abs(ratio - 1) < 0.005 else
+    size = ('a range of the same size' if abs(ratio - 1) < 0.005 else
             f"a {ratio:.2f}x {'larger' if ratio > 1 else 'smaller'} range")
-    share = ('the same share' if abs(la - lb) < 0.0005 else
-             f"{'more' if la > lb else 'less'} of its range ({la:.3f} against {lb:.3f})")
+    # whether the shares differ is their own measure's test (its interval at the row's level)
+    if abs(la - lb) < 0.0005:
+        share = 'the same share'
+    elif row['measures'].get('retained_area', {}).get('sign') == '0':
+        share = f"about the same share ({la:.3f} against {lb:.3f})"
+    else:
+        share = f"a {'larger' if la > lb else 'smaller'} share ({la:.3f} against {lb:.3f})"
     return (f": a loses {share} of {size} ({ra:.3f} against {rb:.3f} in the score's unit); of b's excess loss over "
             f"a's, the share accounts for {found['share_term']:+.3f} and the range for {found['range_term']:+.3f}")
 
