@@ -133,6 +133,31 @@ def test_a_study_whose_control_would_train_zero_steps_is_a_one_line_error(tmp_pa
     assert not (tmp_path / 'repo' / 'results').exists()
 
 
+def test_an_arm_that_does_not_exist_is_a_one_line_error(tmp_path):
+    result = make_study(tmp_path / 'repo', STUDY_ARM='nope')
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == ("STUDY_ARM: no arm 'nope' (configs/study_nope_test_gpt2.py does not "
+                                             "exist)")
+    assert not (tmp_path / 'repo' / 'results').exists() and not (tmp_path / 'repo' / 'visuals').exists()
+
+
+def test_the_positive_control_arm_trains_its_three_recipes_at_once():
+    """The dropout arm is its configs: three trainings (dropout, plain, plain annealed short) that make runs at once,
+    one sweep over the three, its confirmatory family naming rows the sweep has, no fine-tuning."""
+    plan = subprocess.run(['make', '-n', '--no-print-directory', '-o', '.venv/.installed', 'study', 'STUDY_ARM=dropout',
+                           f'PY={sys.executable}'], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert ' -j3 train-study_dropout_train train-study_dropout_train_plain train-study_dropout_train_short' in plan.stdout
+    assert 'test_gpt2.py configs/study_dropout_test_gpt2.py' in plan.stdout and 'run_glue_test.py' not in plan.stdout
+    settings = {'__file__': os.path.join(ROOT, 'configs', 'study_dropout_test_gpt2.py')}
+    exec(open(settings['__file__']).read(), settings)
+    from robustness.runtime import parse_models, parse_pairs
+    from robustness.settings import confirmatory_rows
+    pairs = parse_pairs(settings['compare'], [label for label, _ in parse_models(settings['models'])])
+    assert confirmatory_rows(settings['confirmatory'], pairs, ['random_deletion'], ['attn']) == [
+        'dropout - plain | random_deletion | attn', 'dropout - plain_short | random_deletion | attn']
+
+
 def test_the_regime_sentence_names_the_models_below_the_line():
     """A report says which models zeroing attention costs less than 1.2x, and says none when every one is above."""
     from robustness.report import regime
