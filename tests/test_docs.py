@@ -39,14 +39,25 @@ def command_lines(text, fenced_only=False):
 
 
 def makefile_lines():
-    """The Makefile's recipe lines that run a script, once per study arm, with its variables filled in."""
+    """The Makefile's recipe lines that run a script, once per study arm and per training config of the arm, with
+    its variables filled in; a line guarded by $(wildcard FILE) only for the arms that have FILE."""
     text = open(os.path.join(ROOT, 'Makefile')).read().replace('\\\n', ' ')
-    lines = [line.strip() for line in text.splitlines() if line.startswith('\t$(PY) ') and ' -m pip ' not in line]
+    lines = [line.strip() for line in text.splitlines()
+             if line.startswith(('\t$(PY) ', '\t$(if $(wildcard ')) and ' -m pip ' not in line]
+    arms = sorted(os.path.basename(path).removesuffix('_test_gpt2.py')
+                  for path in glob.glob(os.path.join(ROOT, 'configs', 'study*_test_gpt2.py')))
     filled = []
-    for arm in ('study', 'study_own'):
+    for arm in arms:
+        trainings = sorted(os.path.basename(path).removesuffix('.py')
+                           for path in glob.glob(os.path.join(ROOT, 'configs', f'{arm}_train*.py')))
         for line in lines:
-            line = line.replace('$(STUDY)', arm).replace('$(FINETUNED)', 'results/offline_finetune')
-            filled.append(re.sub(r'\$\((STUDY_\w+|if [^)]*\))\)?', '', line).replace('$(PY)', 'python'))
+            guard = re.match(r'\$\(if \$\(wildcard (\S+?\.py)\),(.*)\)$', line)
+            if guard and not os.path.exists(os.path.join(ROOT, guard[1].replace('$(STUDY)', arm))):
+                continue
+            for training in trainings if '$*' in line else ['']:
+                one = (guard[2] if guard else line).replace('$*', training).replace('$(STUDY)', arm)
+                one = one.replace('$(FINETUNED)', 'results/offline_finetune')
+                filled.append(re.sub(r'\$\((STUDY_\w+|if [^)]*\))\)?', '', one).replace('$(PY)', 'python'))
     return sorted(set(filled))
 
 

@@ -112,7 +112,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     # one model each and a random kind: a paired test over the draws, which speaks for these two models only
     tested = [row for row in summary['comparisons'].values() if row['p'] is not None]
     assert tested and all(row['test_unit'] == 'draws of these two trained models' and
-                          row['measures']['retained_area']['test']['df'] == 1 for row in tested)
+                          row['measures'][row['statistic']]['test']['df'] == 1 for row in tested)
     assert all(row['verdict'].endswith('(these two trained models)') for row in tested if row['outcome'] != 'no verdict')
     for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
                  'gpt2_weight_noise.png'):
@@ -175,12 +175,15 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
             assert entry['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
             assert entry['test']['estimate'] == pytest.approx(better * (np.mean(a) - np.mean(b)), rel=1e-9)
     assert random['other_unit']['unit'] == 'token' and random['other_unit']['comparable'] is False  # two tokenizers
-    # the row: a direction only where every measure finds it; its p the largest one-sided p of the measures, doubled
+    # the row: a direction only where every decisive measure finds it; its p the largest one-sided p of the
+    # decisive measures (LM_DECISIVE: the own-floor retained area is reported, not decisive), doubled
+    assert random['decided_by'] == ['retained_area_untrained', 'mean_excess', 'mean_log_ratio']
     one_sided = [[scipy.stats.t.sf(e['test']['estimate'] / e['test']['se'], e['test']['df']),
                   scipy.stats.t.cdf(e['test']['estimate'] / e['test']['se'], e['test']['df'])]
-                 for e in random['measures'].values()]
+                 for e in (random['measures'][name] for name in random['decided_by'])]
     assert random['p'] == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
-    assert random['statistic'] == 'retained_area' and random['estimate'] == random['measures']['retained_area']['test']['estimate']
+    headline = random['measures']['retained_area_untrained']
+    assert random['statistic'] == 'retained_area_untrained' and random['estimate'] == headline['test']['estimate']
     assert random['test_unit'] == 'training seeds' and random['detectable'] > 0
     powers = random['rule_power']  # the whole rule's power at each stated difference: rising with the difference
     assert list(powers) == ['0.025', '0.05', '0.1'] and 0 <= powers['0.025'] <= powers['0.05'] <= powers['0.1'] <= 1
