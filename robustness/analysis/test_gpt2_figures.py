@@ -162,7 +162,8 @@ def draw_frontier(points, measure, path):
         ax.invert_xaxis()  # better models to the right
         counts += list(stats['seeds'])
         ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
-        ax.set_ylabel(f"{MEASURE_WORDS[measure]} ({'higher' if MEASURES[measure].better > 0 else 'lower'}: keeps more)")
+        ax.set_ylabel(f"{MEASURE_WORDS[measure]}\n({'higher' if MEASURES[measure].better > 0 else 'lower'}: keeps more)",
+                      fontsize=9)  # two short lines: a long label runs into the panel below
         ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
         ax.set_visible(False)
