@@ -409,8 +409,7 @@ def write_report(results='results', out='visuals/README.md', readme='README.md',
              f"{datetime.date.today().isoformat()}; every number below was written by the scripts themselves. "
              f"The scripts of `{command}` took **{total / 60:.1f} min** together"
              + ("; other out_dirs (such as `make finetune`'s) follow them." if set(folders) - set(own) else
-                " (their wall times added: scripts that ran at once overlap, and a resumed run counts its last part)."
-                if len(own) > len(set(own) & set(ORDER)) else '.')]
+                " (their wall times added: scripts that ran at once overlap)." if command != 'make reproduce' else '.')]
     parts += [section(name, os.path.join(results, name), report_dir) for name in folders]
     designs = designs_table(results, folders)
     if designs:
