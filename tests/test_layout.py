@@ -62,3 +62,13 @@ def test_the_globals_check_finds_a_function_that_reads_a_later_global():
     tree = ast.parse("seed = 0\nconfig = configure(globals())\ndef f():\n    return corpus + seed\ncorpus = load()\n")
     _, assigned = module_names(tree)
     assert globals_read(tree.body[2], assigned) == {'corpus'}
+
+
+def test_git_ignores_nothing_the_reports_read():
+    """The reports, their figures and their archived CSVs (visuals/<arm>/data/) travel with a clone: a clone's
+    `python -m robustness.analyze` and the README's study block read them."""
+    if not os.path.isdir(os.path.join(ROOT, '.git')) and not os.path.isfile(os.path.join(ROOT, '.git')):
+        pytest.skip('not a git checkout')
+    ignored = subprocess.run(['git', 'ls-files', '--others', '--ignored', '--exclude-standard', '--', 'visuals', 'docs',
+                              'configs'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert ignored == []
