@@ -80,21 +80,22 @@ def retained_fraction(curve, intact, floor):
 
 
 def over_grid(grid, values):
-    """The trapezoid integral of `values` over the grid, divided by the grid's top: a mean over the grid."""
+    """The trapezoid integral of `values` (levels first; any axes after) over the grid, divided by the grid's top: a
+    mean over the grid. Each curve is summed along a contiguous last axis, so that a batch of curves gives the same
+    numbers, bit for bit, as the curves one at a time."""
     grid = np.asarray(grid, float)
-    return float(np.trapezoid(values, grid) / grid[-1])
-
-
-def has_range(intact, floor, higher_is_worse):
-    """Whether a model has something to lose: its intact score is strictly better than its floor."""
-    return bool(floor > intact if higher_is_worse else floor < intact)
+    values = np.ascontiguousarray(np.moveaxis(np.asarray(values, float), 0, -1))
+    area = np.trapezoid(values, grid, axis=-1) / grid[-1]
+    return float(area) if area.ndim == 0 else area
 
 
 def retained_area(grid, curve, intact, floor, higher_is_worse=True):
-    """The mean of r(p) over the grid (grid[0] = 0): in [0, 1]; NaN when the model has nothing to lose."""
-    if not has_range(intact, floor, higher_is_worse):
-        return math.nan
-    return over_grid(grid, retained_fraction(curve, intact, floor))
+    """The mean of r(p) over the grid (grid[0] = 0): in [0, 1]; NaN where the model has nothing to lose (its intact
+    score at or beyond its floor). Curves may be batched: levels first, intact and floor one per curve."""
+    intact, floor = np.asarray(intact, float), np.asarray(floor, float)
+    ranged = floor > intact if higher_is_worse else floor < intact
+    area = np.where(ranged, over_grid(grid, retained_fraction(curve, intact, floor)), math.nan)
+    return float(area) if area.ndim == 0 else area
 
 
 def mean_excess(grid, curve, intact, floor=None, higher_is_worse=True):
@@ -160,18 +161,17 @@ class Curves:
         floors = self.floors.get(measure.name) if measure.floor else [None] * self.values.shape[1]
         if floors is None:
             return None
-        curves = self.values.mean(axis=2)
-        return np.array([measure.value(self.grid, curves[:, s], curves[0, s], floor, self.higher_is_worse)
-                         for s, floor in enumerate(floors)])
+        curves = self.values.mean(axis=2)  # (levels, seeds): the measures take the seeds as a batch
+        return measure.value(self.grid, curves, curves[0], None if floors[0] is None else np.asarray(floors, float),
+                             self.higher_is_worse)
 
     def per_draw(self, measure):
         """One trained model: the measure of each draw's curve; None where its floor was not measured."""
         floors = self.floors.get(measure.name) if measure.floor else [None]
         if floors is None:
             return None
-        values = self.values[:, 0, :]
-        return np.array([measure.value(self.grid, values[:, d], values[0, 0], floors[0], self.higher_is_worse)
-                         for d in range(values.shape[1])])
+        values = self.values[:, 0, :]  # (levels, draws)
+        return measure.value(self.grid, values, values[0, 0], floors[0], self.higher_is_worse)
 
 
 @dataclass
