@@ -586,33 +586,48 @@ def crossing(grid, difference):
     return None
 
 
-def half_failure(grid, curve, intact, floor, fraction=0.5):
-    """The first level of `grid` at which `curve` (the mean over draws at each level) has gone `fraction` of the way
+def half_failure(grid, curves, intact, floor, fraction=0.5):
+    """The first level of `grid` at which a curve (the mean over draws at each level) has gone `fraction` of the way
     from `intact` to `floor`, linearly interpolated between the two grid levels around the crossing; None when the
     curve never gets there within the grid. An infinite value (an overflowed loss) is past the target at its own
-    level, without interpolation; NaN is skipped."""
+    level, without interpolation; NaN is skipped. Curves may be batched (levels first; intact and floor one per
+    curve): a flat list then, one level or None per curve."""
+    curves = np.asarray(curves, float)
+    batch = curves.reshape(len(curves), -1)  # (levels, curves)
+    intact = np.broadcast_to(np.asarray(intact, float), curves.shape[1:]).reshape(-1)
+    floor = np.broadcast_to(np.asarray(floor, float), curves.shape[1:]).reshape(-1)
+    grid, columns = np.asarray(grid, float), np.arange(batch.shape[1])
     target = intact + fraction * (floor - intact)
-    sign = 1.0 if floor >= intact else -1.0
-    previous = None
-    for level, value in zip(grid, curve):
-        if np.isinf(value) and sign * value > 0:
-            return float(level)
-        if np.isfinite(value) and sign * (value - target) >= 0:
-            if previous is None:
-                return float(level)
-            (level0, value0) = previous
-            return float(level0 + (level - level0) * (target - value0) / (value - value0))
-        previous = (level, value) if np.isfinite(value) else previous
-    return None
+    sign = np.where(floor >= intact, 1.0, -1.0)
+    finite = np.isfinite(batch)
+    with np.errstate(invalid='ignore'):
+        overflowed = np.isinf(batch) & (sign * batch > 0)
+        hit = overflowed | (finite & (sign * (batch - target) >= 0))
+    first = hit.argmax(axis=0)
+    # the last finite level before the first one past the target: the interpolation's other end
+    last_finite = np.maximum.accumulate(np.where(finite, np.arange(len(grid))[:, None], -1), axis=0)
+    previous = np.where(first > 0, last_finite[np.maximum(first - 1, 0), columns], -1)
+    level, value = grid[first], batch[first, columns]
+    level0, value0 = grid[np.maximum(previous, 0)], batch[np.maximum(previous, 0), columns]
+    with np.errstate(all='ignore'):
+        interpolated = level0 + (level - level0) * (target - value0) / (value - value0)
+    crossed = np.where(overflowed[first, columns] | (previous < 0), level, interpolated)
+    found = [float(x) if reached else None for x, reached in zip(crossed, hit.any(axis=0))]
+    return found[0] if curves.ndim == 1 else found
+
+
+def mean_level(levels):
+    """The mean of per-seed half-failure levels; None where any seed does not reach it ("not reached": a result,
+    never a number)."""
+    return None if any(level is None for level in levels) else float(np.mean(levels))
 
 
 def half_failure_levels(grid, values, floors, fraction=0.5):
     """(per-seed half-failure levels, their mean) of `values` (levels, training seeds, draws; grid[0] = 0) against
-    each seed's floor: per seed, where its draw-mean curve crosses. The mean is None where any seed does not reach
-    it within the grid ("not reached": a result, never a number)."""
+    each seed's floor: per seed, where its draw-mean curve crosses (mean_level: None where any seed does not)."""
     curves = np.asarray(values, float).mean(axis=2)
-    levels = [half_failure(grid, curves[:, s], curves[0, s], floors[s], fraction) for s in range(curves.shape[1])]
-    return levels, None if any(level is None for level in levels) else float(np.mean(levels))
+    levels = half_failure(grid, curves, curves[0], np.asarray(floors, float), fraction)
+    return levels, mean_level(levels)
 
 
 def half_failure_of(curves, fraction=0.5):
@@ -656,12 +671,14 @@ def compare_half_failure(grid, A, B, floors_a, floors_b, resampled, fraction=0.5
     interval is the difference +- t(0.975, n - 1) x the bootstrap SE x sqrt(n / (n - 1)) (n the smaller number of
     seeds: the percentile interval is too narrow there), clipped to [-top, top] of the grid."""
     a, b = (half_failure_levels(grid, X, f, fraction)[1] for X, f in ((A, floors_a), (B, floors_b)))
-    differences = []
-    for sa, sb, d in resampled:
-        ha = half_failure_levels(grid, A[:, sa][:, :, d], floors_a[sa], fraction)[1]
-        hb = half_failure_levels(grid, B[:, sb][:, :, d], floors_b[sb], fraction)[1]
-        if ha is not None and hb is not None:
-            differences.append(ha - hb)
+    draws = np.stack([d for _, _, d in resampled])
+    means = []
+    for k, (X, floors) in enumerate(((A, floors_a), (B, floors_b))):  # every resample's curves in one batch
+        seeds = np.stack([resample[k] for resample in resampled])  # (resamples, seeds)
+        curves = X[:, seeds[:, :, None], draws[:, None, :]].mean(axis=3)  # (levels, resamples, seeds)
+        levels = half_failure(grid, curves, curves[0], floors[seeds], fraction)
+        means.append([mean_level(levels[i:i + seeds.shape[1]]) for i in range(0, len(levels), seeds.shape[1])])
+    differences = [ha - hb for ha, hb in zip(*means) if ha is not None and hb is not None]
     share, top = len(differences) / len(resampled), float(grid[-1])
     difference = None if a is None or b is None else a - b
     ci, seeds = None, min(A.shape[1], B.shape[1])

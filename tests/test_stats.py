@@ -88,6 +88,24 @@ def test_known_difference_and_the_test_behind_it():
     assert difference_test([0.5], [0.4, 0.3])[1].startswith('one side has a single training seed')
 
 
+def test_a_batch_of_curves_gives_each_curve_its_own_numbers_exactly():
+    """The measures and the half-failure level take many curves at once (levels first): the numbers are those of
+    the curves one at a time, bit for bit, with overflowed, missing and never-reached curves among them."""
+    rng = np.random.default_rng(3)
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # ten intervals: numpy sums them pairwise
+    curves = 2.0 + np.cumsum(rng.uniform(0, 0.4, (len(grid), 40)), axis=0)
+    curves[0] = 2.0
+    curves[3, 1], curves[5, 2], curves[2:, 3], curves[4, 4] = np.inf, np.nan, 2.0, -np.inf
+    intact, floors = curves[0], rng.uniform(1.5, 5.0, 40)
+    floors[5] = np.nan
+    for measure in MEASURES.values():
+        one_at_a_time = [measure.value(grid, curves[:, j], intact[j], floors[j]) for j in range(40)]
+        np.testing.assert_array_equal(measure.value(grid, curves, intact, floors), one_at_a_time)
+    levels = half_failure(grid, curves, intact, floors)
+    assert levels == [half_failure(grid, curves[:, j], intact[j], floors[j]) for j in range(40)]
+    assert None in levels and levels[1] is not None  # some never get there; the overflow does
+
+
 @pytest.mark.parametrize('df,level', [(2, 0.05), (2, 0.0036), (4.0, 0.05), (7.3, 0.01), (18, 0.0036)])
 def test_the_detectable_effect_is_detected_with_the_stated_power(df, level):
     """By simulation, independent of the integral behind it: a true difference of `detectable_effect` standard errors,
