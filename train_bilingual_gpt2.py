@@ -1,25 +1,19 @@
 """Train a monolingual, a bilingual and a control GPT-2 with equal budgets.
 
-The paper (Multitasking Models are Robust to Structural Failure, NeurIPS 2022) fine-tuned GPT-2 on
-English news (the monolingual model) and on English + Greek with a new bilingual BPE tokenizer (the
-bilingual model), then compared how they degrade when weights are deleted (test_gpt2.py). This
-script trains both, plus a control:
+The paper (Multitasking Models are Robust to Structural Failure, NeurIPS 2022) fine-tuned GPT-2 on English news (the
+monolingual model) and on English + Greek with a new bilingual BPE tokenizer (the bilingual model), then compared how
+they degrade when weights are deleted (test_gpt2.py). This script trains both, plus a control:
 
     monolingual  English only
     bilingual    English + a second language, mixed in every batch (lang2_fraction of its sequences)
     control      English only, for as many English bytes as the bilingual model saw (fewer steps):
                  it separates "bilingual" from "trained on less English"
 
-All three share the architecture, the batch and the sequence length; monolingual and bilingual take
-the same optimizer steps. Held-out English loss, perplexity and bits-per-byte are measured during training.
+All three share the architecture, the batch and the sequence length; monolingual and bilingual take the same
+optimizer steps. Held-out English loss, perplexity and bits-per-byte are measured during training.
 
-Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on
-the same units: from scratch a byte-level BPE of `vocab_size` trained on both languages' training text in equal
-shares of bytes; with a pretrained init_from, its own tokenizer. `own` is the paper's design: from scratch each model
-gets a BPE trained on its own training text (English for monolingual and control, the mix for bilingual); with a
-pretrained init_from, the monolingual and control models keep its tokenizer and the bilingual model gets a new
-bilingual BPE with its embedding matrix resized to it (the rows of the old embedding then stand for other strings:
-the model relearns them). The saved tokenizers use the end-of-text token as padding token (GPT-2 has none).
+Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on the
+same units; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
 
 Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text), five whole
 books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BOOKS).
@@ -31,24 +25,21 @@ books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BO
         --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
     torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
 
-Training seeds: every model is trained once per seed in `train_seeds` (initialisation, data order and
-dropout differ), so that robustness comparisons can count the variation between trainings. On a CPU the
-models (each model x seed) run in parallel processes with one thread each, `jobs` at a time; on a GPU, one
-after another.
+Training seeds: every model is trained once per seed in `train_seeds` (initialisation, data order and dropout
+differ), so that robustness comparisons can count the variation between trainings. On a CPU the models (each model x
+seed) run in parallel processes with one thread each, `jobs` at a time; on a GPU, one after another.
 
 Writes, in out_dir: <model>/seed_<s>/ (final Hugging Face model + tokenizer dir of each seed),
-<model>/seed_<s>/step_<n>/ (a checkpoint every checkpoint_interval steps, n its step; each also holds
-optimizer.pt (optimizer, scheduler and every process's RNG state) and trainer_state.json (step, tokens and
-bytes seen per language)), tokenizer/ (shared) or <model>/tokenizer/ (own), eval_en.txt and eval_lang2.txt (the
-held-out text of each language, one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt
-(the training text), train_log.csv (every model and seed; logs/ holds each one's own log and process output),
-summary.json (what each model saw: steps, schedule, tokens and bytes per language, bytes per token; its held-out
-bits per byte), config.json; and visuals_dir/gpt2_training.png.
+<model>/seed_<s>/step_<n>/ (a checkpoint every checkpoint_interval steps, n its step; robustness/trainer.py),
+tokenizer/ (shared) or <model>/tokenizer/ (own), eval_en.txt and eval_lang2.txt (the held-out text of each language,
+one document per line; test_gpt2.py's default), train_en.txt / train_lang2.txt (the training text), train_log.csv
+(every model and seed; logs/ holds each one's own log and process output), summary.json (what each model saw: steps,
+schedule, tokens and bytes per language, bytes per token; its held-out bits per byte), config.json; and
+visuals_dir/gpt2_training.png.
 
-Exact resume: the data order is a function of the seed and the step, and each checkpoint holds the
-optimizer, scheduler and RNG states, so a killed run restarted with the same settings (resume=True,
-the default) continues from its last checkpoint with the same losses as an uninterrupted run. A
-finished model is skipped on a rerun.
+Exact resume: the data order is a function of the seed and the step, and each checkpoint holds the optimizer,
+scheduler and RNG states, so a killed run restarted with the same settings (resume=True, the default) continues from
+its last checkpoint with the same losses as an uninterrupted run. A finished model is skipped on a rerun.
 """
 
 import contextlib
@@ -58,21 +49,15 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import pandas as pd
 import torch
 import transformers
-from tokenizers import models as bpe_models, pre_tokenizers, trainers
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel,
-                          PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup)
 
-from robustness import corpora, plots
-from robustness.checkpoints import END_OF_TEXT, byte_level_bpe, numbered_dirs
+from robustness import plots
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
-from robustness.hub import from_pretrained
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.processes import run_units
@@ -80,18 +65,22 @@ from robustness.provenance import record_run
 from robustness.results import ResultsLog, Table, read_rows
 from robustness.runtime import autocast, seed_everything, setup, teardown
 from robustness.settings import validate
+from robustness.trainer import (check_same_weights, new_model, optimizer_for, pretrained_bases, restore,
+                                save_checkpoint, saved_states)
+from robustness.training_text import (TokenizerRecipe, build_tokenizers, check_shared_vocabulary, read_corpus,
+                                      token_rows, tokenizer_folders)
 
 # -----------------------------------------------------------------------------
 # data
-train_file = ''            # English: a text file with one document per line, or a HF dataset name[:config]; '' = World English Bible
+train_file = ''            # English: a file, one document per line, or a HF dataset name[:config]; '' = the WEB Bible
 second_file = ''           # second language, same forms; '' = Ukrainian Bible
 eval_fraction = 0.05       # user corpora: the last fraction of each language's documents is held out for evaluation
-max_docs = 0               # at most this many training (and evaluation) documents per language, picked evenly; 0 = all (a HF dataset streams 100000)
+max_docs = 0               # at most this many documents per language, picked evenly; 0 = all (a HF dataset: 100,000)
 # models
 train_models = ['monolingual', 'bilingual', 'control']  # which of the three models to train
-init_from = 'scratch'      # scratch | a HF causal LM name (gpt2) | a local model dir; pretrained models keep their architecture; '{seed}' in it stands for the training seed (each seed fine-tunes a base of its own)
-tokenizer = 'shared'       # shared: one tokenizer for all three models (from scratch a BPE of both languages in equal shares; else init_from's) | own: the paper's (each model's BPE on its own text; with init_from, a new bilingual BPE for the bilingual model)
-vocab_size = 2048          # byte-level BPE vocabulary (from scratch; the bilingual tokenizer of a pretrained model with tokenizer=own)
+init_from = 'scratch'      # scratch | a HF causal LM (gpt2) | a model dir, '{seed}' in it the training seed's base
+tokenizer = 'shared'       # shared: one for all three models | own: the paper's, each model's own (see above)
+vocab_size = 2048          # byte-level BPE vocabulary (from scratch; tokenizer=own's new bilingual BPE)
 n_layer = 4                # transformer blocks (from scratch)
 n_head = 4                 # attention heads (from scratch)
 n_embd = 128               # embedding width (from scratch)
@@ -101,7 +90,7 @@ block_size = 128           # tokens per training sequence (and held-out evaluati
 lang2_fraction = 0.5       # share of each bilingual batch's sequences in the second language
 batch_size = 16            # sequences per micro-batch, per process
 grad_accum = 1             # micro-batches per optimizer step
-max_steps = 300            # optimizer steps of monolingual and bilingual (control: fewer, for the bilingual model's English bytes)
+max_steps = 300            # optimizer steps of monolingual and bilingual (the control: the bilingual one's English)
 learning_rate = 2e-3       # peak learning rate (AdamW)
 min_lr_ratio = 0.1         # the cosine decays to learning_rate * min_lr_ratio at the last step
 warmup_steps = 30          # linear warm-up steps
@@ -114,12 +103,12 @@ checkpoint_interval = 150  # steps between checkpoints <model>/seed_<s>/step_<n>
 eval_stride = 0            # held-out sliding-window stride in tokens (0 = block_size: windows overlap by one token)
 eval_batch_size = 32       # held-out windows per forward pass
 log_interval = 10          # steps between rows of train_log.csv
-train_seeds = [1337, 1338, 1339]  # one model of each kind per seed (initialisation, data order, dropout): out_dir/<model>/seed_<s>/
-jobs = 0                   # CPU: models (model x seed) trained at once, one process and one thread each (0 = as many as cores)
+train_seeds = [1337, 1338, 1339]  # a model of each kind per seed (initialisation, data order): <model>/seed_<s>/
+jobs = 0                   # CPU: models x seeds trained at once, a process of one thread each (0 = the cores)
 device = 'auto'            # auto | cpu | cuda
 compile = False            # torch.compile the model (CUDA; slow to start, faster to run)
 resume = True              # continue from the latest checkpoint in out_dir; finished models are skipped
-stop_after = 0             # stop, as if killed (nothing saved), once a model reaches this step; for testing resume (0 = never)
+stop_after = 0             # stop as if killed once a model reaches this step (tests of resume; 0 = never)
 out_dir = 'results/train_bilingual_gpt2'  # models, logs and held-out text
 visuals_dir = 'visuals'    # where gpt2_training.png goes
 # -----------------------------------------------------------------------------
@@ -136,13 +125,15 @@ check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 
       f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
       f"is no bilingual model or corpus to give one: use tokenizer=shared")
 check(not {'bilingual', 'control'} & set(train_models) or 0 < lang2_fraction < 1,
-      f"lang2_fraction: {lang2_fraction} leaves the bilingual model {'no second language' if lang2_fraction <= 0 else 'no English'}"
-      f" (the control reads its English); use a fraction between 0 and 1, or train_models=monolingual")
+      f"lang2_fraction: {lang2_fraction} leaves the bilingual model "
+      f"{'no second language' if lang2_fraction <= 0 else 'no English'} (the control reads its English); use a "
+      f"fraction between 0 and 1, or train_models=monolingual")
 check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
 check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
 lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
 check(abs(batch_size * lang2_fraction - lang2_rows) < 1e-9,
-      f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of sequences")
+      f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of "
+      f"sequences")
 if scratch:
     for name in ('n_layer', 'n_head', 'n_embd'):  # (a pretrained model keeps its own)
         check_range(name, config[name], 1)
@@ -152,147 +143,23 @@ if scratch:
 
 def check_control_steps(steps):
     check(steps >= 1, f"max_steps: {max_steps} steps with lang2_fraction {lang2_fraction} leave the control model 0 "
-                      f"steps (it trains on the bilingual model's English bytes); raise max_steps or lower lang2_fraction")
+                      f"steps (it trains on the bilingual model's English bytes); raise max_steps or lower "
+                      f"lang2_fraction")
 
 
 if 'control' in train_models:  # with one tokenizer; another's bytes per token change it (control_steps)
     check_control_steps(round(max_steps * (batch_size - lang2_rows) / batch_size))
-log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (LOG); each also logs to logs/ as it trains
+log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (each also logs in logs/)
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
 settings_checked()
+# the model's shape from scratch and its optimizer, as robustness.trainer takes them
+SHAPE = dict(n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head, dropout=dropout)
+SCHEDULE = dict(learning_rate=learning_rate, min_lr_ratio=min_lr_ratio, warmup_steps=warmup_steps,
+                weight_decay=weight_decay, betas=(beta1, beta2))
 
 
-# Corpora -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Corpus:
-    """The documents of both languages, split into training and held-out text, and the undecodable bytes the files
-    had (replaced by U+FFFD)."""
-    train_en: list
-    eval_en: list
-    train_lang2: list
-    eval_lang2: list
-    replaced_bytes: int
-
-
-def evenly(documents, count):
-    """At most `count` of the documents, spread evenly through them (all when count is 0)."""
-    if not count or count >= len(documents):
-        return documents
-    return [documents[i * len(documents) // count] for i in range(count)]
-
-
-def load_documents(value, setting):
-    """(documents, replaced undecodable bytes) of a text file or, online, a HF dataset name[:config[:split]]."""
-    if corpora.is_text_file(value):
-        return corpora.read_documents(value, setting)
-    # a document is one line: newlines inside a document become spaces
-    documents = [' '.join(text.split()) for text in corpora.hub_texts(value, setting, 'train', max_docs or 100_000)]
-    documents = [d for d in documents if d]
-    check(documents, f"{setting}: the dataset {value!r} has no text")
-    return documents, 0
-
-
-def split_held_out(documents, setting):
-    """(training, held-out) documents of a user corpus: the last eval_fraction is held out, after max_docs."""
-    check(len(documents) >= 2, f"{setting}: {len(documents)} document; need at least 2 to hold one out")
-    held_out = max(1, round(len(documents) * eval_fraction))
-    documents = evenly(documents, max_docs and max_docs + held_out)
-    held_out = max(1, round(len(documents) * eval_fraction))
-    return documents[:-held_out], documents[-held_out:]
-
-
-def read_corpus():
-    """Both languages' training and held-out documents: the user's files, or the English and Ukrainian Bibles with
-    the same books held out of both (no model sees a translation of the evaluation text)."""
-    replaced = 0
-    if train_file:
-        english, replaced_en = load_documents(train_file, 'train_file')
-        train_en, eval_en = split_held_out(english, 'train_file')
-        replaced += replaced_en
-    else:
-        verses = corpora.english_verses('web')
-        train_en = evenly(corpora.chapters(verses, exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-        eval_en = evenly(corpora.chapters(verses, books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-    if second_file:
-        lang2, replaced_lang2 = load_documents(second_file, 'second_file')
-        train_lang2, eval_lang2 = split_held_out(lang2, 'second_file')
-        replaced += replaced_lang2
-    else:
-        verses = corpora.ukrainian_verses()
-        train_lang2 = evenly(corpora.chapters(verses, exclude_books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-        eval_lang2 = evenly(corpora.chapters(verses, books=corpora.DEFAULT_EVAL_BOOKS), max_docs)
-    return Corpus(train_en, eval_en, train_lang2, eval_lang2, replaced)
-
-
-def utf8_bytes(documents):
-    return sum(len(document.encode('utf-8')) for document in documents)
-
-
-def equal_bytes(english, lang2):
-    """The two languages' documents in equal shares of UTF-8 bytes: the larger one's documents, picked evenly,
-    until they hold as many bytes as the smaller one's."""
-    small, large = sorted((english, lang2), key=utf8_bytes)
-    budget, picked = utf8_bytes(small), []
-    for document in evenly(large, len(large)):  # in order: chapters spread over the whole text
-        if budget <= 0:
-            break
-        picked.append(document)
-        budget -= len(document.encode('utf-8'))
-    return (small, picked) if small is english else (picked, small)
-
-
-# Tokenizers and token rows -------------------------------------------------------------------------
-
-def train_bpe(documents):
-    """A byte-level BPE of vocab_size trained on the documents, as a transformers tokenizer."""
-    bpe = byte_level_bpe(bpe_models.BPE())
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[END_OF_TEXT], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(documents, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
-                                   unk_token=END_OF_TEXT, pad_token=END_OF_TEXT)
-
-
-def check_shared_vocabulary(documents):
-    """A shared BPE must give every character of both languages a token of its own: the 256 bytes and end-of-text,
-    plus one merge per character of more than one UTF-8 byte (a Cyrillic letter is two)."""
-    wide = {character for document in documents for character in set(document) if len(character.encode('utf-8')) > 1}
-    check(vocab_size >= 257 + len(wide),
-          f"tokenizer: a shared vocabulary of {vocab_size} cannot hold both languages' characters: 256 bytes, "
-          f"end-of-text and {len(wide)} characters of more than one byte need at least {257 + len(wide)}; raise "
-          f"vocab_size")
-
-
-def tokenizer_folders():
-    """{model: folder of its tokenizer}: one for all three (shared), or one per model (own)."""
-    if tokenizer == 'shared':
-        return dict.fromkeys(MODELS, os.path.join(out_dir, 'tokenizer'))
-    return {name: os.path.join(out_dir, name, 'tokenizer') for name in MODELS}
-
-
-def build_tokenizers(corpus, names, pretrained, rt):
-    """{model: its tokenizer} for the models `names`. The master trains (or, on a resumed run, finds) each and saves
-    it in its folder; every rank loads it from there. `pretrained`: init_from's tokenizer (None from scratch)."""
-    folders = tokenizer_folders()
-    for name in names:
-        if not rt.is_master or os.path.exists(os.path.join(folders[name], 'tokenizer.json')):
-            continue
-        if tokenizer == 'shared' and init_from == 'scratch':
-            english, lang2 = equal_bytes(corpus.train_en, corpus.train_lang2)
-            built = train_bpe(english + lang2)
-        elif tokenizer == 'own' and (init_from == 'scratch' or name == 'bilingual'):
-            built = train_bpe(corpus.train_en + corpus.train_lang2 if name == 'bilingual' else corpus.train_en)
-        else:
-            built = pretrained
-            if built.pad_token is None:
-                built.pad_token = built.eos_token
-        built.save_pretrained(folders[name])
-    if rt.distributed:
-        torch.distributed.barrier()
-    return {name: AutoTokenizer.from_pretrained(folders[name]) for name in names}
-
+# The data stream ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Stream:
@@ -302,18 +169,6 @@ class Stream:
     row_bytes: torch.Tensor
     per_batch: int
     seed: int
-
-
-def token_rows(tokenizer, documents, rt):
-    """The documents as one token stream (end-of-text after each) cut into rows of block_size tokens, and the UTF-8
-    bytes each row stands for."""
-    ids = tokenizer(documents, add_special_tokens=False, verbose=False)['input_ids']
-    stream = torch.tensor([t for doc in ids for t in doc + [tokenizer.eos_token_id]], dtype=torch.long)
-    rows = stream[:len(stream) // block_size * block_size].view(-1, block_size)
-    check(len(rows) >= rt.world_size * batch_size,
-          f"max_docs: {len(stream):,} tokens of text make too few sequences of block_size {block_size} for one batch")
-    row_bytes = torch.tensor([len(text.encode('utf-8')) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)])
-    return rows, row_bytes
 
 
 @functools.lru_cache(maxsize=16)
@@ -362,56 +217,22 @@ class Unit:
         return f'{self.name} seed {self.seed}'
 
 
-LOG = Table('train_log.csv', ('model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens', 'en_bytes',
-                              'lang2_bytes', 'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm', 'tokens_per_s',
-                              'replaced_bytes'), key=('model', 'train_seed', 'split', 'step'))
+LOG = Table('train_log.csv', ('model', 'train_seed', 'split', 'step', 'tokens', 'en_tokens', 'lang2_tokens',
+                              'en_bytes', 'lang2_bytes', 'loss', 'ppl', 'bpb', 'lr', 'grad_norm', 'clipped_grad_norm',
+                              'tokens_per_s', 'replaced_bytes'), key=('model', 'train_seed', 'split', 'step'))
+
+
+def unit_log_path(unit):
+    """The training log of one model and seed: models trained in parallel processes never share a file."""
+    return os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv')
 
 
 def unit_log(unit, rt):
-    """The training log of one model and seed (master only): models trained in parallel processes never share a file."""
-    return ResultsLog(os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'), LOG) \
-        if rt.is_master else None
+    return ResultsLog(unit_log_path(unit), LOG) if rt.is_master else None
 
 
 def model_dir(name, seed):
     return os.path.join(out_dir, name, f'seed_{seed}')
-
-
-class Saved(NamedTuple):
-    """A saved state of a model: its step and folder."""
-    step: int
-    path: str
-
-
-def saved_states(unit):
-    """Every Saved state of a model, the final dir included, latest last."""
-    found = []
-    folder = model_dir(unit.name, unit.seed)
-    for path in [folder] + [path for _, path in numbered_dirs(folder, 'step_')]:
-        if os.path.exists(os.path.join(path, 'trainer_state.json')):
-            with open(os.path.join(path, 'trainer_state.json')) as f:
-                found.append(Saved(json.load(f)['step'], path))
-    return sorted(found)
-
-
-def save_checkpoint(path, model, tokenizer, optimizer, scheduler, state, rt):
-    """A HF model+tokenizer dir, plus optimizer.pt (optimizer, scheduler and every process's RNG state)
-    and trainer_state.json (step and tokens seen; written last, it marks the dir complete)."""
-    rng = {'cpu': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state() if rt.device.type == 'cuda' else None}
-    ranks_rng = [rng]
-    if rt.distributed:
-        ranks_rng = [None] * rt.world_size
-        torch.distributed.all_gather_object(ranks_rng, rng)
-    if rt.is_master:
-        os.makedirs(path, exist_ok=True)
-        model.save_pretrained(path)
-        tokenizer.save_pretrained(path)
-        torch.save({'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(), 'rng': ranks_rng},
-                   os.path.join(path, 'optimizer.pt'))
-        with open(os.path.join(path, 'trainer_state.json'), 'w') as f:
-            json.dump(state, f, indent=2)
-    if rt.distributed:
-        torch.distributed.barrier()
 
 
 def counts(state):
@@ -428,51 +249,6 @@ def evaluate(unit, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
                    loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_bytes))
     tqdm.write(f"{unit.label} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
                f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
-
-
-def new_model(unit, tokenizer, saved, init_path):
-    """The model to train: from its latest checkpoint, from scratch, or from `init_path`."""
-    if saved:
-        return AutoModelForCausalLM.from_pretrained(saved[-1].path)
-    if init_from == 'scratch':
-        # GPT-2's tanh GELU as one fused op (gelu_pytorch_tanh, the same function as gelu_new): 1.18x the steps/s on
-        # one CPU thread (bench/bench_train_speed.py)
-        return GPT2LMHeadModel(GPT2Config(
-            vocab_size=len(tokenizer), n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
-            activation_function='gelu_pytorch_tanh',
-            resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.eos_token_id,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id))
-    model = from_pretrained(AutoModelForCausalLM, init_path, 'init_from')
-    if unit.new_embeddings:  # the bilingual model's new BPE: resize the embeddings to it, as the paper did
-        model.resize_token_embeddings(len(tokenizer))
-        model.config.bos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
-    model.config.pad_token_id = tokenizer.pad_token_id
-    return model
-
-
-def optimizer_for(model, steps, rt):
-    """AdamW (decay on the matrices only) and its schedule: a linear warm-up from 0, then a cosine down to
-    min_lr_ratio * learning_rate, stepped per optimizer step."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
-                                   {'params': no_decay, 'weight_decay': 0.0}],
-                                  lr=learning_rate, betas=(beta1, beta2), fused=rt.device.type == 'cuda')
-    return optimizer, get_cosine_with_min_lr_schedule_with_warmup(optimizer, warmup_steps, steps,
-                                                                   min_lr_rate=min_lr_ratio)
-
-
-def restore(path, optimizer, scheduler, state, rt):
-    """Continue exactly where a checkpoint left off: step and token counts, optimizer, schedule, this process's RNG."""
-    with open(os.path.join(path, 'trainer_state.json')) as f:
-        state.update(json.load(f))
-    trainer_state = torch.load(os.path.join(path, 'optimizer.pt'), weights_only=False)
-    optimizer.load_state_dict(trainer_state['optimizer'])
-    scheduler.load_state_dict(trainer_state['scheduler'])
-    rng = trainer_state['rng'][rt.rank]
-    torch.set_rng_state(rng['cpu'])
-    if rng['cuda'] is not None:
-        torch.cuda.set_rng_state(rng['cuda'])
 
 
 def micro_batch(streams, batch, state, rt):
@@ -516,19 +292,6 @@ def optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, loggin
     return grad_norm, clipped_norm
 
 
-def check_same_weights(unit, model, rt):
-    """Under DDP the processes must hold the same weights: compare with rank 0's."""
-    weights = torch.cat([p.detach().flatten().float() for p in model.parameters()])
-    reference = weights.clone()
-    torch.distributed.broadcast(reference, src=0)
-    difference = (weights - reference).abs().max()
-    torch.distributed.all_reduce(difference, op=torch.distributed.ReduceOp.MAX)
-    check(difference.item() == 0, f"{unit.name}: the {rt.world_size} processes ended with different weights "
-                                  f"(max difference {difference.item():.3g})")
-    if rt.is_master:
-        print(f"{unit.name}: the {rt.world_size} processes hold the same final weights (max difference 0)")
-
-
 def stop_as_if_killed(unit, state, progress, rt):
     """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
     progress.close()
@@ -545,18 +308,18 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
     saving as it goes."""
     log = unit_log(unit, rt)
     eval_text = '\n'.join(corpus.eval_en) + '\n'  # exactly what eval_en.txt holds
-    saved = saved_states(unit) if resume else []
+    saved = saved_states(model_dir(unit.name, unit.seed)) if resume else []
     if saved and saved[-1].step >= unit.steps:
         if rt.is_master:
             print(f"{unit.label}: already trained ({saved[-1].path}, step {saved[-1].step}); skipping")
         return
     seed_everything(unit.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    raw_model = new_model(unit, tokenizer, saved, init_path).to(rt.device)
+    raw_model = new_model(tokenizer, saved, init_path, unit.new_embeddings, SHAPE).to(rt.device)
     if rt.is_master and not saved:
         print(f"{unit.label}: {sum(p.numel() for p in raw_model.parameters()):,} parameters, vocabulary "
               f"{len(tokenizer):,}, {unit.steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
               f"{block_size} tokens ({unit.lang2_rows} of each {batch_size} in the second language)")
-    optimizer, scheduler = optimizer_for(raw_model, unit.steps, rt)
+    optimizer, scheduler = optimizer_for(raw_model, unit.steps, rt.device.type == 'cuda', **SCHEDULE)
     state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
     if saved:
         restore(saved[-1].path, optimizer, scheduler, state, rt)
@@ -583,12 +346,14 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
             if rt.distributed:
                 torch.distributed.all_reduce(loss_sum)
             loss_value = loss_sum.item() / rt.world_size / window_steps
-            tokens_per_s = window_steps * rt.world_size * grad_accum * batch_size * block_size / (time.time() - window_start)
+            tokens = window_steps * rt.world_size * grad_accum * batch_size * block_size
+            tokens_per_s = tokens / (time.time() - window_start)
             progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
             if rt.is_master and not log.has(model=unit.name, train_seed=unit.seed, split='train', step=state['step']):
-                log.write(dict(model=unit.name, train_seed=unit.seed, split='train', step=state['step'], **counts(state),
-                               loss=loss_value, lr=lr, grad_norm=grad_norm.item(), clipped_grad_norm=clipped_norm.item(),
-                               tokens_per_s=tokens_per_s, replaced_bytes=corpus.replaced_bytes))
+                log.write(dict(model=unit.name, train_seed=unit.seed, split='train', step=state['step'],
+                               **counts(state), loss=loss_value, lr=lr, grad_norm=grad_norm.item(),
+                               clipped_grad_norm=clipped_norm.item(), tokens_per_s=tokens_per_s,
+                               replaced_bytes=corpus.replaced_bytes))
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
@@ -606,7 +371,7 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
     if rt.distributed:
-        check_same_weights(unit, raw_model, rt)
+        check_same_weights(unit.name, raw_model, rt)
     if rt.is_master:
         print(f"{unit.label}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
               f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} "
@@ -620,7 +385,8 @@ def what_each_saw(units, tokenizers, mean_row_bytes, rt):
     language its final models saw (mean over the training seeds that finished, from their trainer_state.json)}."""
     seen = {}
     for name in dict.fromkeys(unit.name for unit in units):
-        paths = [os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json') for unit in units if unit.name == name]
+        paths = [os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json') for unit in units
+                 if unit.name == name]
         states = [json.load(open(path)) for path in paths if os.path.exists(path)]
         if not states:  # stopped before the end (stop_after): nothing finished to say what it saw
             continue
@@ -640,27 +406,17 @@ def what_each_saw(units, tokenizers, mean_row_bytes, rt):
 # Work: the runtime, the corpora, the tokenizers, every (model, seed), the summary ------------------------
 rt = setup(device)
 seed_everything(train_seeds[0])
-init_paths, pretrained_tokenizer = {seed: None for seed in train_seeds}, None
-if not scratch:
-    # the base of each training seed; one-line errors for a missing one, an unreachable hub model or a too long
-    # block, before any training
-    init_paths = {seed: init_from.replace('{seed}', str(seed)) for seed in train_seeds}
-    for path in dict.fromkeys(init_paths.values()):
-        pretrained_config = from_pretrained(AutoConfig, path, 'init_from')
-        positions = getattr(pretrained_config, 'n_positions', None) or getattr(pretrained_config, 'max_position_embeddings', None)
-        check(positions is None or block_size <= positions,
-              f"block_size: {block_size} is longer than the {positions} positions that {path} allows")
-    # the tokenizer of the first base serves every seed (bases of one recipe share theirs)
-    pretrained_tokenizer = from_pretrained(AutoTokenizer, init_paths[train_seeds[0]], 'init_from')
+# the base of each training seed, checked before any training (None from scratch)
+init_paths, pretrained_tokenizer = pretrained_bases(None if scratch else init_from, train_seeds, block_size)
 
 transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
 if rt.device.type == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
 
-corpus = read_corpus()
+corpus = read_corpus(train_file, second_file, eval_fraction, max_docs)
 if scratch and tokenizer == 'shared':
-    check_shared_vocabulary(corpus.train_en + corpus.train_lang2)
+    check_shared_vocabulary(corpus.train_en + corpus.train_lang2, vocab_size)
 if rt.is_master:
     print(f"English: {len(corpus.train_en):,} training documents ({sum(map(len, corpus.train_en)):,} characters), "
           f"{len(corpus.eval_en):,} held out; second language: {len(corpus.train_lang2):,} training documents "
@@ -677,12 +433,13 @@ os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
 # Each tokenizer and its token rows are built once, before the (forked) training processes share them. The control's
 # steps depend on the bilingual model's tokenizer: it is built wherever the control trains.
 needed = [name for name in MODELS if name in train_models or name == 'bilingual' and 'control' in train_models]
-tokenizers = build_tokenizers(corpus, needed, pretrained_tokenizer, rt)
-folders, rows_of = tokenizer_folders(), {}  # (tokenizer folder, language) -> (rows, row_bytes)
+folders, rows_of = tokenizer_folders(out_dir, tokenizer, MODELS), {}
+recipe = TokenizerRecipe(tokenizer, vocab_size, pretrained_tokenizer)
+tokenizers = build_tokenizers(corpus, needed, folders, recipe, rt)  # rows_of: (folder, language) -> (rows, row_bytes)
 for name in needed:
     for language, documents in (('en', corpus.train_en), ('lang2', corpus.train_lang2)):
         if (folders[name], language) not in rows_of and (language == 'en' or name == 'bilingual' and lang2_rows):
-            rows_of[folders[name], language] = token_rows(tokenizers[name], documents, rt)
+            rows_of[folders[name], language] = token_rows(tokenizers[name], documents, block_size, batch_size, rt)
 mean_row_bytes = {name: {language: float(rows[1].float().mean()) for (folder, language), rows in rows_of.items()
                          if folder == folders[name]} for name in needed}
 steps_of = {'monolingual': max_steps, 'bilingual': max_steps}
@@ -709,15 +466,15 @@ run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_see
           parallel=rt.device.type == 'cpu' and not rt.distributed and slots > 1)
 
 if rt.is_master:
-    frame = pd.concat([read_rows(path, LOG) for unit in units
-                       if os.path.exists(path := os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv'))])
+    frame = pd.concat([read_rows(unit_log_path(unit), LOG) for unit in units if os.path.exists(unit_log_path(unit))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)
     plots.draw_training(frame, os.path.join(visuals_dir, 'gpt2_training.png'))
     # the held-out bits per byte of each model at its last evaluation, over the training seeds
     last = frame[frame['split'] == 'eval'].sort_values('step').groupby(['model', 'train_seed']).tail(1)
-    summary = {'final_eval_bpb': {model: {'mean': float(rows['bpb'].mean()), 'std': float(rows['bpb'].std(ddof=1))
-                                          if len(rows) > 1 else 0.0, 'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
+    summary = {'final_eval_bpb': {model: {'mean': float(rows['bpb'].mean()),
+                                          'std': float(rows['bpb'].std(ddof=1)) if len(rows) > 1 else 0.0,
+                                          'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
                                   for model, rows in last.groupby('model')},
                'tokenizer': tokenizer, 'models': what_each_saw(units, tokenizers, mean_row_bytes, rt)}
     with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
