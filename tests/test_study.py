@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from conftest import OFFLINE, ROOT
 from test_lock import holder
@@ -141,21 +142,37 @@ def test_an_arm_that_does_not_exist_is_a_one_line_error(tmp_path):
     assert not (tmp_path / 'repo' / 'results').exists() and not (tmp_path / 'repo' / 'visuals').exists()
 
 
-def test_the_positive_control_arm_trains_its_three_recipes_at_once():
-    """The dropout arm is its configs: three trainings (dropout, plain, plain annealed short) that make runs at once,
-    one sweep over the three, its confirmatory family naming rows the sweep has, no fine-tuning."""
-    plan = subprocess.run(['make', '-n', '--no-print-directory', '-o', '.venv/.installed', 'study', 'STUDY_ARM=dropout',
+ARMS = {  # arm: (its trainings, run at once; its confirmatory rows)
+    'dropout': (['study_dropout_train', 'study_dropout_train_plain', 'study_dropout_train_short'],
+                ['dropout - plain | random_deletion | attn', 'dropout - plain_short | random_deletion | attn']),
+    'dose_low': (['study_dose_low_train'], ['bilingual - control | random_deletion | attn']),
+    'dose_high': (['study_dose_high_train'], ['bilingual - control | random_deletion | attn']),
+    'width64': (['study_width64_train'], ['bilingual - monolingual | random_deletion | attn',
+                                          'bilingual - control | random_deletion | attn']),
+}
+
+
+@pytest.mark.parametrize('arm', sorted(ARMS))
+def test_a_new_arm_is_its_configs_with_a_declared_confirmatory_family(arm):
+    """A new arm trains its configs at once and sweeps them once, with no fine-tuning; its confirmatory family names
+    rows its sweep has; its trainings pass the script's checks (whole sequences of the second language per batch)."""
+    trainings, confirmatory = ARMS[arm]
+    plan = subprocess.run(['make', '-n', '--no-print-directory', '-o', '.venv/.installed', 'study', f'STUDY_ARM={arm}',
                            f'PY={sys.executable}'], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert plan.returncode == 0, plan.stderr
-    assert ' -j3 train-study_dropout_train train-study_dropout_train_plain train-study_dropout_train_short' in plan.stdout
-    assert 'test_gpt2.py configs/study_dropout_test_gpt2.py' in plan.stdout and 'run_glue_test.py' not in plan.stdout
-    settings = {'__file__': os.path.join(ROOT, 'configs', 'study_dropout_test_gpt2.py')}
+    assert f" -j{len(trainings)} {' '.join('train-' + name for name in trainings)}" in plan.stdout
+    assert f'test_gpt2.py configs/study_{arm}_test_gpt2.py' in plan.stdout and 'run_glue_test.py' not in plan.stdout
+    settings = {'__file__': os.path.join(ROOT, 'configs', f'study_{arm}_test_gpt2.py')}
     exec(open(settings['__file__']).read(), settings)
     from robustness.runtime import parse_models, parse_pairs
     from robustness.settings import confirmatory_rows
     pairs = parse_pairs(settings['compare'], [label for label, _ in parse_models(settings['models'])])
-    assert confirmatory_rows(settings['confirmatory'], pairs, ['random_deletion'], ['attn']) == [
-        'dropout - plain | random_deletion | attn', 'dropout - plain_short | random_deletion | attn']
+    assert confirmatory_rows(settings['confirmatory'], pairs, ['random_deletion'], ['attn']) == confirmatory
+    for name in trainings:
+        training = {'__file__': os.path.join(ROOT, 'configs', f'{name}.py'), 'lang2_fraction': 0.5, 'batch_size': 16}
+        exec(open(training['__file__']).read(), training)
+        assert (training['batch_size'] * training['lang2_fraction']).is_integer()
+        assert training['out_dir'].startswith(f'results/study_{arm}/')
 
 
 def test_the_regime_sentence_names_the_models_below_the_line():
