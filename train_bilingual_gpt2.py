@@ -8,9 +8,12 @@ they degrade when weights are deleted (test_gpt2.py). This script trains both, p
     bilingual    English + a second language, mixed in every batch (lang2_fraction of its sequences)
     control      English only, for as many English bytes as the bilingual model saw (fewer steps):
                  it separates "bilingual" from "trained on less English"
+    lang2_only   the second language only, max_steps (not trained by default): the reference that the bilingual
+                 model's second language is held against, as the monolingual model is for its English
 
 All three share the architecture, the batch and the sequence length; monolingual and bilingual take the same
-optimizer steps. Held-out English loss, perplexity and bits-per-byte are measured during training.
+optimizer steps. Held-out loss, perplexity and bits-per-byte are measured during training, on English (on the second
+language for lang2_only).
 
 Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on the
 same units; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
@@ -114,13 +117,14 @@ visuals_dir = 'visuals'    # where gpt2_training.png goes
 # -----------------------------------------------------------------------------
 config = configure(globals())
 
-MODELS = ('monolingual', 'bilingual', 'control')
+MODELS = ('monolingual', 'bilingual', 'control', 'lang2_only')
 TOKENIZERS = ('shared', 'own')
 scratch = init_from == 'scratch'
 validate(config)  # the settings the scripts share (batches, learning rate, jobs, training seeds, models named)
 check_choices('train_models', train_models, MODELS)
 check_choices('tokenizer', tokenizer, TOKENIZERS)
-check(scratch or tokenizer == 'shared' or (lang2_fraction > 0 and {'bilingual', 'control'} & set(train_models)),
+check(scratch or tokenizer == 'shared' or 'lang2_only' in train_models
+      or (lang2_fraction > 0 and {'bilingual', 'control'} & set(train_models)),
       f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
       f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
       f"is no bilingual model or corpus to give one: use tokenizer=shared")
@@ -247,7 +251,7 @@ def evaluate(unit, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
                            batch_size=eval_batch_size)
     log.write(dict(model=unit.name, train_seed=unit.seed, split='eval', step=state['step'], **counts(state),
                    loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_bytes))
-    tqdm.write(f"{unit.label} step {state['step']}: held-out English loss {result.nll / result.tokens:.4f}, "
+    tqdm.write(f"{unit.label} step {state['step']}: held-out loss {result.nll / result.tokens:.4f}, "
                f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
 
 
@@ -304,10 +308,11 @@ def stop_as_if_killed(unit, state, progress, rt):
 
 def train(unit, streams, tokenizer, corpus, init_path, rt):
     """Train one model with one training seed (`unit`) on its `streams` ({'en', 'lang2'}: Stream), from scratch or
-    `init_path`, resuming from its latest checkpoint, evaluating on the held-out English of `corpus`, logging and
-    saving as it goes."""
+    `init_path`, resuming from its latest checkpoint, evaluating on the held-out text of `corpus` in its language,
+    logging and saving as it goes."""
     log = unit_log(unit, rt)
-    eval_text = '\n'.join(corpus.eval_en) + '\n'  # exactly what eval_en.txt holds
+    held_out = corpus.eval_lang2 if unit.name == 'lang2_only' else corpus.eval_en
+    eval_text = '\n'.join(held_out) + '\n'  # exactly what eval_en.txt (eval_lang2.txt) holds
     saved = saved_states(model_dir(unit.name, unit.seed)) if resume else []
     if saved and saved[-1].step >= unit.steps:
         if rt.is_master:
@@ -438,11 +443,12 @@ recipe = TokenizerRecipe(tokenizer, vocab_size, pretrained_tokenizer)
 tokenizers = build_tokenizers(corpus, needed, folders, recipe, rt)  # rows_of: (folder, language) -> (rows, row_bytes)
 for name in needed:
     for language, documents in (('en', corpus.train_en), ('lang2', corpus.train_lang2)):
-        if (folders[name], language) not in rows_of and (language == 'en' or name == 'bilingual' and lang2_rows):
+        second = name == 'lang2_only' or name == 'bilingual' and lang2_rows
+        if (folders[name], language) not in rows_of and (language == 'en' or second):
             rows_of[folders[name], language] = token_rows(tokenizers[name], documents, block_size, batch_size, rt)
 mean_row_bytes = {name: {language: float(rows[1].float().mean()) for (folder, language), rows in rows_of.items()
                          if folder == folders[name]} for name in needed}
-steps_of = {'monolingual': max_steps, 'bilingual': max_steps}
+steps_of = {'monolingual': max_steps, 'bilingual': max_steps, 'lang2_only': max_steps}
 if 'control' in train_models:
     steps_of['control'] = control_steps({name: mean_row_bytes[name]['en'] for name in ('bilingual', 'control')},
                                         batch_size - lang2_rows, rt)
@@ -452,9 +458,9 @@ for name in (name for name in MODELS if name in train_models):  # the control (s
     for seed in train_seeds:
         # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base
         # trained here with the same seed never replays the base's order
-        unit = Unit(name, seed, steps_of[name], lang2_rows if name == 'bilingual' else 0,
+        unit = Unit(name, seed, steps_of[name], {'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
                     seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
-                    new_embeddings=not scratch and tokenizer == 'own' and name == 'bilingual')
+                    new_embeddings=not scratch and tokenizer == 'own' and name in ('bilingual', 'lang2_only'))
         streams = {'en': Stream(*rows_of[folders[name], 'en'], batch_size - unit.lang2_rows, unit.data_seed),
                    'lang2': Stream(*rows_of.get((folders[name], 'lang2'), (None, None)) if unit.lang2_rows else
                                    (None, None), unit.lang2_rows, unit.data_seed + 500)}

@@ -13,11 +13,11 @@ its last documents instead.
 The tokenizer recipes (the setting `tokenizer`): `shared` gives all three models one tokenizer, so that they are
 scored on the same units: from scratch a byte-level BPE of `vocab_size` trained on both languages' training text in
 equal shares of bytes; with a pretrained init_from, its own tokenizer. `own` is the paper's design: from scratch each
-model gets a BPE trained on its own training text (English for monolingual and control, the mix for bilingual); with
-a pretrained init_from, the monolingual and control models keep its tokenizer and the bilingual model gets a new
-bilingual BPE, its embedding matrix resized to it (robustness.trainer.new_model; the rows of the old embedding then
-stand for other strings: the model relearns them). The saved tokenizers use the end-of-text token as padding token
-(GPT-2 has none).
+model gets a BPE trained on its own training text (English for monolingual and control, the mix for bilingual, the
+second language for lang2_only); with a pretrained init_from, the monolingual and control models keep its tokenizer
+and the bilingual (lang2_only) model gets a new BPE of its text, its embedding matrix resized to it
+(robustness.trainer.new_model; the rows of the old embedding then stand for other strings: the model relearns them).
+The saved tokenizers use the end-of-text token as padding token (GPT-2 has none).
 """
 
 import os
@@ -155,9 +155,9 @@ def build_tokenizers(corpus, names, folders, recipe, rt):
         if recipe.choice == 'shared' and recipe.pretrained is None:
             english, lang2 = equal_bytes(corpus.train_en, corpus.train_lang2)
             built = train_bpe(english + lang2, recipe.vocab_size)
-        elif recipe.choice == 'own' and (recipe.pretrained is None or name == 'bilingual'):
-            text = corpus.train_en + corpus.train_lang2 if name == 'bilingual' else corpus.train_en
-            built = train_bpe(text, recipe.vocab_size)
+        elif recipe.choice == 'own' and (recipe.pretrained is None or name in ('bilingual', 'lang2_only')):
+            text = {'bilingual': corpus.train_en + corpus.train_lang2, 'lang2_only': corpus.train_lang2}
+            built = train_bpe(text.get(name, corpus.train_en), recipe.vocab_size)
         else:
             built = recipe.pretrained
             if built.pad_token is None:

@@ -16,6 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 
 from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main, run_script
 from robustness import corpora
+from robustness.perplexity import evaluate_text
 
 SCRIPT = 'train_bilingual_gpt2.py'
 TINY = ['--n_layer=1', '--n_embd=32', '--n_head=2', '--vocab_size=400', '--block_size=32', '--batch_size=4',
@@ -104,6 +105,25 @@ def test_own_tokenizers_and_the_control_matched_on_english_bytes(tmp_path, monke
     ratio = seen['bilingual']['bytes_per_token']['en'] / seen['control']['bytes_per_token']['en']
     assert ratio < 1 and seen['control']['steps'] == round(20 * 2 / 4 * ratio)  # half the batch English
     assert not (out / 'tokenizer').exists()
+
+
+def test_the_second_language_alone_with_its_own_tokenizer(tmp_path, monkeypatch):
+    """lang2_only, the reference for the bilingual model's second language: every sequence in it, for max_steps, its
+    held-out loss on the second language's held-out text (the same score as test_gpt2.py would give it there), and
+    with tokenizer=own a BPE of its own text, which cuts Ukrainian finer than the English one."""
+    out = tmp_path / 'lang2'
+    train_here(monkeypatch, out, '--tokenizer=own', '--train_models=monolingual,lang2_only', '--train_seeds=0',
+               '--max_steps=8', '--eval_interval=8', '--checkpoint_interval=8')
+    seen = json.load(open(out / 'summary.json'))['models']['lang2_only']
+    assert seen['steps'] == 8 and seen['en_tokens'] == 0 and seen['lang2_tokens'] == seen['tokens'] == 8 * 4 * 32
+    assert seen['second_language_sequences_per_step'] == seen['sequences_per_step'] == 4
+    lang2, english = (AutoTokenizer.from_pretrained(out / name / 'tokenizer') for name in ('lang2_only', 'monolingual'))
+    uk = 'І сказав Бог: Хай станеться світло!'
+    assert len(lang2(uk)['input_ids']) < 0.7 * len(english(uk)['input_ids'])
+    model = AutoModelForCausalLM.from_pretrained(out / 'lang2_only' / 'seed_0')
+    held_out = evaluate_text(model, lang2, (out / 'eval_lang2.txt').read_text(encoding='utf-8'), max_length=32,
+                             stride=32, batch_size=64)
+    assert rows(out, 'lang2_only', 'eval')['bpb'].iloc[-1] == pytest.approx(held_out.bpb, rel=1e-6)
 
 
 def test_equal_budgets_and_control_tokens(tiny_run):
