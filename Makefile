@@ -60,6 +60,7 @@ study: $(VENV)/.installed
 		--command='make study$(if $(STUDY_ARM), STUDY_ARM=$(STUDY_ARM))' --arms=$(STUDY_BESIDE)
 	$(PY) -m robustness.archive results/$(STUDY) visuals/$(STUDY)/data
 	$(PY) -m robustness.report --studies
+	$(PY) -m robustness.study_map
 
 train-%:  # one of an arm's trainings (make study runs them, after the virtualenv)
 	$(PY) train_bilingual_gpt2.py configs/$*.py $(STUDY_TRAIN)

@@ -18,6 +18,7 @@ import numpy as np
 
 from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_WORDS, counts_text, interval_text,
                                  level_text, signs_text)
+from robustness import study_map
 from robustness.analysis.test_gpt2_figures import USES_CONTEXT
 from robustness.config import check
 from robustness.provenance import fingerprint
@@ -519,6 +520,10 @@ def study_block(visuals='visuals'):
     if missing:
         lines.append(f"- Not summarised here: {', '.join(missing)}, whose reports predate the archive of their CSVs "
                      "(`visuals/<arm>/data/`); the next run of the arm writes it, and this list.")
+    found = study_map.decide_map(visuals)
+    if any(found['points'].values()):
+        lines.append(f"- [The map](visuals/map/README.md) (the arms side by side, docs/study.md): "
+                     f"{study_map.paragraph(found)}")
     return lines
 
 
