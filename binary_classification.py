@@ -48,11 +48,13 @@ lr = 5e-3                  # AdamW learning rate
 weight_decay = 1e-4        # AdamW weight decay
 steps = 1000               # optimizer steps
 # damage to W (kinds), each over its own level grid
-kinds = ['gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise']  # gaussian_noise: W + sigma N (the theory's) | multiplicative_noise: W (1 + sigma N)
+kinds = ['gaussian_noise', 'random_deletion', 'magnitude_pruning', 'multiplicative_noise']  # gaussian_noise: W + sigma
+                           # N (the theory's) | multiplicative_noise: W (1 + sigma N)
 noise_levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]  # sigma, the two noise kinds
 levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # p, random_deletion and magnitude_pruning
 repeats = 20               # draws per level of random_deletion and multiplicative_noise, each reused at every level
-gaussian_repeats = 1000    # draws of gaussian_noise, the theory's kind: 500 antithetic pairs (N, -N), each mean within ~3%
+gaussian_repeats = 1000    # draws of gaussian_noise, the theory's kind: 500 antithetic pairs (N, -N), each mean within
+                           # ~3%
 seed = 0                   # seeds the data split, task samples, initialisation and every draw
 # output
 out_dir = 'results/binary_classification'
@@ -96,7 +98,8 @@ for T in tqdm(task_counts, desc='task counts'):
     summary['num_tasks'][T] = {
         'slope': slope, 'intact_mse': float(intact.mean()), 'intact_mse_per_task': intact.tolist(),
         'full_rank_intact_mse': float(half_mse(torch.eye(T), C[None], test_tasks)[0].mean()),  # C itself, before rank k
-        'additive_noise_theory': {'mse0': float(intact.mean()), 'coefficient': additive_noise_coefficient(Gamma, test_tasks)},
+        'additive_noise_theory': {'mse0': float(intact.mean()),
+                                  'coefficient': additive_noise_coefficient(Gamma, test_tasks)},
         'sparsity': {}}
     for kind in kinds:
         # pruning is deterministic: one draw
@@ -121,7 +124,8 @@ print(f"measured in {time.time() - started:.1f} s")
 # summary and figures, from the CSV
 results = log.read()
 results = results[(results.dataset == dataset) & results.num_tasks.isin(task_counts) & results.kind.isin(kinds)]
-per_draw = results.groupby(['num_tasks', 'kind', 'level', 'repeat'], as_index=False).agg(mse=('mse', 'mean'), sparsity=('sparsity', 'first'))
+per_draw = results.groupby(['num_tasks', 'kind', 'level', 'repeat'], as_index=False).agg(
+    mse=('mse', 'mean'), sparsity=('sparsity', 'first'))
 label = lambda T: f"Num tasks: {T}"
 NOISE = ('gaussian_noise', 'multiplicative_noise')
 
@@ -150,7 +154,8 @@ for kind in kinds:
         for color, T in zip([line.get_color() for line in ax.get_lines()], sorted(rows.num_tasks.unique())):
             theory = summary['num_tasks'][T]['additive_noise_theory']
             sigma = np.linspace(0, max(noise_levels), 100)
-            ax.plot(sigma, theory['mse0'] + theory['coefficient'] * sigma ** 2, '--', color=color, linewidth=1, alpha=0.7)
+            ax.plot(sigma, theory['mse0'] + theory['coefficient'] * sigma ** 2, '--', color=color, linewidth=1,
+                    alpha=0.7)
             measured = stats[(stats.num_tasks == T) & (stats.level > 0)]
             predicted = theory['mse0'] + theory['coefficient'] * measured['level'] ** 2
             gap = (measured['mean'] - predicted).abs()
@@ -162,12 +167,14 @@ for kind in kinds:
             achieved = rows[rows.num_tasks == T].groupby('level')['sparsity'].mean()
             summary['num_tasks'][T]['sparsity'][kind] = {str(level): float(value) for level, value in achieved.items()}
     ax.set_xlabel({'gaussian_noise': 'Noise σ (W + σN)', 'multiplicative_noise': 'Noise σ (W ⊙ (1 + σN))',
-                   'random_deletion': 'Deletion probability p', 'magnitude_pruning': 'Fraction pruned p (smallest |w|)'}[kind])
+                   'random_deletion': 'Deletion probability p',
+                   'magnitude_pruning': 'Fraction pruned p (smallest |w|)'}[kind])
     ax.set_ylabel('Mean Noisy MSE')
     save(fig, os.path.join(visuals_dir, f'{dataset}_{kind}_mse.png'))
 
 counts = sorted(summary['num_tasks'])
-for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'), ('eval_mse', 'intact_mse', 'Intact eval MSE (rank k)')]:
+for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'),
+                          ('eval_mse', 'intact_mse', 'Intact eval MSE (rank k)')]:
     fig, (ax,) = figure()
     ax.plot(counts, [summary['num_tasks'][T][key] for T in counts], '-.', marker='o', markersize=8)
     ax.set_xlabel('Number of tasks T')
@@ -182,7 +189,8 @@ for T in counts:
     theory = entry['additive_noise_theory']
     line = f"T={T}: slope {entry['slope']:.3f}, intact mse {entry['intact_mse']:.4f}"
     if 'max_relative_deviation' in theory:
-        line += (f"; additive noise: measured within {100 * entry['max_relative_standard_error']['gaussian_noise']:.1f}% "
+        error = entry['max_relative_standard_error']['gaussian_noise']
+        line += (f"; additive noise: measured within {100 * error:.1f}% "
                  f"(one standard error) at every σ, at most {100 * theory['max_relative_deviation']:.1f}% "
                  f"({theory['max_deviation_in_standard_errors']:.1f} standard errors) from the theory")
     print(line)

@@ -64,18 +64,25 @@ train_seeds = [0, 1, 2, 3, 4]  # one model per T and training seed: intervals in
 # damage
 kinds = ['random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise', 'neuron_deletion']
 scope = ['backbone', 'heads', 'all']  # backbone | heads | all
-levels = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0]  # deletion probability / fraction pruned, every kind but gaussian_noise (the paper's grid went to 0.4; the heads bend late)
-noise_levels = [0.0, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]  # std of the added noise, gaussian_noise (the backbone fails by 0.1, the heads past 0.5)
+levels = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0]  # deletion probability / fraction pruned, every kind but
+                                                   # gaussian_noise (the paper's grid went to 0.4; the heads bend late)
+noise_levels = [0.0, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]  # std of the added noise, gaussian_noise (the backbone fails
+                                                            # by 0.1, the heads past 0.5)
 repeats = 3                # draws per level of each random kind (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's input channels (level 0.5 = 2:4)
 seed = 0                   # seeds the data split, task samples and draws (draw r of a level uses seed + r)
 device = 'auto'            # auto | cpu | cuda
-jobs = 0                   # CPU: models (T x training seed) trained and swept at once, one process each (0 = as many as cores)
+jobs = 0                   # CPU: models (T x training seed) trained and swept at once, one process each (0 = as many as
+                           # cores)
 eval_batch_size = 1024     # test images per forward pass
-measures = ['retained_area', 'mean_excess', 'mean_log_ratio']  # the measures a trend must hold under, every one (docs/statistics.md)
-equivalence_margin = 0.05  # retained area: "equivalent" (no trend) when every measure's corrected interval lies within its margin; this one's is +- this
-relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact accuracy (excess) or log(1 + this)
-failure_fraction = 0.5     # half-failure level (description): the damage at which accuracy has gone this far from intact to chance
+measures = ['retained_area', 'mean_excess', 'mean_log_ratio']  # the measures a trend must hold under, every one
+                           # (docs/statistics.md)
+equivalence_margin = 0.05  # retained area: "equivalent" (no trend) when every measure's corrected interval lies within
+                           # its margin; this one's is +- this
+relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact accuracy (excess)
+                           # or log(1 + this)
+failure_fraction = 0.5     # half-failure level (description): the damage at which accuracy has gone this far from
+                           # intact to chance
 # output
 out_dir = 'results/non_linear'
 visuals_dir = 'visuals'

@@ -52,15 +52,23 @@ from robustness.sweep import Trial, check_kinds, merge_parts, open_log, pending,
 # -----------------------------------------------------------------------------
 # models and task
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,'
-          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors); add control=results/train_bilingual_gpt2/control for the control (minutes more on 2 cores: bench/RESULTS.md)
-tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
+          'bilingual=results/train_bilingual_gpt2/bilingual')  # comma-separated label=path: HF dir, family folder of
+                           # seed_<s>/ models or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors);
+                           # add control=results/train_bilingual_gpt2/control for the control (minutes more on 2 cores:
+                           # bench/RESULTS.md)
+tokenizers = ''  # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json);
+                 # default: the file's folder
 n_head = 0  # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
-task = 'translation'  # translation (offline: KJV or WEB for one verse) | paraphrase (offline: KJV/WEB verse pairs) | csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
+task = 'translation'  # translation (offline: KJV or WEB for one verse) | paraphrase (offline: KJV/WEB verse pairs) |
+                      # csv | cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
 train_file = ''  # task=csv: CSV with columns sentence1,sentence2,label (sentence2 optional)
 validation_file = ''  # task=csv: the same for the evaluation split
-train_size = 8000  # offline tasks: training verses (translation) or pairs (paraphrase), half of each class, from the books not held out
-negatives = 'other_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of another chapter | same_chapter (harder)
-validation_size = 400  # offline tasks: evaluation verses or pairs, from the held-out books (Ruth, Ecclesiastes, Jonah, Luke, Romans)
+train_size = 8000  # offline tasks: training verses (translation) or pairs (paraphrase), half of each class, from the
+                   # books not held out
+negatives = 'other_chapter'  # task=paraphrase: non-paraphrases pair a verse with one of another chapter | same_chapter
+                             # (harder)
+validation_size = 400  # offline tasks: evaluation verses or pairs, from the held-out books (Ruth, Ecclesiastes, Jonah,
+                       # Luke, Romans)
 max_train_examples = 0  # GLUE/csv: keep the first N training examples (0 = all)
 max_eval_examples = 0  # GLUE/csv: keep the first N evaluation examples (0 = all)
 # fine-tuning (AdamW, linear schedule with warm-up)
@@ -72,11 +80,16 @@ weight_decay = 0.01  # AdamW weight decay
 warmup = 0.1  # fraction of the training steps with a linearly rising learning rate
 grad_clip = 1.0  # max gradient norm
 # damage sweeps
-kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction']  # robustness.perturb kinds (global_magnitude_pruning, neuron_deletion, head_deletion, nm_pruning, wanda_pruning too; left out of the default for the CPU budget) and distraction (random words in the inputs)
+kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'distraction']  # robustness.perturb kinds
+                           # (global_magnitude_pruning, neuron_deletion, head_deletion, nm_pruning, wanda_pruning too;
+                           # left out of the default for the CPU budget) and distraction (random words in the inputs)
 scope = ['attn']  # weights damaged: attn | mlp | blocks | all (several: a list)
 layer_sets = ['all']  # blocks damaged: all | first | middle (blocks L/2 .. L/2+L/3-1, 6-9 of 12) | last
-levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the article: 0..1 in steps of 0.01)
-noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15]  # gaussian_noise std (the default GPT-2s' weights have std ~0.02; the grid goes past the default classifiers' half-failure level)
+levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # fractions deleted/pruned, every kind but gaussian_noise, to failure (the
+                                         # article: 0..1 in steps of 0.01)
+noise_levels = [0.0, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15]  # gaussian_noise std (the default GPT-2s' weights have std
+                                                           # ~0.02; the grid goes past the default classifiers'
+                                                           # half-failure level)
 repeats = 2  # draws per level of a random kind (different masks / noise; deterministic kinds: 1)
 nm_group = 4  # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
 calibration_file = ''  # wanda_pruning: text whose activations weigh the weights ('' = the task's training sentences)
@@ -87,15 +100,22 @@ distractor_file = ''  # distractor words, one per line (empty: the words of the 
 # run
 eval_batch_size = 128  # evaluation batch size
 seed = 0  # fine-tuning, pair sampling and damage seeds
-compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared in summary.json (a - b); pairs with a missing label are skipped
-measures = ['retained_area', 'mean_excess', 'mean_log_ratio']  # the measures a direction must hold under, every one (docs/statistics.md)
-equivalence_margin = 0.05  # retained area: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
-relative_margin = 0.05  # mean excess and mean log ratio: their margin, this fraction of the intact metric (excess) or log(1 + this)
+compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared in summary.json (a - b); pairs with a
+                                                          # missing label are skipped
+measures = ['retained_area', 'mean_excess', 'mean_log_ratio']  # the measures a direction must hold under, every one
+                           # (docs/statistics.md)
+equivalence_margin = 0.05  # retained area: "equivalent" when every measure's corrected interval lies within its margin;
+                           # this one's is +- this
+relative_margin = 0.05  # mean excess and mean log ratio: their margin, this fraction of the intact metric (excess) or
+                        # log(1 + this)
 bootstrap = 2000  # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
-failure_fraction = 0.5  # half-failure level (description): the damage at which the metric has gone this far from intact to chance
+failure_fraction = 0.5  # half-failure level (description): the damage at which the metric has gone this far from intact
+                        # to chance
 device = 'auto'  # auto | cpu | cuda
-jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 = as many as cores)
-out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models (finetuned/<task>_<label>[_seed<s>]/)
+jobs = 0  # CPU: models (each model x training seed) fine-tuned and swept at once, one process and one thread each (0 =
+          # as many as cores)
+out_dir = 'results/run_glue_test'  # glue.csv, config.json and the fine-tuned models
+                                   # (finetuned/<task>_<label>[_seed<s>]/)
 visuals_dir = 'visuals'  # figures
 # -----------------------------------------------------------------------------
 config = configure(globals(), renamed={'train_pairs': 'train_size', 'validation_pairs': 'validation_size'})
@@ -159,12 +179,14 @@ def load_task():
     elif task == 'paraphrase':
         data = glue.paraphrase_pairs(train_size, validation_size, seed=seed, negatives=negatives)
     elif task == 'csv':
-        data = {'train': glue.read_csv(train_file, 'train_file'), 'validation': glue.read_csv(validation_file, 'validation_file')}
+        data = {'train': glue.read_csv(train_file, 'train_file'),
+                'validation': glue.read_csv(validation_file, 'validation_file')}
     else:
         data = glue.load_glue(task)
     for name, limit in (('train', max_train_examples), ('validation', max_eval_examples)):
         if limit and task not in glue.OFFLINE_TASKS:
-            data[name] = {column: values[:limit] if values is not None else None for column, values in data[name].items()}
+            data[name] = {column: values[:limit] if values is not None else None
+                          for column, values in data[name].items()}
         check(data[name]['label'], f'{name} split of task {task} is empty')
     if task in glue.GLUE_TASKS:
         num_labels = glue.GLUE_TASKS[task].num_labels
@@ -245,14 +267,16 @@ def classifier(unit, the_task, device):
         model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(device)
     else:
         tokenizer = load_tokenizer(unit.path, 'models', unit.tokenizer_dir)
-        model = load_model(AutoModelForSequenceClassification, unit.path, 'models', n_head, num_labels=the_task.num_labels,
+        model = load_model(AutoModelForSequenceClassification, unit.path, 'models', n_head,
+                           num_labels=the_task.num_labels,
                            problem_type='regression' if the_task.regression else 'single_label_classification')
         glue.set_padding(tokenizer, model)
         fine_tune(model, tokenizer, the_task, unit.name, device)
         model.save_pretrained(finetuned_dir)
         tokenizer.save_pretrained(finetuned_dir)
         print(f'{unit.name}: saved the fine-tuned classifier to {finetuned_dir}')
-    check(tokenizer.pad_token_id == model.config.pad_token_id, f'models: {unit.name}: tokenizer and config pad tokens differ')
+    check(tokenizer.pad_token_id == model.config.pad_token_id,
+          f'models: {unit.name}: tokenizer and config pad tokens differ')
     return tokenizer, model.eval()
 
 
@@ -298,8 +322,9 @@ def measure(unit, the_task, trials, damage_kinds, device, part=None):
     start = time.perf_counter()
     intact = glue.evaluate(model, eval_batches, metrics, device)
     intact_seconds = time.perf_counter() - start
-    print(f'{unit.name}: intact: ' + ', '.join(f'{m} {intact[m]:.4f} (constant predictor {floors[m]:.4f})' for m in metrics)
-          + f", loss {intact['loss']:.4f}; {len(validation['label']) / intact_seconds:.0f} examples/s")
+    scores = ', '.join(f'{m} {intact[m]:.4f} (constant predictor {floors[m]:.4f})' for m in metrics)
+    print(f"{unit.name}: intact: {scores}, loss {intact['loss']:.4f}; "
+          f"{len(validation['label']) / intact_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the intact model
     todo = pending(trials, logs, lambda t: dict(model=unit.label, train_seed=unit.train_seed, task=the_task.name,
@@ -336,8 +361,10 @@ model_specs = parse_models(models)
 parse_pairs(compare, [label for label, _ in model_specs])  # the pairs' form, checked before any work
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
 for label in tokenizer_dirs:
-    check(label in dict(model_specs), f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
-units = [Unit(label, train_seed, path, tokenizer_dirs.get(label, '')) for label, train_seed, path in expand_families(model_specs)]
+    check(label in dict(model_specs),
+          f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
+units = [Unit(label, train_seed, path, tokenizer_dirs.get(label, ''))
+         for label, train_seed, path in expand_families(model_specs)]
 for unit in units:
     model_config = load_config(unit.path, 'models', n_head)
     check_vocabulary(load_tokenizer(unit.path, 'models', unit.tokenizer_dir), model_config, unit.label)
@@ -350,8 +377,9 @@ for unit in units:
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 the_task = load_task()
+constant = ', '.join(f'{m} {v:.3f}' for m, v in the_task.floors.items())
 print(f"train {len(the_task.data['train']['label'])} examples, validation {len(the_task.data['validation']['label'])}; "
-      f"best constant predictor (majority class for accuracy): {', '.join(f'{m} {v:.3f}' for m, v in the_task.floors.items())}")
+      f"best constant predictor (majority class for accuracy): {constant}")
 
 claim(out_dir)
 save_config(config, os.path.join(out_dir, 'config.json'))

@@ -18,8 +18,9 @@ intact bits per byte bracket the other model's, swept with every kind (robustnes
 
     python test_gpt2.py                            # offline default: models of train_bilingual_gpt2.py
     python test_gpt2.py --kinds=random_deletion --scope=attn --levels=0,0.1,0.2,0.3,0.4 --repeats=10
-    python test_gpt2.py --models=gpt2=gpt2,mine=path/to/model --eval_files=en=Salesforce/wikitext:wikitext-2-raw-v1:test \\
-        --max_length=1024 --stride=512             # the paper's scale (online, a GPU)
+    python test_gpt2.py --models=gpt2=gpt2,mine=path/to/model \\
+        --eval_files=en=Salesforce/wikitext:wikitext-2-raw-v1:test --max_length=1024 --stride=512
+                                                   # the paper's scale (online, a GPU)
     torchrun --standalone --nproc_per_node=8 test_gpt2.py ...   # trials split across 8 GPUs, one CSV
 
 Writes out_dir/perplexity.csv (one row per trial and text, appended as measured; a rerun skips rows already
@@ -65,33 +66,55 @@ from robustness.sweep import (FLOOR_KIND, Trial, check_kinds, merge_parts, mine,
 # -----------------------------------------------------------------------------
 # models and text
 models = ('monolingual=results/train_bilingual_gpt2/monolingual,bilingual=results/train_bilingual_gpt2/bilingual,'
-          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF model dir or hub name, or a GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
-tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or tokenizer.json); default: the file's folder
+          'control=results/train_bilingual_gpt2/control')  # comma-separated label=path: HF model dir or hub name, or a
+                                                           # GPT-2 state-dict file (.pth, .pt, .bin, .safetensors)
+tokenizers = ''            # label=folder,...: tokenizer of a state-dict entry (vocab.json + merges.txt, or
+                           # tokenizer.json); default: the file's folder
 n_head = 0                 # attention heads of state-dict entries (0 = width / 64, GPT-2's convention)
-eval_files = 'en=results/train_bilingual_gpt2/eval_en.txt,uk=results/train_bilingual_gpt2/eval_lang2.txt'  # label=text,...: a text file (one document per line) or online a HF dataset name:config:split; the first is the primary text (every model and checkpoint, the verdicts), the others are scored on the final model of each pair's first model (the second language; every model's without compare)
+eval_files = 'en=results/train_bilingual_gpt2/eval_en.txt,uk=results/train_bilingual_gpt2/eval_lang2.txt'
+                           # label=text,...: a text file (one document per line) or online a HF dataset
+                           # name:config:split; the first is the primary text (every model and checkpoint, the
+                           # verdicts), the others are scored on the final model of each pair's first model (the second
+                           # language; every model's without compare)
 eval_chars = 16000         # evaluate the first this many characters of each text, cut at a line end (0 = all of it)
-untrained = True           # also score each model's untrained counterpart (its architecture and tokenizer, random initialisation): the floor that does not depend on the trained model
-checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with checkpoint_kinds
+untrained = True           # also score each model's untrained counterpart (its architecture and tokenizer, random
+                           # initialisation): the floor that does not depend on the trained model
+checkpoints = True         # also evaluate every <model dir>/step_<n>/ training checkpoint (the primary text), with
+                           # checkpoint_kinds
 checkpoint_kinds = ['magnitude_pruning']  # kinds swept on every training checkpoint
-matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's, with every kind
+matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's,
+                           # with every kind
 # the field's evaluation: lm-evaluation-harness tasks on the damaged final models of lm_eval_kinds (tasks.csv)
-lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones are in tasks/ (their data: python tasks/build_tasks.py)
+lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones
+                                                        # are in tasks/ (their data: python tasks/build_tasks.py)
 lm_eval_include = 'tasks'  # a folder of task YAMLs besides lm-eval's own ('' = lm-eval's own only)
-lm_eval_kinds = ['magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind): the pruning literature's, one draw per level; the intact, untrained and zeroed models always do
+lm_eval_kinds = ['magnitude_pruning']  # kinds whose trials run the tasks, where swept (empty = every kind): the pruning
+                                       # literature's, one draw per level; the intact, untrained and zeroed models
+                                       # always do
 lm_eval_limit = 0          # documents per task (0 = all)
 lm_eval_batch_size = 32    # lm-eval requests per forward pass
-lm_eval_samples = False    # keep every document's inputs and outputs in the intact models' out_dir/lm_eval/*.json (large)
-save_damaged = []          # kind:scope:level:repeat of final-model trials saved, damaged as measured, as Hugging Face folders in out_dir/damaged/
+lm_eval_samples = False    # keep every document's inputs and outputs in the intact models' out_dir/lm_eval/*.json
+                           # (large)
+save_damaged = []          # kind:scope:level:repeat of final-model trials saved, damaged as measured, as Hugging Face
+                           # folders in out_dir/damaged/
 # perturbations
-kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion | magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion | head_deletion | nm_pruning | wanda_pruning
+kinds = ['random_deletion', 'magnitude_pruning', 'gaussian_noise', 'head_deletion']  # random_deletion |
+                           # magnitude_pruning | global_magnitude_pruning | gaussian_noise | neuron_deletion |
+                           # head_deletion | nm_pruning | wanda_pruning
 scope = ['attn', 'blocks'] # attn (the paper's probe) | mlp | blocks | all (with embeddings)
-floor_scopes = []          # scopes whose floor alone (every weight zeroed) is measured too, for the report's scope cost (swept scopes always are)
+floor_scopes = []          # scopes whose floor alone (every weight zeroed) is measured too, for the report's scope cost
+                           # (swept scopes always are)
 layers = []                # perturb only these transformer blocks (0-based; empty = all)
-levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every kind but gaussian_noise (the paper's regime, p <= 0.4, then to failure)
-noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where the default models' bpb stops rising)
+levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 0.9, 1.0]  # deletion probability / pruned fraction, in [0, 1], for every
+                                                        # kind but gaussian_noise (the paper's regime, p <= 0.4, then to
+                                                        # failure)
+noise_levels = [0.0, 0.02, 0.04, 0.08, 0.16]  # std of the added noise, >= 0, for gaussian_noise (to where the default
+                                              # models' bpb stops rising)
 repeats = 3                # draws per level of a random kind, paired across models (deterministic kinds: 1)
 nm_group = 4               # nm_pruning: weights per group along a matrix's inputs (level 0.5 = 2:4)
-calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the weights (training text, never the evaluation text); a file or a HF dataset name:config:split
+calibration_file = 'results/train_bilingual_gpt2/train_en.txt'  # wanda_pruning: text whose activations weigh the
+                           # weights (training text, never the evaluation text); a file or a HF dataset
+                           # name:config:split
 calibration_windows = 128  # wanda_pruning: windows of the calibration text (each of the model's window length)
 seed = 0                   # repeat r draws with seed + r; untrained models of a single model are initialised with it
 # perplexity
@@ -101,15 +124,24 @@ batch_size = 8             # windows per forward pass
 precision = 'auto'         # auto (bf16 autocast on a GPU, fp32 on a CPU) | fp32 | bf16
 device = 'auto'            # auto | cpu | cuda
 # statistics and output
-compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared (a - b); pairs with a missing label are skipped
-confirmatory = []          # a:b:kind:scope rows declared before the run (docs/statistics.md): also tested at 5% with Holm over them alone
-measures = list(LM_DECISIVE)  # the decisive measures: a direction must hold under every one (docs/statistics.md); the first is the headline; any of retained_area | retained_area_untrained | mean_excess | mean_log_ratio (every one is reported)
-unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only within one tokenizer); the other is reported beside it
-equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its margin; this one's is +- this
-relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact score (excess) or log(1 + this)
-matched_tolerance = 0.005  # matched quality: a pair whose final models' intact bpb differ by at most this fraction of a's is matched already
+compare = ['bilingual:monolingual', 'bilingual:control']  # a:b pairs compared (a - b); pairs with a missing label are
+                                                          # skipped
+confirmatory = []          # a:b:kind:scope rows declared before the run (docs/statistics.md): also tested at 5% with
+                           # Holm over them alone
+measures = list(LM_DECISIVE)  # the decisive measures: a direction must hold under every one (docs/statistics.md); the
+                              # first is the headline; any of retained_area | retained_area_untrained | mean_excess |
+                              # mean_log_ratio (every one is reported)
+unit = 'byte'              # byte | token: the unit of the excess measure that decides (per token compares models only
+                           # within one tokenizer); the other is reported beside it
+equivalence_margin = 0.05  # retained areas: "equivalent" when every measure's corrected interval lies within its
+                           # margin; this one's is +- this
+relative_margin = 0.05     # mean excess and mean log ratio: their margin, this fraction of the intact score (excess) or
+                           # log(1 + this)
+matched_tolerance = 0.005  # matched quality: a pair whose final models' intact bpb differ by at most this fraction of
+                           # a's is matched already
 bootstrap = 2000           # bootstrap resamples (training seeds, then repeats) for the secondary statistics' intervals
-failure_fraction = 0.5     # half-failure level (description): the damage at which bpb has gone this far from intact to the floor
+failure_fraction = 0.5     # half-failure level (description): the damage at which bpb has gone this far from intact to
+                           # the floor
 out_dir = 'results/test_gpt2'  # perplexity.csv, summary.json, config.json
 visuals_dir = 'visuals'    # where the figures go
 # -----------------------------------------------------------------------------
@@ -137,7 +169,8 @@ text_specs = parse_models(eval_files, 'eval_files')  # [(label, file or dataset)
 settings_checked()  # --help stops here; the files the settings name are checked after it
 for label, spec in text_specs:
     check(not is_text_file(spec) or os.path.isfile(spec), f"eval_files: {label}={spec} does not exist")
-check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file) or os.path.isfile(calibration_file),
+check('wanda_pruning' not in kinds + checkpoint_kinds or not is_text_file(calibration_file)
+      or os.path.isfile(calibration_file),
       f"calibration_file: {calibration_file} does not exist (wanda_pruning weighs the weights by activations on it)")
 layers_text = ','.join(map(str, sorted(layers))) if layers else 'all'
 
@@ -211,7 +244,8 @@ def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
         check(len(ids) >= 2, f"eval_files: {text_label} gives {name} fewer than 2 tokens")
     calibration = None
     if 'wanda_pruning' in kinds + checkpoint_kinds:  # enough characters of the calibration text for the windows
-        calibration_ids = encode(tokenizer, load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16])
+        calibration_text = load_text(calibration_file, 'calibration_file')[:calibration_windows * window * 16]
+        calibration_ids = encode(tokenizer, calibration_text)
         calibration = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
@@ -301,7 +335,8 @@ def unmeasured(model, targets, logs):
             tasks = runs_tasks(name, trial)
             missing = [text for text in texts if not any(found.has(**row_key(model, name, text, trial))
                                                          for found in logs.measured)]
-            unscored = tasks and not any(found.has_prefix(**trial_key(model, name, trial)) for found in logs.tasks_measured)
+            unscored = tasks and not any(found.has_prefix(**trial_key(model, name, trial))
+                                         for found in logs.tasks_measured)
             if missing or unscored:
                 work.append(Work(model, name, folder, texts, tasks, trial))
     return work
@@ -416,7 +451,8 @@ def run_work(work, run, logs, rt):
                    functools.partial(measure, run, scorers, tasks, lm, model, checkpoint, network),
                    functools.partial(write_rows, logs, model, checkpoint, run.text_bytes, progress), seed,
                    layers_of=layers_setting,
-                   options={kind: KINDS[kind].options_of(nm_group, model.calibration) for kind in set(kinds) | set(checkpoint_kinds)},
+                   options={kind: KINDS[kind].options_of(nm_group, model.calibration)
+                            for kind in set(kinds) | set(checkpoint_kinds)},
                    disable=True)
     progress.close()
 
@@ -468,7 +504,8 @@ if rt.is_master:
 work = plan(all_models, run, logs)
 print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {rt.device}; texts: "
       + ', '.join(f"{label} {len(text):,} characters" for label, text in texts.items()) + f"; layers: {layers_text}"
-      + (f"; lm-eval tasks {', '.join(lm_eval_tasks)} on {sum(item.tasks for item in work)} of them" if lm_eval_tasks else ''))
+      + (f"; lm-eval tasks {', '.join(lm_eval_tasks)} on {sum(item.tasks for item in work)} of them"
+         if lm_eval_tasks else ''))
 run_work(mine(work, rt), run, logs, rt)
 gather(rt)
 if matched_quality and pairs and checkpoints:

@@ -79,15 +79,21 @@ def _constant_names(namespace):
 
 
 def _comments(path):
-    """{constant name: its trailing comment} for the module-level assignments in `path`."""
+    """{constant name: its trailing comment} for the module-level assignments in `path`; a comment continues on the
+    indented comment-only lines right below it (a long one wraps there)."""
     source = open(path, encoding='utf-8').read()
+    lines = source.splitlines()
     line_comments = {tok.start[0]: tok.string.lstrip('#').strip()
                      for tok in tokenize.generate_tokens(io.StringIO(source).readline)
                      if tok.type == tokenize.COMMENT}
     comments = {}
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            comments[node.targets[0].id] = line_comments.get(node.end_lineno, '')
+            parts, line = [line_comments.get(node.end_lineno, '')], node.end_lineno + 1
+            while line in line_comments and lines[line - 1].startswith(' ') and lines[line - 1].lstrip()[:1] == '#':
+                parts.append(line_comments[line])
+                line += 1
+            comments[node.targets[0].id] = ' '.join(parts).strip()
     return comments
 
 
