@@ -7,9 +7,9 @@ config.json alone, with other analysis settings if wanted. No model is loaded; i
 
 The script is known by its CSV: perplexity.csv (test_gpt2.py), glue.csv (run_glue_test.py), nonlinear.csv
 (non_linear.py): the scripts with verdicts. binary_classification.py's summary is computed from its trained
-representations, and train_bilingual_gpt2.py's from its logs, by rerunning them (they measure nothing again). Whatever is overridden is recorded in summary.json under `analysis_settings`; config.json keeps the
-run's own settings. A rerun of the script itself, with every row present, writes the same summary.json as this does
-with no override.
+representations, and train_bilingual_gpt2.py's from its logs, by rerunning them (they measure nothing again). Whatever
+is overridden is recorded in summary.json under `analysis_settings`; config.json keeps the run's own settings. A rerun
+of the script itself, with every row present, writes the same summary.json as this does with no override.
 """
 
 import argparse

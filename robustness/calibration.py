@@ -19,9 +19,9 @@ intact score higher (the same excess); 'tokenizer', b's tokenizer cutting the te
 against 3.44), so that its per-token curve is another multiple of its per-byte one and its untrained floor, per byte,
 higher. With `shift`, model a bends later by that much: a true effect. With `keep`, model a's range (floor over
 intact, and its curve with it) is that share of b's: it loses that share of b's loss at every level and the same
-share of its own range, the effect of dropout in the positive control (docs/statistics.md). With `shared`, the two models of a training
-seed share that part of their seed-level variance (the shared arm's design: one initialisation per seed), and
-`paired` tests them paired over the seeds.
+share of its own range, the effect of dropout in the positive control (docs/statistics.md). With `shared`, the two
+models of a training seed share that part of their seed-level variance (the shared arm's design: one initialisation per
+seed), and `paired` tests them paired over the seeds.
 """
 
 import math
@@ -83,7 +83,8 @@ def damaged(rng, trainings, draws, family='clean', confounded=False):
         values, zeroed = values + 0.1 * intact[None, :, None], zeroed + 0.1 * intact
     elif confounded and family == 'tokenizer':
         bytes_per_token = BYTES_PER_TOKEN[1]
-        untrained = untrained * BYTES_PER_TOKEN[0] / bytes_per_token  # log2(vocabulary) bits per token, over fewer bytes
+        # log2(vocabulary) bits per token, over fewer bytes
+        untrained = untrained * BYTES_PER_TOKEN[0] / bytes_per_token
     return values, {'retained_area': zeroed, 'retained_area_untrained': untrained}, bytes_per_token
 
 
@@ -132,8 +133,9 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
     None where none does),
     'wrong direction' (rows whose verdict has the wrong sign). `shift`: a true effect, a number or {shape: shift};
     `keep`: another, a's range that share of b's; `measures`: the decisive ones, the first the headline whose
-    intervals' coverage is checked (the project's rule: stats.LM_DECISIVE); `shared`: the share of the seed-level variance that
-    the two models of a training seed share; `paired`: test over the seeds paired (robustness.stats.paired_test)."""
+    intervals' coverage is checked (the project's rule: stats.LM_DECISIVE); `shared`: the share of the seed-level
+    variance that the two models of a training seed share; `paired`: test over the seeds paired
+    (robustness.stats.paired_test)."""
     shifts = shift if isinstance(shift, dict) else dict.fromkeys(SHAPES, shift)
     truths = truths or {shape: true_difference(shape, shifts[shape], np.random.default_rng(1), family, keep=keep,
                                                measure=measures[0]) for shape in SHAPES}
@@ -180,7 +182,8 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
 
 def decide_alone(row):
     """The headline measure's plain 95% interval of a decided row."""
-    alone = {0: {'measures': {row['statistic']: dict(row['measures'][row['statistic']])}, 'decisive': [row['statistic']]}}
+    alone = {0: {'measures': {row['statistic']: dict(row['measures'][row['statistic']])},
+                 'decisive': [row['statistic']]}}
     decide(alone)
     return alone[0]['ci']
 

@@ -46,7 +46,8 @@ def read_state_dict(path, setting):
         else:
             state = torch.load(path, map_location='cpu', weights_only=True)  # tensors only: no code runs on load
     except Exception as error:
-        fail(f"{setting}: cannot read {path} as a state dict ({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+        fail(f"{setting}: cannot read {path} as a state dict "
+             f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
     check(isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()),
           f"{setting}: {path} holds no state dict (a dict of tensors)")
     state = {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
@@ -65,7 +66,8 @@ def gpt2_config(state, path, setting, n_head=0):
     check(n_embd % heads == 0, f"n_head: {heads} heads do not divide the width {n_embd} of {path}")
     inner = state.get('transformer.h.0.mlp.c_fc.weight')
     end_of_text = 50256 if wte.shape[0] > 50256 else None  # GPT-2's <|endoftext|>; a smaller vocabulary has its own
-    config = GPT2Config(vocab_size=wte.shape[0], n_positions=wpe.shape[0], n_embd=n_embd, n_layer=max(blocks, default=-1) + 1,
+    config = GPT2Config(vocab_size=wte.shape[0], n_positions=wpe.shape[0], n_embd=n_embd,
+                        n_layer=max(blocks, default=-1) + 1,
                         n_head=heads, n_inner=inner.shape[1] if inner is not None else None,
                         bos_token_id=end_of_text, eos_token_id=end_of_text)
     with torch.device('meta'):  # the expected keys and shapes, without allocating GPT-2's weights
@@ -74,7 +76,8 @@ def gpt2_config(state, path, setting, n_head=0):
     unexpected = [key for key in state if key not in expected]
     wrong = [f"{key} {tuple(state[key].shape)} (expected {tuple(shape)})" for key, shape in expected.items()
              if key in state and state[key].shape != shape]
-    for problem, keys in (('unexpected keys', unexpected), ('missing keys', missing), ('wrongly shaped tensors', wrong)):
+    for problem, keys in (('unexpected keys', unexpected), ('missing keys', missing),
+                          ('wrongly shaped tensors', wrong)):
         check(not keys, f"{setting}: {path} is not a GPT-2 state dict: {len(keys)} {problem}: {', '.join(keys[:4])}"
                         f"{', ...' if len(keys) > 4 else ''}")
     return config
@@ -158,7 +161,8 @@ def load_tokenizer(path, setting, tokenizer_dir=''):
         tokenizer = PreTrainedTokenizerFast(tokenizer_object=byte_level_bpe(models.BPE.from_file(files['vocab.json'],
                                                                                                  files['merges.txt'])))
     else:
-        fail(f"{name}: {folder} holds no tokenizer: it needs vocab.json + merges.txt (GPT-2's format) or tokenizer.json")
+        fail(f"{name}: {folder} holds no tokenizer: it needs vocab.json + merges.txt (GPT-2's format) or "
+             f"tokenizer.json")
     check(len(tokenizer) > 0, f"{name}: the tokenizer in {folder} has an empty vocabulary")
     if END_OF_TEXT in tokenizer.get_vocab():
         tokenizer.bos_token = tokenizer.eos_token = END_OF_TEXT

@@ -17,7 +17,8 @@ Users then override any of them without editing the file:
 Values are parsed to the type of the default (lists from comma-separated values); an unknown name or
 a value of the wrong type is a one-line error. `--help` lists every constant, its default and its
 comment, read from the script's own source; the other arguments of a command line with --help are checked first,
-so `python script.py ARGS --help` checks the names and types of ARGS (tests/test_docs.py runs every documented command line so).
+so `python script.py ARGS --help` checks the names and types of ARGS (tests/test_docs.py runs every documented
+command line so).
 """
 
 import ast
@@ -127,13 +128,16 @@ def _parse(name, text, default):
             return kind(_parse_scalar(item) for item in items)
         return _parse_scalar(text)  # a None default takes any literal
     except ValueError:
-        expected = kind.__name__ if kind not in (list, tuple) else f"comma-separated {type(default[0]).__name__ if default else 'values'}"
+        expected = kind.__name__
+        if kind in (list, tuple):
+            expected = f"comma-separated {type(default[0]).__name__ if default else 'values'}"
         fail(f"--{name}={text}: expected {expected}")
 
 
 def _check_type(name, value, default):
     """Values from a config file must have the default's type (ints are accepted for floats)."""
-    if default is None or isinstance(value, type(default)) and not (isinstance(value, bool) and not isinstance(default, bool)):
+    a_bool_for_a_number = isinstance(value, bool) and not isinstance(default, bool)
+    if default is None or isinstance(value, type(default)) and not a_bool_for_a_number:
         return value
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -184,7 +184,8 @@ def translation_verses(train_size, validation_size, seed=0, validation_books=DEF
 NEGATIVES = ('same_chapter', 'other_chapter')
 
 
-def paraphrase_pairs(train_size, validation_size, seed=0, validation_books=DEFAULT_EVAL_BOOKS, negatives='same_chapter'):
+def paraphrase_pairs(train_size, validation_size, seed=0, validation_books=DEFAULT_EVAL_BOOKS,
+                     negatives='same_chapter'):
     """The offline paraphrase task, {'train': split, 'validation': split}, classes balanced.
 
     For each chosen verse, a pair is either the verse in the King James Version and in the World
@@ -294,7 +295,8 @@ def batches(features, collator, batch_size, device):
     """Padded evaluation batches on `device`, built once: features sorted by length so that each batch
     pads little (predictions come back in this order, with their labels)."""
     order = sorted(range(len(features)), key=lambda i: len(features[i]['input_ids']))
-    return [{name: tensor.to(device) for name, tensor in collator([features[i] for i in order[start:start + batch_size]]).items()}
+    return [{name: tensor.to(device)
+             for name, tensor in collator([features[i] for i in order[start:start + batch_size]]).items()}
             for start in range(0, len(order), batch_size)]
 
 

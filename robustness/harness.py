@@ -131,9 +131,9 @@ def load_tasks(tasks, include):
 
 
 def chance_levels(tasks, limit=0):
-    """{task: its chance level} of the loaded tasks: for a multiple-choice task, one over the number of choices, averaged
-    over the documents evaluated (the first `limit`; 0: all); None for the others (their floor is the score with the
-    scope zeroed)."""
+    """{task: its chance level} of the loaded tasks: for a multiple-choice task, one over the number of choices,
+    averaged over the documents evaluated (the first `limit`; 0: all); None for the others (their floor is the score
+    with the scope zeroed)."""
     found = {}
     for name, task in tasks['tasks'].items():
         if task.OUTPUT_TYPE != 'multiple_choice':

@@ -63,14 +63,17 @@ from robustness.scopes import (ATTENTION_OUTPUTS, ATTENTION_WORDS, block_index, 
 class Kind:
     """Everything the project knows of a kind of damage; the one place that decides it."""
     name: str
-    apply: Callable | None  # (model, amount, seed generator, [(name, parameter)], options), in place; None: not a network's weights
+    apply: Callable | None  # (model, amount, seed generator, [(name, parameter)], options), in place;
+    #                         None: not a network's weights
     low: float              # smallest valid amount
     high: float | None      # largest valid amount (None: no bound)
     deterministic: bool     # every draw of a level gives the same damage: measured once per level
-    grid: str               # the scripts' level grid for it: 'levels' (fractions), 'noise_levels' (stds), 'distraction_levels'
+    grid: str               # the scripts' level grid for it: 'levels' (fractions), 'noise_levels' (stds),
+    #                         'distraction_levels'
     label: str              # its figures' x axis
     figure: str             # its figure's name in test_gpt2.py (the paper's names): gpt2_<figure>.png
-    targets: Callable | None = None  # (model, parameters, options, scope) -> the parameters it changes, checked; None: all of the scope
+    # (model, parameters, options, scope) -> the parameters it changes, checked; None: all of the scope
+    targets: Callable | None = None
     options: tuple = ()     # the perturb options it takes (`options_of`)
     on_heads: bool = False  # acts on attention heads: attn, blocks and all hold the same heads, so it is swept once
     on_conv_nets: bool = True  # applies to a conv net (non_linear.py): no heads or token windows needed
@@ -193,8 +196,8 @@ def head_outputs(model, parameters, options, scope):
     """The attention output projections in scope (their weights), each taking a whole number of heads."""
     found = owners(model, parameters)
     outputs = [(name, w) for name, w in parameters if name.endswith('.weight') and
-               name.split('.')[-2] in ATTENTION_OUTPUTS and any(part in ATTENTION_WORDS for part in name.split('.')[:-2])
-               and is_linear(found[name])]
+               name.split('.')[-2] in ATTENTION_OUTPUTS
+               and any(part in ATTENTION_WORDS for part in name.split('.')[:-2]) and is_linear(found[name])]
     if not outputs:
         fail(f"head_deletion: scope {scope!r} holds no attention output projection of {type(model).__name__} (use "
              f"attn, blocks or all)")

@@ -126,7 +126,8 @@ class SlidingWindowNLL:
             model.eval()
             try:
                 with torch.inference_mode(), autocast(self.device, self.precision), \
-                        hooked(record={last: lambda module, args, output: self.cached.append(output)}, stop_after=[last]):
+                        hooked(record={last: lambda module, args, output: self.cached.append(output)},
+                               stop_after=[last]):
                     for ids, _ in self.batches:
                         partial_forward(model, ids, use_cache=False)
             finally:

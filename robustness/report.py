@@ -4,8 +4,9 @@
     python -m robustness.report --results=results --out=visuals/README.md
 
 Each script writes out_dir/summary.json (its numbers and verdicts), out_dir/config.json (its settings) and
-out_dir/run.json (robustness.provenance.record_run: its wall time, the machine, the versions, the figures it wrote). The report lays
-them out: one section per script, with the tables of its summary, its wall time and configuration, and its figures.
+out_dir/run.json (robustness.provenance.record_run: its wall time, the machine, the versions, the figures it wrote). The
+report lays them out: one section per script, with the tables of its summary, its wall time and configuration, and
+its figures.
 """
 
 import argparse
@@ -47,9 +48,9 @@ def answer(summary, key='answer', trend=False):
     with 80% power, and what the tests generalize over. Every number comes from the summary."""
     a = summary[key]
     counts = counts_text(a, TREND_WORDS if trend else OUTCOME_WORDS)
-    text = (f"**{'Answer' if key == 'answer' else 'Answer to this table'}.** {a['question']} The table makes {a['rows']} "
-            f"comparisons, {a['comparisons']} of them with a test; after Holm's correction over those {a['comparisons']} "
-            f"(family-wise error {a['alpha']:.0%}), the verdicts are: {counts}.")
+    text = (f"**{'Answer' if key == 'answer' else 'Answer to this table'}.** {a['question']} "
+            f"The table makes {a['rows']} comparisons, {a['comparisons']} of them with a test; after Holm's correction "
+            f"over those {a['comparisons']} (family-wise error {a['alpha']:.0%}), the verdicts are: {counts}.")
     if a['decided_by']:
         text += (" A direction is claimed only where every declared measure finds it ("
                  + ', '.join(MEASURE_WORDS[m] for m in a['decided_by']) + '); "equivalent" means every interval lies '
@@ -112,7 +113,8 @@ def render_verdicts(summary, rows, measures, unit_words=None, other=None):
     """The verdict table of `rows`: a column per measure (their differences, positive: a more robust, with intervals
     at the row's Holm level), then the description folded away."""
     header = ['comparison', 'verdict', 'p (every measure)', 'interval level',
-              *(f"{MEASURE_WORDS[m]}{f' ({unit_words})' if m == 'mean_excess' and unit_words else ''}" for m in measures)]
+              *(MEASURE_WORDS[m] + (f' ({unit_words})' if m == 'mean_excess' and unit_words else '')
+                for m in measures)]
     if other:
         header += [f"{MEASURE_WORDS[m]} ({other[1]}; {other[2]})" for m in other[0]]
     text = table(header, verdict_rows(rows, measures, other[0] if other else None))
@@ -124,10 +126,12 @@ def render_verdicts(summary, rows, measures, unit_words=None, other=None):
     if margins:
         span = lambda values: f"±{min(values):.3g}" + (f" to ±{max(values):.3g}" if max(values) > min(values) else '')
         text += ('\n\n_Differences a - b, positive where a is more robust; each interval at its row\'s Holm level. '
-                 'Equivalence margins: ' + ', '.join(f"{MEASURE_WORDS[m]} {span(values)}" for m, values in margins.items())
+                 'Equivalence margins: '
+                 + ', '.join(f"{MEASURE_WORDS[m]} {span(values)}" for m, values in margins.items())
                  + ' (the mean excess\'s: relative_margin of each pair\'s intact score)._')
     described = [[name, half_failure_cell(row.get('half_failure_level')),
-                  'none' if row.get('crossover') is None else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
+                  'none' if row.get('crossover') is None
+                  else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
                   areas_cell(row['measures'].get('retained_area', {}).get('a', [])),
                   areas_cell(row['measures'].get('retained_area', {}).get('b', []))]
                  for name, row in rows.items() if 'crossover' in row]
@@ -171,12 +175,13 @@ def nonlinear_tables(summary):
     text = (f"Intact accuracy (mean over tasks and training seeds): {intact}.\n\n"
             + render_verdicts(summary, summary['comparisons'], summary['measures'], 'accuracy')
             .replace('Differences a - b, positive where a is more robust',
-                     f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness rises '
-                     f'with T')
+                     f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness '
+                     f'rises with T')
             + f"\n\n_{summary['primary']}._")
     show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
     described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
-                  *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T))) for T in counts)]
+                  *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T)))
+                    for T in counts)]
                  for name, same in summary['task_0'].items()]
     return text + ("\n\n<details><summary>description: task 0 alone, half-failure levels (no verdicts)</summary>\n\n"
                    + table(['kind / scope', 'task 0: change in retained area [95% CI]',
@@ -195,10 +200,10 @@ def training_tables(summary):
                  ', '.join(f"{language} {value:.2f}" for language, value in entry['bytes_per_token'].items()),
                  f"{entry['en_tokens']:,.0f}", f"{entry['en_bytes']:,.0f}", f"{entry['lang2_tokens']:,.0f}",
                  f"{entry['lang2_bytes']:,.0f}"] for model, entry in summary['models'].items()]
-        text += ('\n\nWhat each model saw (mean over its training seeds; the control reads the bilingual model\'s English '
-                 'bytes):\n\n' + table(['model', 'steps', 'schedule', 'tokenizer (vocabulary)', 'bytes per token',
-                                         'English tokens', 'English bytes', 'second-language tokens',
-                                         'second-language bytes'], seen))
+        text += ('\n\nWhat each model saw (mean over its training seeds; the control reads the bilingual model\'s '
+                 'English bytes):\n\n' + table(['model', 'steps', 'schedule', 'tokenizer (vocabulary)',
+                                               'bytes per token', 'English tokens', 'English bytes',
+                                               'second-language tokens', 'second-language bytes'], seen))
     return text
 
 
@@ -208,7 +213,8 @@ def glue_tables(summary):
     text = ''
     floor = summary.get('floor', summary.get('chance'))  # 'chance' in summaries written before 2026-12-06
     if summary.get('intact'):
-        rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}", ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
+        rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}",
+                 ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
                 for model, seeds in summary['intact'].items() if seeds]
         text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (floor: the best constant predictor, "
                 f"{floor:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
@@ -232,13 +238,15 @@ def facts_text(summary):
     shared = [pair for pair, entry in facts['pairs'].items() if entry['same_tokenizer']]
     split = [pair for pair, entry in facts['pairs'].items() if not entry['same_tokenizer']]
     if shared:
-        lines.append(f"{', '.join(shared)}: one tokenizer (the same tokens of the same text), so per token and per byte "
-                     f"differ by one constant and give the same verdicts.")
+        lines.append(f"{', '.join(shared)}: one tokenizer (the same tokens of the same text), so per token and per "
+                     f"byte differ by one constant and give the same verdicts.")
     if split:
         lines.append(f"{', '.join(split)}: different tokenizers, so per-token scores are not comparable between them "
-                     f"(the paper compared per-token perplexities of such models); the verdicts are {UNIT_WORDS[unit]}.")
+                     f"(the paper compared per-token perplexities of such models); the verdicts are "
+                     f"{UNIT_WORDS[unit]}.")
     ranges = '; '.join(f"{model} " + ', '.join(f"{scope} {value:.3f}" for scope, value in entry['range_bpb'].items())
-                       + (f" (untrained model: {entry['untrained_bpb']:.3f} bits per byte)" if entry['untrained_bpb'] else '')
+                       + (f" (untrained model: {entry['untrained_bpb']:.3f} bits per byte)"
+                          if entry['untrained_bpb'] else '')
                        for model, entry in models.items())
     lines.append(f"Ranges, the scope zeroed minus intact, in bits per byte: {ranges}.")
     rows = summary['comparisons']
@@ -248,12 +256,14 @@ def facts_text(summary):
         lines.append('The verdict depends on the measure in ' + '; '.join(
             f"`{name}` ({signs_text(row)})" for name, row in rows.items() if name in depends) + '.')
     if within:
-        lines.append('Significant in every measure but within every margin: ' + ', '.join(f"`{n}`" for n in within) + '.')
+        lines.append('Significant in every measure but within every margin: '
+                     + ', '.join(f"`{n}`" for n in within) + '.')
     picture = summary['answer'].get('unit_picture')
     if picture:
         counts = picture['counts']
         describe = lambda u: ', '.join(f"{counts[u][sign]} {word}" for sign, word in
-                                       (('+', 'a more robust'), ('-', 'a less robust'), ('0', 'undecided')) if counts[u][sign])
+                                       (('+', 'a more robust'), ('-', 'a less robust'),
+                                        ('0', 'undecided')) if counts[u][sign])
         lines.append(f"Mean excess per token (the paper's unit: the mean log perplexity ratio) against per byte, each "
                      f"at its row's level: per {'token' if unit == 'byte' else 'byte'}, {describe(other)}; per {unit}, "
                      f"{describe(unit)}." + (f" They disagree on {', '.join(f'`{n}`' for n in picture['disagree'])}."
@@ -286,8 +296,8 @@ def gpt2_tables(summary):
     text = facts_text(summary) + '\n\n' if summary.get('facts', {}).get('models') else ''
     if rows:
         text += ("How much each scope matters: held-out bits per byte intact and with every weight of the scope zeroed "
-                 "(the floor), mean over training seeds, and their ratio (mean, range). A scope whose ratio is close to "
-                 "1 costs the model little when destroyed, and its verdicts are read within that small range.\n\n"
+                 "(the floor), mean over training seeds, and their ratio (mean, range). A scope whose ratio is close "
+                 "to 1 costs the model little when destroyed, and its verdicts are read within that small range.\n\n"
                  + table(['model', 'scope', 'intact bpb', 'scope zeroed', 'ratio (range)', 'training seeds'], rows)
                  + '\n\n' + regime(summary['scope_cost']))
     measures = list(dict.fromkeys([*summary['measures'], 'retained_area', 'retained_area_untrained', 'mean_excess',
@@ -301,7 +311,8 @@ def gpt2_tables(summary):
                  + '\n\n### Every comparison (exploratory)\n\n')
     text += render_verdicts(summary, summary['comparisons'], measures, UNIT_WORDS[unit], columns)
     for key, answer_key, intro in (
-            ('matched_quality', 'matched_quality_answer', 'At matched intact quality: each reference model interpolated, '
+            ('matched_quality', 'matched_quality_answer',
+             'At matched intact quality: each reference model interpolated, '
              'per training seed, between its two checkpoints whose intact bits per byte bracket the other model\'s '
              '(never extrapolated); figure `gpt2_matched_quality.png`. A pair whose final models\' intact bits per '
              f"byte differ by at most {summary.get('matched_tolerance', 0) * 100:g}% (`matched_tolerance`) is matched "
@@ -362,13 +373,15 @@ def section(name, folder, report_dir):
     lines = [f"## {title}", '', answer(summary, trend=script == 'non_linear') if summary and 'answer' in summary
              else QUESTIONS.get(script, '')]
     if run:
-        at = lambda record: (f"commit `{record['commit'][:10]}`" + (' with uncommitted changes' if record['dirty'] else '')
+        at = lambda record: (f"commit `{record['commit'][:10]}`"
+                             + (' with uncommitted changes' if record['dirty'] else '')
                              if record.get('commit') else 'no commit')
         redone = run.get('analysis')
-        lines += ['', f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
-                      f"on {run['machine']}; Python {run['python']}, torch {run['torch']}; {at(run)}"
-                      + (f"; summary and figures redone from the CSV on {redone['finished'][:10]} at {at(redone)}"
-                         if redone else '') + '.']
+        lines += ['',
+                  f"Wall time **{run['seconds'] / 60:.1f} min** ({run['seconds']:.0f} s), finished {run['finished']} "
+                  f"on {run['machine']}; Python {run['python']}, torch {run['torch']}; {at(run)}"
+                  + (f"; summary and figures redone from the CSV on {redone['finished'][:10]} at {at(redone)}"
+                     if redone else '') + '.']
     if summary and script in RENDER:
         lines += ['', RENDER[script](summary)]
         if summary.get('note'):
@@ -442,9 +455,11 @@ def designs_table(results, folders):
         return ''
     summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
     cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
-        f" ({number(entry.get('estimate', entry.get('difference')))} {interval_text(entry['ci'])})" if entry.get('ci') else ''))
+        f" ({number(entry.get('estimate', entry.get('difference')))} {interval_text(entry['ci'])})"
+        if entry.get('ci') else ''))
     rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
-    return table(['a - b / kind / scope', *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
+    return table(['a - b / kind / scope',
+                  *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
 
 
 def excess_sign(row, unit):
@@ -498,7 +513,8 @@ def arm_sentence(arm, summary):
         text += ('. Confirmatory (declared before the run, Holm over ' + str(len(summary['confirmatory'])) + ' at 5%): '
                  + '; '.join(f"{name}: **{row['verdict']}**" for name, row in summary['confirmatory'].items()))
     tested = [row for row in summary['comparisons'].values() if row.get('holm_level') is not None]
-    losses = ', '.join(f"per {unit} in {sum(excess_sign(row, unit) == '+' for row in tested)}" for unit in ('token', 'byte'))
+    losses = ', '.join(f"per {unit} in {sum(excess_sign(row, unit) == '+' for row in tested)}"
+                       for unit in ('token', 'byte'))
     text += (f". All {summary['answer']['rows']} rows (exploratory): final models {counts_text(summary['answer'])}")
     if summary.get('matched_quality_answer'):
         text += f"; at matched quality {counts_text(summary['matched_quality_answer'])}"
@@ -548,8 +564,8 @@ def update_readme(readme, results, folders, total, out):
     if not runs:
         return
     last = max(runs.values(), key=lambda run: run['finished'])
-    lines = [f"Last offline run (`make reproduce`, {last['finished'][:10]}, {last['machine']}): **{total / 60:.1f} min** "
-             f"for the five scripts (" + ', '.join(f"`{name}.py` {run['seconds'] / 60:.1f} min"
+    lines = [f"Last offline run (`make reproduce`, {last['finished'][:10]}, {last['machine']}): "
+             f"**{total / 60:.1f} min** for the five scripts (" + ', '.join(f"`{name}.py` {run['seconds'] / 60:.1f} min"
                                                   for name, run in runs.items()) + f"); report: [{out}]({out})."]
     suite = os.path.join(results, 'test_suite.json')
     if os.path.exists(suite):
@@ -564,7 +580,8 @@ def parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--results', default='results', help='folder of the scripts\' out_dirs')
     parser.add_argument('--out', default='visuals/README.md', help='the report (Markdown)')
-    parser.add_argument('--readme', default='README.md', help='the README whose measured block is rewritten ("" = none)')
+    parser.add_argument('--readme', default='README.md',
+                        help='the README whose measured block is rewritten ("" = none)')
     parser.add_argument('--command', default='make reproduce', help='the command whose run the report is of')
     parser.add_argument('--arms', default='', help="other results folders of the same study (comma-separated), whose "
                                                    "test_gpt2 verdicts are set beside these ones")

@@ -50,8 +50,10 @@ def setup(device='auto'):
     keep_freed_memory()
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    check(device in ('cpu', 'cuda') or device.startswith('cuda:'), f"device: unknown device {device!r}; valid: auto, cpu, cuda")
-    check(not device.startswith('cuda') or torch.cuda.is_available(), "device: cuda was asked for but no GPU is visible")
+    check(device in ('cpu', 'cuda') or device.startswith('cuda:'),
+          f"device: unknown device {device!r}; valid: auto, cpu, cuda")
+    check(not device.startswith('cuda') or torch.cuda.is_available(),
+          "device: cuda was asked for but no GPU is visible")
     if 'RANK' not in os.environ:
         return Runtime(torch.device(device))
     rank, local_rank, world_size = int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE'])

@@ -55,12 +55,14 @@ def measures(name, value, valid):
 
 
 def seeds(name, value, valid):
-    check(value and all(isinstance(s, int) and not isinstance(s, bool) for s in value) and len(set(value)) == len(value),
+    check(value and all(isinstance(s, int) and not isinstance(s,
+                                                              bool) for s in value) and len(set(value)) == len(value),
           f"{name}: {value} must be distinct integers, at least one")
 
 
 RULES = {
-    'kinds': choices('kinds', nonempty=True), 'checkpoint_kinds': choices('kinds'), 'scope': choices('scopes', nonempty=True),
+    'kinds': choices('kinds', nonempty=True), 'checkpoint_kinds': choices('kinds'),
+         'scope': choices('scopes', nonempty=True),
     'floor_scopes': choices('scopes'), 'levels': within(0.0, 1.0), 'noise_levels': within(0.0),
     'distraction_levels': within(0.0), 'repeats': within(1), 'distraction_repeats': within(1), 'bootstrap': within(1),
     'nm_group': within(1), 'calibration_windows': within(1), 'batch_size': within(1), 'eval_batch_size': within(1),
@@ -91,7 +93,8 @@ def validate(config, **valid):
             rule(name, config[name], valid)
     for kind in dict.fromkeys([*config.get('kinds', []), *config.get('checkpoint_kinds', [])]):
         grid = KINDS[kind].grid if kind in KINDS else None
-        check(grid not in config or 0 in config[grid], f"{grid}: include 0, the intact model that damage is measured from")
+        check(grid not in config or 0 in config[grid],
+              f"{grid}: include 0, the intact model that damage is measured from")
 
 
 def confirmatory_rows(entries, pairs, kinds, scopes):

@@ -140,7 +140,8 @@ MEASURES = {measure.name: measure for measure in (
     Measure('retained_area_untrained', 'retained area (floor: the untrained model)', retained_area, True, 1,
             (-1.0, 1.0), 'retained area'),
     Measure('mean_excess', 'mean excess loss over the grid', mean_excess, False, -1, None, 'score'),
-    Measure('mean_log_ratio', 'mean log ratio y(p) / y(0) over the grid', mean_log_ratio, False, -1, None, 'log ratio'))}
+    Measure('mean_log_ratio', 'mean log ratio y(p) / y(0) over the grid', mean_log_ratio, False, -1, None,
+            'log ratio'))}
 
 
 @dataclass
@@ -204,7 +205,8 @@ def aligned(*models):
     draws they all have (draw i of each under the same masks); None if any is missing or they share too little."""
     if any(model is None for model in models):
         return None
-    parts = [part for model in models for part in ((model.first, model.second) if isinstance(model, Interpolated) else (model,))]
+    parts = [part for model in models for part in ((model.first,
+                                                    model.second) if isinstance(model, Interpolated) else (model,))]
     grid = sorted(set.intersection(*(set(part.grid) for part in parts)))
     if len(grid) < 2 or grid[0] != 0:
         return None
@@ -545,7 +547,8 @@ def curve_table(rows, value):
     if rows.empty:
         return None
     grid, seeds = sorted(rows['level'].unique()), sorted(rows['train_seed'].unique())
-    cells = {key: group.sort_values('repeat')[value].to_numpy(float) for key, group in rows.groupby(['level', 'train_seed'])}
+    cells = {key: group.sort_values('repeat')[value].to_numpy(float)
+             for key, group in rows.groupby(['level', 'train_seed'])}
     if len(cells) != len(grid) * len(seeds):
         return None
     n = min([len(values) for (level, _), values in cells.items() if level > 0 and len(values) > 1] or [1])

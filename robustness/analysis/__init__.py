@@ -112,7 +112,8 @@ def decide_table(rows, wording, alpha=ALPHA):
             'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
             'seed_correlation': [row['seed_correlation'] for row in rows.values()
                                  if row.get('seed_correlation') is not None],
-            'decided_by': sorted({m for row in rows.values() for m in row['decided_by']}, key=list(MEASURE_WORDS).index),
+            'decided_by': sorted({m for row in rows.values() for m in row['decided_by']},
+                                 key=list(MEASURE_WORDS).index),
             'headline': next((row['statistic'] for row in rows.values() if row['holm_level'] is not None), None),
             'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
 

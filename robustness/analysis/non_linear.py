@@ -17,7 +17,8 @@ from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, int
     decide_table, write_summary
 from robustness.kinds import KINDS
 from robustness.results import Table, read_rows
-from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of, measured,
+from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of,
+                              measured,
                               plain_interval, trend_test)
 
 TABLE = Table('nonlinear.csv', ('dataset', 'num_tasks', 'train_seed', 'kind', 'scope', 'level', 'repeat', 'task',
@@ -54,7 +55,8 @@ def trend(rows, counts, config):
         test, reason = trend_test(x, measure.better * y, span)
         intact = float(np.mean([curves.intact().mean() for curves in found.values()]))
         row['measures'][name] = measured(measure, test, reason if reason != UNAVAILABLE else None,
-                                         measure.margin(config['equivalence_margin'], config['relative_margin'], intact),
+                                         measure.margin(config['equivalence_margin'], config['relative_margin'],
+                                                        intact),
                                          per_model={int(T): [finite(float(v)) for v in vs] for T, vs in values.items()})
     return row
 

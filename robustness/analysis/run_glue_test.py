@@ -19,7 +19,8 @@ from robustness.results import Table, read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.stats import CLASSIFIER_MEASURES, Curves, compare, curve_table, describe, half_failure_of
 
-TABLE = Table('glue.csv', ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value',
+TABLE = Table('glue.csv',
+              ('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric', 'value',
                            'floor', 'loss', 'sparsity', 'examples'),
               key=('model', 'train_seed', 'task', 'kind', 'scope', 'layers', 'level', 'repeat', 'metric'),
               renamed={'baseline': 'floor'})
@@ -51,12 +52,13 @@ def summarize(frame, config, floors, rng):
                            f"ratio); differences a - b (positive: a more robust), Welch t over the training seeds; a "
                            f"direction claimed only where every measure finds it, Holm-corrected over the table"),
                'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact '
-                            f'to chance, mean over training seeds (None: not reached within the grid; a - b positive: a '
-                            f'fails later)', 'equivalence_margin': config['equivalence_margin'],
+                            f'to chance, mean over training seeds (None: not reached within the grid; a - b positive: '
+                            f'a fails later)', 'equivalence_margin': config['equivalence_margin'],
                'relative_margin': config['relative_margin'], 'intact': {}, 'half_failure_level': {}, 'comparisons': {}}
     for label in labels:  # the first metric of each classifier before any damage (level 0 is one measurement)
         intact = first[(first['model'] == label) & (first['level'] == 0)]
-        summary['intact'][label] = {seed: float(value) for seed, value in intact.groupby('train_seed')['value'].first().items()}
+        summary['intact'][label] = {seed: float(value)
+                                    for seed, value in intact.groupby('train_seed')['value'].first().items()}
         for combo in combos:
             curves = classifier_curves(select(label, combo), floor)
             if curves is not None:
@@ -70,7 +72,8 @@ def summarize(frame, config, floors, rng):
             curves = [Curves(c.grid, c.values[..., :draws], c.floors, False) for c in curves]
             summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = {
                 'design': 'final', 'decisive': list(config['measures']),
-                'measures': compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'], config['relative_margin']),
+                'measures': compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'],
+                                    config['relative_margin']),
                 **describe(*curves, fraction, config['bootstrap'], rng)}
     summary['answer'] = dict(question=QUESTION, **decide_table(summary['comparisons'], pair_wording))
     return summary
@@ -96,7 +99,8 @@ def draw(frame, config, floors):
     for kind in config['kinds']:
         rows = frame[frame['kind'] == kind]
         present = set(zip(rows['scope'], rows['layers']))
-        combos = [c for c in [('inputs', 'none'), *((s, l) for s in scopes for l in config['layer_sets'])] if c in present]
+        combos = [c for c in [('inputs', 'none'),
+                              *((s, l) for s in scopes for l in config['layer_sets'])] if c in present]
         if not combos:
             continue
         fig, axes = figure(ncols=len(metrics) + 1, nrows=len(combos), width=5, height=3.8)
@@ -117,7 +121,8 @@ def draw(frame, config, floors):
                 ax.set_xlabel(xlabel)
                 ax.set_ylabel(f'eval {metric}')
                 ax.set_title(f'{task}: {kind.replace("_", " ")} ({where})', fontsize=10)
-        legend_below(fig, axes[0], spread_words(rows[rows['metric'] == metrics[0]], ['model', 'scope', 'layers', 'level']),
+        legend_below(fig, axes[0],
+                     spread_words(rows[rows['metric'] == metrics[0]], ['model', 'scope', 'layers', 'level']),
                      curves_only=True)
         save(fig, os.path.join(config['visuals_dir'], f'glue_{task}_{kind}.png'))
 

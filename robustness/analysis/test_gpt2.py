@@ -54,7 +54,8 @@ def quality_brackets(frame, pairs, text):
     intact = intact_by_checkpoint(frame, text)
     found = {}
     for a, b in pairs:
-        finals = [dict(values)['final'] for (model, _), values in intact.items() if model == a and 'final' in dict(values)]
+        finals = [dict(values)['final'] for (model,
+                                             _), values in intact.items() if model == a and 'final' in dict(values)]
         if not finals:
             continue
         target, seeds = sum(finals) / len(finals), {}
@@ -79,7 +80,8 @@ def scope_cost(rows, labels):
     zeroed = rows[(rows['kind'] == FLOOR_KIND) & (rows['level'] == 1.0) & rows['model'].isin(labels)
                   & pd.MultiIndex.from_frame(rows[['model', 'train_seed']]).isin(intact.index)]
     cost = {}
-    for (model, scope), floors in sorted(zeroed.groupby(['model', 'scope']), key=lambda group: SCOPES.index(group[0][1])):
+    for (model, scope), floors in sorted(zeroed.groupby(['model', 'scope']),
+                                         key=lambda group: SCOPES.index(group[0][1])):
         floors = floors.sort_values('train_seed')
         before = [float(intact[model, seed]) for seed in floors['train_seed']]
         cost.setdefault(model, {})[scope] = {'train_seeds': list(floors['train_seed']), 'intact': before,
@@ -103,7 +105,8 @@ def cost_curves(costs):
     """summary.json's form of the scope cost by checkpoint: {model: {scope: [{step, tokens, en_tokens, and per training
     seed: intact bpb, ratio}]}}, by step."""
     curves = {}
-    for (model, scope, step, tokens, en_tokens), rows in costs.groupby(['model', 'scope', 'step', 'tokens', 'en_tokens'],
+    for (model, scope, step, tokens,
+         en_tokens), rows in costs.groupby(['model', 'scope', 'step', 'tokens', 'en_tokens'],
                                                                          sort=True):
         curves.setdefault(model, {}).setdefault(scope, []).append(
             {'step': int(step), 'tokens': int(tokens), 'en_tokens': int(en_tokens),
@@ -124,7 +127,8 @@ class Scores:
     def __init__(self, frame):
         self.frame = frame.assign(nats_per_token=frame['nll'] / frame['tokens'])
         floors = self.frame[(self.frame['kind'] == FLOOR_KIND) & (self.frame['level'] == 1.0)]
-        self.zeroed = floors.groupby(['model', 'train_seed', 'checkpoint', 'text', 'scope'])[list(UNIT_COLUMNS.values())].first()
+        self.zeroed = floors.groupby(['model', 'train_seed', 'checkpoint', 'text',
+                                      'scope'])[list(UNIT_COLUMNS.values())].first()
         untrained = self.frame[(self.frame['checkpoint'] == UNTRAINED) & (self.frame['level'] == 0)]
         self.untrained = untrained.groupby(['model', 'train_seed', 'text'])[list(UNIT_COLUMNS.values())].first()
 
@@ -136,7 +140,8 @@ class Scores:
                      & (frame['scope'] == scope)]
         if isinstance(checkpoints, str):
             return rows[rows['checkpoint'] == checkpoints]
-        return rows[[checkpoints.get(seed) == checkpoint for seed, checkpoint in zip(rows['train_seed'], rows['checkpoint'])]]
+        return rows[[checkpoints.get(seed) == checkpoint for seed, checkpoint in zip(rows['train_seed'],
+                                                                                     rows['checkpoint'])]]
 
     def curves(self, model, checkpoints, text, kind, scope, unit):
         """The Curves of `model` under one damage in `unit`, with the floors of its training seeds (the untrained
@@ -373,7 +378,8 @@ def facts(scores, labels, pairs, config, settings):
         intact_bpb = scores.intact(model, 'final', text, 'bpb')
         if not intact_bpb:
             continue
-        tokens, nats = scores.intact(model, 'final', text, 'tokens'), scores.intact(model, 'final', text, 'nats_per_token')
+        tokens, nats = scores.intact(model, 'final', text, 'tokens'), scores.intact(model, 'final', text,
+                                                                                    'nats_per_token')
         n_bytes = scores.intact(model, 'final', text, 'bytes')
         seeds = sorted(intact_bpb)
         untrained = [scores.untrained.loc[(model, seed, text), 'bpb'] for seed in seeds
@@ -400,7 +406,8 @@ def unit_picture(rows, unit):
     for name, row in rows.items():
         if row.get('holm_level') is None or 'other_unit' not in row:
             continue
-        signs = {unit: row['measures']['mean_excess']['sign'], other_unit(unit): row['other_unit']['measures']['mean_excess']['sign']}
+        signs = {unit: row['measures']['mean_excess']['sign'],
+                 other_unit(unit): row['other_unit']['measures']['mean_excess']['sign']}
         for u, sign in signs.items():
             if sign:
                 counts[u][sign] += 1
@@ -417,14 +424,15 @@ def summarize(frame, config, settings, rng, costs=None):
     final = frame[(frame['checkpoint'] == 'final') & (frame['text'] == settings['primary'])]
     summary = {'metric': UNIT_WORDS[settings['unit']], 'unit': settings['unit'], 'texts': settings['texts'],
                'measures': list(settings['measures']), 'primary': (
-                   f"every measure of docs/statistics.md per training seed ({', '.join(MEASURE_WORDS[m] for m in settings['measures'])}), "
+                   f"every measure of docs/statistics.md per training seed "
+                   f"({', '.join(MEASURE_WORDS[m] for m in settings['measures'])}), "
                    f"in {UNIT_WORDS[settings['unit']]}; differences a - b (positive: a more robust), Welch t over the "
                    f"training seeds; a direction claimed only where every measure finds it (intersection-union test), "
                    f"Holm-corrected over each table"),
                'secondary': f"half_failure_level: the level where bpb has gone {config['failure_fraction']} of the way "
-                            f"from intact to the floor, mean over training seeds (None: not reached within the grid; a - b "
-                            f"positive: a fails later); crossover: where the mean curves cross; retained_fraction_difference: "
-                            f"per level", 'layers': layers_text(config['layers']),
+                            f"from intact to the floor, mean over training seeds (None: not reached within the grid; "
+                            f"a - b positive: a fails later); crossover: where the mean curves cross; "
+                            f"retained_fraction_difference: per level", 'layers': layers_text(config['layers']),
                'equivalence_margin': settings['equivalence_margin'], 'relative_margin': settings['relative_margin'],
                'matched_tolerance': settings['matched_tolerance'],
                'facts': facts(scores, labels, pairs, config, settings),
@@ -529,7 +537,8 @@ def analyze(out_dir, config):
     frame = read_rows(os.path.join(out_dir, CSV), TABLE)
     frame = frame[(frame['layers'].astype(str) == layers_text(config['layers'])) & frame['model'].isin(labels)]
     pairs = parse_pairs(config['compare'], labels)
-    check_unit(settings['unit'], {label: tokens_of(Scores(frame[frame['level'] == 0]), label, texts[0]) for label in labels},
+    check_unit(settings['unit'],
+               {label: tokens_of(Scores(frame[frame['level'] == 0]), label, texts[0]) for label in labels},
                pairs, texts[0])
     primary = frame[(frame['text'] == texts[0]) & (frame['checkpoint'] != UNTRAINED)]
     tokens_path = os.path.join(out_dir, 'checkpoints.csv')
@@ -542,7 +551,8 @@ def analyze(out_dir, config):
                               & task_rows['model'].isin(labels)]
         chance_path = os.path.join(out_dir, 'lm_eval', CHANCE_FILE)
         chances = json.load(open(chance_path)) if os.path.exists(chance_path) else {}
-        summary['tasks'] = task_tables(task_rows, chances, pairs, config, settings, np.random.default_rng(config['seed']))
+        summary['tasks'] = task_tables(task_rows, chances, pairs, config, settings,
+                                       np.random.default_rng(config['seed']))
         for name, table in summary['tasks'].items():
             task, metric = name.split(' | ')
             draw_task(task_rows[(task_rows['task'] == task) & (task_rows['metric'] == metric)], table, name, config,
@@ -553,7 +563,8 @@ def analyze(out_dir, config):
     if costs is not None and len(costs):
         draw_costs(costs, os.path.join(config['visuals_dir'], COST_FIGURE))
     # the headline measure against quality: the first decisive one the run measured (no untrained rows: the next)
-    measured = [m for m in config['measures'] if m != 'retained_area_untrained' or (frame['checkpoint'] == UNTRAINED).any()]
+    scored_untrained = (frame['checkpoint'] == UNTRAINED).any()
+    measured = [m for m in config['measures'] if m != 'retained_area_untrained' or scored_untrained]
     headline = (measured or ['mean_excess'])[0]
     points = frontier(Scores(frame), labels, config, texts[0], headline)
     if points['checkpoint'].nunique() > 1:

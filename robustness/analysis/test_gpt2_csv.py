@@ -11,7 +11,8 @@ TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'k
               key=('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level', 'repeat'),
               added={'text': 'en'})  # runs before eval_files scored one text, English
 CSV = TABLE.filename
-TASK_TABLE = Table('tasks.csv', ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',
+TASK_TABLE = Table('tasks.csv',
+                   ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',
                                  'metric', 'value', 'stderr', 'higher_is_better'),
                    key=('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',
                         'metric'))  # lm-eval's metrics of the damaged models (harness.metric_rows)

@@ -131,7 +131,8 @@ def draw_costs(costs, path):
         ax.set_ylabel(f'bpb with {scope} zeroed / bpb intact')
         ax.set_title(f"{scope} cost against training tokens", fontsize=11)
     seeds = int(costs.groupby(['model', 'scope', 'tokens'])['train_seed'].nunique().min())
-    plots.legend_below(fig, axes[0], f"mean ± std over {seeds} training seeds" if seeds > 1 else None, curves_only=True)
+    plots.legend_below(fig, axes[0], f"mean ± std over {seeds} training seeds" if seeds > 1 else None,
+                       curves_only=True)
     plots.save(fig, path)
 
 
@@ -157,12 +158,14 @@ def draw_frontier(points, measure, path):
                                                           seeds=('value', 'size')).reset_index()
         for i, (model, rows) in enumerate(stats.groupby('model')):
             rows = rows.assign(order=rows['checkpoint'].map(training_order)).sort_values('order')
-            ax.errorbar(rows['intact'], rows['value'], xerr=rows['intact_std'].fillna(0), yerr=rows['value_std'].fillna(0),
-                        label=model, linestyle='-.', marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
+            ax.errorbar(rows['intact'], rows['value'], xerr=rows['intact_std'].fillna(0),
+                        yerr=rows['value_std'].fillna(0), label=model, linestyle='-.',
+                        marker=plots.MARKERS[i % len(plots.MARKERS)], markersize=8, capsize=3)
         ax.invert_xaxis()  # better models to the right
         counts += list(stats['seeds'])
         ax.set_xlabel('intact bits per byte (checkpoints; better to the right)')
-        ax.set_ylabel(f"{MEASURE_WORDS[measure]}\n({'higher' if MEASURES[measure].better > 0 else 'lower'}: keeps more)",
+        better = 'higher' if MEASURES[measure].better > 0 else 'lower'
+        ax.set_ylabel(f"{MEASURE_WORDS[measure]}\n({better}: keeps more)",
                       fontsize=9)  # two short lines: a long label runs into the panel below
         ax.set_title(f"{kind.replace('_', ' ')}, scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
@@ -182,7 +185,8 @@ def draw_languages(scores, models, config, texts, path):
     rows = rows.assign(relative=[bpb / intact.get(key, math.nan) for key, bpb in zip(
         zip(rows['model'], rows['train_seed'], rows['text'], rows['kind'], rows['scope']), rows['bpb'])],
         curve=rows['model'] + ': ' + rows['text'])
-    combos = [(k, s) for k in config['kinds'] for s in config['scope'] if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
+    combos = [(k, s) for k in config['kinds'] for s in config['scope']
+              if ((rows['kind'] == k) & (rows['scope'] == s)).any()]
     fig, axes = plots.figure(ncols=min(len(combos), 4), nrows=math.ceil(len(combos) / 4), width=5.2, height=4.2)
     for ax, (kind, scope) in zip(axes, combos):
         part = rows[(rows['kind'] == kind) & (rows['scope'] == scope)]

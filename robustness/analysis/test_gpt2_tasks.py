@@ -45,8 +45,9 @@ def task_tables(frame, chances, pairs, config, settings, rng):
                     curves = []
                     for model in (a, b):
                         part = final[(final['model'] == model) & (final['kind'] == kind) & (final['scope'] == scope)]
+                        own = zeroed[(zeroed['model'] == model) & (zeroed['scope'] == scope)]
                         floors = (dict.fromkeys(part['train_seed'].unique(), chance) if chance is not None else
-                                  zeroed[(zeroed['model'] == model) & (zeroed['scope'] == scope)].groupby('train_seed')['value'].first().to_dict())
+                                  own.groupby('train_seed')['value'].first().to_dict())
                         curves.append(task_curves(part, floors, untrained[untrained['model'] == model].groupby(
                             'train_seed')['value'].first().to_dict(), not higher_is_better))
                     models = aligned(*curves)
