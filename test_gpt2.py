@@ -46,7 +46,8 @@ import transformers
 from transformers import AutoModelForCausalLM
 
 from robustness import harness
-from robustness.analysis.test_gpt2 import analyze, quality_brackets
+from robustness.analysis.test_gpt2 import analyze
+from robustness.analysis.test_gpt2_quality import quality_brackets
 from robustness.analysis.test_gpt2_csv import CHANCE_FILE, CHECKPOINT_COLUMNS, TABLE, TASK_TABLE, UNTRAINED
 from robustness.checkpoints import (check_vocabulary, expand_families, load_config, load_model, load_tokenizer,
                                     numbered_dirs, training_tokens)

@@ -21,6 +21,7 @@ from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_
                                  level_text, signs_text)
 from robustness import study_map
 from robustness.analysis.test_gpt2_figures import USES_CONTEXT
+from robustness.analysis.test_gpt2_scores import UNIT_WORDS
 from robustness.config import check
 from robustness.provenance import fingerprint
 
@@ -221,7 +222,6 @@ def glue_tables(summary):
     return text + render_verdicts(summary, summary['comparisons'], summary['measures'], summary['metric'])
 
 
-UNIT_WORDS = {'byte': 'bits per byte', 'token': 'nats per token'}
 
 
 def facts_text(summary):

@@ -2,6 +2,7 @@
 and `python -m robustness.analyze OUT_DIR` calls the same one later, with other analysis settings, loading no model.
 
     test_gpt2.py       -> robustness/analysis/test_gpt2.py      (perplexity.csv; its schema test_gpt2_csv.py, its
+                          scores and one comparison test_gpt2_scores.py, matched quality test_gpt2_quality.py, its
                           figures test_gpt2_figures.py, its lm-eval task tables test_gpt2_tasks.py)
     run_glue_test.py   -> robustness/analysis/run_glue_test.py  (glue.csv)
     non_linear.py      -> robustness/analysis/non_linear.py     (nonlinear.csv)

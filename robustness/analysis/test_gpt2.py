@@ -23,53 +23,17 @@ from robustness.analysis.test_gpt2_csv import (CHANCE_FILE, CSV, TABLE, TASK_TAB
                                                training_order)
 from robustness.analysis.test_gpt2_figures import (COST_FIGURE, FRONTIER_FIGURE, LANGUAGES_FIGURE, draw, draw_costs,
                                                    draw_frontier, draw_languages, draw_task)
+from robustness.analysis.test_gpt2_quality import matched_rows, quality_brackets
+from robustness.analysis.test_gpt2_scores import (UNIT_WORDS, Scores, comparison, design_pairs, final_comparison,
+                                                  other_unit, tokens_of)
 from robustness.analysis.test_gpt2_tasks import task_tables
 from robustness.config import check
 from robustness.results import read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.scopes import SCOPES
 from robustness.settings import confirmatory_rows
-from robustness.stats import (LM_MEASURES, MEASURES, Curves, Interpolated, aligned, compare, curve_table, decompose,
-                              describe, half_failure_of, interval_at)
+from robustness.stats import MEASURES, Curves, aligned, curve_table, describe, half_failure_of, interval_at
 from robustness.sweep import FLOOR_KIND
-
-def intact_by_checkpoint(frame, text):
-    """{(model, train_seed): [(checkpoint, intact bpb)]} of every trained checkpoint scored on `text`, in training
-    order."""
-    rows = frame[(frame['text'] == text) & (frame['level'] == 0) & (frame['checkpoint'] != UNTRAINED)]
-    intact = rows.groupby(['model', 'train_seed', 'checkpoint'])['bpb'].first()
-    found = {}
-    for (model, seed, checkpoint), bpb in intact.items():
-        found.setdefault((model, seed), []).append((checkpoint, float(bpb)))
-    return {unit: sorted(values, key=lambda item: training_order(item[0])) for unit, values in found.items()}
-
-
-def quality_brackets(frame, pairs, text):
-    """For each compare pair (a, b): the quality to match, a's intact bpb on `text` (mean over its training seeds),
-    and for each training seed of b the two consecutive checkpoints whose intact bpb brackets it, with the weight w
-    of the later one (target = (1 - w) bpb(first) + w bpb(second)); None for a seed whose checkpoints do not
-    bracket it: matched quality is never extrapolated. {(a, b): {'reference': b, 'target', 'seeds': {seed: (first,
-    second, w) or None}, 'reference_final': b's final intact bpb (mean)}}; pairs without a's final score are left
-    out."""
-    intact = intact_by_checkpoint(frame, text)
-    found = {}
-    for a, b in pairs:
-        finals = [dict(values)['final'] for (model,
-                                             _), values in intact.items() if model == a and 'final' in dict(values)]
-        if not finals:
-            continue
-        target, seeds = sum(finals) / len(finals), {}
-        references = [dict(values)['final'] for (model, _), values in intact.items()
-                      if model == b and 'final' in dict(values)]
-        for (model, seed), values in intact.items():
-            if model != b:
-                continue
-            seeds[seed] = next(((first, second, (q1 - target) / (q1 - q2))
-                                for (first, q1), (second, q2) in zip(values, values[1:])
-                                if q1 >= target >= q2 and q1 > q2), None)
-        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds,
-                       'reference_final': sum(references) / len(references) if references else None}
-    return found
 
 
 def scope_cost(rows, labels):
@@ -115,79 +79,6 @@ def cost_curves(costs):
     return curves
 
 
-UNIT_COLUMNS = {'byte': 'bpb', 'token': 'nats_per_token'}  # a unit's score column
-UNIT_WORDS = {'byte': 'bits per byte', 'token': 'nats per token'}
-
-
-class Scores:
-    """The rows of one run, scored in both units, and the floors they hold: the scope zeroed (random deletion of
-    every weight in scope, per model, training seed, checkpoint, text and scope) and the untrained counterpart (per
-    model, training seed and text)."""
-
-    def __init__(self, frame):
-        self.frame = frame.assign(nats_per_token=frame['nll'] / frame['tokens'])
-        floors = self.frame[(self.frame['kind'] == FLOOR_KIND) & (self.frame['level'] == 1.0)]
-        self.zeroed = floors.groupby(['model', 'train_seed', 'checkpoint', 'text',
-                                      'scope'])[list(UNIT_COLUMNS.values())].first()
-        untrained = self.frame[(self.frame['checkpoint'] == UNTRAINED) & (self.frame['level'] == 0)]
-        self.untrained = untrained.groupby(['model', 'train_seed', 'text'])[list(UNIT_COLUMNS.values())].first()
-
-    def rows(self, model, checkpoints, text, kind, scope):
-        """The rows of `model` under one damage, each training seed at its checkpoint ({seed: checkpoint}, or one
-        checkpoint for all)."""
-        frame = self.frame
-        rows = frame[(frame['model'] == model) & (frame['text'] == text) & (frame['kind'] == kind)
-                     & (frame['scope'] == scope)]
-        if isinstance(checkpoints, str):
-            return rows[rows['checkpoint'] == checkpoints]
-        return rows[[checkpoints.get(seed) == checkpoint for seed, checkpoint in zip(rows['train_seed'],
-                                                                                     rows['checkpoint'])]]
-
-    def curves(self, model, checkpoints, text, kind, scope, unit):
-        """The Curves of `model` under one damage in `unit`, with the floors of its training seeds (the untrained
-        one None where the run scored no untrained model); None where a (level, seed) cell or a zeroed floor is
-        missing."""
-        rows = self.rows(model, checkpoints, text, kind, scope)
-        table = curve_table(rows, UNIT_COLUMNS[unit])
-        if table is None or table[0][0] != 0 or len(table[0]) < 2:
-            return None
-        seeds = sorted(rows['train_seed'].unique())
-        at = (lambda seed: checkpoints) if isinstance(checkpoints, str) else checkpoints.get
-        keys = [(model, seed, at(seed), text, scope) for seed in seeds]
-        if not all(key in self.zeroed.index for key in keys):
-            return None
-        untrained = [(model, seed, text) for seed in seeds]
-        return Curves(table[0], table[1], {
-            'retained_area': [float(self.zeroed.loc[key, UNIT_COLUMNS[unit]]) for key in keys],
-            'retained_area_untrained': [float(self.untrained.loc[key, UNIT_COLUMNS[unit]]) for key in untrained]
-            if all(key in self.untrained.index for key in untrained) else None}, higher_is_worse=True)
-
-    def intact(self, model, checkpoint, text, column):
-        """{training seed: the intact score in `column`} of a model's checkpoint on `text`."""
-        rows = self.frame[(self.frame['model'] == model) & (self.frame['checkpoint'] == checkpoint)
-                          & (self.frame['text'] == text) & (self.frame['level'] == 0)]
-        return rows.groupby('train_seed')[column].first().to_dict()
-
-
-def comparison(a, b, settings, other, paired=False):
-    """One row of a table: every measure of Curves a and b in the decision unit, the declared ones decisive, and the
-    same measures in the other unit (`other`: (a, b) Curves of that unit, or None)."""
-    row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
-           'decisive': list(settings['measures']), 'unit': settings['unit'], 'decomposition': decompose(a, b)}
-    headline = row['measures'][settings['measures'][0]]
-    values = [headline.get('a') or [], headline.get('b') or []]
-    if paired and len(values[0]) > 2 and all(np.std(side) > 0 for side in values):
-        row['seed_correlation'] = float(np.corrcoef(*values)[0, 1])  # what pairing gains
-    if other is not None:
-        row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
-            *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
-    return row
-
-
-def other_unit(unit):
-    return 'token' if unit == 'byte' else 'byte'
-
-
 def at_row_level(row, alpha=0.05):
     """The other unit's intervals at the row's Holm level, and the decisive measures whose sign changes with the
     unit."""
@@ -197,11 +88,6 @@ def at_row_level(row, alpha=0.05):
     for entry in other['measures'].values():
         interval_at(entry, row['holm_level'] or alpha)
     row['unit_dependent'] = [m for m in row['decided_by'] if other['measures'][m]['sign'] != row['measures'][m]['sign']]
-
-
-def tokens_of(scores, model, text):
-    """{training seed: tokens} the model's tokenizer cuts the text into."""
-    return scores.intact(model, 'final', text, 'tokens')
 
 
 def final_rows(scores, pairs, config, settings, rng):
@@ -221,83 +107,6 @@ def final_rows(scores, pairs, config, settings, rng):
                     row['other_unit']['comparable'] = same
                 rows[f'{a} - {b} | {kind} | {scope}'] = row
     return rows
-
-
-def final_comparison(scores, a, b, kind, scope, settings, paired):
-    """(The comparison of a's and b's final models on the primary text under one damage, their aligned Curves), or
-    (None, None) where either lacks curves; `paired`: over the training seeds (design_pairs)."""
-    text, unit = settings['primary'], settings['unit']
-    models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
-    if models is None:
-        return None, None
-    other = aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit)) for m in (a, b)))
-    return comparison(*models, settings, other, paired), models
-
-
-def design_pairs(scores, a, b, text):
-    """The pairing rule declared in docs/statistics.md: a and b are tested paired over their training seeds exactly
-    when the design pairs them, both with the same training seeds (at least two) and the same tokens of the text (one
-    tokenizer: train_bilingual_gpt2.py then gives the models of a seed one initialisation; every model gets the
-    same masks at the same seed); otherwise Welch."""
-    seeds = [sorted(scores.frame[scores.frame['model'] == m]['train_seed'].unique()) for m in (a, b)]
-    tokens = [tokens_of(scores, m, text) for m in (a, b)]
-    return seeds[0] == seeds[1] and len(seeds[0]) >= 2 and tokens[0] == tokens[1] and tokens[0] != {}
-
-
-def matched_rows(scores, names, brackets, settings):
-    """The comparisons at matched intact quality of the rows `names` ('a - b | kind | scope') of the final table:
-    a's final models against b interpolated, per training seed, between its two checkpoints whose intact bpb brackets
-    a's mean (`brackets`: quality_brackets); a row says 'not bracketed' where a seed of b has no such pair: matched
-    quality is never extrapolated. A pair whose final models' intact bpb differ by at most settings['matched_tolerance']
-    of a's is matched already: its row compares the final models (mid-schedule checkpoints, still at a high learning
-    rate, are no better a match than an annealed final model within the tolerance)."""
-    rows, paired = {}, {}
-    for name in names:
-        (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
-        if (a, b) not in paired:  # the design's pairing, once per pair
-            paired[a, b] = design_pairs(scores, a, b, settings['primary'])
-        found = brackets.get((a, b))
-        if found is not None and found['reference_final'] is not None and \
-                abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
-            row, _ = final_comparison(scores, a, b, kind, scope, settings, paired[a, b])
-            if row is not None:  # matched already: the final models are the matched comparison
-                rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
-                                  target_bpb=found['target'], reference_bpb=found['reference_final'])
-            continue
-        missing = [seed for seed, bracket in (found or {'seeds': {}})['seeds'].items() if bracket is None]
-        if found is None or not found['seeds'] or missing:
-            rows[name] = not_bracketed(found, missing)
-            continue
-        seeds = sorted(found['seeds'])
-        first, second = ({seed: found['seeds'][seed][i] for seed in seeds} for i in (0, 1))
-        weights = np.array([found['seeds'][seed][2] for seed in seeds])
-        by_unit = [aligned(scores.curves(a, 'final', settings['primary'], kind, scope, unit),
-                           interpolated(scores, b, (first, second), weights, (settings['primary'], kind, scope, unit)))
-                   for unit in (settings['unit'], other_unit(settings['unit']))]
-        if by_unit[0] is None:
-            continue
-        row = comparison(*by_unit[0], settings, by_unit[1], paired[a, b])
-        row.update(design='matched quality', target_bpb=found['target'],
-                   brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
-                             for seed, w in zip(seeds, weights)})
-        rows[name] = row
-    return rows
-
-
-def interpolated(scores, model, checkpoints, weights, damage):
-    """A model's Interpolated curves between its checkpoints ({seed: earlier}, {seed: later}) under one damage (text,
-    kind, scope, unit); None where either is missing."""
-    first, second = (scores.curves(model, at, *damage) for at in checkpoints)
-    return None if first is None or second is None else Interpolated(first, second, weights)
-
-
-def not_bracketed(found, missing):
-    """A matched-quality row without a test: the reference's checkpoints do not bracket the quality to match."""
-    reason = ('not bracketed: no checkpoints of the reference model were scored' if found is None or not found['seeds']
-              else f"not bracketed: the checkpoints of training seeds {', '.join(map(str, missing))} do not reach "
-                   f"{found['target']:.4f} bits per byte from above (never extrapolated)")
-    return {'design': 'matched quality', 'decisive': [], 'measures': {}, 'reason': reason,
-            'target_bpb': None if found is None else found['target']}
 
 
 # Bits per byte of two scripts are not comparable (a Cyrillic letter is two bytes, a Latin one one), nor per token

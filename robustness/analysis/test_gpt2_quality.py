@@ -1,0 +1,107 @@
+"""Matched intact quality for test_gpt2.py: the checkpoints of each reference model whose intact bits per byte bracket
+the other model's, and the comparisons against the reference interpolated between them (never extrapolated).
+
+    brackets = quality_brackets(frame, pairs, text)          # test_gpt2.py sweeps the bracketing checkpoints
+    rows = matched_rows(scores, names, brackets, settings)   # the matched-quality table's rows
+"""
+
+import numpy as np
+
+from robustness.analysis.test_gpt2_csv import UNTRAINED, training_order
+from robustness.analysis.test_gpt2_scores import comparison, design_pairs, final_comparison, other_unit
+from robustness.stats import Interpolated, aligned
+
+
+def intact_by_checkpoint(frame, text):
+    """{(model, train_seed): [(checkpoint, intact bpb)]} of every trained checkpoint scored on `text`, in training
+    order."""
+    rows = frame[(frame['text'] == text) & (frame['level'] == 0) & (frame['checkpoint'] != UNTRAINED)]
+    intact = rows.groupby(['model', 'train_seed', 'checkpoint'])['bpb'].first()
+    found = {}
+    for (model, seed, checkpoint), bpb in intact.items():
+        found.setdefault((model, seed), []).append((checkpoint, float(bpb)))
+    return {unit: sorted(values, key=lambda item: training_order(item[0])) for unit, values in found.items()}
+
+
+def quality_brackets(frame, pairs, text):
+    """For each compare pair (a, b): the quality to match, a's intact bpb on `text` (mean over its training seeds),
+    and for each training seed of b the two consecutive checkpoints whose intact bpb brackets it, with the weight w
+    of the later one (target = (1 - w) bpb(first) + w bpb(second)); None for a seed whose checkpoints do not
+    bracket it: matched quality is never extrapolated. {(a, b): {'reference': b, 'target', 'seeds': {seed: (first,
+    second, w) or None}, 'reference_final': b's final intact bpb (mean)}}; pairs without a's final score are left
+    out."""
+    intact = intact_by_checkpoint(frame, text)
+    found = {}
+    for a, b in pairs:
+        finals = [dict(values)['final'] for (model,
+                                             _), values in intact.items() if model == a and 'final' in dict(values)]
+        if not finals:
+            continue
+        target, seeds = sum(finals) / len(finals), {}
+        references = [dict(values)['final'] for (model, _), values in intact.items()
+                      if model == b and 'final' in dict(values)]
+        for (model, seed), values in intact.items():
+            if model != b:
+                continue
+            seeds[seed] = next(((first, second, (q1 - target) / (q1 - q2))
+                                for (first, q1), (second, q2) in zip(values, values[1:])
+                                if q1 >= target >= q2 and q1 > q2), None)
+        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds,
+                       'reference_final': sum(references) / len(references) if references else None}
+    return found
+
+
+def matched_rows(scores, names, brackets, settings):
+    """The comparisons at matched intact quality of the rows `names` ('a - b | kind | scope') of the final table:
+    a's final models against b interpolated, per training seed, between its two checkpoints whose intact bpb brackets
+    a's mean (`brackets`: quality_brackets); a row says 'not bracketed' where a seed of b has no such pair: matched
+    quality is never extrapolated. A pair whose final models' intact bpb differ by at most settings['matched_tolerance']
+    of a's is matched already: its row compares the final models (mid-schedule checkpoints, still at a high learning
+    rate, are no better a match than an annealed final model within the tolerance)."""
+    rows, paired = {}, {}
+    for name in names:
+        (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
+        if (a, b) not in paired:  # the design's pairing, once per pair
+            paired[a, b] = design_pairs(scores, a, b, settings['primary'])
+        found = brackets.get((a, b))
+        if found is not None and found['reference_final'] is not None and \
+                abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
+            row, _ = final_comparison(scores, a, b, kind, scope, settings, paired[a, b])
+            if row is not None:  # matched already: the final models are the matched comparison
+                rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
+                                  target_bpb=found['target'], reference_bpb=found['reference_final'])
+            continue
+        missing = [seed for seed, bracket in (found or {'seeds': {}})['seeds'].items() if bracket is None]
+        if found is None or not found['seeds'] or missing:
+            rows[name] = not_bracketed(found, missing)
+            continue
+        seeds = sorted(found['seeds'])
+        first, second = ({seed: found['seeds'][seed][i] for seed in seeds} for i in (0, 1))
+        weights = np.array([found['seeds'][seed][2] for seed in seeds])
+        by_unit = [aligned(scores.curves(a, 'final', settings['primary'], kind, scope, unit),
+                           interpolated(scores, b, (first, second), weights, (settings['primary'], kind, scope, unit)))
+                   for unit in (settings['unit'], other_unit(settings['unit']))]
+        if by_unit[0] is None:
+            continue
+        row = comparison(*by_unit[0], settings, by_unit[1], paired[a, b])
+        row.update(design='matched quality', target_bpb=found['target'],
+                   brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
+                             for seed, w in zip(seeds, weights)})
+        rows[name] = row
+    return rows
+
+
+def interpolated(scores, model, checkpoints, weights, damage):
+    """A model's Interpolated curves between its checkpoints ({seed: earlier}, {seed: later}) under one damage (text,
+    kind, scope, unit); None where either is missing."""
+    first, second = (scores.curves(model, at, *damage) for at in checkpoints)
+    return None if first is None or second is None else Interpolated(first, second, weights)
+
+
+def not_bracketed(found, missing):
+    """A matched-quality row without a test: the reference's checkpoints do not bracket the quality to match."""
+    reason = ('not bracketed: no checkpoints of the reference model were scored' if found is None or not found['seeds']
+              else f"not bracketed: the checkpoints of training seeds {', '.join(map(str, missing))} do not reach "
+                   f"{found['target']:.4f} bits per byte from above (never extrapolated)")
+    return {'design': 'matched quality', 'decisive': [], 'measures': {}, 'reason': reason,
+            'target_bpb': None if found is None else found['target']}
