@@ -16,7 +16,7 @@ optimizer steps. Held-out loss, perplexity and bits-per-byte are measured during
 language for lang2_only).
 
 Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on the
-same units; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
+same trainings; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
 
 Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text), five whole
 books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BOOKS).
@@ -205,7 +205,7 @@ def control_steps(rows_bytes, english_rows, rt):
 # Training ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Unit:
+class Training:
     """One model trained with one training seed: `steps` optimizer steps, `lang2_rows` of each micro-batch's rows in
     the second language, its data order drawn from `data_seed`; `new_embeddings`: a pretrained model given a new
     tokenizer (tokenizer=own's bilingual model), whose embedding matrix is resized to it."""
@@ -226,13 +226,13 @@ LOG = Table('train_log.csv', ('model', 'train_seed', 'split', 'step', 'tokens', 
                               'tokens_per_s', 'replaced_bytes'), key=('model', 'train_seed', 'split', 'step'))
 
 
-def unit_log_path(unit):
+def training_log_path(training):
     """The training log of one model and seed: models trained in parallel processes never share a file."""
-    return os.path.join(out_dir, 'logs', f'train_log_{unit.name}_seed{unit.seed}.csv')
+    return os.path.join(out_dir, 'logs', f'train_log_{training.name}_seed{training.seed}.csv')
 
 
-def unit_log(unit, rt):
-    return ResultsLog(unit_log_path(unit), LOG) if rt.is_master else None
+def training_log(training, rt):
+    return ResultsLog(training_log_path(training), LOG) if rt.is_master else None
 
 
 def model_dir(name, seed):
@@ -243,15 +243,15 @@ def counts(state):
     return {key: state[key] for key in ('tokens', 'en_tokens', 'lang2_tokens', 'en_bytes', 'lang2_bytes')}
 
 
-def evaluate(unit, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
+def evaluate(training, log, model, tokenizer, state, eval_text, replaced_bytes, rt):
     """Held-out English loss, perplexity and bits-per-byte, logged as an 'eval' row (master only)."""
-    if not rt.is_master or log.has(model=unit.name, train_seed=unit.seed, split='eval', step=state['step']):
+    if not rt.is_master or log.has(model=training.name, train_seed=training.seed, split='eval', step=state['step']):
         return
     result = evaluate_text(model, tokenizer, eval_text, max_length=block_size, stride=eval_stride or block_size,
                            batch_size=eval_batch_size)
-    log.write(dict(model=unit.name, train_seed=unit.seed, split='eval', step=state['step'], **counts(state),
+    log.write(dict(model=training.name, train_seed=training.seed, split='eval', step=state['step'], **counts(state),
                    loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_bytes))
-    tqdm.write(f"{unit.label} step {state['step']}: held-out loss {result.nll / result.tokens:.4f}, "
+    tqdm.write(f"{training.label} step {state['step']}: held-out loss {result.nll / result.tokens:.4f}, "
                f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
 
 
@@ -296,54 +296,54 @@ def optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, loggin
     return grad_norm, clipped_norm
 
 
-def stop_as_if_killed(unit, state, progress, rt):
+def stop_as_if_killed(training, state, progress, rt):
     """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
     progress.close()
     if rt.is_master:
-        print(f"{unit.label}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the last "
-              f"checkpoint")
+        print(f"{training.label}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the "
+              f"last checkpoint")
     teardown(rt)
     raise SystemExit(0)
 
 
-def train(unit, streams, tokenizer, corpus, init_path, rt):
-    """Train one model with one training seed (`unit`) on its `streams` ({'en', 'lang2'}: Stream), from scratch or
+def train(training, streams, tokenizer, corpus, init_path, rt):
+    """Train one model with one training seed (`training`) on its `streams` ({'en', 'lang2'}: Stream), from scratch or
     `init_path`, resuming from its latest checkpoint, evaluating on the held-out text of `corpus` in its language,
     logging and saving as it goes."""
-    log = unit_log(unit, rt)
-    held_out = corpus.eval_lang2 if unit.name == 'lang2_only' else corpus.eval_en
+    log = training_log(training, rt)
+    held_out = corpus.eval_lang2 if training.name == 'lang2_only' else corpus.eval_en
     eval_text = '\n'.join(held_out) + '\n'  # exactly what eval_en.txt (eval_lang2.txt) holds
-    saved = saved_states(model_dir(unit.name, unit.seed)) if resume else []
-    if saved and saved[-1].step >= unit.steps:
+    saved = saved_states(model_dir(training.name, training.seed)) if resume else []
+    if saved and saved[-1].step >= training.steps:
         if rt.is_master:
-            print(f"{unit.label}: already trained ({saved[-1].path}, step {saved[-1].step}); skipping")
+            print(f"{training.label}: already trained ({saved[-1].path}, step {saved[-1].step}); skipping")
         return
-    seed_everything(unit.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    raw_model = new_model(tokenizer, saved, init_path, unit.new_embeddings, SHAPE).to(rt.device)
+    seed_everything(training.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
+    raw_model = new_model(tokenizer, saved, init_path, training.new_embeddings, SHAPE).to(rt.device)
     if rt.is_master and not saved:
-        print(f"{unit.label}: {sum(p.numel() for p in raw_model.parameters()):,} parameters, vocabulary "
-              f"{len(tokenizer):,}, {unit.steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
-              f"{block_size} tokens ({unit.lang2_rows} of each {batch_size} in the second language)")
-    optimizer, scheduler = optimizer_for(raw_model, unit.steps, rt.device.type == 'cuda', **SCHEDULE)
+        print(f"{training.label}: {sum(p.numel() for p in raw_model.parameters()):,} parameters, vocabulary "
+              f"{len(tokenizer):,}, {training.steps} steps of {rt.world_size * grad_accum} x {batch_size} sequences of "
+              f"{block_size} tokens ({training.lang2_rows} of each {batch_size} in the second language)")
+    optimizer, scheduler = optimizer_for(raw_model, training.steps, rt.device.type == 'cuda', **SCHEDULE)
     state = dict(step=0, tokens=0, en_tokens=0, lang2_tokens=0, en_bytes=0, lang2_bytes=0)
     if saved:
         restore(saved[-1].path, optimizer, scheduler, state, rt)
         if rt.is_master:
-            print(f"{unit.label}: resuming from {saved[-1].path} at step {state['step']}")
+            print(f"{training.label}: resuming from {saved[-1].path} at step {state['step']}")
     else:
-        seed_everything(unit.seed + rt.rank)  # dropout differs across processes
-        evaluate(unit, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
+        seed_everything(training.seed + rt.rank)  # dropout differs across processes
+        evaluate(training, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
     model = torch.compile(raw_model) if compile else raw_model
     if rt.distributed:
         model = DDP(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
     model.train()
-    progress = tqdm(total=unit.steps, initial=state['step'], desc=unit.label, disable=not rt.is_master,
+    progress = tqdm(total=training.steps, initial=state['step'], desc=training.label, disable=not rt.is_master,
                     dynamic_ncols=True)
     window_start, window_steps = time.time(), 0
     loss_sum = torch.zeros((), device=rt.device)  # summed over the window of steps since the last log row
-    while state['step'] < unit.steps:
+    while state['step'] < training.steps:
         lr = scheduler.get_last_lr()[0]
-        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == unit.steps
+        logging = (state['step'] + 1) % log_interval == 0 or state['step'] + 1 == training.steps
         grad_norm, clipped_norm = optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, logging, rt)
         window_steps += 1
         progress.update(1)
@@ -354,53 +354,54 @@ def train(unit, streams, tokenizer, corpus, init_path, rt):
             tokens = window_steps * rt.world_size * grad_accum * batch_size * block_size
             tokens_per_s = tokens / (time.time() - window_start)
             progress.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
-            if rt.is_master and not log.has(model=unit.name, train_seed=unit.seed, split='train', step=state['step']):
-                log.write(dict(model=unit.name, train_seed=unit.seed, split='train', step=state['step'],
-                               **counts(state), loss=loss_value, lr=lr, grad_norm=grad_norm.item(),
+            key = dict(model=training.name, train_seed=training.seed, split='train', step=state['step'])
+            if rt.is_master and not log.has(**key):
+                log.write(dict(**key, **counts(state), loss=loss_value, lr=lr, grad_norm=grad_norm.item(),
                                clipped_grad_norm=clipped_norm.item(), tokens_per_s=tokens_per_s,
                                replaced_bytes=corpus.replaced_bytes))
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
-            stop_as_if_killed(unit, state, progress, rt)
-        last = state['step'] == unit.steps
+            stop_as_if_killed(training, state, progress, rt)
+        last = state['step'] == training.steps
         evaluating, saving = state['step'] % eval_interval == 0 or last, state['step'] % checkpoint_interval == 0
         if evaluating:
-            evaluate(unit, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
+            evaluate(training, log, raw_model, tokenizer, state, eval_text, corpus.replaced_bytes, rt)
         if saving:
-            save_checkpoint(os.path.join(model_dir(unit.name, unit.seed), f"step_{state['step']}"),
+            save_checkpoint(os.path.join(model_dir(training.name, training.seed), f"step_{state['step']}"),
                             raw_model, tokenizer, optimizer, scheduler, state, rt)
         if last:
-            save_checkpoint(model_dir(unit.name, unit.seed), raw_model, tokenizer, optimizer, scheduler, state, rt)
+            save_checkpoint(model_dir(training.name, training.seed), raw_model, tokenizer, optimizer, scheduler, state,
+                            rt)
         if evaluating or saving or last:
             window_start = time.time()  # evaluating and saving is not training time
     progress.close()
     if rt.distributed:
-        check_same_weights(unit.name, raw_model, rt)
+        check_same_weights(training.name, raw_model, rt)
     if rt.is_master:
-        print(f"{unit.label}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
+        print(f"{training.label}: trained on {state['tokens']:,} tokens ({state['en_tokens']:,} English = "
               f"{state['en_bytes']:,} bytes, {state['lang2_tokens']:,} second language = {state['lang2_bytes']:,} "
-              f"bytes); saved {model_dir(unit.name, unit.seed)}")
+              f"bytes); saved {model_dir(training.name, training.seed)}")
 
 
 # Summary and figure --------------------------------------------------------------------------------
 
-def what_each_saw(units, tokenizers, mean_row_bytes, rt):
+def what_each_saw(trainings, tokenizers, mean_row_bytes, rt):
     """{model: steps, schedule, tokenizer, bytes per token of each language, and the tokens and bytes of each
     language its final models saw (mean over the training seeds that finished, from their trainer_state.json)}."""
     seen = {}
-    for name in dict.fromkeys(unit.name for unit in units):
-        paths = [os.path.join(model_dir(unit.name, unit.seed), 'trainer_state.json') for unit in units
-                 if unit.name == name]
+    for name in dict.fromkeys(training.name for training in trainings):
+        paths = [os.path.join(model_dir(training.name, training.seed), 'trainer_state.json') for training in trainings
+                 if training.name == name]
         states = [json.load(open(path)) for path in paths if os.path.exists(path)]
         if not states:  # stopped before the end (stop_after): nothing finished to say what it saw
             continue
-        unit = next(unit for unit in units if unit.name == name)
-        seen[name] = {'steps': unit.steps, 'warmup_steps': warmup_steps,
+        training = next(training for training in trainings if training.name == name)
+        seen[name] = {'steps': training.steps, 'warmup_steps': warmup_steps,
                       'schedule': f'linear warm-up over {warmup_steps} steps, then a cosine from {learning_rate:g} to '
-                                  f'{learning_rate * min_lr_ratio:g} at step {unit.steps}',
+                                  f'{learning_rate * min_lr_ratio:g} at step {training.steps}',
                       'sequences_per_step': rt.world_size * grad_accum * batch_size,
-                      'second_language_sequences_per_step': rt.world_size * grad_accum * unit.lang2_rows,
+                      'second_language_sequences_per_step': rt.world_size * grad_accum * training.lang2_rows,
                       'tokenizer': tokenizer, 'vocabulary': len(tokenizers[name]), 'finished_seeds': len(states),
                       'bytes_per_token': {language: row_bytes / block_size for language, row_bytes in
                                           mean_row_bytes[name].items()},
@@ -453,26 +454,29 @@ if 'control' in train_models:
     steps_of['control'] = control_steps({name: mean_row_bytes[name]['en'] for name in ('bilingual', 'control')},
                                         batch_size - lang2_rows, rt)
 
-units, jobs_of_units = [], []
+trainings, jobs_of_trainings = [], []
 for name in (name for name in MODELS if name in train_models):  # the control (shorter) last
     for seed in train_seeds:
         # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base
         # trained here with the same seed never replays the base's order
-        unit = Unit(name, seed, steps_of[name], {'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
-                    seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
-                    new_embeddings=not scratch and tokenizer == 'own' and name in ('bilingual', 'lang2_only'))
-        streams = {'en': Stream(*rows_of[folders[name], 'en'], batch_size - unit.lang2_rows, unit.data_seed),
-                   'lang2': Stream(*rows_of.get((folders[name], 'lang2'), (None, None)) if unit.lang2_rows else
-                                   (None, None), unit.lang2_rows, unit.data_seed + 500)}
-        units.append(unit)
-        jobs_of_units.append((f'{name}_seed{seed}', (unit, streams, tokenizers[name], corpus, init_paths[seed], rt)))
-slots = min(len(units), jobs or os.cpu_count() or 1)
+        training = Training(name, seed, steps_of[name],
+                            {'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
+                            seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
+                            new_embeddings=not scratch and tokenizer == 'own' and name in ('bilingual', 'lang2_only'))
+        streams = {'en': Stream(*rows_of[folders[name], 'en'], batch_size - training.lang2_rows, training.data_seed),
+                   'lang2': Stream(*rows_of.get((folders[name], 'lang2'), (None, None)) if training.lang2_rows else
+                                   (None, None), training.lang2_rows, training.data_seed + 500)}
+        trainings.append(training)
+        jobs_of_trainings.append((f'{name}_seed{seed}',
+                                  (training, streams, tokenizers[name], corpus, init_paths[seed], rt)))
+slots = min(len(trainings), jobs or os.cpu_count() or 1)
 # on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-run_units(train, jobs_of_units, slots, os.path.join(out_dir, 'logs'), 'train_seeds',
+run_units(train, jobs_of_trainings, slots, os.path.join(out_dir, 'logs'), 'train_seeds',
           parallel=rt.device.type == 'cpu' and not rt.distributed and slots > 1)
 
 if rt.is_master:
-    frame = pd.concat([read_rows(unit_log_path(unit), LOG) for unit in units if os.path.exists(unit_log_path(unit))])
+    frame = pd.concat([read_rows(training_log_path(training), LOG) for training in trainings
+                       if os.path.exists(training_log_path(training))])
     frame = frame.sort_values(['model', 'train_seed', 'split', 'step'], kind='stable')
     frame.to_csv(log_path, index=False)
     plots.draw_training(frame, os.path.join(visuals_dir, 'gpt2_training.png'))
@@ -482,7 +486,7 @@ if rt.is_master:
                                           'std': float(rows['bpb'].std(ddof=1)) if len(rows) > 1 else 0.0,
                                           'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
                                   for model, rows in last.groupby('model')},
-               'tokenizer': tokenizer, 'models': what_each_saw(units, tokenizers, mean_row_bytes, rt)}
+               'tokenizer': tokenizer, 'models': what_each_saw(trainings, tokenizers, mean_row_bytes, rt)}
     with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     record_run(out_dir)
