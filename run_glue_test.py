@@ -146,8 +146,9 @@ def layer_indices(name, n_layers):
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One model and training seed: its label, path and the tokenizer folder of a state-dict entry."""
+class Base:
+    """A language model to fine-tune, one model and training seed: its label, path and the tokenizer folder of a
+    state-dict entry."""
     label: str
     train_seed: object
     path: str
@@ -220,10 +221,10 @@ def measured(logs, **key):
     return any(results.has(**key) for results in logs)
 
 
-def write(log, logs, unit, the_task, trial, result, sparsity, seconds=None):
-    """The rows of one measurement (a row per metric) of `unit` under `trial` (a Trial)."""
+def write(log, logs, base, the_task, trial, result, sparsity, seconds=None):
+    """The rows of one measurement (a row per metric) of `base` under `trial` (a Trial)."""
     for metric in the_task.metrics:
-        key = dict(model=unit.label, train_seed=unit.train_seed, task=the_task.name, **trial._asdict(), metric=metric)
+        key = dict(model=base.label, train_seed=base.train_seed, task=the_task.name, **trial._asdict(), metric=metric)
         if measured(logs, **key):
             continue  # written before an interruption between the metrics of one measurement
         log.write(dict(**key, value=result[metric], floor=the_task.floors[metric], loss=result['loss'],
@@ -256,27 +257,27 @@ def fine_tune(model, tokenizer, the_task, label, device):
     progress.close()
 
 
-def classifier(unit, the_task, device):
+def classifier(base, the_task, device):
     """(tokenizer, classifier) of one model and training seed, fine-tuned on the task once and saved; a rerun loads
     the saved classifier."""
     seed_everything(seed)
-    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{the_task.name}_{unit.name}')
+    finetuned_dir = os.path.join(out_dir, 'finetuned', f'{the_task.name}_{base.name}')
     if os.path.isfile(os.path.join(finetuned_dir, 'config.json')):
-        print(f'{unit.name}: loading the fine-tuned classifier from {finetuned_dir}')
+        print(f'{base.name}: loading the fine-tuned classifier from {finetuned_dir}')
         tokenizer = AutoTokenizer.from_pretrained(finetuned_dir)
         model = AutoModelForSequenceClassification.from_pretrained(finetuned_dir).to(device)
     else:
-        tokenizer = load_tokenizer(unit.path, 'models', unit.tokenizer_dir)
-        model = load_model(AutoModelForSequenceClassification, unit.path, 'models', n_head,
+        tokenizer = load_tokenizer(base.path, 'models', base.tokenizer_dir)
+        model = load_model(AutoModelForSequenceClassification, base.path, 'models', n_head,
                            num_labels=the_task.num_labels,
                            problem_type='regression' if the_task.regression else 'single_label_classification')
         glue.set_padding(tokenizer, model)
-        fine_tune(model, tokenizer, the_task, unit.name, device)
+        fine_tune(model, tokenizer, the_task, base.name, device)
         model.save_pretrained(finetuned_dir)
         tokenizer.save_pretrained(finetuned_dir)
-        print(f'{unit.name}: saved the fine-tuned classifier to {finetuned_dir}')
+        print(f'{base.name}: saved the fine-tuned classifier to {finetuned_dir}')
     check(tokenizer.pad_token_id == model.config.pad_token_id,
-          f'models: {unit.name}: tokenizer and config pad tokens differ')
+          f'models: {base.name}: tokenizer and config pad tokens differ')
     return tokenizer, model.eval()
 
 
@@ -288,16 +289,16 @@ def timed_evaluation(model, eval_batches, metrics, device, seconds, trial):
     return result
 
 
-def distract_all(model, tokenizer, the_task, intact, log, logs, unit, device):
+def distract_all(model, tokenizer, the_task, intact, log, logs, base, device):
     """Distraction: random words from the word list inserted into every sentence, at each level and repeat no log
     holds yet (level 0 is the intact model)."""
     collator = DataCollatorWithPadding(tokenizer)
     validation = the_task.data['validation']
     for level, repeat in tqdm([(level, repeat) for level in distraction_levels
                                for repeat in range(1 if level == 0 else distraction_repeats)],
-                              desc=f'distraction {unit.name}'):
+                              desc=f'distraction {base.name}'):
         trial = Trial('distraction', 'inputs', 'none', level, repeat)
-        if measured(logs, model=unit.label, train_seed=unit.train_seed, task=the_task.name, **trial._asdict(),
+        if measured(logs, model=base.label, train_seed=base.train_seed, task=the_task.name, **trial._asdict(),
                     metric=the_task.metrics[-1]):
             continue
         if level == 0:
@@ -306,16 +307,16 @@ def distract_all(model, tokenizer, the_task, intact, log, logs, unit, device):
             distracted = glue.distract(validation, level, the_task.distractor_words, seed=seed + repeat)
             batches = glue.batches(glue.encode(tokenizer, distracted, max_length), collator, eval_batch_size, device)
             result = glue.evaluate(model, batches, the_task.metrics, device)
-        write(log, logs, unit, the_task, trial, result, 0.0)
+        write(log, logs, base, the_task, trial, result, 0.0)
 
 
-def measure(unit, the_task, trials, damage_kinds, device, part=None):
+def measure(base, the_task, trials, damage_kinds, device, part=None):
     """Fine-tune (or load) the classifier of one model and training seed, then measure every damage trial of `trials`
     (of `damage_kinds`) and every distraction level that no log holds yet: into glue.csv, or into its part file
     `part` (a process of its own)."""
     log, logs = open_log(out_dir, TABLE, part=part)
     metrics, floors, validation = the_task.metrics, the_task.floors, the_task.data['validation']
-    tokenizer, model = classifier(unit, the_task, device)
+    tokenizer, model = classifier(base, the_task, device)
     eval_batches = glue.batches(glue.encode(tokenizer, validation, max_length), DataCollatorWithPadding(tokenizer),
                                 eval_batch_size, device)
     n_layers = num_layers(model)
@@ -323,29 +324,29 @@ def measure(unit, the_task, trials, damage_kinds, device, part=None):
     intact = glue.evaluate(model, eval_batches, metrics, device)
     intact_seconds = time.perf_counter() - start
     scores = ', '.join(f'{m} {intact[m]:.4f} (constant predictor {floors[m]:.4f})' for m in metrics)
-    print(f"{unit.name}: intact: {scores}, loss {intact['loss']:.4f}; "
+    print(f"{base.name}: intact: {scores}, loss {intact['loss']:.4f}; "
           f"{len(validation['label']) / intact_seconds:.0f} examples/s")
 
     # weight damage: every (kind, scope, layers, level, repeat) not yet in glue.csv; level 0 is the intact model
-    todo = pending(trials, logs, lambda t: dict(model=unit.label, train_seed=unit.train_seed, task=the_task.name,
+    todo = pending(trials, logs, lambda t: dict(model=base.label, train_seed=base.train_seed, task=the_task.name,
                                                 **t._asdict(), metric=metrics[-1]))
     calibration = calibration_tokens(tokenizer, the_task.data['train']) if 'wanda_pruning' in damage_kinds else None
     timing, started = [], time.perf_counter()
     run_trials(model, todo, functools.partial(timed_evaluation, model, eval_batches, metrics, device, timing),
-               functools.partial(write, log, logs, unit, the_task), seed,
+               functools.partial(write, log, logs, base, the_task), seed,
                layers_of=functools.partial(damaged_layers, n_layers=n_layers),
                options={kind: KINDS[kind].options_of(nm_group, calibration) for kind in damage_kinds},
-               desc=f'damage {unit.name}', intact=intact)
+               desc=f'damage {base.name}', intact=intact)
     if timing:
         eval_seconds, damage_seconds = sum(timing), time.perf_counter() - started - sum(timing)
         examples = len(validation['label'])
-        print(f'{unit.name}: {len(timing)} damaged evaluations: {len(timing) * examples / eval_seconds:.0f} '
+        print(f'{base.name}: {len(timing)} damaged evaluations: {len(timing) * examples / eval_seconds:.0f} '
               f'examples/s in the evaluations ({examples / intact_seconds:.0f} intact); '
               f'damaging and restoring the weights took {damage_seconds:.1f} s, '
               f'{100 * damage_seconds / eval_seconds:.1f}% of the {eval_seconds:.1f} s of evaluation')
     if 'distraction' in kinds:
-        distract_all(model, tokenizer, the_task, intact, log, logs, unit, device)
-    print(f'{unit.name}: done')
+        distract_all(model, tokenizer, the_task, intact, log, logs, base, device)
+    print(f'{base.name}: done')
 
 
 def damaged_layers(trial, n_layers):
@@ -354,26 +355,26 @@ def damaged_layers(trial, n_layers):
 
 
 # -----------------------------------------------------------------------------
-# Every model: a family folder of seed_<s>/ models (train_bilingual_gpt2.py) gives one unit per training seed ('' for a
-# single model); a missing dir or file, a bad state dict or tokenizer, or a kind its scopes cannot hold fails here,
-# before any work.
+# Every model: a family folder of seed_<s>/ models (train_bilingual_gpt2.py) gives one base model per training seed
+# ('' for a single model); a missing dir or file, a bad state dict or tokenizer, or a kind its scopes cannot hold fails
+# here, before any work.
 model_specs = parse_models(models)
 parse_pairs(compare, [label for label, _ in model_specs])  # the pairs' form, checked before any work
 tokenizer_dirs = dict(parse_models(tokenizers, 'tokenizers')) if tokenizers.strip() else {}
 for label in tokenizer_dirs:
     check(label in dict(model_specs),
           f"tokenizers: {label!r} is not a label of models ({', '.join(dict(model_specs))})")
-units = [Unit(label, train_seed, path, tokenizer_dirs.get(label, ''))
+bases = [Base(label, train_seed, path, tokenizer_dirs.get(label, ''))
          for label, train_seed, path in expand_families(model_specs)]
-for unit in units:
-    model_config = load_config(unit.path, 'models', n_head)
-    check_vocabulary(load_tokenizer(unit.path, 'models', unit.tokenizer_dir), model_config, unit.label)
+for base in bases:
+    model_config = load_config(base.path, 'models', n_head)
+    check_vocabulary(load_tokenizer(base.path, 'models', base.tokenizer_dir), model_config, base.label)
     positions = getattr(model_config, 'max_position_embeddings', None)
     check(positions is None or max_length <= positions,
-          f'max_length: {max_length} is more than model {unit.label} takes ({positions} positions)')
+          f'max_length: {max_length} is more than model {base.label} takes ({positions} positions)')
     check_kinds(model_config, AutoModelForSequenceClassification, damage_kinds, scope,
                 [layer_indices(layers_name, model_config.num_hidden_layers) for layers_name in layer_sets], grids,
-                nm_group, unit.label)
+                nm_group, base.label)
 runtime = setup(device)
 print(f'models: {", ".join(label for label, _ in model_specs)}; task {task}; device {runtime.device}')
 the_task = load_task()
@@ -387,8 +388,8 @@ with open(os.path.join(out_dir, 'floors.json'), 'w') as f:  # the analysis's flo
     json.dump(the_task.floors, f, indent=2)
 trials = trial_grid(damage_kinds, scope, layer_sets, grids, repeats)
 # on a CPU each model in a single-thread process of its own, into a part file
-run_units(measure, [(unit.name, (unit, the_task, trials, damage_kinds, runtime.device)) for unit in units],
-          min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
+run_units(measure, [(base.name, (base, the_task, trials, damage_kinds, runtime.device)) for base in bases],
+          min(len(bases), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
           parallel=runtime.device.type == 'cpu', parts=True)
 merge_parts(out_dir, TABLE)
 
