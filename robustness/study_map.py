@@ -63,7 +63,11 @@ def test_row(design, rows, x, span, intact):
         if missing:
             found['measures'][name] = measured(measure, None, f"not run: {', '.join(missing)}", margin)
             continue
-        change = seed_change(x, [raw_differences(row, name) for row in rows.values()], span)
+        differences = [raw_differences(row, name) for row in rows.values()]
+        if len({len(d) for d in differences}) > 1:  # the arms' configs share train_seeds: seed i is seed i in each
+            found['measures'][name] = measured(measure, None, 'the arms have different training seeds', margin)
+            continue
+        change = seed_change(x, differences, span)
         test = one_sample(measure.better * change, 'training seeds (paired)')
         found['measures'][name] = measured(measure, test, None if test else 'nothing varies', margin,
                                            a=[float(v) for v in change], b=[0.0] * len(change))
