@@ -94,32 +94,24 @@ def test_models_are_hf_dirs_with_checkpoints(tiny_run):
 def test_own_tokenizers_and_the_control_matched_on_english_bytes(tmp_path, monkeypatch):
     """tokenizer=own, the paper's design: each model a BPE of its own training text (the bilingual one cuts Ukrainian
     finer and English coarser), and the control trained for the bilingual model's English bytes: fewer steps where
-    its English tokenizer packs more bytes into a token."""
+    its English tokenizer packs more bytes into a token. lang2_only, the reference for the bilingual model's second
+    language: every sequence in it, for max_steps, a BPE of its own text, and its held-out loss on the second
+    language's held-out text (the score test_gpt2.py would give it there)."""
     out = tmp_path / 'own'
     train_here(monkeypatch, out, '--tokenizer=own', '--train_seeds=0', '--max_steps=20', '--eval_interval=20',
-               '--checkpoint_interval=20')
-    bilingual, english = (AutoTokenizer.from_pretrained(out / name / 'tokenizer') for name in ('bilingual', 'monolingual'))
+               '--checkpoint_interval=20', '--train_models=monolingual,bilingual,control,lang2_only')
+    bilingual, english, lang2 = (AutoTokenizer.from_pretrained(out / name / 'tokenizer')
+                                 for name in ('bilingual', 'monolingual', 'lang2_only'))
     uk = 'І сказав Бог: Хай станеться світло!'
     assert len(bilingual(uk)['input_ids']) < 0.7 * len(english(uk)['input_ids'])
+    assert len(lang2(uk)['input_ids']) < 0.7 * len(english(uk)['input_ids'])
     seen = json.load(open(out / 'summary.json'))['models']
     ratio = seen['bilingual']['bytes_per_token']['en'] / seen['control']['bytes_per_token']['en']
     assert ratio < 1 and seen['control']['steps'] == round(20 * 2 / 4 * ratio)  # half the batch English
     assert not (out / 'tokenizer').exists()
-
-
-def test_the_second_language_alone_with_its_own_tokenizer(tmp_path, monkeypatch):
-    """lang2_only, the reference for the bilingual model's second language: every sequence in it, for max_steps, its
-    held-out loss on the second language's held-out text (the same score as test_gpt2.py would give it there), and
-    with tokenizer=own a BPE of its own text, which cuts Ukrainian finer than the English one."""
-    out = tmp_path / 'lang2'
-    train_here(monkeypatch, out, '--tokenizer=own', '--train_models=monolingual,lang2_only', '--train_seeds=0',
-               '--max_steps=8', '--eval_interval=8', '--checkpoint_interval=8')
-    seen = json.load(open(out / 'summary.json'))['models']['lang2_only']
-    assert seen['steps'] == 8 and seen['en_tokens'] == 0 and seen['lang2_tokens'] == seen['tokens'] == 8 * 4 * 32
-    assert seen['second_language_sequences_per_step'] == seen['sequences_per_step'] == 4
-    lang2, english = (AutoTokenizer.from_pretrained(out / name / 'tokenizer') for name in ('lang2_only', 'monolingual'))
-    uk = 'І сказав Бог: Хай станеться світло!'
-    assert len(lang2(uk)['input_ids']) < 0.7 * len(english(uk)['input_ids'])
+    alone = seen['lang2_only']
+    assert alone['steps'] == 20 and alone['en_tokens'] == 0 and alone['lang2_tokens'] == alone['tokens'] == 20 * 4 * 32
+    assert alone['second_language_sequences_per_step'] == alone['sequences_per_step'] == 4
     model = AutoModelForCausalLM.from_pretrained(out / 'lang2_only' / 'seed_0')
     held_out = evaluate_text(model, lang2, (out / 'eval_lang2.txt').read_text(encoding='utf-8'), max_length=32,
                              stride=32, batch_size=64)
