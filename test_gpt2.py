@@ -57,7 +57,7 @@ from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
 from robustness.kinds import KINDS, WEIGHT_KINDS
 from robustness.scopes import SCOPES
-from robustness.settings import check_tolerance, confirmatory_rows, validate
+from robustness.settings import annealed_budgets, check_tolerance, confirmatory_rows, validate
 from robustness.provenance import record_run
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import LM_DECISIVE, LM_MEASURES
@@ -85,6 +85,9 @@ checkpoints = True         # also evaluate every <model dir>/step_<n>/ training 
 checkpoint_kinds = ['magnitude_pruning']  # kinds swept on every training checkpoint
 matched_quality = True     # for each compare pair a:b, sweep the two checkpoints of b whose intact bpb brackets a's,
                            # with every kind
+annealed = []              # reference:label:label...: models (labels of models) of a reference's recipe annealed at
+                           # shorter budgets, shortest first: matched quality against them too (annealed against
+                           # annealed); their final models are swept as every model's are
 # the field's evaluation: lm-evaluation-harness tasks on the damaged final models of lm_eval_kinds (tasks.csv)
 lm_eval_tasks = ['bible_last_word_en', 'bible_bpb_en']  # lm-eval task, group or tag names ([] = none); the offline ones
                                                         # are in tasks/ (their data: python tasks/build_tasks.py)
@@ -166,6 +169,7 @@ for label in tokenizer_dirs:
 check_range('n_head', n_head, 0)
 pairs = parse_pairs(compare, labels)  # the pairs' form, checked before any work
 confirmatory_rows(confirmatory, pairs, kinds, scope)
+annealed_budgets(annealed, labels)
 text_specs = parse_models(eval_files, 'eval_files')  # [(label, file or dataset)]: unique labels
 settings_checked()  # --help stops here; the files the settings name are checked after it
 for label, spec in text_specs:

@@ -282,6 +282,18 @@ def facts_text(summary):
     return ' '.join(lines)
 
 
+def agreement_text(summary):
+    """Where the matched-quality tables against checkpoints and against annealed models agree."""
+    both = summary.get('matched_agreement') or {}
+    if not both:
+        return 'No row is decided in both matched-quality tables.'
+    same = [name for name, (first, second) in both.items() if first == second]
+    differ = [f"`{name}` ({OUTCOME_WORDS[first]} against checkpoints, {OUTCOME_WORDS[second]} against annealed "
+              f"models)" for name, (first, second) in both.items() if first != second]
+    return (f"The two tables agree on {len(same)} of the {len(both)} rows both decide"
+            + (f"; they differ on {'; '.join(differ)}." if differ else '.'))
+
+
 def gpt2_tables(summary):
     """What the verdicts rest on, how much each scope matters to each model (the regime they come from), then the
     three tables: the final models, matched quality, the second language."""
@@ -318,6 +330,10 @@ def gpt2_tables(summary):
              f"byte differ by at most {summary.get('matched_tolerance', 0) * 100:g}% (`matched_tolerance`) is matched "
              'already: its rows compare the final models and say so. The checkpoints are mid-schedule, '
              'their learning rate still high, where the final models are annealed: a confound of its own.'),
+            ('matched_quality_annealed', 'matched_quality_annealed_answer',
+             'Against annealed models: each reference interpolated, per training seed, between two models of its '
+             'recipe annealed at other budgets (`annealed`; its final model the longest) whose intact bits per byte '
+             'bracket the other model\'s: annealed against annealed. ' + agreement_text(summary)),
             ('second_language', 'second_language_answer', 'The second language: each first model of a pair on its '
              'primary text against its second one, per training seed (plain 95% intervals of the paired differences); '
              'positive: it keeps the primary text better. Described, not decided: the texts are in two scripts, '

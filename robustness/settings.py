@@ -97,6 +97,21 @@ def validate(config, **valid):
               f"{grid}: include 0, the intact model that damage is measured from")
 
 
+def annealed_budgets(entries, labels):
+    """{reference: labels of its recipe annealed at shorter budgets, shortest first} from 'reference:label:label...'
+    entries: a one-line error for a label the run does not score, or a reference named twice."""
+    found = {}
+    for entry in entries:
+        parts = entry.split(':')
+        check(len(parts) >= 2 and all(parts), f"annealed: {entry!r} is not reference:label[:label...]")
+        unknown = [part for part in parts if part not in labels]
+        check(not unknown, f"annealed: {entry!r} names {', '.join(unknown)}, not a label of models "
+                           f"({', '.join(labels)})")
+        check(parts[0] not in found and parts[0] not in parts[1:], f"annealed: {parts[0]} is named twice")
+        found[parts[0]] = parts[1:]
+    return found
+
+
 def confirmatory_rows(entries, pairs, kinds, scopes):
     """The row names ('a - b | kind | scope') of a declared confirmatory family, from 'a:b:kind:scope' entries: a
     one-line error for an entry whose pair is not compared, or whose kind or scope the run does not sweep."""

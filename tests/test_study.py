@@ -150,6 +150,7 @@ ARMS = {  # arm: (its trainings, run at once; its confirmatory rows)
     'width64': (['study_width64_train'], ['bilingual - monolingual | random_deletion | attn',
                                           'bilingual - control | random_deletion | attn']),
     'uk': (['study_uk_train'], []),  # exploratory (docs/statistics.md)
+    'annealed': (['study_annealed_train_1000', 'study_annealed_train_1500'], []),
 }
 
 

@@ -217,6 +217,45 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert main([str(out), '--unit=token']) == 1
 
 
+def test_matched_quality_against_annealed_models(tmp_path, monkeypatch):
+    """`annealed`: the reference's recipe run to shorter budgets (here 10 and 30 steps against 150) stands in for its
+    checkpoints, so that matched quality compares annealed with annealed: each seed of the reference interpolated
+    between the two budgets whose intact bpb bracket the bilingual model's, and the report says where the tables
+    agree."""
+    text = ruth()
+    for seed in (0, 1):
+        for name, steps in (('mono_10', 10), ('mono_30', 30), ('mono', 150)):
+            save_tiny_model(tmp_path / name / f'seed_{seed}', text[:6000], seed=seed, steps=steps)
+        save_tiny_model(tmp_path / 'bi' / f'seed_{seed}', text[:6000], seed=seed + 7, steps=60)
+    (tmp_path / 'en.txt').write_text(text[6000:8000])
+    out = tmp_path / 'out'
+    models = ','.join(f'{name}={tmp_path / folder}' for name, folder in (
+        ('monolingual', 'mono'), ('bilingual', 'bi'), ('mono_10', 'mono_10'), ('mono_30', 'mono_30')))
+    result = run_main(monkeypatch, 'test_gpt2.py', f'--models={models}', f'--eval_files=en={tmp_path / "en.txt"}',
+                      '--kinds=random_deletion', '--scope=attn', '--levels=0,0.5,1', '--repeats=2', '--checkpoints=False',
+                      '--max_length=32', '--bootstrap=50', '--lm_eval_tasks=', '--compare=bilingual:monolingual',
+                      '--annealed=monolingual:mono_10:mono_30', f'--out_dir={out}',
+                      f'--visuals_dir={out / "v"}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / 'summary.json').read_text())
+    row = summary['matched_quality_annealed']['bilingual - monolingual | random_deletion | attn']
+    assert row['design'] == 'matched quality against annealed models'
+    frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
+    intact = frame[(frame.level == 0) & (frame.checkpoint == 'final')].groupby(['model', 'train_seed'])['bpb'].first()
+    target = intact['bilingual'].mean()
+    assert row['target_bpb'] == pytest.approx(target)
+    for seed, bracket in row['brackets'].items():
+        quality = {'mono_10': intact['mono_10', seed], 'mono_30': intact['mono_30', seed],
+                   'final': intact['monolingual', seed]}
+        first, second, weight = quality[bracket['first']], quality[bracket['second']], bracket['weight']
+        assert first >= target >= second and (1 - weight) * first + weight * second == pytest.approx(target)
+    assert not summary['matched_quality'] and summary['matched_agreement'] == {}  # no checkpoints swept
+    from robustness.report import gpt2_tables
+    section = gpt2_tables(summary)
+    assert '### At matched intact quality against annealed models' in section
+    assert 'No row is decided in both matched-quality tables.' in section
+
+
 def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     """Labelled texts (English and Ukrainian): the second on the final bilingual model only (the pairs' first); each
     model's untrained counterpart on its texts; the checkpoints of the reference model that bracket the other's

@@ -23,7 +23,7 @@ from robustness.analysis.test_gpt2_csv import (CHANCE_FILE, CSV, TABLE, TASK_TAB
                                                training_order)
 from robustness.analysis.test_gpt2_figures import (COST_FIGURE, FRONTIER_FIGURE, LANGUAGES_FIGURE, draw, draw_costs,
                                                    draw_frontier, draw_languages, draw_task)
-from robustness.analysis.test_gpt2_quality import matched_rows, quality_brackets
+from robustness.analysis.test_gpt2_quality import agreement, annealed_matched, matched_rows, quality_brackets
 from robustness.analysis.test_gpt2_scores import (UNIT_WORDS, Scores, comparison, design_pairs, final_comparison,
                                                   other_unit, tokens_of)
 from robustness.analysis.test_gpt2_tasks import task_tables
@@ -31,7 +31,7 @@ from robustness.config import check
 from robustness.results import read_rows
 from robustness.runtime import parse_models, parse_pairs
 from robustness.scopes import SCOPES
-from robustness.settings import confirmatory_rows
+from robustness.settings import annealed_budgets, confirmatory_rows
 from robustness.stats import MEASURES, Curves, aligned, curve_table, describe, half_failure_of, interval_at
 from robustness.sweep import FLOOR_KIND
 
@@ -272,6 +272,13 @@ def summarize(frame, config, settings, rng, costs=None):
     summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings) if matched else {}
     summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording,
                                                 pair_question(pairs, settings['primary'], 'At matched intact quality'))
+    annealed = annealed_budgets(config.get('annealed', []), labels)
+    if annealed:  # the reference's recipe annealed at shorter budgets: matched quality, annealed against annealed
+        rows = annealed_matched(frame, pairs, summary['comparisons'], annealed, settings)
+        summary['matched_quality_annealed'] = rows
+        summary['matched_quality_annealed_answer'] = decided(rows, pair_wording, pair_question(
+            pairs, settings['primary'], 'At matched intact quality against annealed models'))
+        summary['matched_agreement'] = agreement(summary['matched_quality'], rows)
     language, total = second_language_rows(scores, pairs, config, settings)
     summary['second_language'], summary['both_languages'] = language, total
     first_models = ', '.join(dict.fromkeys(a for a, _ in pairs))

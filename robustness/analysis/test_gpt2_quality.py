@@ -3,38 +3,46 @@ the other model's, and the comparisons against the reference interpolated betwee
 
     brackets = quality_brackets(frame, pairs, text)          # test_gpt2.py sweeps the bracketing checkpoints
     rows = matched_rows(scores, names, brackets, settings)   # the matched-quality table's rows
+    rows = annealed_matched(frame, pairs, names, {'monolingual': ['mono_1000', 'mono_1600']}, settings)
+
+Checkpoints are mid-schedule, their learning rate still high, where the final models are annealed: a confound of its
+own. `annealed` names models of a reference's recipe annealed at shorter budgets, and the same bracketing runs among
+them and the reference's final models only: annealed against annealed.
 """
 
+import math
+
 import numpy as np
+import pandas as pd
 
 from robustness.analysis.test_gpt2_csv import UNTRAINED, training_order
-from robustness.analysis.test_gpt2_scores import comparison, design_pairs, final_comparison, other_unit
+from robustness.analysis.test_gpt2_scores import Scores, comparison, design_pairs, final_comparison, other_unit
 from robustness.stats import Interpolated, aligned
 
 
-def intact_by_checkpoint(frame, text):
+def intact_by_checkpoint(frame, text, order=training_order):
     """{(model, train_seed): [(checkpoint, intact bpb)]} of every trained checkpoint scored on `text`, in training
-    order."""
+    order (`order`: a checkpoint's place)."""
     rows = frame[(frame['text'] == text) & (frame['level'] == 0) & (frame['checkpoint'] != UNTRAINED)]
     intact = rows.groupby(['model', 'train_seed', 'checkpoint'])['bpb'].first()
     found = {}
     for (model, seed, checkpoint), bpb in intact.items():
         found.setdefault((model, seed), []).append((checkpoint, float(bpb)))
-    return {unit: sorted(values, key=lambda item: training_order(item[0])) for unit, values in found.items()}
+    return {key: sorted(values, key=lambda item: order(item[0])) for key, values in found.items()}
 
 
-def quality_brackets(frame, pairs, text):
+def quality_brackets(frame, pairs, text, order=training_order):
     """For each compare pair (a, b): the quality to match, a's intact bpb on `text` (mean over its training seeds),
     and for each training seed of b the two consecutive checkpoints whose intact bpb brackets it, with the weight w
     of the later one (target = (1 - w) bpb(first) + w bpb(second)); None for a seed whose checkpoints do not
     bracket it: matched quality is never extrapolated. {(a, b): {'reference': b, 'target', 'seeds': {seed: (first,
     second, w) or None}, 'reference_final': b's final intact bpb (mean)}}; pairs without a's final score are left
     out."""
-    intact = intact_by_checkpoint(frame, text)
+    intact = intact_by_checkpoint(frame, text, order)
     found = {}
     for a, b in pairs:
-        finals = [dict(values)['final'] for (model,
-                                             _), values in intact.items() if model == a and 'final' in dict(values)]
+        finals = [dict(values)['final'] for (model, _), values in intact.items()
+                  if model == a and 'final' in dict(values)]
         if not finals:
             continue
         target, seeds = sum(finals) / len(finals), {}
@@ -105,3 +113,38 @@ def not_bracketed(found, missing):
                    f"{found['target']:.4f} bits per byte from above (never extrapolated)")
     return {'design': 'matched quality', 'decisive': [], 'measures': {}, 'reason': reason,
             'target_bpb': None if found is None else found['target']}
+
+
+def annealed_rows(frame, reference, budgets):
+    """The reference's final models and untrained counterparts, and its recipe annealed at shorter budgets (`budgets`:
+    the labels of those models) as if they were the reference's checkpoints, each named by its label."""
+    own = frame[(frame['model'] == reference) & frame['checkpoint'].isin(['final', UNTRAINED])]
+    shorter = frame[frame['model'].isin(budgets) & (frame['checkpoint'] == 'final')]
+    return pd.concat([own, shorter.assign(checkpoint=shorter['model'], model=reference)], ignore_index=True)
+
+
+def annealed_matched(frame, pairs, names, annealed, settings):
+    """The rows `names` at matched intact quality against annealed models: for each pair (a, b) whose reference has
+    annealed budgets (`annealed`: {b: labels of its recipe annealed at shorter budgets, shortest first}), b
+    interpolated per training seed between the two annealed models (its final model the longest) whose intact bpb
+    bracket a's, as matched_rows does between checkpoints. {name: row}."""
+    rows = {}
+    for a, b in pairs:
+        if b not in annealed:
+            continue
+        place = {label: i for i, label in enumerate(annealed[b])}
+        models = pd.concat([frame[frame['model'] == a], annealed_rows(frame, b, annealed[b])], ignore_index=True)
+        brackets = quality_brackets(models, [(a, b)], settings['primary'], lambda name: place.get(name, math.inf))
+        pair = [name for name in names if name.split(' | ')[0] == f'{a} - {b}']
+        for name, row in matched_rows(Scores(models), pair, brackets, settings).items():
+            rows[name] = dict(row, design=row['design'].replace('matched quality', 'matched quality against annealed '
+                                                                'models', 1))
+    return rows
+
+
+def agreement(by_checkpoints, by_annealed):
+    """Where the two matched-quality tables both decide a row: {name: [its outcome against checkpoints, against
+    annealed models]}."""
+    return {name: [by_checkpoints[name]['outcome'], row['outcome']] for name, row in by_annealed.items()
+            if name in by_checkpoints and 'no verdict' not in (row['outcome'], by_checkpoints[name]['outcome'])}
+
