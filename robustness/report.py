@@ -517,24 +517,32 @@ def arms_section(arms):
             'level: + a more robust, - less, 0 undecided.')
 
 
+def row_words(row):
+    """A decided row in a few words: its outcome, with the direction of a difference within the margin, and its
+    headline difference with the interval at its level."""
+    words = OUTCOME_WORDS[row['outcome']]
+    if row['outcome'] == 'within the margin':
+        words = f"{'more' if row['estimate'] > 0 else 'less'} robust, within the margin"
+    return f"**{words}**" + (f" ({row['estimate']:+.3f} {interval_text(row['ci'], 3)})" if row.get('ci') else '')
+
+
 def arm_sentence(arm, summary):
-    """One arm of `make study` in words, from its archived test_gpt2 summary: the confirmatory rows first, then the
-    verdicts of every row at final and at matched quality, and per token and per byte where the first model of a
-    pair loses less."""
+    """One arm of `make study` in a sentence, from its archived test_gpt2 summary: the confirmatory rows first, then
+    the verdicts of every row at final and at matched quality, and per token and per byte where the first model of a
+    pair loses less (the arm's report has the rest)."""
     command = 'make study' + (f" STUDY_ARM={arm.removeprefix('study_')}" if arm != 'study' else '')
     shared = all(entry['same_tokenizer'] for entry in summary['facts']['pairs'].values())
-    text = (f"- [`{command}`](visuals/{arm}/README.md) ({'one tokenizer' if shared else 'each model its own tokenizer'}"
-            f"; decided by {', '.join(MEASURE_WORDS[m] for m in summary['answer']['decided_by'])})")
+    text = f"- [`{command}`](visuals/{arm}/README.md), {'one tokenizer' if shared else 'each model its own tokenizer'}"
     if summary.get('confirmatory'):
-        text += ('. Confirmatory (declared before the run, Holm over ' + str(len(summary['confirmatory'])) + ' at 5%): '
-                 + '; '.join(f"{name}: **{row['verdict']}**" for name, row in summary['confirmatory'].items()))
+        text += (f". Confirmatory (Holm over {len(summary['confirmatory'])}): "
+                 + '; '.join(f"`{name}` {row_words(row)}" for name, row in summary['confirmatory'].items()))
     tested = [row for row in summary['comparisons'].values() if row.get('holm_level') is not None]
     losses = ', '.join(f"per {unit} in {sum(excess_sign(row, unit) == '+' for row in tested)}"
                        for unit in ('token', 'byte'))
-    text += (f". All {summary['answer']['rows']} rows (exploratory): final models {counts_text(summary['answer'])}")
+    text += f". All {summary['answer']['rows']} rows: final {counts_text(summary['answer'])}"
     if summary.get('matched_quality_answer'):
-        text += f"; at matched quality {counts_text(summary['matched_quality_answer'])}"
-    return text + f"; the first model of a pair loses less {losses} of {len(tested)} tested rows."
+        text += f"; matched quality {counts_text(summary['matched_quality_answer'])}"
+    return text + f"; a loses less {losses} of {len(tested)}."
 
 
 def study_block(visuals='visuals'):
@@ -554,8 +562,8 @@ def study_block(visuals='visuals'):
                      "(`visuals/<arm>/data/`); the next run of the arm writes it, and this list.")
     found = study_map.decide_map(visuals)
     if any(found['points'].values()):
-        lines.append(f"- [The map](visuals/map/README.md) (the arms side by side, docs/study.md): "
-                     f"{study_map.paragraph(found)}")
+        tests = '; '.join(f"{name}: {row['verdict']}" for name, row in found['tests'].items())
+        lines.append(f"- [The map](visuals/map/README.md), the arms side by side (Holm over its two tests): {tests}.")
     return lines
 
 
