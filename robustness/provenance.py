@@ -14,6 +14,14 @@ import time
 import torch
 
 FIGURES_WRITTEN = {}  # {path: fingerprint} of every figure this process saved (robustness.plots.save), for run.json
+FINGERPRINT_MARK = 'sha256'  # the comment after each embedded figure: the fingerprint of the file the run drew
+
+
+def figure_markdown(figure, report_dir, recorded):
+    """A report's Markdown of a figure, and in a comment the fingerprint of the file its run drew (tests/test_docs.py
+    checks the committed reports by it)."""
+    return (f"![{os.path.basename(figure)}]({os.path.relpath(figure, report_dir)})\n"
+            f"<!-- {FINGERPRINT_MARK} {recorded} -->")
 
 
 def fingerprint(path):

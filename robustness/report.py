@@ -23,9 +23,8 @@ from robustness import study_map
 from robustness.analysis.test_gpt2_figures import USES_CONTEXT
 from robustness.analysis.test_gpt2_scores import UNIT_WORDS
 from robustness.config import check
-from robustness.provenance import fingerprint
+from robustness.provenance import figure_markdown, fingerprint
 
-FINGERPRINT_MARK = 'sha256'  # the comment after each embedded figure: the fingerprint of the file the run drew
 ORDER = ['binary_classification', 'non_linear', 'train_bilingual_gpt2', 'test_gpt2', 'run_glue_test']
 
 
@@ -421,8 +420,7 @@ def embedded(figure, recorded, folder, report_dir):
     check(os.path.exists(figure), f"figures: {where}, is missing")
     check(fingerprint(figure) == recorded, f"figures: {where}, has since been overwritten by another run: re-analyse "
                                            f"the run (python -m robustness.analyze) or rerun its script")
-    return (f"![{os.path.basename(figure)}]({os.path.relpath(figure, report_dir)})\n"
-            f"<!-- {FINGERPRINT_MARK} {recorded} -->")
+    return figure_markdown(figure, report_dir, recorded)
 
 
 def write_report(results='results', out='visuals/README.md', readme='README.md', command='make reproduce', arms=()):

@@ -16,7 +16,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import MEASURE_WORDS, OUTCOME_WORDS, decide_table, interval_text
+from robustness.provenance import figure_markdown, fingerprint
+from robustness.analysis import MEASURE_WORDS, decide_table, interval_text
 from robustness.stats import LM_DECISIVE, MEASURES, measured, one_sample
 
 # arm: (share of the second language in a bilingual batch, width)
@@ -166,7 +167,8 @@ def write(found, folder):
     for name, row in found['tests'].items():
         change = 'n/a' if row['estimate'] is None else f"{row['estimate']:+.3f} {interval_text(row['ci'], 3)}"
         lines.append(f"| {name} | {row['verdict']} | {change} |")
-    lines += ['', '![gpt2_map.png](gpt2_map.png)', '']
+    figure = os.path.join(folder, 'gpt2_map.png')
+    lines += ['', figure_markdown(figure, folder, fingerprint(figure)), '']
     with open(os.path.join(folder, 'README.md'), 'w') as f:
         f.write('\n'.join(lines))
     print(f"wrote {os.path.join(folder, 'README.md')}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from conftest import ROOT
 from robustness import study_map
+from robustness.provenance import fingerprint
 from robustness.stats import LM_DECISIVE
 
 
@@ -55,3 +56,4 @@ def test_arms_not_run_leave_the_tests_without_a_verdict_and_the_map_drawn(tmp_pa
     assert '| study_dose_low | 0.125 | 128 | 0 | not run | n/a |' in report
     assert 'not run: study_dose_low, study_dose_high' in json.dumps(study_map.decide_map(str(tmp_path))['tests'])
     assert "the positive control's was +0.100" in report and (out / 'gpt2_map.png').exists()
+    assert f"![gpt2_map.png](gpt2_map.png)\n<!-- sha256 {fingerprint(out / 'gpt2_map.png')} -->" in report
