@@ -16,8 +16,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.provenance import figure_markdown, fingerprint
 from robustness.analysis import MEASURE_WORDS, decide_table, interval_text
+from robustness.provenance import figure_markdown, fingerprint
 from robustness.stats import LM_DECISIVE, MEASURES, measured, one_sample
 
 # arm: (share of the second language in a bilingual batch, width)
@@ -28,7 +28,8 @@ YARDSTICK = ('study_dropout', 'dropout - plain | random_deletion | attn')
 MARGINS = dict(equivalence_margin=0.05, relative_margin=0.05)  # as every arm's rows
 WORDS = {'dose trend': ("the bilingual model's advantage grows with the share of the second language",
                         "the bilingual model's advantage shrinks with the share of the second language"),
-         'width': ("the bilingual model's advantage is larger at width 64", "... is smaller at width 64")}
+         'width': ("the bilingual model's advantage is larger at width 64",
+                   "the bilingual model's advantage is smaller at width 64")}
 
 
 def arm_row(visuals, arm, row=ROW):
@@ -53,7 +54,7 @@ def seed_change(x, differences, span):
     return np.polyfit(np.asarray(x, float), np.asarray(differences, float), 1)[0] * span
 
 
-def test_row(design, rows, x, span, intact):
+def change_row(design, rows, x, span, intact):
     """A map test as a table row of robustness.stats.decide: per decisive measure, each training seed's change of
     bilingual - control over `span` of x (oriented: positive, the advantage grows), t over the seeds."""
     found = {'design': design, 'decisive': list(LM_DECISIVE), 'measures': {}}
@@ -83,9 +84,9 @@ def decide_map(visuals='visuals'):
     intact = float(np.mean([np.mean([row['mean_a'][0], row['mean_b'][0]]) for row in present])) if present else 1.0
     dose = {arm: rows[arm] for arm in ('study_dose_low', 'study', 'study_dose_high')}
     width = {arm: rows[arm] for arm in ('study_width64', 'study')}
-    tests = {'dose trend': test_row('per-seed slope over the share', dose, [POINTS[arm][0] for arm in dose],
-                                    0.5 - 0.125, intact),
-             'width': test_row('per-seed difference, width 64 - 128', width, [1.0, 0.0], 1.0, intact)}
+    tests = {'dose trend': change_row('per-seed slope over the share', dose, [POINTS[arm][0] for arm in dose],
+                                      0.5 - 0.125, intact),
+             'width': change_row('per-seed difference, width 64 - 128', width, [1.0, 0.0], 1.0, intact)}
     answer = decide_table(tests, lambda name: WORDS[name])
     yardstick = arm_row(visuals, YARDSTICK[0], YARDSTICK[1])
     headline = LM_DECISIVE[0]
