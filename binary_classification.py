@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
-from robustness.kinds import KINDS, LINEAR_KINDS
-from robustness.linear import (additive_noise_coefficient, check_sample_budget, corrupt, half_mse, representation,
-                               standard_draws, task_data, train_task_vectors)
+from robustness.kinds import KINDS, linear_kinds
+from robustness.linear import (THEORY_KIND, additive_noise_coefficient, check_sample_budget, corrupt, half_mse,
+                               paired_draws, representation, standard_draws, task_data, train_task_vectors)
 from robustness.lock import claim
 from robustness.plots import errorbar_lines, figure, save
 from robustness.provenance import record_run
@@ -63,7 +63,7 @@ visuals_dir = 'visuals'
 config = configure(globals(), renamed={'corruptions': 'kinds', 'seeds': 'repeats', 'additive_seeds': 'gaussian_repeats',
                                        'deletion_levels': 'levels'})
 
-validate(config, kinds=LINEAR_KINDS)  # the settings the scripts share
+validate(config, kinds=linear_kinds())  # the settings the scripts share
 check_choices('dataset', dataset, IMAGE_DATASETS)
 check_range('task_counts', task_counts, 1, NUM_CLASSES[dataset] - 1)  # T tasks need classes 0..T
 check(max_samples >= max(task_counts), f"max_samples: {max_samples} leaves no sample for {max(task_counts)} tasks")
@@ -103,7 +103,7 @@ for T in tqdm(task_counts, desc='task counts'):
         'sparsity': {}}
     for kind in kinds:
         # pruning is deterministic: one draw
-        draw_seeds = range(KINDS[kind].draws(gaussian_repeats if kind == 'gaussian_noise' else repeats))
+        draw_seeds = range(KINDS[kind].draws(gaussian_repeats if kind == THEORY_KIND else repeats))
         # Draw s is seeded by (seed, T, kind, s) alone: reproducible on its own, the same at every level, and the
         # same whatever other kinds the registry holds (the kind by its name's CRC-32, not its place in a list).
         draws = standard_draws(kind, W.shape, [int(np.random.SeedSequence([seed, T, zlib.crc32(kind.encode()), s])
@@ -127,13 +127,12 @@ results = results[(results.dataset == dataset) & results.num_tasks.isin(task_cou
 per_draw = results.groupby(['num_tasks', 'kind', 'level', 'repeat'], as_index=False).agg(
     mse=('mse', 'mean'), sparsity=('sparsity', 'first'))
 label = lambda T: f"Num tasks: {T}"
-NOISE = ('gaussian_noise', 'multiplicative_noise')
 
 
 def estimates(rows, kind):
     """Mean over draws, and its standard error, per (T, level). The antithetic pairs of the noise kinds are not
     independent draws: the standard error is taken over pair means."""
-    unit = rows.repeat // 2 if kind in NOISE else rows.repeat
+    unit = rows.repeat // 2 if paired_draws(kind) else rows.repeat
     units = rows.assign(unit=unit).groupby(['num_tasks', 'level', 'unit'])['mse'].mean()
     stats = units.groupby(['num_tasks', 'level']).agg(['mean', 'std', 'count']).reset_index()
     stats['se'] = stats['std'] / stats['count'] ** 0.5
@@ -147,10 +146,10 @@ for kind in kinds:
     stats = estimates(rows, kind)
     for T in sorted(rows.num_tasks.unique()):
         damaged = stats[(stats.num_tasks == T) & (stats.level > 0)]
-        if kind != 'magnitude_pruning' and len(damaged):
+        if not KINDS[kind].deterministic and len(damaged):
             summary['num_tasks'][T].setdefault('max_relative_standard_error', {})[kind] = \
                 float((damaged['se'] / damaged['mean']).max())
-    if kind == 'gaussian_noise':
+    if kind == THEORY_KIND:
         for color, T in zip([line.get_color() for line in ax.get_lines()], sorted(rows.num_tasks.unique())):
             theory = summary['num_tasks'][T]['additive_noise_theory']
             sigma = np.linspace(0, max(noise_levels), 100)
@@ -162,13 +161,11 @@ for kind in kinds:
             theory['max_relative_deviation'] = float((gap / predicted).max())
             theory['max_deviation_in_standard_errors'] = float((gap / measured['se']).max())
         ax.set_title('dashed: theory, MSE(0) + 0.5 σ² mean_t ||γ_t||² E||x||²', fontsize=10)
-    if kind in ('random_deletion', 'magnitude_pruning'):
+    if KINDS[kind].zeroes:
         for T in sorted(rows.num_tasks.unique()):
             achieved = rows[rows.num_tasks == T].groupby('level')['sparsity'].mean()
             summary['num_tasks'][T]['sparsity'][kind] = {str(level): float(value) for level, value in achieved.items()}
-    ax.set_xlabel({'gaussian_noise': 'Noise σ (W + σN)', 'multiplicative_noise': 'Noise σ (W ⊙ (1 + σN))',
-                   'random_deletion': 'Deletion probability p',
-                   'magnitude_pruning': 'Fraction pruned p (smallest |w|)'}[kind])
+    ax.set_xlabel(KINDS[kind].matrix_label)
     ax.set_ylabel('Mean Noisy MSE')
     save(fig, os.path.join(visuals_dir, f'{dataset}_{kind}_mse.png'))
 
@@ -189,7 +186,7 @@ for T in counts:
     theory = entry['additive_noise_theory']
     line = f"T={T}: slope {entry['slope']:.3f}, intact mse {entry['intact_mse']:.4f}"
     if 'max_relative_deviation' in theory:
-        error = entry['max_relative_standard_error']['gaussian_noise']
+        error = entry['max_relative_standard_error'][THEORY_KIND]
         line += (f"; additive noise: measured within {100 * error:.1f}% "
                  f"(one standard error) at every σ, at most {100 * theory['max_relative_deviation']:.1f}% "
                  f"({theory['max_deviation_in_standard_errors']:.1f} standard errors) from the theory")

@@ -37,7 +37,7 @@ from robustness.data import IMAGE_DATASETS, NUM_CLASSES, as_images, load_images
 from robustness.linear import check_sample_budget, task_data
 from robustness.lock import claim
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
-from robustness.kinds import CONV_KINDS, KINDS
+from robustness.kinds import KINDS, conv_kinds
 from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.runtime import seed_everything, setup
@@ -91,7 +91,7 @@ config = configure(globals(), renamed={'seeds': 'repeats', 'pruning_levels': 'le
 
 # Validate everything before anything is read, trained or written: the settings the scripts share, then this
 # script's own.
-validate(config, kinds=CONV_KINDS, scopes=CONV_SCOPES, measures=CLASSIFIER_MEASURES)
+validate(config, kinds=conv_kinds(), scopes=CONV_SCOPES, measures=CLASSIFIER_MEASURES)
 check_choices('dataset', dataset, IMAGE_DATASETS)
 check_choices('backbone', backbone, ('auto', 'small', 'resnet18'))
 

@@ -40,7 +40,7 @@ from robustness.analysis.run_glue_test import TABLE, analyze
 from robustness.checkpoints import check_vocabulary, expand_families, load_config, load_model, load_tokenizer
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.lock import claim
-from robustness.kinds import KINDS, WEIGHT_KINDS
+from robustness.kinds import KINDS, weight_kinds
 from robustness.processes import run_units
 from robustness.provenance import record_run
 from robustness.runtime import autocast, parse_models, parse_pairs, seed_everything, setup
@@ -121,7 +121,7 @@ visuals_dir = 'visuals'  # figures
 config = configure(globals(), renamed={'train_pairs': 'train_size', 'validation_pairs': 'validation_size'})
 
 # Validate everything before any work: the settings the scripts share, then this script's own.
-validate(config, kinds=(*WEIGHT_KINDS, 'distraction'), scopes=SCOPES, measures=CLASSIFIER_MEASURES)
+validate(config, kinds=(*weight_kinds(), 'distraction'), scopes=SCOPES, measures=CLASSIFIER_MEASURES)
 check_choices('task', task, glue.TASKS)
 check_choices('negatives', negatives, glue.NEGATIVES)
 check_choices('layer_sets', layer_sets, ('all', 'first', 'middle', 'last'))

@@ -55,7 +55,7 @@ from robustness.config import check, check_choices, check_range, configure, fail
 from robustness.corpora import first_characters, hub_texts, is_text_file, read_documents
 from robustness.lock import claim
 from robustness.perplexity import Perplexity, SlidingWindowNLL, encode
-from robustness.kinds import KINDS, WEIGHT_KINDS
+from robustness.kinds import KINDS, weight_kinds
 from robustness.scopes import SCOPES
 from robustness.settings import annealed_budgets, check_tolerance, confirmatory_rows, validate
 from robustness.provenance import record_run
@@ -153,8 +153,8 @@ config = configure(globals(), renamed={'epochs': 'checkpoints', 'epoch_kinds': '
                                        'eval_file': 'eval_files'})
 
 # Validate everything before any work: the settings the scripts share, then this script's own.
-validate(config, kinds=WEIGHT_KINDS, scopes=SCOPES, measures=LM_MEASURES, untrained=untrained)
-check_choices('lm_eval_kinds', lm_eval_kinds, WEIGHT_KINDS)  # those not swept run nothing
+validate(config, kinds=weight_kinds(), scopes=SCOPES, measures=LM_MEASURES, untrained=untrained)
+check_choices('lm_eval_kinds', lm_eval_kinds, weight_kinds())  # those not swept run nothing
 check(all(isinstance(layer, int) for layer in layers), f"layers: {layers} must be block indices (integers)")
 check_range('max_length', max_length, 0)  # 0: each model's context; run_glue_test.py's needs a number
 check(max_length == 0 or max_length >= 2, f"max_length: {max_length} leaves nothing to predict; use at least 2")

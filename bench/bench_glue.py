@@ -20,7 +20,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Data
 
 from robustness import glue
 from robustness.config import configure, settings_checked
-from robustness.kinds import WEIGHT_KINDS as KINDS
+from robustness.kinds import weight_kinds
 from robustness.perturb import perturbed
 
 # -----------------------------------------------------------------------------
@@ -65,7 +65,7 @@ def timed(kind, seed):
 print(f'{model}: {validation_size} verses, batch {eval_batch_size}, {torch.get_num_threads()} threads, '
       f'{passes} passes each, interleaved with intact passes')
 print(f"{'':26} {'eval examples/s':>16} {'intact':>10} {'damage+restore s':>17} {'overhead':>9}")
-for kind in (*KINDS, 'deepcopy'):
+for kind in (*weight_kinds(), 'deepcopy'):
     damage = evaluation = intact = 0.0
     for seed in range(passes):  # interleaved, so that a busy machine slows both alike
         intact += timed(None, seed)[1]

@@ -29,7 +29,7 @@ from paper_procedure import paper_trial
 from robustness import corpora
 from robustness.config import check, check_choices, configure, settings_checked
 from robustness.perplexity import SlidingWindowNLL, encode
-from robustness.kinds import WEIGHT_KINDS as KINDS
+from robustness.kinds import weight_kinds
 from robustness.perturb import perturbed
 from robustness.scopes import scoped_parameters
 from robustness.hub import from_pretrained
@@ -54,7 +54,7 @@ device = 'auto'            # auto | cpu | cuda
 # -----------------------------------------------------------------------------
 config = configure(globals())
 settings_checked()
-check_choices('kinds', kinds, KINDS)
+check_choices('kinds', kinds, weight_kinds())
 rt = setup(device)
 torch.manual_seed(0)
 

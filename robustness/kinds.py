@@ -81,6 +81,8 @@ class Kind:
     on_matrix: Callable | None = None  # (W, amount, standard draws) -> the damaged copies of a linear representation W,
     #                                    one per draw (binary_classification.py); None: it does not apply to one
     sample: Callable | None = None  # torch.randn or torch.rand: on_matrix's standard draws; None: it takes none
+    matrix_label: str = ''  # the x axis of binary_classification.py's figure, where on_matrix is given
+    zeroes: bool = False  # it sets weights to zero: the sparsity it reaches is recorded
 
     def draws(self, repeats):
         """Draws of a damaged level: one for a deterministic kind."""
@@ -324,27 +326,43 @@ def scale_by_noise(W, amount, draws):
 # ----------------------------------------------------------------------------- the registry
 KINDS = {kind.name: kind for kind in (
     Kind('random_deletion', random_deletion, 0.0, 1.0, False, 'levels', 'Random weight deletion probability',
-         'random_delete', on_matrix=delete_entries, sample=torch.rand),
+         'random_delete', on_matrix=delete_entries, sample=torch.rand, matrix_label='Deletion probability p',
+         zeroes=True),
     Kind('magnitude_pruning', magnitude_pruning, 0.0, 1.0, True, 'levels',
-         'Magnitude pruning fraction (smallest |w| per tensor)', 'magnitude_deletion', on_matrix=prune_entries),
+         'Magnitude pruning fraction (smallest |w| per tensor)', 'magnitude_deletion', on_matrix=prune_entries,
+         matrix_label='Fraction pruned p (smallest |w|)', zeroes=True),
     Kind('global_magnitude_pruning', global_magnitude_pruning, 0.0, 1.0, True, 'levels',
          'Global magnitude pruning fraction (smallest |w| overall)', 'global_magnitude_deletion',
-         same_on_one_tensor='magnitude_pruning'),
+         same_on_one_tensor='magnitude_pruning', zeroes=True),
     Kind('gaussian_noise', gaussian_noise, 0.0, None, False, 'noise_levels', 'Weight noise std', 'weight_noise',
-         on_matrix=add_noise, sample=torch.randn),
+         on_matrix=add_noise, sample=torch.randn, matrix_label='Noise σ (W + σN)'),
     Kind('neuron_deletion', neuron_deletion, 0.0, 1.0, False, 'levels', 'Neuron (channel) deletion probability',
-         'neuron_delete'),
+         'neuron_delete', zeroes=True),
     Kind('head_deletion', head_deletion, 0.0, 1.0, False, 'levels', 'Attention head deletion probability',
-         'head_delete', targets=head_outputs, on_heads=True, on_conv_nets=False),
+         'head_delete', targets=head_outputs, on_heads=True, on_conv_nets=False, zeroes=True),
     Kind('nm_pruning', nm_pruning, 0.0, 1.0, True, 'levels', 'N:M pruning fraction (groups along the inputs)',
-         'nm_pruning', targets=nm_matrices, options=('group',)),
+         'nm_pruning', targets=nm_matrices, options=('group',), zeroes=True),
     Kind('wanda_pruning', wanda_pruning, 0.0, 1.0, True, 'levels', 'Wanda pruning fraction (per output row)',
-         'wanda_pruning', targets=linear_layers, on_conv_nets=False, options=('calibration',)),
+         'wanda_pruning', targets=linear_layers, on_conv_nets=False, options=('calibration',), zeroes=True),
     Kind('multiplicative_noise', None, 0.0, None, False, 'noise_levels', 'Multiplicative noise std',
-         'multiplicative_noise', on_conv_nets=False, on_matrix=scale_by_noise, sample=torch.randn),
+         'multiplicative_noise', on_conv_nets=False, on_matrix=scale_by_noise, sample=torch.randn,
+         matrix_label='Noise σ (W ⊙ (1 + σN))'),
     Kind('distraction', None, 0.0, None, False, 'distraction_levels', 'Inserted words per word', 'distraction',
          on_conv_nets=False),
 )}
-WEIGHT_KINDS = tuple(name for name, kind in KINDS.items() if kind.apply is not None)  # what perturbed applies
-CONV_KINDS = tuple(name for name in WEIGHT_KINDS if KINDS[name].on_conv_nets)
-LINEAR_KINDS = tuple(name for name, kind in KINDS.items() if kind.on_matrix is not None)  # binary_classification.py's
+
+
+# The kinds each script takes, read from KINDS when asked: a kind registered later (a test's) is one of them.
+def weight_kinds():
+    """The kinds that damage a network's weights (robustness.perturb.perturbed applies them)."""
+    return tuple(name for name, kind in KINDS.items() if kind.apply is not None)
+
+
+def conv_kinds():
+    """The weight kinds that apply to a conv net (non_linear.py)."""
+    return tuple(name for name in weight_kinds() if KINDS[name].on_conv_nets)
+
+
+def linear_kinds():
+    """The kinds that damage a linear representation (binary_classification.py)."""
+    return tuple(name for name, kind in KINDS.items() if kind.on_matrix is not None)

@@ -11,6 +11,8 @@ import torch
 from robustness.config import check
 from robustness.kinds import KINDS
 
+THEORY_KIND = 'gaussian_noise'  # the kind whose error the theory predicts (additive_noise_coefficient): W + sigma N
+
 
 def task_data(x, y, T, per_task=None, rng=None):
     """[(x_t, y_t)] for the T tasks: the images of classes t and t+1, label 1 for class t+1.
@@ -67,6 +69,11 @@ def representation(C, k):
     return U[:, :k].T, S[:k, None] * Vh[:k], S
 
 
+def paired_draws(kind):
+    """Whether a kind's standard draws come in antithetic pairs (N, -N): its draws are normal."""
+    return KINDS[kind].sample is torch.randn
+
+
 def standard_draws(kind, shape, seeds, antithetic=True):
     """The random part of a kind (the registry's `sample`), one draw per seed: (len(seeds), *shape); None for a kind
     that takes none (magnitude pruning).
@@ -78,7 +85,7 @@ def standard_draws(kind, shape, seeds, antithetic=True):
     sample = KINDS[kind].sample
     if sample is None:
         return None
-    pairs = antithetic and sample is torch.randn
+    pairs = antithetic and paired_draws(kind)
     draws = torch.stack([sample(shape, generator=torch.Generator().manual_seed(seeds[j - j % 2 if pairs else j]))
                          for j in range(len(seeds))])
     if pairs:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from robustness.config import fail
-from robustness.kinds import KINDS, WEIGHT_KINDS
+from robustness.kinds import KINDS, weight_kinds
 from robustness.scopes import scoped_parameters
 
 
@@ -49,8 +49,8 @@ def seeded(device, *key):
 def targets(model, kind, scope, layers, options):
     """[(name, parameter)] that `kind` changes in scope, after checking its amount's kind and its options (a one-line
     error otherwise)."""
-    if kind not in WEIGHT_KINDS:
-        fail(f"unknown kind {kind!r}; valid: {', '.join(WEIGHT_KINDS)}")
+    if kind not in weight_kinds():
+        fail(f"unknown kind {kind!r}; valid: {', '.join(weight_kinds())}")
     parameters = scoped_parameters(model, scope, layers)
     allowed = set(KINDS[kind].options)
     unknown = set(options) - allowed

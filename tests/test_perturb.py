@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from conftest import bert, gpt2, kind_options, llama, resnet18_net, small_resnet_net, snapshot, xlm
-from robustness.kinds import CONV_KINDS, KINDS, WEIGHT_KINDS
+from robustness.kinds import KINDS, conv_kinds, weight_kinds
 from robustness.perturb import perturbed
 
 TRANSFORMERS = {'gpt2': gpt2, 'bert': bert, 'xlm': xlm, 'llama': llama}
 CONV_NETS = {'small resnet': small_resnet_net, 'resnet18': resnet18_net}
-CASES = ([(kind, name, scope) for kind in WEIGHT_KINDS for name in TRANSFORMERS for scope in ('attn', 'all')
+CASES = ([(kind, name, scope) for kind in weight_kinds() for name in TRANSFORMERS for scope in ('attn', 'all')
           if kind != 'head_deletion' or scope == 'attn']
-         + [(kind, name, scope) for kind in CONV_KINDS for name in CONV_NETS for scope in ('backbone', 'heads', 'all')])
+         + [(kind, name, scope) for kind in conv_kinds() for name in CONV_NETS for scope in ('backbone', 'heads', 'all')])
 
 
 def amount(kind):
@@ -41,7 +41,7 @@ def test_every_kind_restores_every_model_bit_for_bit(kind, model, scope):
         assert torch.equal(network(images), before)
 
 
-@pytest.mark.parametrize('kind', WEIGHT_KINDS)
+@pytest.mark.parametrize('kind', weight_kinds())
 def test_layers_honoured(kind):
     model = gpt2(n_layer=3)
     original = snapshot(model)
@@ -75,7 +75,7 @@ def test_structural_masks_pair_across_models(kind):
             assert torch.equal(dict(model.named_parameters())[name] == 0, dict(twin.named_parameters())[name] == 0)
 
 
-@pytest.mark.parametrize('kind', WEIGHT_KINDS)
+@pytest.mark.parametrize('kind', weight_kinds())
 def test_amount_zero_changes_nothing(kind):
     model = gpt2()
     original = snapshot(model)
@@ -84,7 +84,7 @@ def test_amount_zero_changes_nothing(kind):
         assert all(torch.equal(t, original[n]) for n, t in model.state_dict().items())
 
 
-@pytest.mark.parametrize('kind', WEIGHT_KINDS)
+@pytest.mark.parametrize('kind', weight_kinds())
 def test_a_kind_is_deterministic_exactly_when_its_seed_changes_nothing(kind):
     """The registry's `deterministic` (one draw per level) against what the kind does: two seeds, the same damage."""
     model = gpt2()
