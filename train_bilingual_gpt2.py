@@ -11,11 +11,10 @@ they degrade when weights are deleted (test_gpt2.py). This script trains both, p
     lang2_only   the second language only, max_steps (not trained by default): the reference that the bilingual
                  model's second language is held against, as the monolingual model is for its English
 
-All three share the architecture, the batch and the sequence length; monolingual and bilingual take the same
-optimizer steps. Held-out loss, perplexity and bits-per-byte are measured during training, on English (on the second
-language for lang2_only).
+All share the architecture, the batch and the sequence length; monolingual and bilingual take the same optimizer
+steps. Held-out loss, perplexity and bits per byte are measured in training, on English (lang2_only: its language).
 
-Tokenizers (`tokenizer`): `shared`, the default, gives all three models one tokenizer, so that they are scored on the
+Tokenizers (`tokenizer`): `shared`, the default, gives every model one tokenizer, so that they are scored on the
 same trainings; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
 
 Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text), five whole
@@ -60,7 +59,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from robustness import plots
-from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
+from robustness.config import check, check_choices, configure, save_config, settings_checked
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
 from robustness.processes import run_units
@@ -68,8 +67,8 @@ from robustness.provenance import record_run
 from robustness.results import ResultsLog, Table, read_rows
 from robustness.runtime import autocast, seed_everything, setup, teardown
 from robustness.settings import validate
-from robustness.trainer import (check_same_weights, new_model, optimizer_for, pretrained_bases, restore,
-                                save_checkpoint, saved_states)
+from robustness.trainer import (check_control_steps, check_recipe, check_same_weights, new_model, optimizer_for,
+                                pretrained_bases, restore, save_checkpoint, saved_states, stop_as_if_killed)
 from robustness.training_text import (TokenizerRecipe, build_tokenizers, check_shared_vocabulary, read_corpus,
                                       token_rows, tokenizer_folders)
 
@@ -118,41 +117,12 @@ visuals_dir = 'visuals'    # where gpt2_training.png goes
 config = configure(globals())
 
 MODELS = ('monolingual', 'bilingual', 'control', 'lang2_only')
-TOKENIZERS = ('shared', 'own')
 scratch = init_from == 'scratch'
 validate(config)  # the settings the scripts share (batches, learning rate, jobs, training seeds, models named)
 check_choices('train_models', train_models, MODELS)
-check_choices('tokenizer', tokenizer, TOKENIZERS)
-check(scratch or tokenizer == 'shared' or 'lang2_only' in train_models
-      or (lang2_fraction > 0 and {'bilingual', 'control'} & set(train_models)),
-      f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
-      f"with init_from={init_from}, lang2_fraction {lang2_fraction} and train_models {','.join(train_models)} there "
-      f"is no bilingual model or corpus to give one: use tokenizer=shared")
-check(not {'bilingual', 'control'} & set(train_models) or 0 < lang2_fraction < 1,
-      f"lang2_fraction: {lang2_fraction} leaves the bilingual model "
-      f"{'no second language' if lang2_fraction <= 0 else 'no English'} (the control reads its English); use a "
-      f"fraction between 0 and 1, or train_models=monolingual")
-check(eval_stride <= block_size, f"eval_stride: {eval_stride} is longer than block_size {block_size}")
-check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
-lang2_rows = round(batch_size * lang2_fraction)  # second-language sequences in each bilingual micro-batch
-check(abs(batch_size * lang2_fraction - lang2_rows) < 1e-9,
-      f"lang2_fraction: batch_size * lang2_fraction = {batch_size * lang2_fraction:g} must be a whole number of "
-      f"sequences")
-if scratch:
-    for name in ('n_layer', 'n_head', 'n_embd'):  # (a pretrained model keeps its own)
-        check_range(name, config[name], 1)
-    check(vocab_size >= 257, f"vocab_size: {vocab_size} is smaller than a byte-level BPE's 256 bytes + end-of-text")
-    check(n_embd % n_head == 0, f"n_embd: {n_embd} is not divisible by n_head {n_head}")
-
-
-def check_control_steps(steps):
-    check(steps >= 1, f"max_steps: {max_steps} steps with lang2_fraction {lang2_fraction} leave the control model 0 "
-                      f"steps (it trains on the bilingual model's English bytes); raise max_steps or lower "
-                      f"lang2_fraction")
-
-
+lang2_rows = check_recipe(config)  # second-language sequences in each bilingual micro-batch
 if 'control' in train_models:  # with one tokenizer; another's bytes per token change it (control_steps)
-    check_control_steps(round(max_steps * (batch_size - lang2_rows) / batch_size))
+    check_control_steps(round(max_steps * (batch_size - lang2_rows) / batch_size), max_steps, lang2_fraction)
 log_path = os.path.join(out_dir, 'train_log.csv')  # every model's and seed's rows (each also logs in logs/)
 check(resume or not os.path.exists(log_path),
       f"resume: {out_dir} already holds a training run; pass --resume=True to continue it, or choose another out_dir")
@@ -191,6 +161,21 @@ def take(n_rows, start, count, stream_seed, rank, world_size):
                         for position in range(start, start + count)])
 
 
+def micro_batch(streams, batch, state, rt):
+    """This process's sequences of micro-batch `batch` (English rows, then second-language rows), counting the bytes
+    of text that every process's rows stand for (the data order is known to all)."""
+    parts = []
+    for language, stream in streams.items():
+        if not stream.per_batch:
+            continue
+        start = batch * stream.per_batch
+        parts.append(stream.rows[take(len(stream.rows), start, stream.per_batch, stream.seed, rt.rank, rt.world_size)])
+        for rank in range(rt.world_size):
+            picked = take(len(stream.rows), start, stream.per_batch, stream.seed, rank, rt.world_size)
+            state[f'{language}_bytes'] += stream.row_bytes[picked].sum().item()
+    return torch.cat(parts).to(rt.device, non_blocking=True)
+
+
 def control_steps(rows_bytes, english_rows, rt):
     """The control's optimizer steps: as many English bytes as the bilingual model's max_steps give it (with one
     tokenizer, as many tokens). `rows_bytes`: {model: the mean UTF-8 bytes of an English row under its tokenizer};
@@ -198,7 +183,7 @@ def control_steps(rows_bytes, english_rows, rt):
     rows_per_step = rt.world_size * grad_accum
     bilingual = max_steps * rows_per_step * english_rows * rows_bytes['bilingual']
     steps = round(bilingual / (rows_per_step * batch_size * rows_bytes['control']))
-    check_control_steps(steps)
+    check_control_steps(steps, max_steps, lang2_fraction)
     return steps
 
 
@@ -231,10 +216,6 @@ def training_log_path(training):
     return os.path.join(out_dir, 'logs', f'train_log_{training.name}_seed{training.seed}.csv')
 
 
-def training_log(training, rt):
-    return ResultsLog(training_log_path(training), LOG) if rt.is_master else None
-
-
 def model_dir(name, seed):
     return os.path.join(out_dir, name, f'seed_{seed}')
 
@@ -253,21 +234,6 @@ def evaluate(training, log, model, tokenizer, state, eval_text, replaced_bytes, 
                    loss=result.nll / result.tokens, ppl=result.ppl, bpb=result.bpb, replaced_bytes=replaced_bytes))
     tqdm.write(f"{training.label} step {state['step']}: held-out loss {result.nll / result.tokens:.4f}, "
                f"ppl {result.ppl:.2f}, {result.bpb:.4f} bits per byte")
-
-
-def micro_batch(streams, batch, state, rt):
-    """This process's sequences of micro-batch `batch` (English rows, then second-language rows), counting the bytes
-    of text that every process's rows stand for (the data order is known to all)."""
-    parts = []
-    for language, stream in streams.items():
-        if not stream.per_batch:
-            continue
-        start = batch * stream.per_batch
-        parts.append(stream.rows[take(len(stream.rows), start, stream.per_batch, stream.seed, rt.rank, rt.world_size)])
-        for rank in range(rt.world_size):
-            picked = take(len(stream.rows), start, stream.per_batch, stream.seed, rank, rt.world_size)
-            state[f'{language}_bytes'] += stream.row_bytes[picked].sum().item()
-    return torch.cat(parts).to(rt.device, non_blocking=True)
 
 
 def optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, logging, rt):
@@ -296,21 +262,11 @@ def optimizer_step(model, optimizer, scheduler, streams, state, loss_sum, loggin
     return grad_norm, clipped_norm
 
 
-def stop_as_if_killed(training, state, progress, rt):
-    """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
-    progress.close()
-    if rt.is_master:
-        print(f"{training.label}: stopped at step {state['step']} (stop_after), as if killed: nothing saved since the "
-              f"last checkpoint")
-    teardown(rt)
-    raise SystemExit(0)
-
-
 def train(training, streams, tokenizer, corpus, init_path, rt):
     """Train one model with one training seed (`training`) on its `streams` ({'en', 'lang2'}: Stream), from scratch or
     `init_path`, resuming from its latest checkpoint, evaluating on the held-out text of `corpus` in its language,
     logging and saving as it goes."""
-    log = training_log(training, rt)
+    log = ResultsLog(training_log_path(training), LOG) if rt.is_master else None
     held_out = corpus.eval_lang2 if training.name == 'lang2_only' else corpus.eval_en
     eval_text = '\n'.join(held_out) + '\n'  # exactly what eval_en.txt (eval_lang2.txt) holds
     saved = saved_states(model_dir(training.name, training.seed)) if resume else []
@@ -362,7 +318,7 @@ def train(training, streams, tokenizer, corpus, init_path, rt):
             loss_sum.zero_()
             window_start, window_steps = time.time(), 0
         if stop_after and state['step'] == stop_after:
-            stop_as_if_killed(training, state, progress, rt)
+            stop_as_if_killed(training.label, state['step'], progress, rt)
         last = state['step'] == training.steps
         evaluating, saving = state['step'] % eval_interval == 0 or last, state['step'] % checkpoint_interval == 0
         if evaluating:

@@ -1,6 +1,7 @@
 """What train_bilingual_gpt2.py's loop trains and keeps: the model (from scratch, a pretrained one or its latest
 checkpoint), its optimizer and schedule, and the checkpoints that make resume exact.
 
+    lang2_rows = check_recipe(config)                                  # the recipe's settings, before any work
     init_paths, tokenizer = pretrained_bases(init_from, seeds, block_size)   # each training seed's base
     saved = saved_states(folder)                                       # [Saved(step, path)], latest last
     model = new_model(tokenizer, saved, init_path, new_embeddings, shape)
@@ -22,8 +23,9 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2C
                           get_cosine_with_min_lr_schedule_with_warmup)
 
 from robustness.checkpoints import numbered_dirs
-from robustness.config import check
+from robustness.config import check, check_choices, check_range
 from robustness.hub import from_pretrained
+from robustness.runtime import teardown
 
 
 class Saved(NamedTuple):
@@ -136,3 +138,54 @@ def check_same_weights(label, model, rt):
                                   f"(max difference {difference.item():.3g})")
     if rt.is_master:
         print(f"{label}: the {rt.world_size} processes hold the same final weights (max difference 0)")
+
+
+TOKENIZERS = ('shared', 'own')  # the setting `tokenizer`: one for every model, or the paper's, each model's own
+
+
+def check_recipe(config):
+    """The training recipe's settings, each a one-line error naming it: the tokenizer design, the second language's
+    share of a batch (a whole number of sequences, neither none nor all for a bilingual model), the evaluation
+    windows and the shape from scratch. Returns the second-language sequences of each bilingual micro-batch."""
+    scratch, models, fraction = config['init_from'] == 'scratch', set(config['train_models']), config['lang2_fraction']
+    check_choices('tokenizer', config['tokenizer'], TOKENIZERS)
+    check(scratch or config['tokenizer'] == 'shared' or 'lang2_only' in models
+          or (fraction > 0 and {'bilingual', 'control'} & models),
+          f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
+          f"with init_from={config['init_from']}, lang2_fraction {fraction} and train_models "
+          f"{','.join(config['train_models'])} there is no bilingual model or corpus to give one: use tokenizer=shared")
+    check(not {'bilingual', 'control'} & models or 0 < fraction < 1,
+          f"lang2_fraction: {fraction} leaves the bilingual model "
+          f"{'no second language' if fraction <= 0 else 'no English'} (the control reads its English); use a "
+          f"fraction between 0 and 1, or train_models=monolingual")
+    block_size, batch_size = config['block_size'], config['batch_size']
+    check(config['eval_stride'] <= block_size,
+          f"eval_stride: {config['eval_stride']} is longer than block_size {block_size}")
+    check(block_size >= 2, f"block_size: {block_size} leaves nothing to predict; use at least 2")
+    lang2_rows = round(batch_size * fraction)
+    check(abs(batch_size * fraction - lang2_rows) < 1e-9,
+          f"lang2_fraction: batch_size * lang2_fraction = {batch_size * fraction:g} must be a whole number of "
+          f"sequences")
+    if scratch:
+        for name in ('n_layer', 'n_head', 'n_embd'):  # (a pretrained model keeps its own)
+            check_range(name, config[name], 1)
+        check(config['vocab_size'] >= 257,
+              f"vocab_size: {config['vocab_size']} is smaller than a byte-level BPE's 256 bytes + end-of-text")
+        check(config['n_embd'] % config['n_head'] == 0,
+              f"n_embd: {config['n_embd']} is not divisible by n_head {config['n_head']}")
+    return lang2_rows
+
+
+def check_control_steps(steps, max_steps, lang2_fraction):
+    check(steps >= 1, f"max_steps: {max_steps} steps with lang2_fraction {lang2_fraction} leave the control model 0 "
+                      f"steps (it trains on the bilingual model's English bytes); raise max_steps or lower "
+                      f"lang2_fraction")
+
+
+def stop_as_if_killed(label, step, progress, rt):
+    """stop_after: end the process here, saving nothing, as a kill would (the tests of resume use it)."""
+    progress.close()
+    if rt.is_master:
+        print(f"{label}: stopped at step {step} (stop_after), as if killed: nothing saved since the last checkpoint")
+    teardown(rt)
+    raise SystemExit(0)
