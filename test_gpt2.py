@@ -37,6 +37,7 @@ import itertools
 import json
 import operator
 import os
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -61,7 +62,7 @@ from robustness.settings import annealed_budgets, check_tolerance, confirmatory_
 from robustness.provenance import record_run
 from robustness.runtime import parse_models, parse_pairs, seed_everything, setup, teardown
 from robustness.stats import LM_DECISIVE, LM_MEASURES
-from robustness.sweep import (FLOOR_KIND, Trial, check_kinds, merge_parts, mine, open_log, run_trials,
+from robustness.sweep import (FLOOR_KIND, Trial, check_kinds, damage_of, merge_parts, mine, open_log,
                               token_windows, trial_grid)
 
 # -----------------------------------------------------------------------------
@@ -254,7 +255,8 @@ def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
         calibration = token_windows(calibration_ids, calibration_windows, window, 'calibration_file')
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
-    return Model(label, train_seed, path, tokenizer, model_config, window, found, token_ids, calibration)
+    return Model(label=label, train_seed=train_seed, path=path, tokenizer=tokenizer, config=model_config,
+                 window=window, checkpoints=found, token_ids=token_ids, calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ def unmeasured(model, targets, logs):
             unscored = tasks and not any(found.has_prefix(**trial_key(model, name, trial))
                                          for found in logs.tasks_measured)
             if missing or unscored:
-                work.append(Work(model, name, folder, texts, tasks, trial))
+                work.append(Work(model=model, checkpoint=name, path=folder, texts=texts, tasks=tasks, trial=trial))
     return work
 
 
@@ -383,12 +385,6 @@ def load_checkpoint(model, checkpoint, path):
     return load_model(AutoModelForCausalLM, path, 'models', n_head)
 
 
-def layers_setting(trial):
-    """The blocks every trial damages: the `layers` setting (None: all). run_trials asks per trial because
-    run_glue_test.py's trials each name their own."""
-    return layers or None
-
-
 def unit_name(model):
     return model.label + (f'_seed{model.train_seed}' if model.train_seed != '' else '')
 
@@ -418,7 +414,7 @@ def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
     return found
 
 
-def write_rows(logs, model, checkpoint, text_bytes, progress, trial, results, sparsity, seconds):
+def write_rows(logs, model, checkpoint, text_bytes, trial, results, sparsity, seconds):
     """A row per text of one trial and a row per task metric (those no log holds yet: a run stopped between the rows of
     one trial)."""
     for text, (nll, tokens) in results['texts'].items():
@@ -434,7 +430,6 @@ def write_rows(logs, model, checkpoint, text_bytes, progress, trial, results, sp
                 for task, metric, value, stderr, better in harness.metric_rows(results['tasks'])]
         logs.tasks.write_rows([row for row in rows if not any(found.has(**{k: row[k] for k in TASK_TABLE.key})
                                                               for found in logs.tasks_measured)])
-    progress.update()
 
 
 def run_work(work, run, logs, rt):
@@ -452,13 +447,18 @@ def run_work(work, run, logs, rt):
                    for text in texts}
         tasks = [item.trial for item in group if item.tasks]
         lm = harness.in_memory(network, model.tokenizer, model.window, lm_eval_batch_size, rt.device) if tasks else None
-        run_trials(network, [item.trial for item in group],
-                   functools.partial(measure, run, scorers, tasks, lm, model, checkpoint, network),
-                   functools.partial(write_rows, logs, model, checkpoint, run.text_bytes, progress), seed,
-                   layers_of=layers_setting,
-                   options={kind: KINDS[kind].options_of(nm_group, model.calibration)
-                            for kind in set(kinds) | set(checkpoint_kinds)},
-                   disable=True)
+        options = {kind: KINDS[kind].options_of(nm_group, model.calibration)
+                   for kind in set(kinds) | set(checkpoint_kinds)}
+        intact = None  # the intact model's results: measured at the first level-0 trial, the same for every one
+        for item in group:  # each trial: damage the weights in place, score the texts and run the tasks, restore, write
+            trial, started = item.trial, time.perf_counter()
+            with damage_of(network, trial, seed, layers or None, options) as damage:
+                results = intact if trial.level == 0 and intact is not None else \
+                    measure(run, scorers, tasks, lm, model, checkpoint, network, trial)
+            intact = results if trial.level == 0 else intact
+            write_rows(logs, model, checkpoint, run.text_bytes, trial, results, damage.sparsity,
+                       time.perf_counter() - started)
+            progress.update()
     progress.close()
 
 
@@ -483,12 +483,14 @@ all_models = [inspect(label, train_seed, path, texts, grids, tokenizer_dirs)
 # every checkpoint gets the floors too (the scope cost against training tokens) and its intact score (matched quality)
 floored = list(dict.fromkeys(scope + floor_scopes))
 final_grid = trial_grid(kinds, scope, [layers_text], grids, repeats, floors=floored)
-intact_trial = Trial(FLOOR_KIND, scope[0], layers_text, 0.0, 0)  # level 0: the model as it is
+intact_trial = Trial(kind=FLOOR_KIND, scope=scope[0], layers=layers_text, level=0.0, repeat=0)  # the model as it is
 checkpoint_grid = trial_grid(checkpoint_kinds, scope, [layers_text], grids, repeats, floors=floored)
-run = Run(tuple(texts), {label: len(text.encode('utf-8')) for label, text in texts.items()}, final_grid,
-          checkpoint_grid if any(trial.level == 0 for trial in checkpoint_grid) else [intact_trial, *checkpoint_grid],
-          intact_trial, pairs, harness.load_tasks(lm_eval_tasks, lm_eval_include) if lm_eval_tasks else None,
-          [saved_trial(entry, final_grid) for entry in save_damaged])  # lm-eval's tasks: built once, checked
+if not any(trial.level == 0 for trial in checkpoint_grid):  # every checkpoint's intact score (matched quality)
+    checkpoint_grid = [intact_trial, *checkpoint_grid]
+run = Run(texts=tuple(texts), text_bytes={label: len(text.encode('utf-8')) for label, text in texts.items()},
+          final_grid=final_grid, checkpoint_grid=checkpoint_grid, intact=intact_trial, pairs=pairs,
+          tasks=harness.load_tasks(lm_eval_tasks, lm_eval_include) if lm_eval_tasks else None,  # built once, checked
+          saved=[saved_trial(entry, final_grid) for entry in save_damaged])
 
 rt = setup(device)
 seed_everything(seed)

@@ -373,8 +373,7 @@ init_paths, pretrained_tokenizer = pretrained_bases(None if scratch else init_fr
 
 transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
 if rt.device.type == 'cuda':
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
 corpus = read_corpus(train_file, second_file, eval_fraction, max_docs)
 if scratch and tokenizer == 'shared':
@@ -400,8 +399,8 @@ recipe = TokenizerRecipe(tokenizer, vocab_size, pretrained_tokenizer)
 tokenizers = build_tokenizers(corpus, needed, folders, recipe, rt)  # rows_of: (folder, language) -> (rows, row_bytes)
 for name in needed:
     for language, documents in (('en', corpus.train_en), ('lang2', corpus.train_lang2)):
-        second = name == 'lang2_only' or name == 'bilingual' and lang2_rows
-        if (folders[name], language) not in rows_of and (language == 'en' or second):
+        reads_lang2 = name == 'lang2_only' or name == 'bilingual' and lang2_rows
+        if (folders[name], language) not in rows_of and (language == 'en' or reads_lang2):
             rows_of[folders[name], language] = token_rows(tokenizers[name], documents, block_size, batch_size, rt)
 mean_row_bytes = {name: {language: float(rows[1].float().mean()) for (folder, language), rows in rows_of.items()
                          if folder == folders[name]} for name in needed}
@@ -415,13 +414,14 @@ for name in (name for name in MODELS if name in train_models):  # the control (s
     for seed in train_seeds:
         # the data order's seed; fine-tuning draws from streams of its own, so that a model fine-tuned from a base
         # trained here with the same seed never replays the base's order
-        training = Training(name, seed, steps_of[name],
-                            {'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
-                            seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
+        training = Training(name=name, seed=seed, steps=steps_of[name],
+                            lang2_rows={'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
+                            data_seed=seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
                             new_embeddings=not scratch and tokenizer == 'own' and name in ('bilingual', 'lang2_only'))
-        streams = {'en': Stream(*rows_of[folders[name], 'en'], batch_size - training.lang2_rows, training.data_seed),
-                   'lang2': Stream(*rows_of.get((folders[name], 'lang2'), (None, None)) if training.lang2_rows else
-                                   (None, None), training.lang2_rows, training.data_seed + 500)}
+        lang2 = rows_of.get((folders[name], 'lang2'), (None, None)) if training.lang2_rows else (None, None)
+        streams = {'en': Stream(*rows_of[folders[name], 'en'], per_batch=batch_size - training.lang2_rows,
+                                seed=training.data_seed),  # (rows, row_bytes) of each language
+                   'lang2': Stream(*lang2, per_batch=training.lang2_rows, seed=training.data_seed + 500)}
         trainings.append(training)
         jobs_of_trainings.append((f'{name}_seed{seed}',
                                   (training, streams, tokenizers[name], corpus, init_paths[seed], rt)))

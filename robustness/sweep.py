@@ -75,11 +75,12 @@ def trial_grid(kinds, scopes, layer_sets, grids, repeats, floors=(), single_tens
     of `single_tensor_scopes` where another of `kinds` gives the same masks (one row, not two). Then every (scope of
     `floors`, layers) gets its floor, FLOOR_KIND at level 1.0 (every weight in scope zeroed), once, where the grid
     lacks it."""
-    trials = [Trial(kind, scope, layers, level, repeat) for kind in kinds for scope in scopes_of(kind, scopes)
+    trials = [Trial(kind=kind, scope=scope, layers=layers, level=level, repeat=repeat)
+              for kind in kinds for scope in scopes_of(kind, scopes)
               if not repeated(kind, scope, kinds, single_tensor_scopes) for layers in layer_sets
               for level in grid_of(kind, grids) for repeat in range(repeats_at(kind, level, repeats))]
     trials += [floor for scope in floors for layers in layer_sets
-               if (floor := Trial(FLOOR_KIND, scope, layers, 1.0, 0)) not in trials]
+               if (floor := Trial(kind=FLOOR_KIND, scope=scope, layers=layers, level=1.0, repeat=0)) not in trials]
     return trials
 
 
@@ -142,16 +143,23 @@ def mine(work, runtime):
     return work[runtime.rank::runtime.world_size] if runtime is not None else work
 
 
+def damage_of(model, trial, seed=0, layers=None, options=None):
+    """The damage of one trial to `model`, in place, as a context that restores it (robustness.perturb.perturbed): its
+    draw seeded by seed + repeat, within the blocks `layers` (None: all), with its kind's perturb options
+    (`options`: {kind: Kind.options_of}, none for a kind not there)."""
+    return perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat, layers=layers,
+                     **(options or {}).get(trial.kind, {}))
+
+
 def run_trials(model, trials, score, record, seed=0, layers_of=lambda trial: None, options=None,
                desc='trials', disable=False, intact=None):
-    """Damage `model` in place for each trial, `score(trial)` it, restore it, and `record(trial, result, sparsity,
-    seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every level-0
-    row (or `intact`, a score of the intact model the caller has already). `layers_of(trial)`: the block indices damaged
-    (None: all); `options`: {kind: its perturb options} (Kind.options_of), none for a kind not there."""
+    """Damage `model` in place for each trial (damage_of), `score(trial)` it, restore it, and `record(trial, result,
+    sparsity, seconds)`. The intact model is scored once, at the first level-0 trial, and that score serves every
+    level-0 row (or `intact`, a score of the intact model the caller has already). `layers_of(trial)`: the block
+    indices the trial damages (None: all)."""
     for trial in tqdm(trials, desc=desc, disable=disable, leave=False):
         started = time.perf_counter()
-        with perturbed(model, trial.kind, trial.level, scope=trial.scope, seed=seed + trial.repeat,
-                       layers=layers_of(trial), **(options or {}).get(trial.kind, {})) as damage:
+        with damage_of(model, trial, seed, layers_of(trial), options) as damage:
             if trial.level == 0:
                 intact = intact if intact is not None else score(trial)
                 result = intact
