@@ -27,7 +27,7 @@ reproduce: $(VENV)/.installed
 # from each with the paper's tokenizers (the bilingual model a new bilingual BPE), the sweep.
 FINETUNED := results/offline_finetune
 finetune: $(VENV)/.installed
-	$(PY) train_bilingual_gpt2.py --train_models=monolingual --tokenizer=own --out_dir=results/offline_base \
+	$(PY) train_bilingual_gpt2.py --train_models=monolingual --tokenization=own --out_dir=results/offline_base \
 		--visuals_dir=visuals/offline_base
 	$(PY) train_bilingual_gpt2.py configs/offline_finetune.py
 	$(PY) tasks/build_tasks.py

@@ -15,7 +15,6 @@ smaller error under noise. Here mse is half the mean squared error, the data ter
     python binary_classification.py --help
 """
 
-import json
 import os
 import time
 import zlib
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from robustness.analysis import write_summary
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
 from robustness.kinds import KINDS, linear_kinds
@@ -132,9 +132,9 @@ label = lambda T: f"Num tasks: {T}"
 def estimates(rows, kind):
     """Mean over draws, and its standard error, per (T, level). The antithetic pairs of the noise kinds are not
     independent draws: the standard error is taken over pair means."""
-    unit = rows.repeat // 2 if paired_draws(kind) else rows.repeat
-    units = rows.assign(unit=unit).groupby(['num_tasks', 'level', 'unit'])['mse'].mean()
-    stats = units.groupby(['num_tasks', 'level']).agg(['mean', 'std', 'count']).reset_index()
+    replicate = rows.repeat // 2 if paired_draws(kind) else rows.repeat
+    replicates = rows.assign(replicate=replicate).groupby(['num_tasks', 'level', 'replicate'])['mse'].mean()
+    stats = replicates.groupby(['num_tasks', 'level']).agg(['mean', 'std', 'count']).reset_index()
     stats['se'] = stats['std'] / stats['count'] ** 0.5
     return stats
 
@@ -179,8 +179,7 @@ for name, key, ylabel in [('slope', 'slope', 'Slope ||S_k||²_F / T'),
     ax.set_title(f'{dataset}, k = {k}', fontsize=11)
     save(fig, os.path.join(visuals_dir, f'{dataset}_{name}.png'))
 
-with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
+write_summary(out_dir, summary)
 for T in counts:
     entry = summary['num_tasks'][T]
     theory = entry['additive_noise_theory']

@@ -38,7 +38,7 @@ from robustness.linear import check_sample_budget, task_data
 from robustness.lock import claim
 from robustness.multitask import MultitaskNet, evaluate, resnet18_backbone, small_resnet, stacked, train
 from robustness.kinds import KINDS, conv_kinds
-from robustness.processes import run_units
+from robustness.processes import run_jobs
 from robustness.provenance import record_run
 from robustness.runtime import seed_everything, setup
 from robustness.scopes import CONV_SCOPES, scoped_parameters
@@ -167,10 +167,10 @@ def trained_model(T, train_seed, images, device):
     return model
 
 
-def write_rows(log, unit, T, trial, result, sparsity, seconds):
-    """A row per task of one trial of the model `unit` ({dataset, num_tasks, train_seed})."""
+def write_rows(log, model_key, T, trial, result, sparsity, seconds):
+    """A row per task of one trial of the model `model_key` ({dataset, num_tasks, train_seed})."""
     accuracy, loss = result
-    log.write_rows([dict(**unit, kind=trial.kind, scope=trial.scope, level=trial.level, repeat=trial.repeat,
+    log.write_rows([dict(**model_key, kind=trial.kind, scope=trial.scope, level=trial.level, repeat=trial.repeat,
                          task=t, accuracy=float(accuracy[t]), loss=float(loss[t]), sparsity=sparsity)
                     for t in range(T)])
 
@@ -179,18 +179,18 @@ def train_and_measure(T, train_seed, images, sweep, device, part=None):
     """Train the model of (T, train_seed), or load it from an earlier run, and measure the trials that no log holds
     yet, into nonlinear.csv or into its part file `part` (a process of its own)."""
     started = time.time()
-    unit = dict(dataset=dataset, num_tasks=T, train_seed=train_seed)
+    model_key = dict(dataset=dataset, num_tasks=T, train_seed=train_seed)  # its rows' key
     log, measured = open_log(out_dir, TABLE, part=part)
     test_images, test_tasks, test_labels = (tensor.to(device) for tensor in stacked(task_data(images.x_test,
                                                                                                  images.y_test, T)))
-    trials = pending(sweep.trials, measured, lambda t: dict(**unit, kind=t.kind, scope=t.scope, level=t.level,
+    trials = pending(sweep.trials, measured, lambda t: dict(**model_key, kind=t.kind, scope=t.scope, level=t.level,
                                                              repeat=t.repeat))
     if not trials:
         return
     model = trained_model(T, train_seed, images, device)
     score = functools.partial(scores, model, test_images, test_tasks, test_labels, T, sweep.eval_batch_size)
-    run_trials(model, trials, score, functools.partial(write_rows, log, unit, T), sweep.seed, options=sweep.options,
-               desc=f'T={T} seed {train_seed}')
+    run_trials(model, trials, score, functools.partial(write_rows, log, model_key, T), sweep.seed,
+               options=sweep.options, desc=f'T={T} seed {train_seed}')
     print(f"T={T} seed {train_seed}: trained and measured in {time.time() - started:.1f} s")
 
 
@@ -221,10 +221,10 @@ single_tensor_scopes = [name for name in scope if len(scoped_parameters(skeleton
 sweep = Sweep(trial_grid(kinds, scope, ['all'], {'levels': levels, 'noise_levels': noise_levels}, repeats,
                          single_tensor_scopes=single_tensor_scopes), seed,
               {kind: KINDS[kind].options_of(nm_group) for kind in kinds}, eval_batch_size)
-units = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
+trainings = [(T, train_seed) for T in task_counts for train_seed in train_seeds]
 # on a CPU each (T, training seed) in a single-thread process of its own, into a part file
-run_units(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, sweep, rt.device)) for T, s in units],
-          min(len(units), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'jobs',
+run_jobs(train_and_measure, [(f'T{T}_seed{s}', (T, s, images, sweep, rt.device)) for T, s in trainings],
+          min(len(trainings), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'jobs',
           parallel=rt.device.type == 'cpu', parts=True)
 merge_parts(out_dir, TABLE)
 print(f"trained and measured in {time.time() - started:.1f} s")

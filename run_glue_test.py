@@ -41,7 +41,7 @@ from robustness.checkpoints import check_vocabulary, expand_families, load_confi
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.lock import claim
 from robustness.kinds import KINDS, weight_kinds
-from robustness.processes import run_units
+from robustness.processes import run_jobs
 from robustness.provenance import record_run
 from robustness.runtime import autocast, parse_models, parse_pairs, seed_everything, setup
 from robustness.scopes import SCOPES, num_layers
@@ -388,7 +388,7 @@ with open(os.path.join(out_dir, 'floors.json'), 'w') as f:  # the analysis's flo
     json.dump(the_task.floors, f, indent=2)
 trials = trial_grid(damage_kinds, scope, layer_sets, grids, repeats)
 # on a CPU each model in a single-thread process of its own, into a part file
-run_units(measure, [(base.name, (base, the_task, trials, damage_kinds, runtime.device)) for base in bases],
+run_jobs(measure, [(base.name, (base, the_task, trials, damage_kinds, runtime.device)) for base in bases],
           min(len(bases), jobs or os.cpu_count() or 1), os.path.join(out_dir, 'logs'), 'models',
           parallel=runtime.device.type == 'cpu', parts=True)
 merge_parts(out_dir, TABLE)

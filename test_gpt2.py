@@ -215,7 +215,7 @@ class Model:
     tokenizer: object
     config: object
     window: int
-    checkpoints: list
+    checkpoint_paths: list
     token_ids: dict
     calibration: object
 
@@ -256,7 +256,7 @@ def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
     return Model(label=label, train_seed=train_seed, path=path, tokenizer=tokenizer, config=model_config,
-                 window=window, checkpoints=found, token_ids=token_ids, calibration=calibration)
+                 window=window, checkpoint_paths=found, token_ids=token_ids, calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def plan(all_models, run, logs):
     for model in all_models:
         texts = model_texts(model.label, run)
         targets = [(name, folder, texts, run.final_grid) if name == 'final' else
-                   (name, folder, run.texts[:1], run.checkpoint_grid) for name, folder in model.checkpoints]
+                   (name, folder, run.texts[:1], run.checkpoint_grid) for name, folder in model.checkpoint_paths]
         if untrained:
             targets.append((UNTRAINED, model.path, texts, [run.intact]))
         work += unmeasured(model, targets, logs)
@@ -362,7 +362,7 @@ def matched_plan(all_models, run, logs):
     checkpoints whose intact bpb on the primary text brackets a's (from the rows measured so far), every kind of the
     final models' grid, on the primary text."""
     brackets = quality_brackets(pd.concat([found.read() for found in logs.measured]), run.pairs, run.texts[0])
-    by_unit = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
+    model_of = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
     chosen = {}  # (model, seed) -> checkpoint names, in order
     for found in brackets.values():
         for seed, bracket in found['seeds'].items():
@@ -370,8 +370,9 @@ def matched_plan(all_models, run, logs):
                 chosen.setdefault((found['reference'], seed), set()).update(bracket[:2])
     work = []
     for (label, seed), names in chosen.items():
-        model = by_unit[label, seed]
-        targets = [(name, folder, run.texts[:1], run.final_grid) for name, folder in model.checkpoints if name in names]
+        model = model_of[label, seed]
+        targets = [(name, folder, run.texts[:1], run.final_grid) for name, folder in model.checkpoint_paths
+                   if name in names]
         work += unmeasured(model, targets, logs)
     return work
 
@@ -385,7 +386,7 @@ def load_checkpoint(model, checkpoint, path):
     return load_model(AutoModelForCausalLM, path, 'models', n_head)
 
 
-def unit_name(model):
+def folder_name(model):
     return model.label + (f'_seed{model.train_seed}' if model.train_seed != '' else '')
 
 
@@ -399,10 +400,10 @@ def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
         found['tasks'] = harness.evaluate_tasks(lm, run.tasks, lm_eval_limit, samples=keep and lm_eval_samples)
         if keep:
             os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
-            with open(os.path.join(out_dir, 'lm_eval', f'{unit_name(model)}.json'), 'w') as f:
+            with open(os.path.join(out_dir, 'lm_eval', f'{folder_name(model)}.json'), 'w') as f:
                 json.dump(found['tasks'], f, indent=2, default=str)
     if checkpoint == 'final' and trial in run.saved:
-        folder = os.path.join(out_dir, 'damaged', unit_name(model),
+        folder = os.path.join(out_dir, 'damaged', folder_name(model),
                               f'{trial.kind}_{trial.scope}_{trial.level:g}_{trial.repeat}')
         network.save_pretrained(folder)
         model.tokenizer.save_pretrained(folder)
@@ -506,7 +507,7 @@ if rt.is_master:
             json.dump(harness.chance_levels(run.tasks, lm_eval_limit), f, indent=2)
     # the training tokens behind every checkpoint (models of train_bilingual_gpt2.py), for the scope cost's x axis
     pd.DataFrame([(model.label, model.train_seed, name, *tokens) for model in all_models
-                  for name, path in model.checkpoints if (tokens := training_tokens(path))],
+                  for name, path in model.checkpoint_paths if (tokens := training_tokens(path))],
                  columns=CHECKPOINT_COLUMNS).to_csv(os.path.join(out_dir, 'checkpoints.csv'), index=False)
 work = plan(all_models, run, logs)
 print(f"rank {rt.rank}: {len(mine(work, rt))} of {len(work)} trials to run on {rt.device}; texts: "

@@ -14,7 +14,7 @@ they degrade when weights are deleted (test_gpt2.py). This script trains both, p
 All share the architecture, the batch and the sequence length; monolingual and bilingual take the same optimizer
 steps. Held-out loss, perplexity and bits per byte are measured in training, on English (lang2_only: its language).
 
-Tokenizers (`tokenizer`): `shared`, the default, gives every model one tokenizer, so that they are scored on the
+Tokenizers (`tokenization`): `shared`, the default, gives every model one tokenizer, so that they are scored on the
 same trainings; `own` is the paper's design, each model's own (robustness/training_text.py says how each is made).
 
 Offline default: from scratch on the World English Bible vs the Ukrainian Bible (pip-installed text), five whole
@@ -23,7 +23,7 @@ books held out of training in both languages (robustness.corpora.DEFAULT_EVAL_BO
     python train_bilingual_gpt2.py                                 # offline default, 2 CPU cores
     OMP_NUM_THREADS=1 python train_bilingual_gpt2.py               # on a CPU shared with other jobs
     python train_bilingual_gpt2.py --max_steps=50 --eval_interval=25 --n_layer=1 --n_embd=32   # smoke test
-    python train_bilingual_gpt2.py --init_from=gpt2 --tokenizer=own --train_file=vblagoje/cc_news \\
+    python train_bilingual_gpt2.py --init_from=gpt2 --tokenization=own --train_file=vblagoje/cc_news \\
         --second_file=wikimedia/wikipedia:20231101.el --block_size=1024 ...            # the paper's setting
     torchrun --standalone --nproc_per_node=8 train_bilingual_gpt2.py --init_from=gpt2 ...    # 8 GPUs, DDP
 
@@ -59,10 +59,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from robustness import plots
+from robustness.analysis import write_summary
 from robustness.config import check, check_choices, configure, save_config, settings_checked
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text
-from robustness.processes import run_units
+from robustness.processes import run_jobs
 from robustness.provenance import record_run
 from robustness.results import ResultsLog, Table, read_rows
 from robustness.runtime import autocast, seed_everything, setup, teardown
@@ -81,8 +82,8 @@ max_docs = 0               # at most this many documents per language, picked ev
 # models
 train_models = ['monolingual', 'bilingual', 'control']  # which of the three models to train
 init_from = 'scratch'      # scratch | a HF causal LM (gpt2) | a model dir, '{seed}' in it the training seed's base
-tokenizer = 'shared'       # shared: one for all three models | own: the paper's, each model's own (see above)
-vocab_size = 2048          # byte-level BPE vocabulary (from scratch; tokenizer=own's new bilingual BPE)
+tokenization = 'shared'    # shared: one tokenizer for every model | own: the paper's, each model's own (see above)
+vocab_size = 2048          # byte-level BPE vocabulary (from scratch; tokenization=own's new bilingual BPE)
 n_layer = 4                # transformer blocks (from scratch)
 n_head = 4                 # attention heads (from scratch)
 n_embd = 128               # embedding width (from scratch)
@@ -114,7 +115,7 @@ stop_after = 0             # stop as if killed once a model reaches this step (t
 out_dir = 'results/train_bilingual_gpt2'  # models, logs and held-out text
 visuals_dir = 'visuals'    # where gpt2_training.png goes
 # -----------------------------------------------------------------------------
-config = configure(globals())
+config = configure(globals(), renamed={'tokenizer': 'tokenization'})
 
 MODELS = ('monolingual', 'bilingual', 'control', 'lang2_only')
 scratch = init_from == 'scratch'
@@ -193,7 +194,7 @@ def control_steps(rows_bytes, english_rows, rt):
 class Training:
     """One model trained with one training seed: `steps` optimizer steps, `lang2_rows` of each micro-batch's rows in
     the second language, its data order drawn from `data_seed`; `new_embeddings`: a pretrained model given a new
-    tokenizer (tokenizer=own's bilingual model), whose embedding matrix is resized to it."""
+    tokenizer (tokenization=own's bilingual model), whose embedding matrix is resized to it."""
     name: str
     seed: int
     steps: int
@@ -358,7 +359,7 @@ def what_each_saw(trainings, tokenizers, mean_row_bytes, rt):
                                   f'{learning_rate * min_lr_ratio:g} at step {training.steps}',
                       'sequences_per_step': rt.world_size * grad_accum * batch_size,
                       'second_language_sequences_per_step': rt.world_size * grad_accum * training.lang2_rows,
-                      'tokenizer': tokenizer, 'vocabulary': len(tokenizers[name]), 'finished_seeds': len(states),
+                      'tokenization': tokenization, 'vocabulary': len(tokenizers[name]), 'finished_seeds': len(states),
                       'bytes_per_token': {language: row_bytes / block_size for language, row_bytes in
                                           mean_row_bytes[name].items()},
                       **{key: sum(state[key] for state in states) / len(states) for key in counts(states[0])}}
@@ -376,7 +377,7 @@ if rt.device.type == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
 corpus = read_corpus(train_file, second_file, eval_fraction, max_docs)
-if scratch and tokenizer == 'shared':
+if scratch and tokenization == 'shared':
     check_shared_vocabulary(corpus.train_en + corpus.train_lang2, vocab_size)
 if rt.is_master:
     print(f"English: {len(corpus.train_en):,} training documents ({sum(map(len, corpus.train_en)):,} characters), "
@@ -394,8 +395,8 @@ os.makedirs(os.path.join(out_dir, 'logs'), exist_ok=True)
 # Each tokenizer and its token rows are built once, before the (forked) training processes share them. The control's
 # steps depend on the bilingual model's tokenizer: it is built wherever the control trains.
 needed = [name for name in MODELS if name in train_models or name == 'bilingual' and 'control' in train_models]
-folders, rows_of = tokenizer_folders(out_dir, tokenizer, MODELS), {}
-recipe = TokenizerRecipe(tokenizer, vocab_size, pretrained_tokenizer)
+folders, rows_of = tokenizer_folders(out_dir, tokenization, MODELS), {}
+recipe = TokenizerRecipe(tokenization, vocab_size, pretrained_tokenizer)
 tokenizers = build_tokenizers(corpus, needed, folders, recipe, rt)  # rows_of: (folder, language) -> (rows, row_bytes)
 for name in needed:
     for language, documents in (('en', corpus.train_en), ('lang2', corpus.train_lang2)):
@@ -417,7 +418,7 @@ for name in (name for name in MODELS if name in train_models):  # the control (s
         training = Training(name=name, seed=seed, steps=steps_of[name],
                             lang2_rows={'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
                             data_seed=seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
-                            new_embeddings=not scratch and tokenizer == 'own' and name in ('bilingual', 'lang2_only'))
+                            new_embeddings=not scratch and tokenization == 'own' and name in ('bilingual', 'lang2_only'))
         lang2 = rows_of.get((folders[name], 'lang2'), (None, None)) if training.lang2_rows else (None, None)
         streams = {'en': Stream(*rows_of[folders[name], 'en'], per_batch=batch_size - training.lang2_rows,
                                 seed=training.data_seed),  # (rows, row_bytes) of each language
@@ -427,7 +428,7 @@ for name in (name for name in MODELS if name in train_models):  # the control (s
                                   (training, streams, tokenizers[name], corpus, init_paths[seed], rt)))
 slots = min(len(trainings), jobs or os.cpu_count() or 1)
 # on a CPU each (model, seed) in a single-thread process of its own: a second thread only waits on a small model
-run_units(train, jobs_of_trainings, slots, os.path.join(out_dir, 'logs'), 'train_seeds',
+run_jobs(train, jobs_of_trainings, slots, os.path.join(out_dir, 'logs'), 'train_seeds',
           parallel=rt.device.type == 'cpu' and not rt.distributed and slots > 1)
 
 if rt.is_master:
@@ -442,8 +443,7 @@ if rt.is_master:
                                           'std': float(rows['bpb'].std(ddof=1)) if len(rows) > 1 else 0.0,
                                           'per_seed': rows.sort_values('train_seed')['bpb'].tolist()}
                                   for model, rows in last.groupby('model')},
-               'tokenizer': tokenizer, 'models': what_each_saw(trainings, tokenizers, mean_row_bytes, rt)}
-    with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=2)
+               'tokenization': tokenization, 'models': what_each_saw(trainings, tokenizers, mean_row_bytes, rt)}
+    write_summary(out_dir, summary)
     record_run(out_dir)
 teardown(rt)

@@ -4,6 +4,6 @@
 import os
 
 exec(open(os.path.join(os.path.dirname(__file__), 'study_train.py')).read())
-tokenizer = 'own'
+tokenization = 'own'
 out_dir = 'results/study_own/train_bilingual_gpt2'
 visuals_dir = 'visuals/study_own'

@@ -2,7 +2,7 @@
 # seeds and trained long enough to use their context (zeroing all attention costs at least 1.2x the intact held-out
 # bits per byte). The control model trains on the bilingual model's English bytes, so the bilingual batches hold a
 # quarter of second-language rows (the default: half): at half, the control would stop short of 1.2x (docs/study.md).
-# One tokenizer for all three models (tokenizer=shared, the default); configs/study_own_train.py is the paper's arm.
+# One tokenizer for all three models (tokenization=shared, the default); configs/study_own_train.py is the paper's arm.
 # A checkpoint every 200 steps: the bilingual model's intact quality lies between two close checkpoints of the others.
 #   python train_bilingual_gpt2.py configs/study_train.py
 train_seeds = [1337, 1338, 1339, 1340, 1341]

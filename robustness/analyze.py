@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from robustness.analysis import non_linear, run_glue_test, test_gpt2
+from robustness.analysis import non_linear, run_glue_test, test_gpt2, write_summary
 from robustness.config import check
 from robustness.provenance import FIGURES_WRITTEN, provenance
 from robustness.results import read_rows
@@ -129,9 +129,7 @@ def main(argv=None):
     record_analysis(arguments.out_dir, arguments.visuals_dir is None)
     applied = {name: value for name, value in overrides.items() if value is not None}
     if applied:  # said in summary.json, which otherwise is exactly what the script writes
-        summary['analysis_settings'] = applied
-        with open(os.path.join(arguments.out_dir, 'summary.json'), 'w') as f:
-            json.dump(summary, f, indent=2)
+        write_summary(arguments.out_dir, dict(summary, analysis_settings=applied))
     return 0
 
 

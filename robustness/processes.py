@@ -31,7 +31,7 @@ def stop_monitor():
             cls.monitor = None
 
 
-def run_units(function, jobs, slots, log_dir, setting, parallel=True, parts=False):
+def run_jobs(function, jobs, slots, log_dir, setting, parallel=True, parts=False):
     """Call `function(*args)` for each job of `jobs` ([(name, args)]): where `parallel` and there is more than one
     slot, in processes of their own (`run_parallel`; with `parts`, each also gets part=name, the part file it writes
     its rows to), else one after another in this process."""

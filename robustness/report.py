@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from robustness.analysis import (MEASURE_WORDS, OUTCOME_WORDS, QUESTIONS, TREND_WORDS, counts_text, interval_text,
-                                 level_text, signs_text)
+                                 level_text, read_summary, signs_text)
 from robustness import study_map
 from robustness.analysis.test_gpt2_figures import USES_CONTEXT
 from robustness.analysis.test_gpt2_scores import UNIT_WORDS
@@ -129,7 +129,7 @@ def render_verdicts(summary, rows, measures, unit_words=None, other=None):
                  'Equivalence margins: '
                  + ', '.join(f"{MEASURE_WORDS[m]} {span(values)}" for m, values in margins.items())
                  + ' (the mean excess\'s: relative_margin of each pair\'s intact score)._')
-    described = [[name, half_failure_cell(row.get('half_failure_level')),
+    described = [[name, half_failure_cell(row.get('half_failure')),
                   'none' if row.get('crossover') is None
                   else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
                   areas_cell(row['measures'].get('retained_area', {}).get('a', [])),
@@ -177,7 +177,7 @@ def nonlinear_tables(summary):
             .replace('Differences a - b, positive where a is more robust',
                      f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness '
                      f'rises with T')
-            + f"\n\n_{summary['primary']}._")
+            + f"\n\n_{summary['rule']}._")
     show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
     described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
                   *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T)))
@@ -196,7 +196,7 @@ def training_tables(summary):
             for model, entry in summary['final_eval_bpb'].items()]
     text = table(['model', 'held-out English bpb, mean', 'std over training seeds', 'per seed'], rows)
     if summary.get('models'):
-        seen = [[model, entry['steps'], entry['schedule'], f"{entry['tokenizer']} ({entry['vocabulary']:,})",
+        seen = [[model, entry['steps'], entry['schedule'], f"{entry['tokenization']} ({entry['vocabulary']:,})",
                  ', '.join(f"{language} {value:.2f}" for language, value in entry['bytes_per_token'].items()),
                  f"{entry['en_tokens']:,.0f}", f"{entry['en_bytes']:,.0f}", f"{entry['lang2_tokens']:,.0f}",
                  f"{entry['lang2_bytes']:,.0f}"] for model, entry in summary['models'].items()]
@@ -380,9 +380,9 @@ RENDER = {'binary_classification': binary_tables, 'non_linear': nonlinear_tables
 
 
 def section(name, folder, report_dir):
-    read = lambda filename: json.load(open(os.path.join(folder, filename))) \
+    read = lambda filename, load=lambda path: json.load(open(path)): load(os.path.join(folder, filename)) \
         if os.path.exists(os.path.join(folder, filename)) else None
-    summary, config, run = read('summary.json'), read('config.json'), read('run.json')
+    summary, config, run = read('summary.json', read_summary), read('config.json'), read('run.json')
     script = run['script'].removesuffix('.py') if run else name  # an extra out_dir names its script in run.json
     title = f"{script}.py" + (f" (`{folder}`)" if script != name else '')
     lines = [f"## {title}", '', answer(summary, trend=script == 'non_linear') if summary and 'answer' in summary
@@ -446,7 +446,7 @@ def write_report(results='results', out='visuals/README.md', readme='README.md',
                   "finetune`: the paper's, each training seed's three models fine-tuned from an English base of its "
                   "own, trained with that seed, so that the intervals over the training seeds cover the base's "
                   'training as well as the fine-tuning).', '', designs]
-    summaries = {os.path.basename(os.path.normpath(folder)): json.load(open(path)) for folder in [results, *arms]
+    summaries = {os.path.basename(os.path.normpath(folder)): read_summary(path) for folder in [results, *arms]
                  if os.path.exists(path := os.path.join(folder, 'test_gpt2', 'summary.json'))}
     if len(summaries) > 1:
         parts += ['## The arms side by side', '', arms_section(summaries)]
@@ -467,7 +467,7 @@ def designs_table(results, folders):
                and os.path.exists(os.path.join(results, name, 'summary.json'))]
     if 'test_gpt2' not in designs or len(designs) < 2:
         return ''
-    summaries = {name: json.load(open(os.path.join(results, name, 'summary.json')))['comparisons'] for name in designs}
+    summaries = {name: read_summary(os.path.join(results, name, 'summary.json'))['comparisons'] for name in designs}
     cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
         f" ({number(entry.get('estimate', entry.get('difference')))} {interval_text(entry['ci'])})"
         if entry.get('ci') else ''))
@@ -552,7 +552,7 @@ def study_block(visuals='visuals'):
     for arm in arms:
         path = os.path.join(visuals, arm, 'data', 'test_gpt2', 'summary.json')
         if os.path.exists(path):
-            lines.append(arm_sentence(arm, json.load(open(path))))
+            lines.append(arm_sentence(arm, read_summary(path)))
         else:
             missing.append(f'[`{arm}`](visuals/{arm}/README.md)')
     if missing:

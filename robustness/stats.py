@@ -359,13 +359,13 @@ def holm_levels(p_values, alpha=ALPHA):
     every smaller one was rejected; from the first that is not, all the rest get that first one's level. A row is
     rejected exactly when its p-value is at most its level, so the intervals at these levels agree with the test."""
     order = np.argsort(p_values, kind='stable')
-    m, levels, stopped = len(p_values), [None] * len(p_values), None
+    m, thresholds, stopped = len(p_values), [None] * len(p_values), None
     for rank, i in enumerate(order):
-        level = stopped if stopped is not None else alpha / (m - rank)
-        if stopped is None and p_values[i] > level:
-            stopped = level
-        levels[i] = level
-    return levels
+        threshold = stopped if stopped is not None else alpha / (m - rank)
+        if stopped is None and p_values[i] > threshold:
+            stopped = threshold
+        thresholds[i] = threshold
+    return thresholds
 
 
 def intersection_p(tests):
@@ -376,14 +376,15 @@ def intersection_p(tests):
     return float(min(1.0, 2 * min(max(ps) for ps in one_sided)))
 
 
-def interval_at(entry, level):
-    """A measure's entry at a Holm level: its interval (clipped to where the difference can lie), its sign ('+' above
-    0, '-' below, '0' neither) and whether it lies inside the margin; nothing where it has no test."""
+def interval_at(entry, significance):
+    """A measure's entry at a significance level (a row's Holm level): its interval (clipped to where the difference
+    can lie), its sign ('+' above 0, '-' below, '0' neither) and whether it lies inside the margin; nothing where it
+    has no test."""
     test = entry['test']
     if test is None:
         entry.update(ci=None, sign=None, inside_margin=None)
         return entry
-    half = stats.t.ppf(1 - level / 2, test['df']) * test['se']
+    half = stats.t.ppf(1 - significance / 2, test['df']) * test['se']
     low, high = test['estimate'] - half, test['estimate'] + half
     entry.update(ci=clipped([low, high], entry['bounds']), sign='+' if low > 0 else '-' if high < 0 else '0',
                  inside_margin=bool(-entry['margin'] <= low and high <= entry['margin']))
@@ -394,32 +395,33 @@ def interval_at(entry, level):
 POWER_QUANTILES = (np.arange(2000) + 0.5) / 2000
 
 
-def t_test_power(effect, df, level):
-    """The power of a two-sided t-test at `level` with `df` degrees of freedom against a true difference of `effect`
-    standard errors."""
-    return power_curve(df, level)(effect)
+def t_test_power(effect, df, significance):
+    """The power of a two-sided t-test at level `significance` with `df` degrees of freedom against a true difference
+    of `effect` standard errors."""
+    return power_curve(df, significance)(effect)
 
 
-def power_curve(df, level):
-    """effect -> the power of a two-sided t-test at `level` with `df` degrees of freedom against a true difference of
-    `effect` standard errors: P(|Z + effect| > t_crit * S), S = sqrt(chi2(df) / df), averaged over S's quantiles
-    (scipy's noncentral t returns nan for the large effects that Holm's small levels need)."""
-    critical = stats.t.ppf(1 - level / 2, df) * np.sqrt(special.chdtri(df, 1 - POWER_QUANTILES) / df)
+def power_curve(df, significance):
+    """effect -> the power of a two-sided t-test at level `significance` with `df` degrees of freedom against a true
+    difference of `effect` standard errors: P(|Z + effect| > t_crit * S), S = sqrt(chi2(df) / df), averaged over S's
+    quantiles (scipy's noncentral t returns nan for the large effects that Holm's small levels need)."""
+    critical = stats.t.ppf(1 - significance / 2, df) * np.sqrt(special.chdtri(df, 1 - POWER_QUANTILES) / df)
     return lambda effect: float(np.mean(special.ndtr(effect - critical) + special.ndtr(-critical - effect)))
 
 
-def detectable_effect(df, level, power=POWER):
-    """The smallest true difference, in standard errors, that a two-sided t-test at `level` with `df` degrees of
-    freedom rejects with probability `power` (the textbook t_crit + t_power understates it: 68% power, not 80, at
-    2 degrees of freedom and Holm's smallest level of a 14-row table)."""
-    curve = power_curve(df, level)
-    start = stats.t.ppf(1 - level / 2, df) + stats.t.ppf(power, df)  # at most the answer
+def detectable_effect(df, significance, power=POWER):
+    """The smallest true difference, in standard errors, that a two-sided t-test at level `significance` with `df`
+    degrees of freedom rejects with probability `power` (the textbook t_crit + t_power understates it: 68% power, not
+    80, at 2 degrees of freedom and Holm's smallest level of a 14-row table)."""
+    curve = power_curve(df, significance)
+    start = stats.t.ppf(1 - significance / 2, df) + stats.t.ppf(power, df)  # at most the answer
     high = start
     for _ in range(64):  # the power rises with the effect: doubling reaches `power` long before this ends
         if curve(high) >= power:
             return float(brentq(lambda effect: curve(effect) - power, start / 2, high, xtol=1e-6))
         high *= 2
-    raise ValueError(f"detectable_effect: no effect reaches power {power} at {df} degrees of freedom and level {level}")
+    raise ValueError(f"detectable_effect: no effect reaches power {power} at {df} degrees of freedom and level "
+                     f"{significance}")
 
 
 def detectable_difference(row):
@@ -444,18 +446,18 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
     entries = [row['measures'][name] for name in row.get('decided_by', [])]
     if row.get('holm_level') is None or not entries or any(entry['test'] is None for entry in entries):
         return None
-    unit = entries[0]['test']['unit']
-    if not unit.startswith('training seeds'):
+    replicates = entries[0]['test']['unit']  # what the test generalises over
+    if not replicates.startswith('training seeds'):
         return None
     better = np.array([MEASURES[entry['measure']].better for entry in entries], float)
     a = np.array([entry['a'] for entry in entries], float).T * better  # (seeds, measures), oriented
     b = np.array([entry['b'] for entry in entries], float).T * better
-    paired = unit == 'training seeds (paired)'
+    paired = replicates == 'training seeds (paired)'
     covariances = [np.atleast_2d(np.cov(a - b if paired else x, rowvar=False)) for x in ((a,) if paired else (a, b))]
     sd = np.sqrt(np.mean([np.diag(c) for c in covariances], axis=0))
     if not (np.isfinite(sd).all() and sd[0] > 0):
         return None
-    rng, level, found = np.random.default_rng(seed), row['holm_level'], {}
+    rng, holm_level, found = np.random.default_rng(seed), row['holm_level'], {}
     for difference in differences:
         shift = difference / sd[0] * sd
         x = rng.multivariate_normal(shift, covariances[0], size=(simulations, len(a)), method='eigh')
@@ -465,7 +467,7 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
             y = rng.multivariate_normal(np.zeros_like(shift), covariances[1], size=(simulations, len(b)), method='eigh')
             estimate, se, df = welch_parts(x, y, axis=1)
         t = estimate / se
-        claimed = (2 * stats.t.sf(t, df)).max(axis=1) <= level  # every measure, a more robust (intersection-union)
+        claimed = (2 * stats.t.sf(t, df)).max(axis=1) <= holm_level  # every measure, a more robust (intersection-union)
         found[difference] = float(claimed.mean())
     return found
 
@@ -504,20 +506,20 @@ def decide(rows, alpha=ALPHA):
         row['p'] = None if row['reason'] else intersection_p([row['measures'][m]['test'] for m in decisive])
         if row['p'] is not None:
             tested.append(name)
-    levels = dict(zip(tested, holm_levels([rows[name]['p'] for name in tested], alpha)))
+    thresholds = dict(zip(tested, holm_levels([rows[name]['p'] for name in tested], alpha)))
     for name, row in rows.items():
-        level = levels.get(name)
+        holm_level = thresholds.get(name)
         for entry in row['measures'].values():
-            interval_at(entry, level if level is not None else alpha)
+            interval_at(entry, holm_level if holm_level is not None else alpha)
         headline = row['measures'][row['statistic']] if row['statistic'] else None
-        row.update(holm_level=level, confidence=None if level is None else 1 - level,
+        row.update(holm_level=holm_level, confidence=None if holm_level is None else 1 - holm_level,
                    estimate=headline['test']['estimate'] if headline and headline['test'] else None,
-                   ci=headline['ci'] if level is not None else None,
+                   ci=headline['ci'] if holm_level is not None else None,
                    test_unit=headline['test']['unit'] if headline and headline['test'] else None,
-                   outcome=outcome_of([row['measures'][m] for m in row['decided_by']]) if level is not None
+                   outcome=outcome_of([row['measures'][m] for m in row['decided_by']]) if holm_level is not None
                    else 'no verdict')
         for entry in row['measures'].values():  # without a verdict, the intervals shown are plain (1 - alpha) ones
-            entry['ci_level'] = 1 - (level or alpha) if entry['ci'] is not None else None
+            entry['ci_level'] = 1 - (holm_level or alpha) if entry['ci'] is not None else None
     return len(tested)
 
 
@@ -563,20 +565,20 @@ def paired_resamples(seeds_a, seeds_b, draws, resamples, rng):
             for _ in range(resamples)]
 
 
-def plain_interval(test, bounds=(-1.0, 1.0), level=0.95):
-    """The uncorrected `level` t interval of a test's estimate, clipped to `bounds`; None without a test."""
+def plain_interval(test, bounds=(-1.0, 1.0), confidence=0.95):
+    """The uncorrected `confidence` t interval of a test's estimate, clipped to `bounds`; None without a test."""
     if test is None or not np.isfinite(test['estimate']):
         return None
-    half = stats.t.ppf(0.5 + level / 2, test['df']) * test['se']
+    half = stats.t.ppf(0.5 + confidence / 2, test['df']) * test['se']
     return clipped([test['estimate'] - half, test['estimate'] + half], bounds)
 
 
-def percentile_interval(samples, bounds, level=0.95):
+def percentile_interval(samples, bounds, confidence=0.95):
     """The central percentile interval of the finite `samples`, clipped to `bounds`; None when they do not vary."""
     samples = np.asarray([s for s in samples if s is not None and np.isfinite(s)], float)
     if len(samples) == 0 or np.ptp(samples) == 0:
         return None
-    tail = 100 * (1 - level) / 2
+    tail = 100 * (1 - confidence) / 2
     return clipped([float(np.percentile(samples, tail)), float(np.percentile(samples, 100 - tail))], bounds)
 
 
@@ -662,7 +664,7 @@ def describe(a, b, fraction, resamples, rng):
         'crossover': point,
         'crossover_ci95': percentile_interval(crossings, (0.0, top)) if point is not None else None,
         'crossover_fraction_of_resamples': sum(c is not None for c in crossings) / resamples,
-        'half_failure_level': compare_half_failure(grid, A, B, floors_a, floors_b, resampled, fraction),
+        'half_failure': compare_half_failure(grid, A, B, floors_a, floors_b, resampled, fraction),
         'non_finite_values': int((~np.isfinite(A)).sum() + (~np.isfinite(B)).sum()),
     }
 

@@ -9,14 +9,13 @@ An arm that has not run leaves its test without a verdict, and says so; nothing 
 """
 
 import argparse
-import json
 import os
 
 import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import MEASURE_WORDS, decide_table, interval_text
+from robustness.analysis import MEASURE_WORDS, decide_table, interval_text, read_summary
 from robustness.provenance import figure_markdown, fingerprint
 from robustness.stats import LM_DECISIVE, MEASURES, measured, one_sample
 
@@ -38,7 +37,7 @@ def arm_row(visuals, arm, row=ROW):
     path = os.path.join(visuals, arm, 'data', 'test_gpt2', 'summary.json')
     if not os.path.exists(path):
         return None
-    summary = json.load(open(path))
+    summary = read_summary(path)
     return (summary.get('confirmatory') or {}).get(row) or summary['comparisons'].get(row)
 
 

@@ -140,20 +140,20 @@ def check_same_weights(label, model, rt):
         print(f"{label}: the {rt.world_size} processes hold the same final weights (max difference 0)")
 
 
-TOKENIZERS = ('shared', 'own')  # the setting `tokenizer`: one for every model, or the paper's, each model's own
+TOKENIZATIONS = ('shared', 'own')  # the setting `tokenization`: one tokenizer for every model, or each model's own
 
 
 def check_recipe(config):
-    """The training recipe's settings, each a one-line error naming it: the tokenizer design, the second language's
+    """The training recipe's settings, each a one-line error naming it: the tokenization, the second language's
     share of a batch (a whole number of sequences, neither none nor all for a bilingual model), the evaluation
     windows and the shape from scratch. Returns the second-language sequences of each bilingual micro-batch."""
     scratch, models, fraction = config['init_from'] == 'scratch', set(config['train_models']), config['lang2_fraction']
-    check_choices('tokenizer', config['tokenizer'], TOKENIZERS)
-    check(scratch or config['tokenizer'] == 'shared' or 'lang2_only' in models
+    check_choices('tokenization', config['tokenization'], TOKENIZATIONS)
+    check(scratch or config['tokenization'] == 'shared' or 'lang2_only' in models
           or (fraction > 0 and {'bilingual', 'control'} & models),
-          f"tokenizer: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
+          f"tokenization: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
           f"with init_from={config['init_from']}, lang2_fraction {fraction} and train_models "
-          f"{','.join(config['train_models'])} there is no bilingual model or corpus to give one: use tokenizer=shared")
+          f"{','.join(config['train_models'])} there is no bilingual model or corpus to give one: use tokenization=shared")
     check(not {'bilingual', 'control'} & models or 0 < fraction < 1,
           f"lang2_fraction: {fraction} leaves the bilingual model "
           f"{'no second language' if fraction <= 0 else 'no English'} (the control reads its English); use a "

@@ -10,7 +10,7 @@ books held out of both languages (robustness.corpora.DEFAULT_EVAL_BOOKS): no mod
 evaluation text. A user corpus (a text file with one document per line, or online a Hugging Face dataset) holds out
 its last documents instead.
 
-The tokenizer recipes (the setting `tokenizer`): `shared` gives all three models one tokenizer, so that they are
+The tokenizer recipes (the setting `tokenization`): `shared` gives every model one tokenizer, so that they are
 scored on the same units: from scratch a byte-level BPE of `vocab_size` trained on both languages' training text in
 equal shares of bytes; with a pretrained init_from, its own tokenizer. `own` is the paper's design: from scratch each
 model gets a BPE trained on its own training text (English for monolingual and control, the mix for bilingual, the
@@ -125,22 +125,23 @@ def check_shared_vocabulary(documents, vocab_size):
     plus one merge per character of more than one UTF-8 byte (a Cyrillic letter is two)."""
     wide = {character for document in documents for character in set(document) if len(character.encode('utf-8')) > 1}
     check(vocab_size >= 257 + len(wide),
-          f"tokenizer: a shared vocabulary of {vocab_size} cannot hold both languages' characters: 256 bytes, "
+          f"vocab_size: a shared vocabulary of {vocab_size} cannot hold both languages' characters: 256 bytes, "
           f"end-of-text and {len(wide)} characters of more than one byte need at least {257 + len(wide)}; raise "
           f"vocab_size")
 
 
-def tokenizer_folders(out_dir, tokenizer, models):
-    """{model: folder of its tokenizer}: one for all the models (tokenizer 'shared'), or one per model ('own')."""
-    if tokenizer == 'shared':
+def tokenizer_folders(out_dir, tokenization, models):
+    """{model: folder of its tokenizer}: one for all the models (tokenization 'shared'), or one per model ('own')."""
+    if tokenization == 'shared':
         return dict.fromkeys(models, os.path.join(out_dir, 'tokenizer'))
     return {name: os.path.join(out_dir, name, 'tokenizer') for name in models}
 
 
 @dataclass(frozen=True)
 class TokenizerRecipe:
-    """How the models' tokenizers are made: `choice` (the setting tokenizer: 'shared' or 'own'), from scratch a BPE
-    of `vocab_size`, else `pretrained` (init_from's tokenizer) for every model but tokenizer=own's bilingual one."""
+    """How the models' tokenizers are made: `choice` (the setting tokenization: 'shared' or 'own'), from scratch a
+    BPE of `vocab_size`, else `pretrained` (init_from's tokenizer) for every model but tokenization=own's bilingual
+    one."""
     choice: str
     vocab_size: int
     pretrained: object = None

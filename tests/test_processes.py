@@ -11,7 +11,7 @@ from tqdm.auto import tqdm as tqdm_auto
 from tqdm._monitor import TMonitor
 
 from robustness.config import ConfigError, fail
-from robustness.processes import run_parallel, run_units
+from robustness.processes import run_parallel, run_jobs
 
 
 def job(name, fails=False):
@@ -46,7 +46,7 @@ def test_no_fork_inherits_the_lock_of_tqdms_monitor(tmp_path):
         auto_bar = tqdm_auto(total=10, disable=False, file=open(os.devnull, 'w'))  # a subclass: a monitor of its own
         assert tqdm.monitor is not None and tqdm.monitor.is_alive()
         monitor = tqdm.monitor
-        run_units(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
+        run_jobs(writes_a_line, [(f'j{i}', (f'j{i}',)) for i in range(6)], 2, str(tmp_path / 'logs'), 'jobs')
         bar.close()
         auto_bar.close()
         assert not monitor.is_alive() and tqdm.monitor is None and tqdm.monitor_interval == 0

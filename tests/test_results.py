@@ -47,3 +47,26 @@ def test_a_file_of_older_columns_reads_and_is_brought_up_to_date(tmp_path):
     log = ResultsLog(str(path), table)
     assert log.has(model='m', text='en', level=0.5) and path.read_text().startswith('model,text,level,floor,value')
     pd.testing.assert_frame_equal(read_rows(str(path), table), frame)
+
+
+def test_a_summary_of_the_first_schema_reads_under_the_current_names(tmp_path):
+    """summary.json is versioned: one written before the schema had a number reads with today's names (a row's
+    half-failure levels 'half_failure', the rule 'rule', the tokenization), and what write_summary writes reads back
+    unchanged."""
+    import json
+    from robustness.analysis import SCHEMA, read_summary, write_summary
+    old = {'primary': 'every measure ...', 'tokenizer': 'shared',
+           'half_failure_level': {'bilingual | random_deletion | attn': {'level': 0.4, 'reached': True}},
+           'comparisons': {'bilingual - monolingual | random_deletion | attn': {
+               'outcome': 'equivalent', 'half_failure_level': {'a': 0.4, 'b': 0.3, 'difference': 0.1}}},
+           'models': {'bilingual': {'tokenizer': 'shared', 'steps': 8}}}
+    (tmp_path / 'summary.json').write_text(json.dumps(old))
+    read = read_summary(tmp_path / 'summary.json')
+    assert read['schema'] == SCHEMA and read['rule'] == 'every measure ...' and read['tokenization'] == 'shared'
+    assert read['half_failure_level'] == old['half_failure_level']  # per model: the same name and schema as before
+    row = read['comparisons']['bilingual - monolingual | random_deletion | attn']
+    assert row['half_failure'] == {'a': 0.4, 'b': 0.3, 'difference': 0.1} and 'half_failure_level' not in row
+    assert read['models']['bilingual'] == {'tokenization': 'shared', 'steps': 8}
+    (tmp_path / 'new').mkdir()
+    write_summary(tmp_path / 'new', read)
+    assert read_summary(tmp_path / 'new' / 'summary.json') == read

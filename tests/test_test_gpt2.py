@@ -102,7 +102,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
         expected = upper if upper == lower else lower + (upper - lower) * (target - curve[lower]) / (curve[upper] - curve[lower])
         assert half['level'] == pytest.approx(expected, abs=1e-12), name
     assert len(summary['half_failure_level']) == 2 * 3 * 2
-    assert summary['comparisons']['bilingual - monolingual | random_deletion | attn']['half_failure_level']['a'] == \
+    assert summary['comparisons']['bilingual - monolingual | random_deletion | attn']['half_failure']['a'] == \
         summary['half_failure_level']['bilingual | random_deletion | attn']['level']
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
     # one model each and a deterministic kind: one measurement per level, so no test and no verdict
@@ -505,7 +505,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
         assert entry['verdict'] in row
         area = entry['measures']['retained_area']
         assert area['test'] is None or f"{area['test']['estimate']:+.3f}" in row
-        half = entry['half_failure_level']
+        half = entry['half_failure']
         detail = text.split('description: half-failure')[1]
         detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in detail_row

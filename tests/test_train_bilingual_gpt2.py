@@ -79,7 +79,7 @@ def test_models_are_hf_dirs_with_checkpoints(tiny_run):
         final = load_file(out / name / 'seed_0' / 'model.safetensors')
         last = load_file(out / name / 'seed_0' / f'step_{steps}' / 'model.safetensors')
         assert all(torch.equal(final[k], last[k]) for k in final)
-    # one tokenizer for the three models (tokenizer=shared, the default): the same file, byte for byte, which learned
+    # one tokenizer for the three models (tokenization=shared, the default): the same file, byte for byte, which learned
     # both languages' words
     files = {(out / name / f'seed_{seed}' / 'tokenizer.json').read_bytes() for name in ('monolingual', 'bilingual', 'control')
              for seed in (0, 1)}
@@ -87,18 +87,18 @@ def test_models_are_hf_dirs_with_checkpoints(tiny_run):
     shared = AutoTokenizer.from_pretrained(out / 'tokenizer')
     assert len(shared('І сказав Бог: Хай станеться світло!')['input_ids']) < 0.7 * len('І сказав Бог: Хай станеться світло!'.encode())
     summary = json.load(open(out / 'summary.json'))
-    assert summary['tokenizer'] == 'shared' and summary['models']['control']['steps'] == 4
+    assert summary['tokenization'] == 'shared' and summary['models']['control']['steps'] == 4
     assert summary['models']['bilingual']['bytes_per_token'] == summary['models']['monolingual']['bytes_per_token']
 
 
 def test_own_tokenizers_and_the_control_matched_on_english_bytes(tmp_path, monkeypatch):
-    """tokenizer=own, the paper's design: each model a BPE of its own training text (the bilingual one cuts Ukrainian
+    """tokenization=own, the paper's design: each model a BPE of its own training text (the bilingual one cuts Ukrainian
     finer and English coarser), and the control trained for the bilingual model's English bytes: fewer steps where
     its English tokenizer packs more bytes into a token. lang2_only, the reference for the bilingual model's second
     language: every sequence in it, for max_steps, a BPE of its own text, and its held-out loss on the second
     language's held-out text (the score test_gpt2.py would give it there)."""
     out = tmp_path / 'own'
-    train_here(monkeypatch, out, '--tokenizer=own', '--train_seeds=0', '--max_steps=20', '--eval_interval=20',
+    train_here(monkeypatch, out, '--tokenization=own', '--train_seeds=0', '--max_steps=20', '--eval_interval=20',
                '--checkpoint_interval=20', '--train_models=monolingual,bilingual,control,lang2_only')
     bilingual, english, lang2 = (AutoTokenizer.from_pretrained(out / name / 'tokenizer')
                                  for name in ('bilingual', 'monolingual', 'lang2_only'))
@@ -271,14 +271,14 @@ def local_gpt2(tmp_path_factory):
 
 
 def test_init_from_local_dir_and_user_files(local_gpt2, tmp_path, monkeypatch):
-    """With tokenizer=own, a pretrained local dir keeps its tokenizer (monolingual) or gets a resized new BPE
+    """With tokenization=own, a pretrained local dir keeps its tokenizer (monolingual) or gets a resized new BPE
     (bilingual); a user's English file holds out its last documents; undecodable bytes are replaced and counted, the
     same number on every row of the log."""
     english = write(tmp_path / 'en.txt', '\n'.join(corpora.chapters(corpora.english_verses(), books={1})).encode()
                     + b'\nbad \xff\xfe bytes here\n')
     train_here(monkeypatch, tmp_path, f'--init_from={local_gpt2}', '--block_size=16', '--max_steps=2', '--eval_interval=2',
           '--train_models=monolingual,bilingual', f'--train_file={english}', '--eval_fraction=0.3', '--max_docs=0',
-          '--train_seeds=0', '--tokenizer=own')
+          '--train_seeds=0', '--tokenization=own')
     mono, bi = (AutoModelForCausalLM.from_pretrained(tmp_path / name / 'seed_0') for name in ('monolingual', 'bilingual'))
     assert len(AutoTokenizer.from_pretrained(tmp_path / 'monolingual' / 'seed_0')) == mono.config.vocab_size == 280  # kept
     assert AutoTokenizer.from_pretrained(tmp_path / 'monolingual' / 'seed_0').pad_token == '<|endoftext|>'

@@ -165,8 +165,36 @@ def plain(value):
     return value
 
 
+# summary.json's schema. 2: a row's half-failure levels are 'half_failure' (the summary's 'half_failure_level' is per
+# model), the rule's sentence 'rule' (settings call the primary text 'primary_text'), the training's tokenizer design
+# 'tokenization'. A summary without 'schema' is of schema 1 and is upgraded as it is read.
+SCHEMA = 2
+RENAMED_IN_2 = {'primary': 'rule', 'tokenizer': 'tokenization'}
+
+
+def upgraded(value, top=True):
+    """A schema-1 summary's content under schema 2's names (RENAMED_IN_2, and a row's 'half_failure_level', which
+    holds a and b, as 'half_failure')."""
+    if isinstance(value, list):
+        return [upgraded(item, False) for item in value]
+    if not isinstance(value, dict):
+        return value
+    renamed = {}
+    for key, item in value.items():
+        row_half = key == 'half_failure_level' and isinstance(item, dict) and 'a' in item
+        renamed[RENAMED_IN_2.get(key, 'half_failure' if row_half else key)] = upgraded(item, False)
+    return dict(renamed, schema=SCHEMA) if top else renamed
+
+
+def read_summary(path):
+    """A summary.json in the current schema, whichever schema it was written in."""
+    with open(path) as f:
+        summary = json.load(f)
+    return summary if summary.get('schema') == SCHEMA else upgraded(summary)
+
+
 def write_summary(out_dir, summary):
     path = os.path.join(out_dir, 'summary.json')
     with open(path, 'w') as f:
-        json.dump(plain(summary), f, indent=2)
+        json.dump(plain(dict(summary, schema=SCHEMA)), f, indent=2)
     print(f"wrote {path}")

@@ -64,7 +64,7 @@ def trend(rows, counts, config):
 def summarize(per_draw, task0, config):
     counts = sorted(set(config['task_counts']))
     fraction = config['failure_fraction']
-    summary = {'dataset': config['dataset'], 'task_counts': counts, 'measures': list(config['measures']), 'primary': (
+    summary = {'dataset': config['dataset'], 'task_counts': counts, 'measures': list(config['measures']), 'rule': (
         'every measure of docs/statistics.md of the mean task accuracy per (T, training seed): retained area from '
         f'intact down to chance ({FLOOR}), mean accuracy lost, mean log ratio; each one\'s change from T={min(counts)} '
         f'to T={max(counts)} along a least-squares line through every model (positive: more robust with more tasks), '

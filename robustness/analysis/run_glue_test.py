@@ -47,7 +47,7 @@ def summarize(frame, config, floors, rng):
     select = lambda label, combo: first[(first['model'] == label) & (first['kind'] == combo[0])
                                         & (first['scope'] == combo[1]) & (first['layers'] == combo[2])]
     summary = {'metric': metric, 'task': config['task'], 'floor': floor, 'measures': list(config['measures']),
-               'primary': (f"every measure of docs/statistics.md of {metric} per training seed (retained area from "
+               'rule': (f"every measure of docs/statistics.md of {metric} per training seed (retained area from "
                            f"intact down to the best constant predictor, {floor:.4f}; mean {metric} lost; mean log "
                            f"ratio); differences a - b (positive: a more robust), Welch t over the training seeds; a "
                            f"direction claimed only where every measure finds it, Holm-corrected over the table"),
@@ -83,7 +83,7 @@ def report(summary):
     for name, entry in summary['half_failure_level'].items():
         print(f"  half-failure {name}: {level_text(entry['level'])}")
     for name, row in summary['comparisons'].items():
-        half = row['half_failure_level']
+        half = row['half_failure']
         print(row_text(name, row) + f"; half-failure a {level_text(half['a'])}, b {level_text(half['b'])}"
               + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
                  if half['difference'] is not None else ''))

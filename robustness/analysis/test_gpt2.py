@@ -92,7 +92,7 @@ def at_row_level(row, alpha=0.05):
 
 def final_rows(scores, pairs, config, settings, rng):
     """The comparisons of the final models on the primary text: {'a - b | kind | scope': row}."""
-    rows, text = {}, settings['primary']
+    rows, text = {}, settings['primary_text']
     for a, b in pairs:
         same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
         paired = design_pairs(scores, a, b, text)
@@ -182,7 +182,7 @@ def facts(scores, labels, pairs, config, settings):
     """What every answer rests on: each model's intact score in both units and the bytes per token of its tokenizer
     on the primary text, its floors (the scope zeroed, the untrained model) and range, whether each pair shares a
     tokenizer (the same tokens of the same text)."""
-    text, found = settings['primary'], {'models': {}, 'pairs': {}}
+    text, found = settings['primary_text'], {'models': {}, 'pairs': {}}
     for model in labels:
         intact_bpb = scores.intact(model, 'final', text, 'bpb')
         if not intact_bpb:
@@ -230,9 +230,9 @@ def summarize(frame, config, settings, rng, costs=None):
     labels = [label for label, _ in parse_models(config['models'])]
     pairs = parse_pairs(config['compare'], labels)
     scores = Scores(frame)
-    final = frame[(frame['checkpoint'] == 'final') & (frame['text'] == settings['primary'])]
+    final = frame[(frame['checkpoint'] == 'final') & (frame['text'] == settings['primary_text'])]
     summary = {'metric': UNIT_WORDS[settings['unit']], 'unit': settings['unit'], 'texts': settings['texts'],
-               'measures': list(settings['measures']), 'primary': (
+               'measures': list(settings['measures']), 'rule': (
                    f"every measure of docs/statistics.md per training seed "
                    f"({', '.join(MEASURE_WORDS[m] for m in settings['measures'])}), "
                    f"in {UNIT_WORDS[settings['unit']]}; differences a - b (positive: a more robust), Welch t over the "
@@ -245,14 +245,15 @@ def summarize(frame, config, settings, rng, costs=None):
                'equivalence_margin': settings['equivalence_margin'], 'relative_margin': settings['relative_margin'],
                'matched_tolerance': settings['matched_tolerance'],
                'facts': facts(scores, labels, pairs, config, settings),
-               'scope_cost': scope_cost(final, labels), 'spread': spreads(scores, labels, config, settings['primary']),
+               'scope_cost': scope_cost(final, labels),
+               'spread': spreads(scores, labels, config, settings['primary_text']),
                'half_failure_level': {}}
     if costs is not None and len(costs):
         summary['scope_cost_by_checkpoint'] = cost_curves(costs)
     for label in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
-                curves = scores.curves(label, 'final', settings['primary'], kind, scope, 'byte')
+                curves = scores.curves(label, 'final', settings['primary_text'], kind, scope, 'byte')
                 if curves is not None:
                     summary['half_failure_level'][f'{label} | {kind} | {scope}'] = half_failure_of(
                         curves, config['failure_fraction'])
@@ -263,21 +264,21 @@ def summarize(frame, config, settings, rng, costs=None):
     check(not missing, f"confirmatory: the run has no curves for {', '.join(missing)}")
     summary['confirmatory'] = {name: copy.deepcopy(summary['comparisons'][name]) for name in family}
     summary['confirmatory_answer'] = decided(summary['confirmatory'], pair_wording, pair_question(
-        pairs, settings['primary'], 'In the confirmatory family declared before the run')) if family else None
-    summary['answer'] = decided(summary['comparisons'], pair_wording, pair_question(pairs, settings['primary']))
+        pairs, settings['primary_text'], 'In the confirmatory family declared before the run')) if family else None
+    summary['answer'] = decided(summary['comparisons'], pair_wording, pair_question(pairs, settings['primary_text']))
     summary['answer']['unit_picture'] = unit_picture(summary['comparisons'], settings['unit'])
     # only where the run swept the bracketing checkpoints: without them every row would be 'not bracketed'
     matched = config.get('matched_quality', True) and config.get('checkpoints', True)
-    brackets = quality_brackets(frame, pairs, settings['primary']) if matched else {}
+    brackets = quality_brackets(frame, pairs, settings['primary_text']) if matched else {}
     summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings) if matched else {}
-    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording,
-                                                pair_question(pairs, settings['primary'], 'At matched intact quality'))
+    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording, pair_question(
+        pairs, settings['primary_text'], 'At matched intact quality'))
     annealed = annealed_budgets(config.get('annealed', []), labels)
     if annealed:  # the reference's recipe annealed at shorter budgets: matched quality, annealed against annealed
         rows = annealed_matched(frame, pairs, summary['comparisons'], annealed, settings)
         summary['matched_quality_annealed'] = rows
         summary['matched_quality_annealed_answer'] = decided(rows, pair_wording, pair_question(
-            pairs, settings['primary'], 'At matched intact quality against annealed models'))
+            pairs, settings['primary_text'], 'At matched intact quality against annealed models'))
         summary['matched_agreement'] = agreement(summary['matched_quality'], rows)
     language, total = second_language_rows(scores, pairs, config, settings)
     summary['second_language'], summary['both_languages'] = language, total
@@ -347,7 +348,7 @@ def analyze(out_dir, config):
     from train_bilingual_gpt2.py); returns the summary."""
     labels = [label for label, _ in parse_models(config['models'])]
     texts = [label for label, _ in parse_models(config['eval_files'], 'eval_files')]
-    settings = {'texts': texts, 'primary': texts[0], 'unit': config['unit'], 'measures': config['measures'],
+    settings = {'texts': texts, 'primary_text': texts[0], 'unit': config['unit'], 'measures': config['measures'],
                 'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin'],
                 'matched_tolerance': config['matched_tolerance']}
     frame = read_rows(os.path.join(out_dir, CSV), TABLE)

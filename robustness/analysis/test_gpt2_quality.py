@@ -70,7 +70,7 @@ def matched_rows(scores, names, brackets, settings):
     for name in names:
         (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
         if (a, b) not in paired:  # the design's pairing, once per pair
-            paired[a, b] = design_pairs(scores, a, b, settings['primary'])
+            paired[a, b] = design_pairs(scores, a, b, settings['primary_text'])
         found = brackets.get((a, b))
         if found is not None and found['reference_final'] is not None and \
                 abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
@@ -86,8 +86,9 @@ def matched_rows(scores, names, brackets, settings):
         seeds = sorted(found['seeds'])
         first, second = ({seed: found['seeds'][seed][i] for seed in seeds} for i in (0, 1))
         weights = np.array([found['seeds'][seed][2] for seed in seeds])
-        by_unit = [aligned(scores.curves(a, 'final', settings['primary'], kind, scope, unit),
-                           interpolated(scores, b, (first, second), weights, (settings['primary'], kind, scope, unit)))
+        text = settings['primary_text']
+        by_unit = [aligned(scores.curves(a, 'final', text, kind, scope, unit),
+                           interpolated(scores, b, (first, second), weights, (text, kind, scope, unit)))
                    for unit in (settings['unit'], other_unit(settings['unit']))]
         if by_unit[0] is None:
             continue
@@ -134,7 +135,7 @@ def annealed_matched(frame, pairs, names, annealed, settings):
             continue
         place = {label: i for i, label in enumerate(annealed[b])}
         models = pd.concat([frame[frame['model'] == a], annealed_rows(frame, b, annealed[b])], ignore_index=True)
-        brackets = quality_brackets(models, [(a, b)], settings['primary'], lambda name: place.get(name, math.inf))
+        brackets = quality_brackets(models, [(a, b)], settings['primary_text'], lambda name: place.get(name, math.inf))
         pair = [name for name in names if name.split(' | ')[0] == f'{a} - {b}']
         for name, row in matched_rows(Scores(models), pair, brackets, settings).items():
             rows[name] = dict(row, design=row['design'].replace('matched quality', 'matched quality against annealed '

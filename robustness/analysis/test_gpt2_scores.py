@@ -96,7 +96,7 @@ def tokens_of(scores, model, text):
 def final_comparison(scores, a, b, kind, scope, settings, paired):
     """(The comparison of a's and b's final models on the primary text under one damage, their aligned Curves), or
     (None, None) where either lacks curves; `paired`: over the training seeds (design_pairs)."""
-    text, unit = settings['primary'], settings['unit']
+    text, unit = settings['primary_text'], settings['unit']
     models = aligned(*(scores.curves(m, 'final', text, kind, scope, unit) for m in (a, b)))
     if models is None:
         return None, None
