@@ -70,14 +70,14 @@ def answer(summary, key='answer', trend=False):
         text += (f" The smallest difference in {headline if not trend else 'retained area over T'} "
                  f"that one measure's test detects with 80% power is about {found['median']:.3f} (median over the "
                  f"rows; {found['min']:.3f} to {found['max']:.3f}); the rule, which needs every measure, has less.")
-    if a['units']:
-        text += ' The tests run over ' + ' and '.join(a['units']) + '.'
+    if a['tested_over']:
+        text += ' The tests run over ' + ' and '.join(a['tested_over']) + '.'
         if a.get('seed_correlation'):
             found = a['seed_correlation']
             text += (" Paired, because the design pairs the models of a training seed (docs/statistics.md); the "
                      f"within-seed correlation of the headline measure is {np.median(found):+.2f} (median over the "
                      f"rows; {min(found):+.2f} to {max(found):+.2f}).")
-        if any(unit.startswith('draws') for unit in a['units']):
+        if any(replicates.startswith('draws') for replicates in a['tested_over']):
             text += (' A test over the draws of one trained model per side speaks for those two trained models, not '
                      'for their training recipe.')
     return text

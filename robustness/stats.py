@@ -116,15 +116,15 @@ def mean_log_ratio(grid, curve, intact, floor=None, higher_is_worse=True):
 class Measure:
     """One way to reduce a model's curve to its robustness: `value(grid, curve, intact, floor, higher_is_worse)`;
     `floor`: whether it needs a floor (found under the measure's own name in Curves.floors); `better`: +1 when a
-    larger value is more robust, -1 when it is a loss; `bounds`: where a difference of two values can lie; `unit`:
-    what its differences are counted in."""
+    larger value is more robust, -1 when it is a loss; `bounds`: where a difference of two values can lie;
+    `counted_in`: what its differences are counted in."""
     name: str
     words: str
     value: object
     floor: bool
     better: int
     bounds: tuple | None
-    unit: str
+    counted_in: str
 
     def margin(self, equivalence_margin, relative_margin, intact):
         """The equivalence margin in the measure's own unit: equivalence_margin of retained area; relative_margin of
@@ -242,13 +242,14 @@ def decompose(a, b):
 
 
 # ----------------------------------------------------------------------------- tests
-def t_test_entry(estimate, se, df, unit):
-    """A test's numbers: the estimate, its standard error and degrees of freedom, the two-sided p-value; None when
-    nothing varies (no standard error)."""
+def t_test_entry(estimate, se, df, over):
+    """A test's numbers: the estimate, its standard error and degrees of freedom, the two-sided p-value, and what it
+    generalises over (`over`: its replicates, 'training seeds' or the draws of two models); None when nothing varies
+    (no standard error)."""
     if not (np.isfinite(se) and se > 0 and df > 0):
         return None
     return {'estimate': float(estimate), 'se': float(se), 'df': float(df),
-            'p': float(2 * stats.t.sf(abs(estimate) / se, df)), 'unit': unit}
+            'p': float(2 * stats.t.sf(abs(estimate) / se, df)), 'over': over}
 
 
 def welch_parts(a, b, axis=0):
@@ -265,14 +266,14 @@ def one_sample_parts(d, axis=0):
     return d.mean(axis=axis), d.std(axis=axis, ddof=1) / math.sqrt(d.shape[axis]), d.shape[axis] - 1
 
 
-def welch(a, b, unit='training seeds'):
+def welch(a, b, over='training seeds'):
     """Welch's t test of mean(a) - mean(b) (each at least 2 values): the training seeds of two models."""
-    return t_test_entry(*welch_parts(np.asarray(a, float), np.asarray(b, float)), unit)
+    return t_test_entry(*welch_parts(np.asarray(a, float), np.asarray(b, float)), over)
 
 
-def one_sample(d, unit):
+def one_sample(d, over):
     """The one-sample t test of mean(d) (paired differences, at least 2)."""
-    return t_test_entry(*one_sample_parts(np.asarray(d, float)), unit)
+    return t_test_entry(*one_sample_parts(np.asarray(d, float)), over)
 
 
 def difference_test(a, b, paired_a=None, paired_b=None, reason_undefined=NOTHING_TO_LOSE):
@@ -322,7 +323,7 @@ def trend_test(x, y, span):
 def measured(measure, test, reason, margin, **values):
     """One measure's entry of a row: its test (oriented: positive, a more robust) or why there is none, its margin,
     and the values behind it."""
-    return {'measure': measure.name, 'unit': measure.unit, 'available': reason != UNAVAILABLE, 'test': test,
+    return {'measure': measure.name, 'counted_in': measure.counted_in, 'available': reason != UNAVAILABLE, 'test': test,
             'reason': reason, 'margin': margin, 'bounds': measure.bounds, **values}
 
 
@@ -446,7 +447,7 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
     entries = [row['measures'][name] for name in row.get('decided_by', [])]
     if row.get('holm_level') is None or not entries or any(entry['test'] is None for entry in entries):
         return None
-    replicates = entries[0]['test']['unit']  # what the test generalises over
+    replicates = entries[0]['test']['over']
     if not replicates.startswith('training seeds'):
         return None
     better = np.array([MEASURES[entry['measure']].better for entry in entries], float)
@@ -515,7 +516,7 @@ def decide(rows, alpha=ALPHA):
         row.update(holm_level=holm_level, confidence=None if holm_level is None else 1 - holm_level,
                    estimate=headline['test']['estimate'] if headline and headline['test'] else None,
                    ci=headline['ci'] if holm_level is not None else None,
-                   test_unit=headline['test']['unit'] if headline and headline['test'] else None,
+                   tested_over=headline['test']['over'] if headline and headline['test'] else None,
                    outcome=outcome_of([row['measures'][m] for m in row['decided_by']]) if holm_level is not None
                    else 'no verdict')
         for entry in row['measures'].values():  # without a verdict, the intervals shown are plain (1 - alpha) ones

@@ -58,7 +58,10 @@ def test_a_summary_of_the_first_schema_reads_under_the_current_names(tmp_path):
     old = {'primary': 'every measure ...', 'tokenizer': 'shared',
            'half_failure_level': {'bilingual | random_deletion | attn': {'level': 0.4, 'reached': True}},
            'comparisons': {'bilingual - monolingual | random_deletion | attn': {
-               'outcome': 'equivalent', 'half_failure_level': {'a': 0.4, 'b': 0.3, 'difference': 0.1}}},
+               'outcome': 'equivalent', 'half_failure_level': {'a': 0.4, 'b': 0.3, 'difference': 0.1},
+               'unit': 'byte', 'test_unit': 'training seeds', 'measures': {'mean_excess': {
+                   'unit': 'score', 'available': True, 'test': {'estimate': 0.1, 'df': 8, 'unit': 'training seeds'}}}}},
+           'answer': {'units': ['training seeds']},
            'models': {'bilingual': {'tokenizer': 'shared', 'steps': 8}}}
     (tmp_path / 'summary.json').write_text(json.dumps(old))
     read = read_summary(tmp_path / 'summary.json')
@@ -66,6 +69,10 @@ def test_a_summary_of_the_first_schema_reads_under_the_current_names(tmp_path):
     assert read['half_failure_level'] == old['half_failure_level']  # per model: the same name and schema as before
     row = read['comparisons']['bilingual - monolingual | random_deletion | attn']
     assert row['half_failure'] == {'a': 0.4, 'b': 0.3, 'difference': 0.1} and 'half_failure_level' not in row
+    assert row['unit'] == 'byte' and row['tested_over'] == 'training seeds'  # the score's unit; the replicates
+    assert row['measures']['mean_excess'] == {'counted_in': 'score', 'available': True,
+                                              'test': {'estimate': 0.1, 'df': 8, 'over': 'training seeds'}}
+    assert read['answer'] == {'tested_over': ['training seeds']}
     assert read['models']['bilingual'] == {'tokenization': 'shared', 'steps': 8}
     (tmp_path / 'new').mkdir()
     write_summary(tmp_path / 'new', read)

@@ -68,7 +68,7 @@ def test_known_difference_and_the_test_behind_it():
     areas_a, areas_b = (m.per_seed(MEASURES['retained_area']) for m in (a, b))
     assert areas_a == pytest.approx([0.25, 0.3, 0.35], abs=1e-9) and areas_b == pytest.approx([0.15, 0.2, 0.25], abs=1e-9)
     test, reason = difference_test(areas_a, areas_b)
-    assert reason is None and test['estimate'] == pytest.approx(0.1, abs=1e-9) and test['unit'] == 'training seeds'
+    assert reason is None and test['estimate'] == pytest.approx(0.1, abs=1e-9) and test['over'] == 'training seeds'
     welch = scipy_stats.ttest_ind(areas_a, areas_b, equal_var=False)
     assert test['p'] == pytest.approx(welch.pvalue, rel=1e-9) and test['df'] == pytest.approx(4.0)
     # compare orients the losses: a loses less, so b - a is positive
@@ -82,7 +82,7 @@ def test_known_difference_and_the_test_behind_it():
     assert half_failure(a.grid, a.values[:, 0, 0], 2.0, 4.0) == pytest.approx(0.25, abs=1e-9)
     # one trained model each: the paired draws decide, and say so
     test, _ = difference_test([0.5], [0.4], [0.50, 0.52, 0.48], [0.41, 0.40, 0.39])
-    assert test['unit'] == 'draws of these two trained models' and test['estimate'] == pytest.approx(0.1)
+    assert test['over'] == 'draws of these two trained models' and test['estimate'] == pytest.approx(0.1)
     assert difference_test([0.5], [0.4])[1] == 'one trained model each and one draw: nothing varies'
     assert difference_test([0.5, np.nan], [0.4, 0.3])[1] == 'intact at the floor: nothing to lose'
     assert difference_test([0.5], [0.4, 0.3])[1].startswith('one side has a single training seed')
@@ -142,7 +142,7 @@ def test_trend_over_the_number_of_tasks():
 
 def entry(estimate, se=0.01, margin=0.05, df=10.0):
     """A measure's entry of a row, built by hand."""
-    return {'available': True, 'test': {'estimate': estimate, 'se': se, 'df': df, 'unit': 'training seeds',
+    return {'available': True, 'test': {'estimate': estimate, 'se': se, 'df': df, 'over': 'training seeds',
                                         'p': 2 * scipy_stats.t.sf(abs(estimate) / se, df)},
             'reason': None, 'margin': margin, 'bounds': (-1.0, 1.0)}
 
@@ -275,10 +275,10 @@ def test_the_rules_power_against_the_noncentral_t(paired):
     b = list(rng.normal(0.5, 0.02, 5))
     if paired:
         d = np.subtract(a, b)
-        test = {'unit': 'training seeds (paired)', 'se': d.std(ddof=1) / math.sqrt(5), 'df': 4}
+        test = {'over': 'training seeds (paired)', 'se': d.std(ddof=1) / math.sqrt(5), 'df': 4}
     else:
         sd = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
-        test = {'unit': 'training seeds', 'se': sd * math.sqrt(2 / 5), 'df': 8}
+        test = {'over': 'training seeds', 'se': sd * math.sqrt(2 / 5), 'df': 8}
     row = {'holm_level': 0.01, 'decided_by': ['retained_area'],
            'measures': {'retained_area': {'measure': 'retained_area', 'test': test, 'a': a, 'b': b}}}
     power = rule_power(row, differences=(0.02, 0.04), simulations=20000)

@@ -111,7 +111,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert pruned['outcome'] == 'no verdict' and pruned['verdict'].startswith('no verdict: ')
     # one model each and a random kind: a paired test over the draws, which speaks for these two models only
     tested = [row for row in summary['comparisons'].values() if row['p'] is not None]
-    assert tested and all(row['test_unit'] == 'draws of these two trained models' and
+    assert tested and all(row['tested_over'] == 'draws of these two trained models' and
                           row['measures'][row['statistic']]['test']['df'] == 1 for row in tested)
     assert all(row['verdict'].endswith('(these two trained models)') for row in tested if row['outcome'] != 'no verdict')
     for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
@@ -184,7 +184,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert random['p'] == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
     headline = random['measures']['retained_area_untrained']
     assert random['statistic'] == 'retained_area_untrained' and random['estimate'] == headline['test']['estimate']
-    assert random['test_unit'] == 'training seeds' and random['detectable'] > 0
+    assert random['tested_over'] == 'training seeds' and random['detectable'] > 0
     powers = random['rule_power']  # the whole rule's power at each stated difference: rising with the difference
     assert list(powers) == ['0.025', '0.05', '0.1'] and 0 <= powers['0.025'] <= powers['0.05'] <= powers['0.1'] <= 1
     tested = [row['rule_power']['0.1'] for row in summary['comparisons'].values() if row['rule_power']]
@@ -302,7 +302,7 @@ def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     language = summary['second_language']['bilingual: en - uk | random_deletion | attn']
     assert language['design'] == 'second language' and language['outcome'] == 'no verdict'
     assert language['p'] is None and 'not comparable' in language['verdict']
-    assert language['measures']['mean_excess']['test']['unit'] == 'training seeds (paired)'
+    assert language['measures']['mean_excess']['test']['over'] == 'training seeds (paired)'
     kept = summary['both_languages']['bilingual | random_deletion | attn']  # None: no range over both (these models
     assert kept['retained_area'] is None or 0 <= kept['retained_area'] <= 1  # never saw Ukrainian)
     for name in ('gpt2_matched_quality.png', 'gpt2_second_language.png'):

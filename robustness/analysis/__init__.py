@@ -84,7 +84,7 @@ def verdict_text(row, higher, lower):
             'inconclusive': 'inconclusive'}[outcome]
     if outcome in ('higher', 'lower') and 'retained_area' not in row['decided_by']:
         text += decomposition_text(row)  # the shape of the decline beside the direction: the share and the range
-    return text + (' (these two trained models)' if row['test_unit'].startswith('draws') else '')
+    return text + (' (these two trained models)' if row['tested_over'].startswith('draws') else '')
 
 
 def spread(values):
@@ -110,7 +110,7 @@ def decide_table(rows, wording, alpha=ALPHA):
             'detectable': spread(detectable) if detectable else None,
             'rule_power': {str(d): spread([power[d] for power in powers]) for d in RULE_POWER_DIFFERENCES}
             if powers else None,
-            'units': sorted({row['test_unit'] for row in rows.values() if row['test_unit']}),
+            'tested_over': sorted({row['tested_over'] for row in rows.values() if row['tested_over']}),
             'seed_correlation': [row['seed_correlation'] for row in rows.values()
                                  if row.get('seed_correlation') is not None],
             'decided_by': sorted({m for row in rows.values() for m in row['decided_by']},
@@ -147,7 +147,7 @@ def row_text(name, row):
         return f"  {name}: {row['verdict']}"
     return (f"  {name}: {row['verdict']}; {MEASURE_WORDS[row['statistic']]} {row['estimate']:+.4f}, "
             f"{100 * row['confidence']:.2f}% CI (Holm) {interval_text(row['ci'])}, p {row['p']:.3g} (every measure), "
-            f"over {row['test_unit']}")
+            f"over {row['tested_over']}")
 
 
 def plain(value):
@@ -165,24 +165,33 @@ def plain(value):
     return value
 
 
-# summary.json's schema. 2: a row's half-failure levels are 'half_failure' (the summary's 'half_failure_level' is per
-# model), the rule's sentence 'rule' (settings call the primary text 'primary_text'), the training's tokenizer design
-# 'tokenization'. A summary without 'schema' is of schema 1 and is upgraded as it is read.
+# summary.json's schema. 2 gives each name one meaning: a row's half-failure levels are 'half_failure' (the summary's
+# 'half_failure_level' is per model); what a test generalises over is its 'over' (a row's 'tested_over', a table's
+# 'tested_over'), what a measure counts in its 'counted_in', and 'unit' is the score's alone (byte or token); the
+# rule's sentence is 'rule'; the training's tokenizer design 'tokenization'. A summary without 'schema' is of schema 1
+# and is upgraded as it is read.
 SCHEMA = 2
-RENAMED_IN_2 = {'primary': 'rule', 'tokenizer': 'tokenization'}
+RENAMED_IN_2 = {'primary': 'rule', 'tokenizer': 'tokenization', 'test_unit': 'tested_over', 'units': 'tested_over'}
+
+
+def schema_2_name(key, item, holder):
+    """The schema-2 name of a schema-1 key of the dict `holder`."""
+    if key == 'half_failure_level' and isinstance(item, dict) and 'a' in item:
+        return 'half_failure'  # a row's, of a and b
+    if key == 'unit' and 'df' in holder:
+        return 'over'  # a test's
+    if key == 'unit' and 'available' in holder:
+        return 'counted_in'  # a measure's
+    return RENAMED_IN_2.get(key, key)
 
 
 def upgraded(value, top=True):
-    """A schema-1 summary's content under schema 2's names (RENAMED_IN_2, and a row's 'half_failure_level', which
-    holds a and b, as 'half_failure')."""
+    """A schema-1 summary's content under schema 2's names."""
     if isinstance(value, list):
         return [upgraded(item, False) for item in value]
     if not isinstance(value, dict):
         return value
-    renamed = {}
-    for key, item in value.items():
-        row_half = key == 'half_failure_level' and isinstance(item, dict) and 'a' in item
-        renamed[RENAMED_IN_2.get(key, 'half_failure' if row_half else key)] = upgraded(item, False)
+    renamed = {schema_2_name(key, item, value): upgraded(item, False) for key, item in value.items()}
     return dict(renamed, schema=SCHEMA) if top else renamed
 
 
