@@ -27,8 +27,8 @@ Writes out_dir/perplexity.csv (one row per trial and text, appended as measured;
 there), out_dir/summary.json (per comparison a verdict under every declared measure, Holm-corrected over the table,
 and the half-failure levels and crossover as description: docs/statistics.md), out_dir/config.json,
 out_dir/checkpoints.csv (the training tokens behind each checkpoint of train_bilingual_gpt2.py's models), and
-visuals_dir/gpt2_random_delete.png, gpt2_magnitude_deletion.png (one curve per training checkpoint when
-`checkpoints` finds them), gpt2_weight_noise.png, gpt2_scope_cost.png (bpb with each scope zeroed / intact, against
+visuals_dir/gpt2_random_deletion.png, gpt2_magnitude_pruning.png (one curve per training checkpoint when
+`checkpoints` finds them), gpt2_gaussian_noise.png, gpt2_scope_cost.png (bpb with each scope zeroed / intact, against
 training tokens), gpt2_matched_quality.png (robustness against intact bpb across checkpoints).
 """
 
@@ -423,7 +423,7 @@ def write_rows(logs, model, checkpoint, text_bytes, trial, results, sparsity, se
         if any(found.has(**key) for found in logs.measured):
             continue
         scored = Perplexity(nll, tokens, text_bytes[text])
-        logs.perplexity.write(dict(**key, nll=nll, tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl,
+        logs.perplexity.write(dict(**key, nll=nll, scored_tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl,
                                    bpb=scored.bpb, sparsity=sparsity, seconds=round(seconds, 4)))
     if results['tasks'] is not None:
         rows = [dict(**trial_key(model, checkpoint, trial), task=task, metric=metric, value=value,

@@ -75,7 +75,7 @@ print(f"\nGPT-2 small (124M) state-dict file in the authors' format ({file_mb:.0
       f"torch {torch.__version__}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}\n")
 print('| measure | value |\n| --- | --- |')
 print(f"| characters evaluated per trial | {eval_chars:,} |")
-print(f"| scored tokens per trial | {int(frame.tokens.iloc[0]):,} |")
+print(f"| scored tokens per trial | {int(frame.scored_tokens.iloc[0]):,} |")
 print(f"| trials | {len(frame)} ({len(damaged)} damaged) |")
 print(f"| seconds per trial (median of the damaged ones) | {damaged.seconds.median():.2f} |")
 print(f"| scored tokens per second | {frame.tokens.iloc[0] / damaged.seconds.median():,.0f} |")

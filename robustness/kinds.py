@@ -2,7 +2,7 @@
 function that does it. Adding a kind is one entry and one function (docs/kinds.md shows how).
 
     kind = KINDS['random_deletion']
-    kind.low, kind.high, kind.grid, kind.deterministic, kind.options, kind.label, kind.figure
+    kind.low, kind.high, kind.grid, kind.deterministic, kind.options, kind.label
     kind.apply(model, amount, generator, parameters, options)     # robustness.perturb.perturbed calls it
 
 The kinds that damage a network's weights (`apply`; robustness.perturb.perturbed applies them in place and restores
@@ -70,8 +70,7 @@ class Kind:
     deterministic: bool     # every draw of a level gives the same damage: measured once per level
     grid: str               # the scripts' level grid for it: 'levels' (fractions), 'noise_levels' (stds),
     #                         'distraction_levels'
-    label: str              # its figures' x axis
-    figure: str             # its figure's name in test_gpt2.py (the paper's names): gpt2_<figure>.png
+    label: str              # its figures' x axis (each script names a kind's figure by the kind: gpt2_<kind>.png)
     # (model, parameters, options, scope) -> the parameters it changes, checked; None: all of the scope
     targets: Callable | None = None
     options: tuple = ()     # the perturb options it takes (`options_of`)
@@ -326,29 +325,26 @@ def scale_by_noise(W, amount, draws):
 # ----------------------------------------------------------------------------- the registry
 KINDS = {kind.name: kind for kind in (
     Kind('random_deletion', random_deletion, 0.0, 1.0, False, 'levels', 'Random weight deletion probability',
-         'random_delete', on_matrix=delete_entries, sample=torch.rand, matrix_label='Deletion probability p',
-         zeroes=True),
+         zeroes=True, on_matrix=delete_entries, sample=torch.rand, matrix_label='Deletion probability p'),
     Kind('magnitude_pruning', magnitude_pruning, 0.0, 1.0, True, 'levels',
-         'Magnitude pruning fraction (smallest |w| per tensor)', 'magnitude_deletion', on_matrix=prune_entries,
-         matrix_label='Fraction pruned p (smallest |w|)', zeroes=True),
+         'Magnitude pruning fraction (smallest |w| per tensor)', zeroes=True, on_matrix=prune_entries,
+         matrix_label='Fraction pruned p (smallest |w|)'),
     Kind('global_magnitude_pruning', global_magnitude_pruning, 0.0, 1.0, True, 'levels',
-         'Global magnitude pruning fraction (smallest |w| overall)', 'global_magnitude_deletion',
-         same_on_one_tensor='magnitude_pruning', zeroes=True),
-    Kind('gaussian_noise', gaussian_noise, 0.0, None, False, 'noise_levels', 'Weight noise std', 'weight_noise',
+         'Global magnitude pruning fraction (smallest |w| overall)', same_on_one_tensor='magnitude_pruning',
+         zeroes=True),
+    Kind('gaussian_noise', gaussian_noise, 0.0, None, False, 'noise_levels', 'Weight noise std',
          on_matrix=add_noise, sample=torch.randn, matrix_label='Noise σ (W + σN)'),
     Kind('neuron_deletion', neuron_deletion, 0.0, 1.0, False, 'levels', 'Neuron (channel) deletion probability',
-         'neuron_delete', zeroes=True),
+         zeroes=True),
     Kind('head_deletion', head_deletion, 0.0, 1.0, False, 'levels', 'Attention head deletion probability',
-         'head_delete', targets=head_outputs, on_heads=True, on_conv_nets=False, zeroes=True),
+         targets=head_outputs, on_heads=True, on_conv_nets=False, zeroes=True),
     Kind('nm_pruning', nm_pruning, 0.0, 1.0, True, 'levels', 'N:M pruning fraction (groups along the inputs)',
-         'nm_pruning', targets=nm_matrices, options=('group',), zeroes=True),
+         targets=nm_matrices, options=('group',), zeroes=True),
     Kind('wanda_pruning', wanda_pruning, 0.0, 1.0, True, 'levels', 'Wanda pruning fraction (per output row)',
-         'wanda_pruning', targets=linear_layers, on_conv_nets=False, options=('calibration',), zeroes=True),
+         targets=linear_layers, on_conv_nets=False, options=('calibration',), zeroes=True),
     Kind('multiplicative_noise', None, 0.0, None, False, 'noise_levels', 'Multiplicative noise std',
-         'multiplicative_noise', on_conv_nets=False, on_matrix=scale_by_noise, sample=torch.randn,
-         matrix_label='Noise σ (W ⊙ (1 + σN))'),
-    Kind('distraction', None, 0.0, None, False, 'distraction_levels', 'Inserted words per word', 'distraction',
-         on_conv_nets=False),
+         on_conv_nets=False, on_matrix=scale_by_noise, sample=torch.randn, matrix_label='Noise σ (W ⊙ (1 + σN))'),
+    Kind('distraction', None, 0.0, None, False, 'distraction_levels', 'Inserted words per word', on_conv_nets=False),
 )}
 
 

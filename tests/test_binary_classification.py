@@ -155,7 +155,7 @@ def test_gram_form_trains_the_same_task_vectors():
 def test_a_kind_added_to_the_registry_reaches_the_linear_representation(monkeypatch):
     """robustness/linear.py keeps no list of kinds: a new entry of the registry, with its matrix form, is all it needs."""
     from robustness.kinds import KINDS, Kind
-    flip = Kind('sign_flip', None, 0.0, 1.0, False, 'levels', 'Sign flip probability', 'sign_flip',
+    flip = Kind('sign_flip', None, 0.0, 1.0, False, 'levels', 'Sign flip probability',
                 on_matrix=lambda W, amount, draws: torch.where(draws < amount, -W, W), sample=torch.rand)
     monkeypatch.setitem(KINDS, 'sign_flip', flip)
     W = torch.randn(3, 5)

@@ -323,7 +323,6 @@ def test_channel_deletion_zeroes_whole_filters():
 def test_the_registry_names_every_kind_once_with_what_the_scripts_need():
     assert set(weight_kinds()) == {'random_deletion', 'magnitude_pruning', 'global_magnitude_pruning', 'gaussian_noise',
                                  'neuron_deletion', 'head_deletion', 'nm_pruning', 'wanda_pruning'}
-    assert len({kind.figure for kind in KINDS.values()}) == len(KINDS)  # one figure per kind
     assert len({kind.label for kind in KINDS.values()}) == len(KINDS)
     for kind in KINDS.values():
         assert kind.grid in ('levels', 'noise_levels', 'distraction_levels') and kind.draws(5) in (1, 5)

@@ -24,7 +24,7 @@ def flip_entries(W, amount, draws):
 def registered(monkeypatch):
     """The sign flip in KINDS for one test (monkeypatch takes it out again)."""
     monkeypatch.setitem(KINDS, 'sign_flip', Kind('sign_flip', sign_flip, 0.0, 1.0, False, 'levels',
-                                                 'Sign flip probability', 'sign_flip', on_matrix=flip_entries,
+                                                 'Sign flip probability', on_matrix=flip_entries,
                                                  sample=torch.rand, matrix_label='Sign flip probability p'))
     monkeypatch.setenv('OMP_NUM_THREADS', '1')  # tiny models gain nothing from threads
 

@@ -63,7 +63,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert len(frame[frame['checkpoint'] == 'step_150']) == 2 * 3 and set(frame['model'][frame['checkpoint'] == 'step_150']) == {'monolingual'}
     text = (tiny / 'eval.txt').read_text()
     assert (frame['bytes'] == len(text.encode('utf-8'))).all()
-    assert frame['ppl'].to_numpy() == pytest.approx((frame['nll'] / frame['tokens']).map(math.exp).to_numpy(), rel=1e-9)
+    assert frame['ppl'].to_numpy() == pytest.approx((frame['nll'] / frame['scored_tokens']).map(math.exp).to_numpy(), rel=1e-9)
     assert frame['bpb'].to_numpy() == pytest.approx((frame['nll'] / math.log(2) / frame['bytes']).to_numpy(), rel=1e-9)
     # The intact rows equal evaluate_text on the saved model; the damaged ones differ and reach their sparsity.
     model = AutoModelForCausalLM.from_pretrained(tiny / 'mono')
@@ -71,7 +71,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     intact = evaluate_text(model, tokenizer, text, 32, 16)
     mono = frame[(frame['model'] == 'monolingual') & (frame['checkpoint'] == 'final')]
     assert mono[mono['level'] == 0]['nll'].to_numpy() == pytest.approx(intact.nll, rel=1e-6)
-    assert (mono[mono['level'] == 0]['tokens'] == intact.tokens).all()
+    assert (mono[mono['level'] == 0]['scored_tokens'] == intact.tokens).all()
     deleted = mono[(mono['kind'] == 'random_deletion') & (mono['level'] == 0.5)]
     assert deleted['sparsity'].to_numpy() == pytest.approx(0.5, abs=0.03)
     assert deleted['nll'].nunique() == 4 and not (deleted['nll'] == intact.nll).any()
@@ -114,8 +114,8 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     assert tested and all(row['tested_over'] == 'draws of these two trained models' and
                           row['measures'][row['statistic']]['test']['df'] == 1 for row in tested)
     assert all(row['verdict'].endswith('(these two trained models)') for row in tested if row['outcome'] != 'no verdict')
-    for name in ('gpt2_random_delete.png', 'gpt2_magnitude_deletion.png', 'gpt2_magnitude_deletion_models.png',
-                 'gpt2_weight_noise.png'):
+    for name in ('gpt2_random_deletion.png', 'gpt2_magnitude_pruning.png', 'gpt2_magnitude_pruning_models.png',
+                 'gpt2_gaussian_noise.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
     assert json.loads((out / 'config.json').read_text())['repeats'] == 2
 
@@ -155,11 +155,11 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     for model in ('bilingual', 'monolingual'):
         rows = final[(final.model == model) & (final.scope == 'blocks') & (final.kind == 'random_deletion')]
         for seed, seed_rows in rows.groupby('train_seed'):
-            for unit, score in (('byte', seed_rows['bpb']), ('token', seed_rows['nll'] / seed_rows['tokens'])):
+            for unit, score in (('byte', seed_rows['bpb']), ('token', seed_rows['nll'] / seed_rows['scored_tokens'])):
                 curve = score.groupby(seed_rows['level']).mean()  # levels 0, 0.5 and the floor at 1.0
                 blank = untrained[(untrained.model == model) & (untrained.train_seed == seed)].iloc[0]
                 floors = {'retained_area': curve[1.0], 'retained_area_untrained':
-                          blank['bpb'] if unit == 'byte' else blank['nll'] / blank['tokens']}
+                          blank['bpb'] if unit == 'byte' else blank['nll'] / blank['scored_tokens']}
                 mean = lambda y: ((y[0.0] + y[0.5]) / 4 + (y[0.5] + y[1.0]) / 4)  # trapezoid over 0, 0.5, 1, top 1
                 for name, floor in floors.items():
                     kept = 1 - ((curve - curve[0]) / (floor - curve[0])).clip(0, 1)
@@ -203,7 +203,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     # what the answer rests on: the bytes per token of each tokenizer, from the CSV
     intact = final[(final.model == 'bilingual') & (final.level == 0)]
     assert summary['facts']['models']['bilingual']['bytes_per_token'] == pytest.approx(
-        (intact['bytes'] / intact['tokens']).groupby(intact['train_seed']).first().mean())
+        (intact['bytes'] / intact['scored_tokens']).groupby(intact['train_seed']).first().mean())
     assert summary['facts']['pairs']['bilingual - monolingual']['same_tokenizer'] is False
     # how much the scope matters: the floor rows of the CSV against the intact rows, per training seed
     cost = summary['scope_cost']['monolingual']['blocks']
@@ -434,7 +434,7 @@ def test_layers_reuse_equals_full_computation_and_overflow_is_recorded(tiny, tmp
     assert row['nll'].item() == pytest.approx(full.nll, rel=1e-6)
     exploded = frame[frame['level'] == 1e30]
     assert len(exploded) == 2 and not exploded['ppl'].map(math.isfinite).any()  # recorded, not crashed
-    assert (out / 'visuals' / 'gpt2_weight_noise.png').exists()
+    assert (out / 'visuals' / 'gpt2_gaussian_noise.png').exists()
 
 
 def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
@@ -453,7 +453,7 @@ def test_structural_kinds_end_to_end(tiny, tmp_path, monkeypatch):
     assert len(nm) == 2 and (nm['sparsity'] == 0.5).all()  # deterministic: one row
     wanda = frame[(frame['kind'] == 'wanda_pruning') & (frame['level'] == 0.5)]
     assert len(wanda) == 2 and wanda['sparsity'].between(0.49, 0.51).all()
-    for name in ('gpt2_head_delete.png', 'gpt2_nm_pruning.png', 'gpt2_wanda_pruning.png'):
+    for name in ('gpt2_head_deletion.png', 'gpt2_nm_pruning.png', 'gpt2_wanda_pruning.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
 
 
@@ -510,7 +510,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
         detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in detail_row
     assert f"The table makes {summary['answer']['rows']} comparisons" in text.split('## test_gpt2.py')[1].splitlines()[2]  # the answer opens the section
-    assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_delete.png](gpt2_random_delete.png)' in text
+    assert f"{run['seconds']:.0f} s" in text and '![gpt2_random_deletion.png](gpt2_random_deletion.png)' in text
     # provenance: the commit, whether the tree had changes, every pinned package's installed version, the device
     head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert run['commit'] == head and isinstance(run['dirty'], bool) and f"commit `{head[:10]}`" in text
@@ -524,7 +524,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     block = readme.read_text()
     assert 'stale' not in block and f"{run['seconds'] / 60:.1f} min" in block and block.endswith('rest\n')
     # a figure that another run has overwritten since: an error naming it and the run, and no report written
-    figure = tmp_path / 'visuals' / 'gpt2_random_delete.png'
+    figure = tmp_path / 'visuals' / 'gpt2_random_deletion.png'
     assert f"<!-- sha256 {run['figures'][str(figure)]} -->" in text
     figure.write_bytes(figure.read_bytes() + b'another run')
     (tmp_path / 'visuals' / 'README.md').unlink()

@@ -187,7 +187,7 @@ def facts(scores, labels, pairs, config, settings):
         intact_bpb = scores.intact(model, 'final', text, 'bpb')
         if not intact_bpb:
             continue
-        tokens, nats = scores.intact(model, 'final', text, 'tokens'), scores.intact(model, 'final', text,
+        tokens, nats = scores.intact(model, 'final', text, 'scored_tokens'), scores.intact(model, 'final', text,
                                                                                     'nats_per_token')
         n_bytes = scores.intact(model, 'final', text, 'bytes')
         seeds = sorted(intact_bpb)

@@ -7,9 +7,10 @@ these; the analysis and the tests read by them.
 from robustness.results import Table
 
 TABLE = Table('perplexity.csv', ('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level',
-                                 'repeat', 'nll', 'tokens', 'bytes', 'ppl', 'bpb', 'sparsity', 'seconds'),
+                                 'repeat', 'nll', 'scored_tokens', 'bytes', 'ppl', 'bpb', 'sparsity', 'seconds'),
               key=('model', 'train_seed', 'checkpoint', 'text', 'kind', 'scope', 'layers', 'level', 'repeat'),
-              added={'text': 'en'})  # runs before eval_files scored one text, English
+              added={'text': 'en'},  # runs before eval_files scored one text, English
+              renamed={'tokens': 'scored_tokens'})  # 'tokens' are training tokens (checkpoints.csv, train_log.csv)
 CSV = TABLE.filename
 TASK_TABLE = Table('tasks.csv',
                    ('model', 'train_seed', 'checkpoint', 'kind', 'scope', 'layers', 'level', 'repeat', 'task',

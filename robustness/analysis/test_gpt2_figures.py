@@ -103,7 +103,7 @@ def draw(frame, summary, config):
             (a_b, kind, scope) = name.split(' | ')
             crossovers.setdefault((kind, scope), []).append((*a_b.split(' - '), row['crossover']))
     for kind in sorted(set(config['kinds']) | set(config['checkpoint_kinds'])):
-        filename, xlabel = f'gpt2_{KINDS[kind].figure}.png', KINDS[kind].label
+        filename, xlabel = f'gpt2_{kind}.png', KINDS[kind].label
         rows = frame[frame['kind'] == kind]
         if rows.empty:
             continue

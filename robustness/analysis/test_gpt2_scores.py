@@ -25,7 +25,7 @@ class Scores:
     model, training seed and text)."""
 
     def __init__(self, frame):
-        self.frame = frame.assign(nats_per_token=frame['nll'] / frame['tokens'])
+        self.frame = frame.assign(nats_per_token=frame['nll'] / frame['scored_tokens'])
         floors = self.frame[(self.frame['kind'] == FLOOR_KIND) & (self.frame['level'] == 1.0)]
         self.zeroed = floors.groupby(['model', 'train_seed', 'checkpoint', 'text',
                                       'scope'])[list(UNIT_COLUMNS.values())].first()
@@ -90,7 +90,7 @@ def other_unit(unit):
 
 def tokens_of(scores, model, text):
     """{training seed: tokens} the model's tokenizer cuts the text into."""
-    return scores.intact(model, 'final', text, 'tokens')
+    return scores.intact(model, 'final', text, 'scored_tokens')
 
 
 def final_comparison(scores, a, b, kind, scope, settings, paired):
