@@ -151,9 +151,10 @@ def check_recipe(config):
     check_choices('tokenization', config['tokenization'], TOKENIZATIONS)
     check(scratch or config['tokenization'] == 'shared' or 'lang2_only' in models
           or (fraction > 0 and {'bilingual', 'control'} & models),
-          f"tokenization: own gives a pretrained model's bilingual copy a new BPE of its English + second-language text; "
-          f"with init_from={config['init_from']}, lang2_fraction {fraction} and train_models "
-          f"{','.join(config['train_models'])} there is no bilingual model or corpus to give one: use tokenization=shared")
+          f"tokenization: own gives a pretrained model's bilingual copy a new BPE of its English + second-language "
+          f"text; with init_from={config['init_from']}, lang2_fraction {fraction} and train_models "
+          f"{','.join(config['train_models'])} there is no bilingual model or corpus to give one: use "
+          f"tokenization=shared")
     check(not {'bilingual', 'control'} & models or 0 < fraction < 1,
           f"lang2_fraction: {fraction} leaves the bilingual model "
           f"{'no second language' if fraction <= 0 else 'no English'} (the control reads its English); use a "

@@ -17,7 +17,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
 
 from robustness import glue
 from robustness.corpora import english_verses
-from robustness.report import glue_tables
+from robustness.analysis.run_glue_test import render as glue_section
 
 VERSES = list(english_verses('web').values())[:400]
 
@@ -283,7 +283,7 @@ def test_end_to_end_with_tiny_models(tmp_path, gpt2_dir, bert_dir, monkeypatch):
     for model, rows in frame.groupby('model'):  # one classifier per model here: no training seed
         intact = rows[(rows['level'] == 0) & (rows['metric'] == 'accuracy')]['value'].iloc[0]
         assert summary['intact'][model] == {'': intact}
-        assert f'| {model} | {intact:.3f} | {intact:.3f} |' in glue_tables(summary)  # the report's table
+        assert f'| {model} | {intact:.3f} | {intact:.3f} |' in glue_section(summary)  # the report's table
     for kind in ('random_deletion', 'gaussian_noise', 'distraction'):
         assert (visuals / f'glue_paraphrase_{kind}.png').stat().st_size > 10_000
     for label in ('gpt2', 'bert'):

@@ -179,7 +179,7 @@ def test_a_new_arm_is_its_configs_with_a_declared_confirmatory_family(arm):
 
 def test_the_regime_sentence_names_the_models_below_the_line():
     """A report says which models zeroing attention costs less than 1.2x, and says none when every one is above."""
-    from robustness.report import regime
+    from robustness.analysis.test_gpt2_report import regime
     mixed = regime({'bilingual': {'attn': {'ratio': [1.35, 1.29]}}, 'control': {'attn': {'ratio': [1.19, 1.21]}}})
     assert '1.19-1.35x' in mixed and 'Below 1.2x (control) ' in mixed
     assert 'at or above 1.2x' in regime({'bilingual': {'attn': {'ratio': [1.35]}}})

@@ -250,8 +250,8 @@ def test_matched_quality_against_annealed_models(tmp_path, monkeypatch):
         first, second, weight = quality[bracket['first']], quality[bracket['second']], bracket['weight']
         assert first >= target >= second and (1 - weight) * first + weight * second == pytest.approx(target)
     assert not summary['matched_quality'] and summary['matched_agreement'] == {}  # no checkpoints swept
-    from robustness.report import gpt2_tables
-    section = gpt2_tables(summary)
+    from robustness.analysis.test_gpt2_report import render as gpt2_section
+    section = gpt2_section(summary)
     assert '### At matched intact quality against annealed models' in section
     assert 'No row is decided in both matched-quality tables.' in section
 

@@ -1,17 +1,22 @@
-"""The summaries and figures of the damage scripts, from their CSVs alone: each script calls its module at the end,
-and `python -m robustness.analyze OUT_DIR` calls the same one later, with other analysis settings, loading no model.
+"""The summaries, figures and report sections of the scripts, from their CSVs alone: each damage script calls its
+module at the end, and `python -m robustness.analyze OUT_DIR` calls the same one later, with other analysis settings,
+loading no model. Each module decides (`analyze`) and renders its script's report section (`render`, with the Markdown
+of markdown.py); robustness/report.py assembles the sections.
 
     test_gpt2.py       -> robustness/analysis/test_gpt2.py      (perplexity.csv; its schema test_gpt2_csv.py, its
                           scores and one comparison test_gpt2_scores.py, matched quality test_gpt2_quality.py, its
-                          figures test_gpt2_figures.py, its lm-eval task tables test_gpt2_tasks.py)
+                          figures test_gpt2_figures.py, its lm-eval task tables test_gpt2_tasks.py, its section
+                          test_gpt2_report.py)
     run_glue_test.py   -> robustness/analysis/run_glue_test.py  (glue.csv)
     non_linear.py      -> robustness/analysis/non_linear.py     (nonlinear.csv)
+    binary_classification.py, train_bilingual_gpt2.py -> their modules here render the summaries the scripts write
 
-What they share lives here: a table of verdicts and its answer, and rows, intervals and levels in words. Every
-verdict row of every summary.json has the same fields (robustness.stats.decide): 'statistic' (its headline
-measure), 'estimate' and 'ci' (that measure's difference and interval at the row's Holm level, 'confidence'), 'p'
-(the intersection-union p-value), 'outcome' (machine-readable: 'higher' or 'lower' only where a direction is
-claimed), 'verdict' (in words) and 'measures' (every measure's test, interval, sign and margin).
+What they share lives here: a table of verdicts and its answer, rows, intervals and levels in words, and summary.json's
+schema (read_summary, write_summary). Every verdict row of every summary.json has the same fields
+(robustness.stats.decide): 'statistic' (its headline measure), 'estimate' and 'ci' (that measure's difference and
+interval at the row's Holm level, 'confidence'), 'p' (the intersection-union p-value), 'outcome' (machine-readable:
+'higher' or 'lower' only where a direction is claimed), 'verdict' (in words) and 'measures' (every measure's test,
+interval, sign and margin).
 """
 
 import json

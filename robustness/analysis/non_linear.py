@@ -15,6 +15,7 @@ import numpy as np
 from robustness import plots
 from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
     decide_table, write_summary
+from robustness.analysis.markdown import render_verdicts, table
 from robustness.kinds import KINDS
 from robustness.results import Table, read_rows
 from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of,
@@ -147,3 +148,25 @@ def analyze(out_dir, config):
     report(summary)
     draw(per_draw, config)
     return summary
+
+
+def render(summary):
+    """The section's tables: intact accuracy, the verdicts on the trends over T, and task 0 and the half-failure
+    levels as description."""
+    intact = ', '.join(f"T={T}: {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None)
+    counts = summary['task_counts']
+    text = (f"Intact accuracy (mean over tasks and training seeds): {intact}.\n\n"
+            + render_verdicts(summary, summary['comparisons'], summary['measures'], 'accuracy')
+            .replace('Differences a - b, positive where a is more robust',
+                     f'Changes over T={counts[0]} to {counts[-1]} along the fitted line, positive where robustness '
+                     f'rises with T')
+            + f"\n\n_{summary['rule']}._")
+    show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
+    described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
+                  *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T)))
+                    for T in counts)]
+                 for name, same in summary['task_0'].items()]
+    return text + ("\n\n<details><summary>description: task 0 alone, half-failure levels (no verdicts)</summary>\n\n"
+                   + table(['kind / scope', 'task 0: change in retained area [95% CI]',
+                            *(f'half-failure T={T}' for T in counts)], described)
+                   + f"\n\n{summary['secondary']}.\n\n</details>")

@@ -13,6 +13,7 @@ import numpy as np
 
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
     decide_table, write_summary
+from robustness.analysis.markdown import render_verdicts, table
 from robustness.kinds import KINDS
 from robustness.plots import errorbar_lines, figure, legend_below, save, spread_words
 from robustness.results import Table, read_rows
@@ -139,3 +140,17 @@ def analyze(out_dir, config):
     report(summary)
     draw(frame, config, floors)
     return summary
+
+
+def render(summary):
+    """Each classifier's intact score next to its floor, chance (a classifier near chance has nothing to lose), then
+    the comparisons."""
+    text = ''
+    floor = summary.get('floor', summary.get('chance'))  # 'chance' in summaries written before 2026-12-06
+    if summary.get('intact'):
+        rows = [[model, f"{sum(seeds.values()) / len(seeds):.3f}",
+                 ', '.join(f"{seed}: {value:.3f}" if seed else f"{value:.3f}" for seed, value in seeds.items())]
+                for model, seeds in summary['intact'].items() if seeds]
+        text = (f"Intact {summary['metric']} on task `{summary.get('task')}` (floor: the best constant predictor, "
+                f"{floor:.3f}):\n\n" + table(['model', 'mean', 'per training seed'], rows) + '\n\n')
+    return text + render_verdicts(summary, summary['comparisons'], summary['measures'], summary['metric'])
