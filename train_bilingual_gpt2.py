@@ -70,8 +70,8 @@ from robustness.runtime import autocast, seed_everything, setup, teardown
 from robustness.settings import validate
 from robustness.trainer import (check_control_steps, check_recipe, check_same_weights, new_model, optimizer_for,
                                 pretrained_bases, restore, save_checkpoint, saved_states, stop_as_if_killed)
-from robustness.training_text import (TokenizerRecipe, build_tokenizers, check_shared_vocabulary, read_corpus,
-                                      token_rows, tokenizer_folders)
+from robustness.training_text import (NEW_VOCABULARY, TokenizerRecipe, build_tokenizers, check_shared_vocabulary,
+                                      read_corpus, token_rows, tokenizer_folders)
 
 # -----------------------------------------------------------------------------
 # data
@@ -418,7 +418,7 @@ for name in (name for name in MODELS if name in train_models):  # the control (s
         training = Training(name=name, seed=seed, steps=steps_of[name],
                             lang2_rows={'bilingual': lang2_rows, 'lang2_only': batch_size}.get(name, 0),
                             data_seed=seed + 1000 * MODELS.index(name) + (0 if scratch else 100_000),
-                            new_embeddings=not scratch and tokenization == 'own' and name in ('bilingual', 'lang2_only'))
+                            new_embeddings=not scratch and tokenization == 'own' and name in NEW_VOCABULARY)
         lang2 = rows_of.get((folders[name], 'lang2'), (None, None)) if training.lang2_rows else (None, None)
         streams = {'en': Stream(*rows_of[folders[name], 'en'], per_batch=batch_size - training.lang2_rows,
                                 seed=training.data_seed),  # (rows, row_bytes) of each language

@@ -130,6 +130,9 @@ def check_shared_vocabulary(documents, vocab_size):
           f"vocab_size")
 
 
+NEW_VOCABULARY = ('bilingual', 'lang2_only')  # from a pretrained base, tokenization=own gives these a BPE of their own
+
+
 def tokenizer_folders(out_dir, tokenization, models):
     """{model: folder of its tokenizer}: one for all the models (tokenization 'shared'), or one per model ('own')."""
     if tokenization == 'shared':
@@ -156,7 +159,7 @@ def build_tokenizers(corpus, names, folders, recipe, rt):
         if recipe.choice == 'shared' and recipe.pretrained is None:
             english, lang2 = equal_bytes(corpus.train_en, corpus.train_lang2)
             built = train_bpe(english + lang2, recipe.vocab_size)
-        elif recipe.choice == 'own' and (recipe.pretrained is None or name in ('bilingual', 'lang2_only')):
+        elif recipe.choice == 'own' and (recipe.pretrained is None or name in NEW_VOCABULARY):
             text = {'bilingual': corpus.train_en + corpus.train_lang2, 'lang2_only': corpus.train_lang2}
             built = train_bpe(text.get(name, corpus.train_en), recipe.vocab_size)
         else:
