@@ -190,10 +190,10 @@ def saved_trial(entry, grid):
         named = (parts[0], parts[1], float(parts[2]), int(parts[3]))
     except ValueError:
         fail(f"save_damaged: {entry!r}: the level must be a number and the repeat an integer")
-    found = [trial for trial in grid if (trial.kind, trial.scope, trial.level, trial.repeat) == named]
-    check(found, f"save_damaged: {entry!r} names no trial of the grid (kinds {', '.join(kinds)}, scope "
+    matches = [trial for trial in grid if (trial.kind, trial.scope, trial.level, trial.repeat) == named]
+    check(matches, f"save_damaged: {entry!r} names no trial of the grid (kinds {', '.join(kinds)}, scope "
                  f"{', '.join(scope)}, their levels, repeats 0..{repeats - 1}; one draw for a deterministic kind)")
-    return found[0]
+    return matches[0]
 
 
 @functools.cache
@@ -243,7 +243,7 @@ def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
     check(not layers or max(layers) < n_layers,
           f"layers: {max(layers) if layers else ''} is outside {name}'s {n_layers} blocks (0..{n_layers - 1})")
     final_step = (training_tokens(path) or [None])[0]  # the checkpoint at the last step is the final model again
-    found = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')
+    checkpoint_paths = [('final', path)] + ([(f'step_{step}', folder) for step, folder in numbered_dirs(path, 'step_')
                                   if step != final_step] if checkpoints else [])
     token_ids = {text_label: encode(tokenizer, text) for text_label, text in texts.items()}
     for text_label, ids in token_ids.items():
@@ -256,7 +256,7 @@ def inspect(label, train_seed, path, texts, grids, tokenizer_dirs):
     check_kinds(model_config, AutoModelForCausalLM, sorted(set(kinds) | set(checkpoint_kinds)), scope, [layers or None],
                 grids, nm_group, name)
     return Model(label=label, train_seed=train_seed, path=path, tokenizer=tokenizer, config=model_config,
-                 window=window, checkpoint_paths=found, token_ids=token_ids, calibration=calibration)
+                 window=window, checkpoint_paths=checkpoint_paths, token_ids=token_ids, calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -340,10 +340,9 @@ def unmeasured(model, targets, logs):
     for name, folder, texts, trials in targets:
         for trial in trials:
             tasks = runs_tasks(name, trial)
-            missing = [text for text in texts if not any(found.has(**row_key(model, name, text, trial))
-                                                         for found in logs.measured)]
-            unscored = tasks and not any(found.has_prefix(**trial_key(model, name, trial))
-                                         for found in logs.tasks_measured)
+            missing = [text for text in texts if not any(log.has(**row_key(model, name, text, trial))
+                                                         for log in logs.measured)]
+            unscored = tasks and not any(log.has_prefix(**trial_key(model, name, trial)) for log in logs.tasks_measured)
             if missing or unscored:
                 work.append(Work(model=model, checkpoint=name, path=folder, texts=texts, tasks=tasks, trial=trial))
     return work
@@ -361,13 +360,13 @@ def matched_plan(all_models, run, logs):
     """The matched-quality trials not yet in a log: for each compare pair a:b and training seed of b, the two
     checkpoints whose intact bpb on the primary text brackets a's (from the rows measured so far), every kind of the
     final models' grid, on the primary text."""
-    brackets = quality_brackets(pd.concat([found.read() for found in logs.measured]), run.pairs, run.texts[0])
+    brackets = quality_brackets(pd.concat([log.read() for log in logs.measured]), run.pairs, run.texts[0])
     model_of = {(model.label, str(model.train_seed)): model for model in all_models}  # seeds read back as text
     chosen = {}  # (model, seed) -> checkpoint names, in order
-    for found in brackets.values():
-        for seed, bracket in found['seeds'].items():
+    for pair in brackets.values():
+        for seed, bracket in pair['seeds'].items():
             if bracket is not None:
-                chosen.setdefault((found['reference'], seed), set()).update(bracket[:2])
+                chosen.setdefault((pair['reference'], seed), set()).update(bracket[:2])
     work = []
     for (label, seed), names in chosen.items():
         model = model_of[label, seed]
@@ -394,14 +393,14 @@ def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
     """Everything a trial measures of the model as it is now (damaged): {text: (summed NLL, scored tokens)} and, for a
     trial that `tasks` holds, lm-eval's results of its tasks; the intact final model's results are kept whole
     (out_dir/lm_eval/), and a trial of run.saved is saved."""
-    found = {'texts': {text: scorer() for text, scorer in scorers.items()}, 'tasks': None}
+    results = {'texts': {text: scorer() for text, scorer in scorers.items()}, 'tasks': None}
     if trial in tasks:
         keep = checkpoint == 'final' and trial.level == 0
-        found['tasks'] = harness.evaluate_tasks(lm, run.tasks, lm_eval_limit, samples=keep and lm_eval_samples)
+        results['tasks'] = harness.evaluate_tasks(lm, run.tasks, lm_eval_limit, samples=keep and lm_eval_samples)
         if keep:
             os.makedirs(os.path.join(out_dir, 'lm_eval'), exist_ok=True)
             with open(os.path.join(out_dir, 'lm_eval', f'{folder_name(model)}.json'), 'w') as f:
-                json.dump(found['tasks'], f, indent=2, default=str)
+                json.dump(results['tasks'], f, indent=2, default=str)
     if checkpoint == 'final' and trial in run.saved:
         folder = os.path.join(out_dir, 'damaged', folder_name(model),
                               f'{trial.kind}_{trial.scope}_{trial.level:g}_{trial.repeat}')
@@ -411,8 +410,8 @@ def measure(run, scorers, tasks, lm, model, checkpoint, network, trial):
             json.dump({'model': model.path, 'train_seed': model.train_seed, **trial._asdict(),
                        'damage_seed': seed + trial.repeat,
                        'bpb': {text: Perplexity(nll, tokens, run.text_bytes[text]).bpb
-                               for text, (nll, tokens) in found['texts'].items()}}, f, indent=2)
-    return found
+                               for text, (nll, tokens) in results['texts'].items()}}, f, indent=2)
+    return results
 
 
 def write_rows(logs, model, checkpoint, text_bytes, trial, results, sparsity, seconds):
@@ -420,7 +419,7 @@ def write_rows(logs, model, checkpoint, text_bytes, trial, results, sparsity, se
     one trial)."""
     for text, (nll, tokens) in results['texts'].items():
         key = row_key(model, checkpoint, text, trial)
-        if any(found.has(**key) for found in logs.measured):
+        if any(log.has(**key) for log in logs.measured):
             continue
         scored = Perplexity(nll, tokens, text_bytes[text])
         logs.perplexity.write(dict(**key, nll=nll, scored_tokens=tokens, bytes=text_bytes[text], ppl=scored.ppl,
@@ -429,8 +428,8 @@ def write_rows(logs, model, checkpoint, text_bytes, trial, results, sparsity, se
         rows = [dict(**trial_key(model, checkpoint, trial), task=task, metric=metric, value=value,
                      stderr='' if stderr is None else stderr, higher_is_better=better)
                 for task, metric, value, stderr, better in harness.metric_rows(results['tasks'])]
-        logs.tasks.write_rows([row for row in rows if not any(found.has(**{k: row[k] for k in TASK_TABLE.key})
-                                                              for found in logs.tasks_measured)])
+        logs.tasks.write_rows([row for row in rows if not any(log.has(**{k: row[k] for k in TASK_TABLE.key})
+                                                              for log in logs.tasks_measured)])
 
 
 def run_work(work, run, logs, rt):

@@ -57,10 +57,10 @@ def signs_text(row, measures=None):
 def decomposition_text(row):
     """Where the share-of-range and the absolute measures disagree, why, in words and numbers (stats.decompose):
     '' for a row without floors."""
-    found = row.get('decomposition')
-    if not found:
+    parts = row.get('decomposition')
+    if not parts:
         return ''
-    (la, lb), (ra, rb) = found['share_lost'], found['range']
+    (la, lb), (ra, rb) = parts['share_lost'], parts['range']
     ratio = ra / rb
     size = ('a range of the same size' if abs(ratio - 1) < 0.005 else
             f"a {ratio:.2f}x {'larger' if ratio > 1 else 'smaller'} range")
@@ -72,7 +72,7 @@ def decomposition_text(row):
     else:
         share = f"a {'larger' if la > lb else 'smaller'} share ({la:.3f} against {lb:.3f})"
     return (f": a loses {share} of {size} ({ra:.3f} against {rb:.3f} in the score's unit); of b's excess loss over "
-            f"a's, the share accounts for {found['share_term']:+.3f} and the range for {found['range_term']:+.3f}")
+            f"a's, the share accounts for {parts['share_term']:+.3f} and the range for {parts['range_term']:+.3f}")
 
 
 def verdict_text(row, higher, lower):

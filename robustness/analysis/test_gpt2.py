@@ -161,7 +161,7 @@ def spreads(scores, labels, config, text):
     """How much of a level's spread is the draws' and how much the training seeds': per model, kind and scope, the
     median over the damaged levels with several draws of the draw-to-draw standard deviation of bits per byte
     (within a seed, averaged over the seeds) and of the seed-to-seed one (of the draw means)."""
-    found = {}
+    by_damage = {}
     for model in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
@@ -174,15 +174,15 @@ def spreads(scores, labels, config, text):
                     continue
                 draws = float(np.median(values.std(axis=2, ddof=1).mean(axis=1)[varied]))
                 seeds = float(np.median(values.mean(axis=2).std(axis=1, ddof=1)[varied]))
-                found[f'{model} | {kind} | {scope}'] = {'draws': draws, 'seeds': seeds}
-    return found
+                by_damage[f'{model} | {kind} | {scope}'] = {'draws': draws, 'seeds': seeds}
+    return by_damage
 
 
 def facts(scores, labels, pairs, config, settings):
     """What every answer rests on: each model's intact score in both units and the bytes per token of its tokenizer
     on the primary text, its floors (the scope zeroed, the untrained model) and range, whether each pair shares a
     tokenizer (the same tokens of the same text)."""
-    text, found = settings['primary_text'], {'models': {}, 'pairs': {}}
+    text, rests_on = settings['primary_text'], {'models': {}, 'pairs': {}}
     for model in labels:
         intact_bpb = scores.intact(model, 'final', text, 'bpb')
         if not intact_bpb:
@@ -197,14 +197,14 @@ def facts(scores, labels, pairs, config, settings):
                                         if (model, seed, 'final', text, scope) in scores.zeroed.index] or [np.nan]))
                   for scope in config['scope']}
         bpb = float(np.mean(list(intact_bpb.values())))
-        found['models'][model] = {
+        rests_on['models'][model] = {
             'intact_bpb': bpb, 'intact_nats_per_token': float(np.mean(list(nats.values()))),
             'bytes_per_token': float(np.mean([n_bytes[seed] / tokens[seed] for seed in seeds])),
             'untrained_bpb': float(np.mean(untrained)) if len(untrained) == len(seeds) else None,
             'zeroed_bpb': zeroed, 'range_bpb': {scope: value - bpb for scope, value in zeroed.items()}}
     for a, b in pairs:
-        found['pairs'][f'{a} - {b}'] = {'same_tokenizer': tokens_of(scores, a, text) == tokens_of(scores, b, text)}
-    return found
+        rests_on['pairs'][f'{a} - {b}'] = {'same_tokenizer': tokens_of(scores, a, text) == tokens_of(scores, b, text)}
+    return rests_on
 
 
 def unit_picture(rows, unit):

@@ -25,10 +25,10 @@ def intact_by_checkpoint(frame, text, order=training_order):
     order (`order`: a checkpoint's place)."""
     rows = frame[(frame['text'] == text) & (frame['level'] == 0) & (frame['checkpoint'] != UNTRAINED)]
     intact = rows.groupby(['model', 'train_seed', 'checkpoint'])['bpb'].first()
-    found = {}
+    by_model = {}
     for (model, seed, checkpoint), bpb in intact.items():
-        found.setdefault((model, seed), []).append((checkpoint, float(bpb)))
-    return {key: sorted(values, key=lambda item: order(item[0])) for key, values in found.items()}
+        by_model.setdefault((model, seed), []).append((checkpoint, float(bpb)))
+    return {key: sorted(values, key=lambda item: order(item[0])) for key, values in by_model.items()}
 
 
 def quality_brackets(frame, pairs, text, order=training_order):
@@ -39,7 +39,7 @@ def quality_brackets(frame, pairs, text, order=training_order):
     second, w) or None}, 'reference_final': b's final intact bpb (mean)}}; pairs without a's final score are left
     out."""
     intact = intact_by_checkpoint(frame, text, order)
-    found = {}
+    brackets = {}
     for a, b in pairs:
         finals = [dict(values)['final'] for (model, _), values in intact.items()
                   if model == a and 'final' in dict(values)]
@@ -54,9 +54,9 @@ def quality_brackets(frame, pairs, text, order=training_order):
             seeds[seed] = next(((first, second, (q1 - target) / (q1 - q2))
                                 for (first, q1), (second, q2) in zip(values, values[1:])
                                 if q1 >= target >= q2 and q1 > q2), None)
-        found[a, b] = {'reference': b, 'target': target, 'seeds': seeds,
-                       'reference_final': sum(references) / len(references) if references else None}
-    return found
+        brackets[a, b] = {'reference': b, 'target': target, 'seeds': seeds,
+                          'reference_final': sum(references) / len(references) if references else None}
+    return brackets
 
 
 def matched_rows(scores, names, brackets, settings):
@@ -71,21 +71,21 @@ def matched_rows(scores, names, brackets, settings):
         (a, b), kind, scope = name.split(' | ')[0].split(' - '), *name.split(' | ')[1:]
         if (a, b) not in paired:  # the design's pairing, once per pair
             paired[a, b] = design_pairs(scores, a, b, settings['primary_text'])
-        found = brackets.get((a, b))
-        if found is not None and found['reference_final'] is not None and \
-                abs(found['reference_final'] - found['target']) <= settings['matched_tolerance'] * found['target']:
+        pair = brackets.get((a, b))
+        if pair is not None and pair['reference_final'] is not None and \
+                abs(pair['reference_final'] - pair['target']) <= settings['matched_tolerance'] * pair['target']:
             row, _ = final_comparison(scores, a, b, kind, scope, settings, paired[a, b])
             if row is not None:  # matched already: the final models are the matched comparison
                 rows[name] = dict(row, design='matched quality: the final models, within matched_tolerance',
-                                  target_bpb=found['target'], reference_bpb=found['reference_final'])
+                                  target_bpb=pair['target'], reference_bpb=pair['reference_final'])
             continue
-        missing = [seed for seed, bracket in (found or {'seeds': {}})['seeds'].items() if bracket is None]
-        if found is None or not found['seeds'] or missing:
-            rows[name] = not_bracketed(found, missing)
+        missing = [seed for seed, bracket in (pair or {'seeds': {}})['seeds'].items() if bracket is None]
+        if pair is None or not pair['seeds'] or missing:
+            rows[name] = not_bracketed(pair, missing)
             continue
-        seeds = sorted(found['seeds'])
-        first, second = ({seed: found['seeds'][seed][i] for seed in seeds} for i in (0, 1))
-        weights = np.array([found['seeds'][seed][2] for seed in seeds])
+        seeds = sorted(pair['seeds'])
+        first, second = ({seed: pair['seeds'][seed][i] for seed in seeds} for i in (0, 1))
+        weights = np.array([pair['seeds'][seed][2] for seed in seeds])
         text = settings['primary_text']
         by_unit = [aligned(scores.curves(a, 'final', text, kind, scope, unit),
                            interpolated(scores, b, (first, second), weights, (text, kind, scope, unit)))
@@ -93,7 +93,7 @@ def matched_rows(scores, names, brackets, settings):
         if by_unit[0] is None:
             continue
         row = comparison(*by_unit[0], settings, by_unit[1], paired[a, b])
-        row.update(design='matched quality', target_bpb=found['target'],
+        row.update(design='matched quality', target_bpb=pair['target'],
                    brackets={seed: {'first': first[seed], 'second': second[seed], 'weight': float(w)}
                              for seed, w in zip(seeds, weights)})
         rows[name] = row
@@ -107,13 +107,13 @@ def interpolated(scores, model, checkpoints, weights, damage):
     return None if first is None or second is None else Interpolated(first, second, weights)
 
 
-def not_bracketed(found, missing):
+def not_bracketed(pair, missing):
     """A matched-quality row without a test: the reference's checkpoints do not bracket the quality to match."""
-    reason = ('not bracketed: no checkpoints of the reference model were scored' if found is None or not found['seeds']
+    reason = ('not bracketed: no checkpoints of the reference model were scored' if pair is None or not pair['seeds']
               else f"not bracketed: the checkpoints of training seeds {', '.join(map(str, missing))} do not reach "
-                   f"{found['target']:.4f} bits per byte from above (never extrapolated)")
+                   f"{pair['target']:.4f} bits per byte from above (never extrapolated)")
     return {'design': 'matched quality', 'decisive': [], 'measures': {}, 'reason': reason,
-            'target_bpb': None if found is None else found['target']}
+            'target_bpb': None if pair is None else pair['target']}
 
 
 def annealed_rows(frame, reference, budgets):

@@ -29,7 +29,7 @@ def task_kinds(config):
 def task_tables(frame, chances, pairs, config, settings, rng):
     """A verdict table per lm-eval task and metric (tasks.csv), decided by the same rule as bits per byte: the floor of
     a metric that rises with ability is the task's chance level, of a loss the score with the scope zeroed."""
-    found = {}
+    tables = {}
     for (task, metric), rows in frame.groupby(['task', 'metric'], sort=True):
         higher_is_better = str(rows['higher_is_better'].iloc[0]) == 'True'
         chance = chances.get(task) if higher_is_better else None
@@ -60,5 +60,5 @@ def task_tables(frame, chances, pairs, config, settings, rng):
                         **describe(*models, config['failure_fraction'], config['bootstrap'], rng)}
         table['answer'] = dict(question=f'On lm-eval task {task} ({metric}), are bilingual models more robust?',
                                **decide_table(table['comparisons'], pair_wording))
-        found[f'{task} | {metric}'] = table
-    return found
+        tables[f'{task} | {metric}'] = table
+    return tables
