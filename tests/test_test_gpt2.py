@@ -47,7 +47,7 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
     result = run_script('test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(out / 'perplexity.csv')
-    for column in 'model,checkpoint,text,kind,scope,level,repeat,nll,tokens,bytes,ppl,bpb,sparsity'.split(','):
+    for column in 'model,checkpoint,text,kind,scope,level,repeat,nll,scored_tokens,bytes,ppl,bpb,sparsity'.split(','):
         assert column in frame.columns
     untrained = frame[frame['checkpoint'] == 'untrained']  # each model's untrained counterpart, intact, once
     assert len(untrained) == 2 and (untrained['level'] == 0).all()
