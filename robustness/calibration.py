@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from robustness.comparison import Comparison
 from robustness.stats import LM_DECISIVE, LM_MEASURES, MEASURES, Curves, compare, decide
 
 GRID = (0.0, 0.3, 0.6, 0.8, 0.9, 1.0)
@@ -97,8 +98,8 @@ def curves_of(values, floors, bytes_per_token, unit='byte'):
 def row_of(a, b, margin, measures=LM_DECISIVE, relative_margin=0.05, paired=False):
     """A simulated row: every measure of the pair per byte, `measures` decisive (the per-token excess, not comparable
     across tokenizers, is reported and never decisive, as in a real row); `paired`: a paired t over the seeds."""
-    return {'measures': compare(curves_of(*a), curves_of(*b), LM_MEASURES, margin, relative_margin, paired),
-            'decisive': list(measures)}
+    return Comparison(measures=compare(curves_of(*a), curves_of(*b), LM_MEASURES, margin, relative_margin, paired),
+                      decisive=tuple(measures))
 
 
 def true_difference(shape, shift, rng, family='clean', seeds=20000, keep=1.0, measure='retained_area'):
@@ -142,8 +143,8 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
     counts = dict.fromkeys(('row', 'table', 'coverage', 'uncorrected coverage', 'equivalent', 'wrong direction',
                             'false equivalence', 'rows', 'beyond the margin'), 0)
     for _ in range(tables):
-        rows = {}
-        for i, (shape, deterministic) in enumerate(ROWS):
+        rows, truths_of_rows = [], []
+        for shape, deterministic in ROWS:
             n_draws = 1 if deterministic else draws
             common = rng.standard_normal((3, seeds)) if shared else None
             trainings = [trained(rng, shape, seeds, shifts[shape], SHAPES[shape]['spread_a'], common, shared, keep),
@@ -153,25 +154,25 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
             if seeds == 1:  # one trained model each: the verdict speaks for these two, and so does the truth
                 many = [damaged(rng, t, 400, family, confounded=k == 1) for k, t in enumerate(trainings)]
                 truth = float(np.subtract(*(curves_of(*m).per_draw(MEASURES[measures[0]]).mean() for m in many)))
-            rows[i] = dict(row_of(a, b, margin, measures, paired=paired), truth=truth)
-        decide(rows)
+            rows.append(row_of(a, b, margin, measures, paired=paired))
+            truths_of_rows.append(truth)
         found = False
-        for i, row in rows.items():
-            if row['outcome'] == 'no verdict':
+        for row, truth in zip(decide(rows), truths_of_rows):
+            if row.outcome == 'no verdict':
                 continue
             counts['rows'] += 1
-            directional = row['outcome'] in ('higher', 'lower')
+            directional = row.outcome in ('higher', 'lower')
             found |= directional
             counts['row'] += directional
-            counts['wrong direction'] += directional and (row['outcome'] == 'higher') != (row['truth'] > 0)
-            counts['equivalent'] += row['outcome'] == 'equivalent'
-            beyond = abs(row['truth']) >= 0.98 * margin  # on the margin, up to the truths' Monte-Carlo error
+            counts['wrong direction'] += directional and (row.outcome == 'higher') != (truth > 0)
+            counts['equivalent'] += row.outcome == 'equivalent'
+            beyond = abs(truth) >= 0.98 * margin  # on the margin, up to the truths' Monte-Carlo error
             counts['beyond the margin'] += beyond
-            counts['false equivalence'] += beyond and row['outcome'] == 'equivalent'
-            low, high = row['ci']
-            counts['coverage'] += low <= row['truth'] <= high
+            counts['false equivalence'] += beyond and row.outcome == 'equivalent'
+            low, high = row.ci
+            counts['coverage'] += low <= truth <= high
             plain = decide_alone(row)  # the row alone: its plain 95% interval
-            counts['uncorrected coverage'] += plain[0] <= row['truth'] <= plain[1]
+            counts['uncorrected coverage'] += plain[0] <= truth <= plain[1]
         counts['table'] += found
     rows_tested, beyond = max(counts.pop('rows'), 1), counts.pop('beyond the margin')
     rates = {key: float(value / (tables if key == 'table' else rows_tested)) for key, value in counts.items()}
@@ -182,8 +183,6 @@ def simulate(seeds, tables, rng, shift=0.0, draws=3, margin=0.05, truths=None, f
 
 def decide_alone(row):
     """The headline measure's plain 95% interval of a decided row."""
-    alone = {0: {'measures': {row['statistic']: dict(row['measures'][row['statistic']])},
-                 'decisive': [row['statistic']]}}
-    decide(alone)
-    return alone[0]['ci']
+    (alone,) = decide([Comparison(measures={row.statistic: row.measures[row.statistic]}, decisive=(row.statistic,))])
+    return alone.ci
 

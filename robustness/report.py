@@ -118,44 +118,45 @@ def designs_table(results, folders):
     if 'test_gpt2' not in designs or len(designs) < 2:
         return ''
     summaries = {name: read_summary(os.path.join(results, name, 'summary.json'))['comparisons'] for name in designs}
-    cell = lambda entry: 'n/a' if entry is None else (f"{entry['verdict']}" + (
-        f" ({number(entry.get('estimate', entry.get('difference')))} {interval_text(entry['ci'])})"
-        if entry.get('ci') else ''))
-    rows = [[key, *(cell(summaries[name].get(key)) for name in designs)] for key in summaries['test_gpt2']]
+    cell = lambda row: 'n/a' if row is None else row.verdict + (
+        f" ({number(row.estimate)} {interval_text(row.ci)})" if row.ci else '')
+    by_identity = {name: {row.identity: row for row in rows} for name, rows in summaries.items()}
+    rows = [[row.label, *(cell(by_identity[name].get(row.identity)) for name in designs)]
+            for row in summaries['test_gpt2']]
     return table(['a - b / kind / scope',
                   *(f'`{name}`: verdict (difference in retained area, Holm-corrected CI)' for name in designs)], rows)
 
 
 def excess_sign(row, unit):
     """The sign of a row's mean excess in `unit` ('+': a more robust), at the row's level; None where not measured."""
-    if row.get('unit', 'byte') == unit:
-        return row['measures'].get('mean_excess', {}).get('sign')
-    return row.get('other_unit', {}).get('measures', {}).get('mean_excess', {}).get('sign')
+    if row.described.get('unit', 'byte') == unit:
+        return row.measures.get('mean_excess', {}).get('sign')
+    return (row.other_unit or {}).get('measures', {}).get('mean_excess', {}).get('sign')
 
 
 def arms_section(arms):
     """The arms of a study side by side (`arms`: {name: test_gpt2 summary}): per comparison, each arm's verdict and
     the sign of its mean excess per token (the paper's unit) and per byte; then, in words, whether the effect the
     paper measured (a more robust per token) appears, and whether it survives one tokenizer and per-byte scoring."""
-    names = list(next(iter(arms.values()))['comparisons'])
     header = ['comparison']
     for arm in arms:
         header += [f'`{arm}`: verdict', f'`{arm}`: mean excess per token, per byte']
+    by_identity = [{row.identity: row for row in summary['comparisons']} for summary in arms.values()]
     rows = []
-    for name in names:
-        cells = [name]
-        for summary in arms.values():
-            row = summary['comparisons'].get(name)
-            cells += ['n/a', 'n/a'] if row is None else [row['verdict'], f"{excess_sign(row, 'token') or 'n/a'}, "
-                                                                        f"{excess_sign(row, 'byte') or 'n/a'}"]
+    for first in next(iter(arms.values()))['comparisons']:
+        cells = [first.label]
+        for rows_of in by_identity:
+            row = rows_of.get(first.identity)
+            cells += ['n/a', 'n/a'] if row is None else [row.verdict, f"{excess_sign(row, 'token') or 'n/a'}, "
+                                                                     f"{excess_sign(row, 'byte') or 'n/a'}"]
         rows.append(cells)
     words = []
     for arm, summary in arms.items():
-        rows_of = summary['comparisons'].values()
-        tested = [row for row in rows_of if row.get('holm_level') is not None]
+        rows_of = summary['comparisons']
+        tested = [row for row in rows_of if row.holm_level is not None]
         count = lambda unit: sum(excess_sign(row, unit) == '+' for row in tested)
         shared = all(entry['same_tokenizer'] for entry in summary.get('facts', {}).get('pairs', {}).values())
-        claimed = sum(row['outcome'] == 'higher' for row in rows_of)
+        claimed = sum(row.outcome == 'higher' for row in rows_of)
         words.append(f"in `{arm}` ({'one tokenizer' if shared else 'each model its own tokenizer'}), the first model "
                      f"of a pair loses less per token in {count('token')} of {len(tested)} tested rows and per byte in "
                      f"{count('byte')}; under every measure it is more robust in {claimed}")
@@ -168,10 +169,10 @@ def arms_section(arms):
 def row_words(row):
     """A decided row in a few words: its outcome, with the direction of a difference within the margin, and its
     headline difference with the interval at its level."""
-    words = OUTCOME_WORDS[row['outcome']]
-    if row['outcome'] == 'within the margin':
-        words = f"{'more' if row['estimate'] > 0 else 'less'} robust, within the margin"
-    return f"**{words}**" + (f" ({row['estimate']:+.3f} {interval_text(row['ci'], 3)})" if row.get('ci') else '')
+    words = OUTCOME_WORDS[row.outcome]
+    if row.outcome == 'within the margin':
+        words = f"{'more' if row.estimate > 0 else 'less'} robust, within the margin"
+    return f"**{words}**" + (f" ({row.estimate:+.3f} {interval_text(row.ci, 3)})" if row.ci else '')
 
 
 def arm_sentence(arm, summary):
@@ -183,8 +184,8 @@ def arm_sentence(arm, summary):
     text = f"- [`{command}`](visuals/{arm}/README.md), {'one tokenizer' if shared else 'each model its own tokenizer'}"
     if summary.get('confirmatory'):
         text += (f". Confirmatory (Holm over {len(summary['confirmatory'])}): "
-                 + '; '.join(f"`{name}` {row_words(row)}" for name, row in summary['confirmatory'].items()))
-    tested = [row for row in summary['comparisons'].values() if row.get('holm_level') is not None]
+                 + '; '.join(f"`{row.label}` {row_words(row)}" for row in summary['confirmatory']))
+    tested = [row for row in summary['comparisons'] if row.holm_level is not None]
     losses = ', '.join(f"per {unit} in {sum(excess_sign(row, unit) == '+' for row in tested)}"
                        for unit in ('token', 'byte'))
     text += f". All {summary['answer']['rows']} rows: final {counts_text(summary['answer'])}"
@@ -210,7 +211,7 @@ def study_block(visuals='visuals'):
                      "(`visuals/<arm>/data/`); the next run of the arm writes it, and this list.")
     found = study_map.decide_map(visuals)
     if any(found['points'].values()):
-        tests = '; '.join(f"{name}: {row['verdict']}" for name, row in found['tests'].items())
+        tests = '; '.join(f"{row.design}: {row.verdict}" for row in found['tests'])
         lines.append(f"- [The map](visuals/map/README.md), the arms side by side (Holm over its two tests): {tests}.")
     return lines
 

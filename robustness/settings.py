@@ -113,9 +113,9 @@ def annealed_budgets(entries, labels):
 
 
 def confirmatory_rows(entries, pairs, kinds, scopes):
-    """The row names ('a - b | kind | scope') of a declared confirmatory family, from 'a:b:kind:scope' entries: a
+    """The rows of a declared confirmatory family, each {'a', 'b', 'kind', 'scope'}, from 'a:b:kind:scope' entries: a
     one-line error for an entry whose pair is not compared, or whose kind or scope the run does not sweep."""
-    names = []
+    rows = []
     for entry in entries:
         parts = entry.split(':')
         check(len(parts) == 4 and all(parts), f"confirmatory: {entry!r} is not a:b:kind:scope")
@@ -126,9 +126,9 @@ def confirmatory_rows(entries, pairs, kinds, scopes):
                              f"({', '.join(kinds)})")
         check(scope in scopes, f"confirmatory: {entry!r} names the scope {scope}, which the run does not sweep "
                                f"({', '.join(scopes)})")
-        names.append(f'{a} - {b} | {kind} | {scope}')
-    check(len(set(names)) == len(names), f"confirmatory: a row is named twice ({', '.join(entries)})")
-    return names
+        rows.append({'a': a, 'b': b, 'kind': kind, 'scope': scope})
+    check(len(set(entries)) == len(entries), f"confirmatory: a row is named twice ({', '.join(entries)})")
+    return rows
 
 
 def check_tolerance(tolerance, relative_margin):

@@ -3,8 +3,9 @@ measure whose error rate holds with 2 to 5 training seeds, a direction claimed o
 finds it (an intersection-union test), and Holm's correction over the rows of a table.
 
     a = Curves(grid, values_a, {'retained_area': zeroed_a, 'retained_area_untrained': untrained_a}, True)
-    row = compare(a, b, ['retained_area', 'retained_area_untrained', 'mean_excess', 'mean_log_ratio'], margins)
-    decide({'a - b | kind | scope': row, ...})          # Holm levels, every measure's interval, the outcome
+    row = Comparison(a='bilingual', b='monolingual', kind='random_deletion', scope='attn', decisive=LM_DECISIVE,
+                     measures=compare(a, b, LM_MEASURES, equivalence_margin, relative_margin))
+    decided = decide([row, ...])          # new records: Holm levels, every measure's interval, the outcome
 
 A model's curves under one damage are `values` (levels, training seeds, draws) of a score y (bits per byte, loss
 per token, accuracy); grid[0] = 0 is the intact model. Per training seed the draws are averaged at each level, giving
@@ -30,7 +31,7 @@ intervals are uncorrected and clipped to what is possible, and no verdict is rea
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special, stats
@@ -378,18 +379,16 @@ def intersection_p(tests):
 
 
 def interval_at(entry, significance):
-    """A measure's entry at a significance level (a row's Holm level): its interval (clipped to where the difference
-    can lie), its sign ('+' above 0, '-' below, '0' neither) and whether it lies inside the margin; nothing where it
-    has no test."""
+    """A measure's entry at a significance level (a row's Holm level), a new entry: its interval (clipped to where the
+    difference can lie), its sign ('+' above 0, '-' below, '0' neither) and whether it lies inside the margin;
+    nothing where it has no test."""
     test = entry['test']
     if test is None:
-        entry.update(ci=None, sign=None, inside_margin=None)
-        return entry
+        return dict(entry, ci=None, sign=None, inside_margin=None)
     half = stats.t.ppf(1 - significance / 2, test['df']) * test['se']
     low, high = test['estimate'] - half, test['estimate'] + half
-    entry.update(ci=clipped([low, high], entry['bounds']), sign='+' if low > 0 else '-' if high < 0 else '0',
-                 inside_margin=bool(-entry['margin'] <= low and high <= entry['margin']))
-    return entry
+    return dict(entry, ci=clipped([low, high], entry['bounds']), sign='+' if low > 0 else '-' if high < 0 else '0',
+                inside_margin=bool(-entry['margin'] <= low and high <= entry['margin']))
 
 
 # quantiles of the chi-square whose root scales a t statistic's denominator, over which t_test_power averages
@@ -429,10 +428,10 @@ def detectable_difference(row):
     """The smallest difference in a decided row's headline measure that its test detects with POWER at the row's
     Holm level (the reports state it; the calibration, which decides thousands of tables, does not need it); None for
     a row without a verdict."""
-    if row['holm_level'] is None:
+    if row.holm_level is None:
         return None
-    test = row['measures'][row['statistic']]['test']
-    return float(detectable_effect(test['df'], row['holm_level']) * test['se'])
+    test = row.measures[row.statistic]['test']
+    return float(detectable_effect(test['df'], row.holm_level) * test['se'])
 
 
 RULE_POWER_DIFFERENCES = (0.025, 0.05, 0.1)  # stated true differences in the headline (retained area) for rule_power
@@ -444,8 +443,8 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
     standard deviations), the share of simulated experiments of the row's design (its seeds, Welch or paired, each
     model's covariance of the measures over its seeds) in which every decisive measure finds a more robust at the
     row's Holm level: {difference: power}. None for a row without a verdict or not tested over training seeds."""
-    entries = [row['measures'][name] for name in row.get('decided_by', [])]
-    if row.get('holm_level') is None or not entries or any(entry['test'] is None for entry in entries):
+    entries = [row.measures[name] for name in row.decided_by]
+    if row.holm_level is None or not entries or any(entry['test'] is None for entry in entries):
         return None
     replicates = entries[0]['test']['over']
     if not replicates.startswith('training seeds'):
@@ -458,7 +457,7 @@ def rule_power(row, differences=RULE_POWER_DIFFERENCES, simulations=4000, seed=0
     sd = np.sqrt(np.mean([np.diag(c) for c in covariances], axis=0))
     if not (np.isfinite(sd).all() and sd[0] > 0):
         return None
-    rng, holm_level, found = np.random.default_rng(seed), row['holm_level'], {}
+    rng, holm_level, found = np.random.default_rng(seed), row.holm_level, {}
     for difference in differences:
         shift = difference / sd[0] * sd
         x = rng.multivariate_normal(shift, covariances[0], size=(simulations, len(a)), method='eigh')
@@ -488,40 +487,38 @@ def outcome_of(entries):
 
 
 def decide(rows, alpha=ALPHA):
-    """The verdicts of a table, in place. Each row holds 'measures' ({name: entry of `compare`}) and 'decisive' (the
-    declared measures, in order; the first is its headline statistic; a row built without a test may bring its
-    'reason'). A row whose decisive measures are all
-    available and tested gets the intersection-union p-value, its Holm level over the table's tested rows, every
-    measure's interval at that level (`interval_at`), and its outcome (`outcome_of`); a declared measure the run did
-    not measure is left out of the decision and named in 'unavailable'. Others get outcome 'no verdict' and the
-    reason. Returns the number of comparisons corrected for."""
+    """The verdicts of a table: the rows (robustness.comparison.Comparison, each with its `measures`, entries of
+    `compare`, and `decisive`, the declared measures in order, the first its headline; a row built without a test may
+    bring its `reason`) decided together, as new records. A row whose decisive measures are all available and tested
+    gets the intersection-union p-value, its Holm level over the table's tested rows, every measure's interval at that
+    level (`interval_at`) and its outcome (`outcome_of`); a declared measure the run did not measure is left out of
+    the decision and named in `unavailable`. Others get outcome 'no verdict' and the reason."""
     tested = []
-    for name, row in rows.items():
-        row['unavailable'] = [m for m in row['decisive'] if not row['measures'][m]['available']]
-        decisive = [m for m in row['decisive'] if row['measures'][m]['available']]
-        untested = [m for m in decisive if row['measures'][m]['test'] is None]
-        row['decided_by'] = decisive
-        row['statistic'] = decisive[0] if decisive else None
-        row['reason'] = row.get('reason') or ('no declared measure was measured in this run' if not decisive else
-                                              row['measures'][untested[0]]['reason'] if untested else None)
-        row['p'] = None if row['reason'] else intersection_p([row['measures'][m]['test'] for m in decisive])
-        if row['p'] is not None:
-            tested.append(name)
-    thresholds = dict(zip(tested, holm_levels([rows[name]['p'] for name in tested], alpha)))
-    for name, row in rows.items():
-        holm_level = thresholds.get(name)
-        for entry in row['measures'].values():
-            interval_at(entry, holm_level if holm_level is not None else alpha)
-        headline = row['measures'][row['statistic']] if row['statistic'] else None
-        row.update(holm_level=holm_level, confidence=None if holm_level is None else 1 - holm_level,
-                   estimate=headline['test']['estimate'] if headline and headline['test'] else None,
-                   ci=headline['ci'] if holm_level is not None else None,
-                   tested_over=headline['test']['over'] if headline and headline['test'] else None,
-                   outcome=outcome_of([row['measures'][m] for m in row['decided_by']]) if holm_level is not None
-                   else 'no verdict')
-        for entry in row['measures'].values():  # without a verdict, the intervals shown are plain (1 - alpha) ones
-            entry['ci_level'] = 1 - (holm_level or alpha) if entry['ci'] is not None else None
-    return len(tested)
+    for row in rows:
+        decisive = tuple(m for m in row.decisive if row.measures[m]['available'])
+        untested = [m for m in decisive if row.measures[m]['test'] is None]
+        reason = row.reason or ('no declared measure was measured in this run' if not decisive else
+                                row.measures[untested[0]]['reason'] if untested else None)
+        tested.append(replace(row, unavailable=tuple(m for m in row.decisive if not row.measures[m]['available']),
+                              decided_by=decisive, statistic=decisive[0] if decisive else None, reason=reason,
+                              p=None if reason else intersection_p([row.measures[m]['test'] for m in decisive])))
+    with_p = [i for i, row in enumerate(tested) if row.p is not None]
+    thresholds = dict(zip(with_p, holm_levels([tested[i].p for i in with_p], alpha)))
+    decided = []
+    for i, row in enumerate(tested):
+        holm_level = thresholds.get(i)
+        measures = {}
+        for name, entry in row.measures.items():  # without a verdict, the intervals shown are plain (1 - alpha) ones
+            entry = interval_at(entry, holm_level if holm_level is not None else alpha)
+            measures[name] = dict(entry, ci_level=1 - (holm_level or alpha) if entry['ci'] is not None else None)
+        headline = measures[row.statistic] if row.statistic else None
+        decided.append(replace(
+            row, measures=measures, holm_level=holm_level, confidence=None if holm_level is None else 1 - holm_level,
+            estimate=headline['test']['estimate'] if headline and headline['test'] else None,
+            ci=headline['ci'] if holm_level is not None else None,
+            tested_over=headline['test']['over'] if headline and headline['test'] else None,
+            outcome=outcome_of([measures[m] for m in row.decided_by]) if holm_level is not None else 'no verdict'))
+    return decided
 
 
 def check_measures(measures, valid, untrained=True):

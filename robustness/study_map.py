@@ -16,14 +16,15 @@ from scipy import stats as scipy_stats
 
 from robustness import plots
 from robustness.analysis import MEASURE_WORDS, decide_table, interval_text, read_summary
+from robustness.comparison import Comparison, find
 from robustness.provenance import figure_markdown, fingerprint
 from robustness.stats import LM_DECISIVE, MEASURES, measured, one_sample
 
 # arm: (share of the second language in a bilingual batch, width)
 POINTS = {'study_dose_low': (0.125, 128), 'study': (0.25, 128), 'study_dose_high': (0.5, 128),
           'study_width64': (0.25, 64)}
-ROW = 'bilingual - control | random_deletion | attn'  # the declared row: the paper's Figure 1 damage
-YARDSTICK = ('study_dropout', 'dropout - plain | random_deletion | attn')
+ROW = dict(a='bilingual', b='control', kind='random_deletion', scope='attn')  # declared: the paper's Figure 1 damage
+YARDSTICK = ('study_dropout', dict(a='dropout', b='plain', kind='random_deletion', scope='attn'))
 MARGINS = dict(equivalence_margin=0.05, relative_margin=0.05)  # as every arm's rows
 WORDS = {'dose trend': ("the bilingual model's advantage grows with the share of the second language",
                         "the bilingual model's advantage shrinks with the share of the second language"),
@@ -38,12 +39,12 @@ def arm_row(visuals, arm, row=ROW):
     if not os.path.exists(path):
         return None
     summary = read_summary(path)
-    return (summary.get('confirmatory') or {}).get(row) or summary['comparisons'].get(row)
+    return find(summary.get('confirmatory') or [], **row) or find(summary['comparisons'], **row)
 
 
 def raw_differences(row, measure):
     """Per training seed, measure(a) - measure(b) of a decided row, in the measure's own unit (seed order)."""
-    entry = row['measures'][measure]
+    entry = row.measures[measure]
     return np.asarray(entry['a'], float) - np.asarray(entry['b'], float)
 
 
@@ -53,26 +54,27 @@ def seed_change(x, differences, span):
     return np.polyfit(np.asarray(x, float), np.asarray(differences, float), 1)[0] * span
 
 
-def change_row(design, rows, x, span, intact):
-    """A map test as a table row of robustness.stats.decide: per decisive measure, each training seed's change of
-    bilingual - control over `span` of x (oriented: positive, the advantage grows), t over the seeds."""
-    found = {'design': design, 'decisive': list(LM_DECISIVE), 'measures': {}}
+def change_row(map_test, what, rows, x, span, intact):
+    """A map test (`map_test`, its name; `what` it computes) as a table row of robustness.stats.decide: per decisive
+    measure, each training seed's change of bilingual - control over `span` of x (oriented: positive, the advantage
+    grows), t over the seeds."""
+    measures = {}
     missing = [arm for arm, row in rows.items() if row is None]
     for name in LM_DECISIVE:
         measure = MEASURES[name]
         margin = measure.margin(MARGINS['equivalence_margin'], MARGINS['relative_margin'], intact)
         if missing:
-            found['measures'][name] = measured(measure, None, f"not run: {', '.join(missing)}", margin)
+            measures[name] = measured(measure, None, f"not run: {', '.join(missing)}", margin)
             continue
         differences = [raw_differences(row, name) for row in rows.values()]
         if len({len(d) for d in differences}) > 1:  # the arms' configs share train_seeds: seed i is seed i in each
-            found['measures'][name] = measured(measure, None, 'the arms have different training seeds', margin)
+            measures[name] = measured(measure, None, 'the arms have different training seeds', margin)
             continue
         change = seed_change(x, differences, span)
         test = one_sample(measure.better * change, 'training seeds (paired)')
-        found['measures'][name] = measured(measure, test, None if test else 'nothing varies', margin,
-                                           a=[float(v) for v in change], b=[0.0] * len(change))
-    return found
+        measures[name] = measured(measure, test, None if test else 'nothing varies', margin,
+                                  a=[float(v) for v in change], b=[0.0] * len(change))
+    return Comparison(**ROW, design=map_test, measures=measures, decisive=LM_DECISIVE, described={'test': what})
 
 
 def decide_map(visuals='visuals'):
@@ -80,23 +82,25 @@ def decide_map(visuals='visuals'):
     together (Holm over the two), 'answer', 'yardstick'}."""
     rows = {arm: arm_row(visuals, arm) for arm in POINTS}
     present = [row for row in rows.values() if row is not None]
-    intact = float(np.mean([np.mean([row['mean_a'][0], row['mean_b'][0]]) for row in present])) if present else 1.0
+    intact = float(np.mean([np.mean([row.described['mean_a'][0], row.described['mean_b'][0]]) for row in present])
+                   ) if present else 1.0
     dose = {arm: rows[arm] for arm in ('study_dose_low', 'study', 'study_dose_high')}
     width = {arm: rows[arm] for arm in ('study_width64', 'study')}
-    tests = {'dose trend': change_row('per-seed slope over the share', dose, [POINTS[arm][0] for arm in dose],
-                                      0.5 - 0.125, intact),
-             'width': change_row('per-seed difference, width 64 - 128', width, [1.0, 0.0], 1.0, intact)}
-    answer = decide_table(tests, lambda name: WORDS[name])
+    tests, answer = decide_table([
+        change_row('dose trend', 'per-seed slope over the share', dose, [POINTS[arm][0] for arm in dose], 0.5 - 0.125,
+                   intact),
+        change_row('width', 'per-seed difference, width 64 - 128', width, [1.0, 0.0], 1.0, intact)],
+        lambda row: WORDS[row.design])
     yardstick = arm_row(visuals, YARDSTICK[0], YARDSTICK[1])
     headline = LM_DECISIVE[0]
     return {'points': {arm: None if row is None else {
-                'share': POINTS[arm][0], 'width': POINTS[arm][1], 'outcome': row['outcome'], 'verdict': row['verdict'],
-                'detectable': row.get('detectable'), 'differences': [float(v) for v in raw_differences(row, headline)]}
+                'share': POINTS[arm][0], 'width': POINTS[arm][1], 'outcome': row.outcome, 'verdict': row.verdict,
+                'detectable': row.detectable, 'differences': [float(v) for v in raw_differences(row, headline)]}
             for arm, row in rows.items()},
             'tests': tests, 'answer': answer,
             'yardstick': None if yardstick is None else {
-                'estimate': yardstick['measures'][headline]['test']['estimate'],
-                'ci': yardstick['measures'][headline]['ci'], 'verdict': yardstick['verdict']}}
+                'estimate': yardstick.measures[headline]['test']['estimate'],
+                'ci': yardstick.measures[headline]['ci'], 'verdict': yardstick.verdict}}
 
 
 def mean_interval(values):
@@ -142,7 +146,7 @@ def paragraph(found):
         if found['yardstick']:
             text += f"; the positive control's was {found['yardstick']['estimate']:+.3f}"
         text += '.'
-    tests = '; '.join(f"{name}: {row['verdict']}" for name, row in found['tests'].items())
+    tests = '; '.join(f"{row.design}: {row.verdict}" for row in found['tests'])
     return text + f" Across the arms (Holm over the two tests): {tests}."
 
 
@@ -164,9 +168,9 @@ def write(found, folder):
         lines.append(f"| {arm} | {share:g} | {width} | {len(point['differences'])} | {mean:+.3f} "
                      f"{interval_text([mean - half, mean + half], 3)} | {point['verdict']} |")
     lines += ['', '| test | verdict | headline change [Holm-level interval] |', '| --- | --- | --- |']
-    for name, row in found['tests'].items():
-        change = 'n/a' if row['estimate'] is None else f"{row['estimate']:+.3f} {interval_text(row['ci'], 3)}"
-        lines.append(f"| {name} | {row['verdict']} | {change} |")
+    for row in found['tests']:
+        change = 'n/a' if row.estimate is None else f"{row.estimate:+.3f} {interval_text(row.ci, 3)}"
+        lines.append(f"| {row.design} | {row.verdict} | {change} |")
     figure = os.path.join(folder, 'gpt2_map.png')
     lines += ['', figure_markdown(figure, folder, fingerprint(figure)), '']
     with open(os.path.join(folder, 'README.md'), 'w') as f:

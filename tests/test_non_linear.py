@@ -11,6 +11,8 @@ import torch
 from conftest import ROOT, one_line_error, run_in_process, run_main
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.data import as_images, load_images
+from robustness.analysis import read_summary
+from robustness.comparison import find
 from robustness.linear import task_data
 from robustness.multitask import MultitaskNet, evaluate, small_resnet, stacked, train
 from robustness.perturb import perturbed
@@ -87,10 +89,10 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
     assert intact.accuracy.min() > 0.85  # every task of every model learned from its own images
     # on 2 cores each (T, training seed) is a process with a log of its own
     assert len(list((out / 'logs').glob('T*_seed*.out'))) == 4 and not list(out.glob('nonlinear.part*'))
-    summary = json.load(open(out / 'summary.json'))
+    summary = read_summary(out / 'summary.json')
     # the primary statistic, recomputed here: retained areas of the mean task accuracy per (T, seed), from intact
     # down to chance, and the change from T=1 to T=3 along their least-squares line
-    entry = summary['comparisons']['random_deletion | backbone']
+    entry = find(summary['comparisons'], kind='random_deletion', scope='backbone')
     per_draw = rows[(rows.kind == 'random_deletion') & (rows.scope == 'backbone')].groupby(
         ['num_tasks', 'train_seed', 'level', 'repeat'])['accuracy'].mean()
     xs, areas = [], []
@@ -99,16 +101,16 @@ def test_end_to_end_and_resume(run, tmp_path, monkeypatch):
         kept = 1 - ((curve[0] - curve) / (curve[0] - 0.5)).clip(0, 1)
         xs.append(T)
         areas.append(float(np.trapezoid(kept.to_numpy(), kept.index.to_numpy()) / kept.index.max()))
-    area = entry['measures']['retained_area']
+    area = entry.measures['retained_area']
     assert [a for T in (1, 3) for a in area['per_model'][str(T)]] == pytest.approx(areas, abs=1e-12)
     fit = scipy.stats.linregress(xs, areas)
-    assert entry['estimate'] == pytest.approx(2 * fit.slope, abs=1e-12) and area['test']['df'] == 2
+    assert entry.estimate == pytest.approx(2 * fit.slope, abs=1e-12) and area['test']['df'] == 2
     assert area['test']['p'] == pytest.approx(fit.pvalue, rel=1e-9)
-    assert summary['answer']['rows'] == 6 and set(entry['measures']) == {'retained_area', 'mean_excess', 'mean_log_ratio'}
-    for row in summary['comparisons'].values():  # one verdict per row, its interval within what is possible
-        assert row['outcome'] in ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure',
-                                  'inconclusive', 'no verdict') and row['verdict']
-        assert row['ci'] is None or -1 <= row['ci'][0] <= row['ci'][1] <= 1
+    assert summary['answer']['rows'] == 6 and set(entry.measures) == {'retained_area', 'mean_excess', 'mean_log_ratio'}
+    for row in summary['comparisons']:  # one verdict per row, its interval within what is possible
+        assert row.outcome in ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure',
+                               'inconclusive', 'no verdict') and row.verdict
+        assert row.ci is None or -1 <= row.ci[0] <= row.ci[1] <= 1
     for kind in ('random_deletion', 'magnitude_pruning'):
         assert (visuals / f'digits_nonlinear_{kind}.png').exists()
     assert json.load(open(out / 'config.json'))['max_samples'] == 120

@@ -51,27 +51,35 @@ def test_a_file_of_older_columns_reads_and_is_brought_up_to_date(tmp_path):
 
 def test_a_summary_of_the_first_schema_reads_under_the_current_names(tmp_path):
     """summary.json is versioned: one written before the schema had a number reads with today's names (a row's
-    half-failure levels 'half_failure', the rule 'rule', the tokenization), and what write_summary writes reads back
-    unchanged."""
+    half-failure levels 'half_failure', the rule 'rule', the tokenization) and today's records (a row is a comparison
+    whose fields say what it compares; a per-model map a list), and what write_summary writes reads back unchanged."""
     import json
     from robustness.analysis import SCHEMA, read_summary, write_summary
+    from robustness.comparison import Comparison
     old = {'primary': 'every measure ...', 'tokenizer': 'shared',
            'half_failure_level': {'bilingual | random_deletion | attn': {'level': 0.4, 'reached': True}},
            'comparisons': {'bilingual - monolingual | random_deletion | attn': {
                'outcome': 'equivalent', 'half_failure_level': {'a': 0.4, 'b': 0.3, 'difference': 0.1},
                'unit': 'byte', 'test_unit': 'training seeds', 'measures': {'mean_excess': {
                    'unit': 'score', 'available': True, 'test': {'estimate': 0.1, 'df': 8, 'unit': 'training seeds'}}}}},
+           'second_language': {'bilingual: en - uk | random_deletion | attn': {'outcome': 'no verdict'}},
            'answer': {'units': ['training seeds']},
            'models': {'bilingual': {'tokenizer': 'shared', 'steps': 8}}}
     (tmp_path / 'summary.json').write_text(json.dumps(old))
     read = read_summary(tmp_path / 'summary.json')
     assert read['schema'] == SCHEMA and read['rule'] == 'every measure ...' and read['tokenization'] == 'shared'
-    assert read['half_failure_level'] == old['half_failure_level']  # per model: the same name and schema as before
-    row = read['comparisons']['bilingual - monolingual | random_deletion | attn']
-    assert row['half_failure'] == {'a': 0.4, 'b': 0.3, 'difference': 0.1} and 'half_failure_level' not in row
-    assert row['unit'] == 'byte' and row['tested_over'] == 'training seeds'  # the score's unit; the replicates
-    assert row['measures']['mean_excess'] == {'counted_in': 'score', 'available': True,
-                                              'test': {'estimate': 0.1, 'df': 8, 'over': 'training seeds'}}
+    assert read['half_failure_level'] == [{'model': 'bilingual', 'kind': 'random_deletion', 'scope': 'attn',
+                                           'level': 0.4, 'reached': True}]  # per model, its name now fields
+    (row,) = read['comparisons']
+    assert isinstance(row, Comparison) and row.identity == (None, 'bilingual', 'monolingual', 'random_deletion', 'attn',
+                                                            None)
+    assert row.label == 'bilingual - monolingual | random_deletion | attn'  # as the reports show it, as before
+    assert row.described == {'half_failure': {'a': 0.4, 'b': 0.3, 'difference': 0.1}, 'unit': 'byte'}
+    assert row.outcome == 'equivalent' and row.tested_over == 'training seeds'  # the replicates
+    assert row.measures['mean_excess'] == {'counted_in': 'score', 'available': True,
+                                           'test': {'estimate': 0.1, 'df': 8, 'over': 'training seeds'}}
+    (language,) = read['second_language']
+    assert (language.model, language.a, language.b, language.kind) == ('bilingual', 'en', 'uk', 'random_deletion')
     assert read['answer'] == {'tested_over': ['training seeds']}
     assert read['models']['bilingual'] == {'tokenization': 'shared', 'steps': 8}
     (tmp_path / 'new').mkdir()

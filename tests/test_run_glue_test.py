@@ -16,6 +16,8 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
                           DataCollatorWithPadding, GPT2Config, GPT2LMHeadModel)
 
 from robustness import glue
+from robustness.analysis import read_summary
+from robustness.comparison import find
 from robustness.corpora import english_verses
 from robustness.analysis.run_glue_test import render as glue_section
 
@@ -319,11 +321,12 @@ def test_family_folder_gives_one_classifier_per_training_seed(tmp_path, gpt2_dir
     assert sorted(frame['train_seed'].unique()) == [3, 7] and set(frame['model']) == {'gpt2', 'copy'}
     assert len(frame) == 2 * 2 * 2 * 2  # models x seeds x levels x metrics (accuracy, f1)
     # the copy is the same model, fine-tuned with the same seed: no difference at all in any training seed
-    entry = json.load(open(out / 'summary.json'))['comparisons']['copy - gpt2 | random_deletion | attn | all']
-    area = entry['measures']['retained_area']
-    assert entry['training_seeds'] == [2, 2] and area['a'] == area['b']
-    if entry['p'] is not None:  # both classifiers have a range to lose: a difference of exactly 0 in every measure
-        assert all(e['test']['estimate'] == 0 and e['ci'][0] <= 0 <= e['ci'][1] for e in entry['measures'].values())
+    entry = find(read_summary(out / 'summary.json')['comparisons'], a='copy', b='gpt2', kind='random_deletion',
+                 scope='attn', layers='all')
+    area = entry.measures['retained_area']
+    assert entry.described['training_seeds'] == [2, 2] and area['a'] == area['b']
+    if entry.p is not None:  # both classifiers have a range to lose: a difference of exactly 0 in every measure
+        assert all(e['test']['estimate'] == 0 and e['ci'][0] <= 0 <= e['ci'][1] for e in entry.measures.values())
     assert all((out / 'finetuned' / f'translation_gpt2_seed{seed}' / 'config.json').is_file() for seed in (3, 7))
 
 
@@ -344,8 +347,8 @@ def test_deterministic_and_structural_kinds(tmp_path, gpt2_dir, bert_dir, monkey
     summary = json.load(open(out / 'summary.json'))
     assert len(summary['half_failure_level']) == 2 * 4 * 2  # models x kinds x layer sets
     chance = frame['floor'].iloc[0]
-    for name, half in summary['half_failure_level'].items():  # recomputed here from the CSV
-        model, kind, scope, layers = name.split(' | ')
+    for half in summary['half_failure_level']:  # recomputed here from the CSV
+        model, kind, layers = name = half['model'], half['kind'], half['layers']
         curve = frame[(frame['model'] == model) & (frame['kind'] == kind) & (frame['layers'] == layers)].groupby('level')['value'].mean()
         target = (curve.iloc[0] + chance) / 2
         below = [level for level, value in curve.items() if (value - target) * (1 if chance <= curve.iloc[0] else -1) <= 0]

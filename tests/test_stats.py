@@ -2,6 +2,7 @@
 calibration on simulated nulls, clean and confounded."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from scipy import stats as scipy_stats
 
 from robustness.calibration import simulate
 from robustness.analysis import decide_table, pair_wording
+from robustness.comparison import Comparison
 from robustness.stats import (LM_DECISIVE, LM_MEASURES, MEASURES, POWER, Curves, check_margin, check_measures, compare, decide, decompose, detectable_difference,
                               detectable_effect,
                               difference_test,
@@ -125,11 +127,10 @@ def test_a_rows_detectable_effect_is_its_headline_tests_at_its_holm_level():
     rows = {f'row {i}': compare(*(Curves(GRID, np.stack([np.linspace(2, 2 + rng.uniform(1, 2), 5) for _ in range(3)],
                                                          axis=1)[:, :, None], {'retained_area': [4.0] * 3}, True)
                                   for _ in range(2)), ['retained_area'], 0.05, 0.05) for i in range(3)}
-    rows = {name: {'measures': measures, 'decisive': ['retained_area']} for name, measures in rows.items()}
-    decide(rows)
-    for row in rows.values():
-        test = row['measures']['retained_area']['test']
-        assert detectable_difference(row) == pytest.approx(detectable_effect(test['df'], row['holm_level']) * test['se'])
+    rows = decide([Comparison(measures=measures, decisive=('retained_area',)) for measures in rows.values()])
+    for row in rows:
+        test = row.measures['retained_area']['test']
+        assert detectable_difference(row) == pytest.approx(detectable_effect(test['df'], row.holm_level) * test['se'])
 
 
 def test_trend_over_the_number_of_tasks():
@@ -163,21 +164,22 @@ def test_holm_levels_and_the_intersection_union_rule():
                                                                'bounds': None, 'reason': 'nothing varies'}}},
             'old run': {'measures': {'m1': entry(0.1, se=0.001), 'm2': {'available': False, 'test': None, 'margin': 0.05,
                                                                         'bounds': None, 'reason': 'not measured'}}}}
-    for row in rows.values():
-        row['decisive'] = ['m1', 'm2']
-    assert decide(rows) == 7
-    outcomes = {name: row['outcome'] for name, row in rows.items()}
+    given = [Comparison(a=name, measures=row['measures'], decisive=('m1', 'm2')) for name, row in rows.items()]
+    decided = {row.a: row for row in decide(given)}
+    assert sum(row.holm_level is not None for row in decided.values()) == 7
+    outcomes = {name: row.outcome for name, row in decided.items()}
     assert outcomes == {'clear': 'higher', 'split': 'depends on the measure', 'opposite': 'depends on the measure',
                         'same': 'equivalent', 'small': 'within the margin', 'negative': 'lower',
                         'untested': 'no verdict', 'old run': 'higher'}
-    assert rows['untested']['reason'] == 'nothing varies' and rows['old run']['unavailable'] == ['m2']
-    for row in rows.values():  # a direction exactly where every decisive interval excludes 0 on one side
-        if row['outcome'] != 'no verdict':
-            assert (row['outcome'] in ('higher', 'lower', 'within the margin')) == (row['p'] <= row['holm_level'])
-            assert row['estimate'] == row['measures']['m1']['test']['estimate'] and row['statistic'] == 'm1'
-    wide = {'x': {'measures': {'m1': entry(0.5, se=1.0, df=2.0)}, 'decisive': ['m1']}}
-    decide(wide)
-    assert wide['x']['ci'] == [-1.0, 1.0] and wide['x']['outcome'] == 'inconclusive'  # clipped to what is possible
+    assert decided['untested'].reason == 'nothing varies' and decided['old run'].unavailable == ('m2',)
+    for row in decided.values():  # a direction exactly where every decisive interval excludes 0 on one side
+        if row.outcome != 'no verdict':
+            assert (row.outcome in ('higher', 'lower', 'within the margin')) == (row.p <= row.holm_level)
+            assert row.estimate == row.measures['m1']['test']['estimate'] and row.statistic == 'm1'
+    # a new record: the rows given are unchanged (no interval, no outcome)
+    assert all(row.outcome is None and 'ci' not in row.measures['m1'] for row in given)
+    (wide,) = decide([Comparison(measures={'m1': entry(0.5, se=1.0, df=2.0)}, decisive=('m1',))])
+    assert wide.ci == [-1.0, 1.0] and wide.outcome == 'inconclusive'  # clipped to what is possible
     assert percentile_interval([0.1, 0.2, 5.0], (0.0, 1.0))[1] == 1.0
 
 
@@ -197,10 +199,10 @@ def test_identical_models_are_equivalent_with_enough_seeds():
     values = np.sort(2 + 0.3 * rng.random((5, 10, 1)), axis=0) + 0.002 * rng.standard_normal((5, 10, 1))
     values[0] = values[0].mean()
     a = Curves(GRID, values, {'retained_area': [4.0] * 10}, True)
-    rows = {'same': {'measures': compare(a, Curves(GRID, values.copy(), a.floors, True), ['retained_area', 'mean_excess'],
-                                         0.05, 0.05), 'decisive': ['retained_area', 'mean_excess']}}
-    decide(rows)
-    assert rows['same']['outcome'] == 'equivalent' and rows['same']['ci'][0] > -0.05
+    (same,) = decide([Comparison(measures=compare(a, Curves(GRID, values.copy(), a.floors, True),
+                                                  ['retained_area', 'mean_excess'], 0.05, 0.05),
+                                 decisive=('retained_area', 'mean_excess'))])
+    assert same.outcome == 'equivalent' and same.ci[0] > -0.05
 
 
 @pytest.mark.parametrize('family', ['clean', 'floors', 'intact', 'tokenizer'])
@@ -279,8 +281,8 @@ def test_the_rules_power_against_the_noncentral_t(paired):
     else:
         sd = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
         test = {'over': 'training seeds', 'se': sd * math.sqrt(2 / 5), 'df': 8}
-    row = {'holm_level': 0.01, 'decided_by': ['retained_area'],
-           'measures': {'retained_area': {'measure': 'retained_area', 'test': test, 'a': a, 'b': b}}}
+    row = Comparison(holm_level=0.01, decided_by=('retained_area',),
+                     measures={'retained_area': {'measure': 'retained_area', 'test': test, 'a': a, 'b': b}})
     power = rule_power(row, differences=(0.02, 0.04), simulations=20000)
     for difference, found in power.items():
         if paired:
@@ -292,7 +294,7 @@ def test_the_rules_power_against_the_noncentral_t(paired):
             welch = scipy_stats.ttest_ind(x, y, axis=1, equal_var=False, alternative='greater')
             expected = float(np.mean(2 * welch.pvalue <= 0.01))
         assert found == pytest.approx(expected, abs=0.02), (difference, found, expected)
-    assert rule_power(dict(row, holm_level=None)) is None
+    assert rule_power(replace(row, holm_level=None)) is None
 
 
 def test_a_direction_says_the_share_and_the_range_beside_it():
@@ -307,10 +309,9 @@ def test_a_direction_says_the_share_and_the_range_beside_it():
         values[0] = intact[:, None]
         return Curves(grid, values, {'retained_area': intact + span, 'retained_area_untrained': [6.0] * seeds}, True)
     a, b = model(0.5), model(1.0)
-    rows = {'a - b | random_deletion | attn': {'measures': compare(a, b, LM_MEASURES, 0.05, 0.05),
-                                               'decisive': list(LM_DECISIVE), 'decomposition': decompose(a, b)}}
-    decide_table(rows, pair_wording)
-    row = rows['a - b | random_deletion | attn']
-    assert row['outcome'] == 'higher' and row['measures']['retained_area']['sign'] == '0'
-    assert row['verdict'].startswith('a more robust than b: a loses about the same share (0.40')
-    assert 'of a 0.50x smaller range (0.500 against 1.000' in row['verdict']
+    (row,), _ = decide_table([Comparison(a='a', b='b', kind='random_deletion', scope='attn', decisive=LM_DECISIVE,
+                                         measures=compare(a, b, LM_MEASURES, 0.05, 0.05),
+                                         described={'decomposition': decompose(a, b)})], pair_wording)
+    assert row.outcome == 'higher' and row.measures['retained_area']['sign'] == '0'
+    assert row.verdict.startswith('a more robust than b: a loses about the same share (0.40')
+    assert 'of a 0.50x smaller range (0.500 against 1.000' in row.verdict

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import OFFLINE, ROOT
 from test_lock import holder
+from robustness.analysis import read_summary
 
 CODE = ['Makefile', 'configs', 'robustness', 'train_bilingual_gpt2.py', 'test_gpt2.py', 'run_glue_test.py']
 TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=400 --block_size=32 --batch_size=4 '
@@ -102,8 +103,8 @@ def test_study_trains_sweeps_and_reports_the_scope_cost(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = own_report.read_text()
     assert '## The arms side by side' in report and '`study_own`: verdict' in report and '`study`: verdict' in report
-    comparisons = json.loads((study / 'test_gpt2' / 'summary.json').read_text())['comparisons']
-    cells = [name.replace('|', r'\|') for name in comparisons]  # the table escapes the names' pipes
+    comparisons = read_summary(study / 'test_gpt2' / 'summary.json')['comparisons']
+    cells = [row.label.replace('|', r'\|') for row in comparisons]  # the table escapes the names' pipes
     assert all(f'| {cell} |' in report for cell in cells)
     assert "Does the effect of the paper's measurement survive one tokenizer and per-byte scoring?" in report
     assert 'in `study` (one tokenizer)' in report
@@ -169,7 +170,8 @@ def test_a_new_arm_is_its_configs_with_a_declared_confirmatory_family(arm):
     from robustness.runtime import parse_models, parse_pairs
     from robustness.settings import confirmatory_rows
     pairs = parse_pairs(settings['compare'], [label for label, _ in parse_models(settings['models'])])
-    assert confirmatory_rows(settings.get('confirmatory', []), pairs, ['random_deletion'], ['attn']) == confirmatory
+    declared = confirmatory_rows(settings.get('confirmatory', []), pairs, ['random_deletion'], ['attn'])
+    assert [f"{row['a']} - {row['b']} | {row['kind']} | {row['scope']}" for row in declared] == confirmatory
     for name in trainings:
         training = {'__file__': os.path.join(ROOT, 'configs', f'{name}.py'), 'lang2_fraction': 0.5, 'batch_size': 16}
         exec(open(training['__file__']).read(), training)

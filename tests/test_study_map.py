@@ -11,24 +11,26 @@ import numpy as np
 
 from conftest import ROOT
 from robustness import study_map
+from robustness.analysis import SCHEMA
 from robustness.provenance import fingerprint
 from robustness.stats import LM_DECISIVE
 
 
-def archive(visuals, arm, row_name, retained):
+def archive(visuals, arm, identity, retained):
     """An arm's summary.json holding one decided row whose per-seed retained areas (a, b) are `retained`; the two
     loss measures move with them (a model that keeps more loses less)."""
     a, b = (np.asarray(x, float) for x in retained)
     values = {'retained_area_untrained': (a, b), 'mean_excess': (1.0 - a, 1.0 - b),
               'mean_log_ratio': (0.5 * (1.0 - a), 0.5 * (1.0 - b))}
-    row = {'measures': {name: {'a': list(values[name][0]), 'b': list(values[name][1]),
-                               'test': {'estimate': float((a - b).mean())}, 'ci': [-1.0, 1.0]} for name in LM_DECISIVE},
-           'mean_a': [2.0, 2.5], 'mean_b': [2.0, 2.5], 'outcome': 'inconclusive', 'verdict': 'inconclusive',
-           'detectable': 0.04}
+    row = dict(identity, measures={name: {'a': list(values[name][0]), 'b': list(values[name][1]),
+                                          'test': {'estimate': float((a - b).mean())}, 'ci': [-1.0, 1.0]}
+                                   for name in LM_DECISIVE},
+               described={'mean_a': [2.0, 2.5], 'mean_b': [2.0, 2.5]}, outcome='inconclusive', verdict='inconclusive',
+               detectable=0.04)
     folder = os.path.join(visuals, arm, 'data', 'test_gpt2')
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, 'summary.json'), 'w') as f:
-        json.dump({'comparisons': {row_name: row}}, f)
+        json.dump({'schema': SCHEMA, 'comparisons': [row]}, f)
 
 
 def test_an_advantage_that_grows_with_the_share_is_found(tmp_path):
@@ -38,9 +40,10 @@ def test_an_advantage_that_grows_with_the_share_is_found(tmp_path):
         gain = 0.3 * share + (0.01 if width == 64 else 0.0)
         archive(tmp_path, arm, study_map.ROW, (seeds + gain + rng.normal(0, 0.005, 5), seeds))
     found = study_map.decide_map(str(tmp_path))
-    assert found['tests']['dose trend']['outcome'] == 'higher'
-    assert abs(found['tests']['dose trend']['estimate'] - 0.3 * 0.375) < 0.02  # the change from 0.125 to 0.5
-    assert 'grows with the share' in found['tests']['dose trend']['verdict']
+    dose, width = found['tests']
+    assert dose.design == 'dose trend' and dose.outcome == 'higher' and width.design == 'width'
+    assert abs(dose.estimate - 0.3 * 0.375) < 0.02  # the change from 0.125 to 0.5
+    assert 'grows with the share' in dose.verdict
     assert found['yardstick'] is None  # no positive control archived here
 
 
@@ -54,7 +57,8 @@ def test_arms_not_run_leave_the_tests_without_a_verdict_and_the_map_drawn(tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     report = (out / 'README.md').read_text()
     assert '| study_dose_low | 0.125 | 128 | 0 | not run | n/a |' in report
-    assert 'not run: study_dose_low, study_dose_high' in json.dumps(study_map.decide_map(str(tmp_path))['tests'])
+    dose, _ = study_map.decide_map(str(tmp_path))['tests']
+    assert dose.outcome == 'no verdict' and 'not run: study_dose_low, study_dose_high' in dose.verdict
     assert "the positive control's was +0.100" in report and (out / 'gpt2_map.png').exists()
     assert f"![gpt2_map.png](gpt2_map.png)\n<!-- sha256 {fingerprint(out / 'gpt2_map.png')} -->" in report
 

@@ -17,6 +17,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main, run_script
 from gpt2_fixtures import ruth, save_tiny_model
+from robustness.analysis import read_summary
+from robustness.comparison import find
 from robustness.perplexity import evaluate_text
 from robustness.perturb import perturbed
 
@@ -79,14 +81,15 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
         damaged = evaluate_text(model, tokenizer, text, 32, 16)
     row = deleted[(deleted['scope'] == 'blocks') & (deleted['repeat'] == 1)]
     assert row['nll'].item() == pytest.approx(damaged.nll, rel=1e-6)
-    summary = json.loads((out / 'summary.json').read_text())
-    assert set(summary['comparisons']) == {f'bilingual - monolingual | {k} | {s}' for k in
-                                           ('random_deletion', 'magnitude_pruning', 'gaussian_noise') for s in ('attn', 'blocks')}
-    entry = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
+    summary = read_summary(out / 'summary.json')
+    assert {row.identity for row in summary['comparisons']} == {
+        (None, 'bilingual', 'monolingual', k, s, None) for k in ('random_deletion', 'magnitude_pruning', 'gaussian_noise')
+        for s in ('attn', 'blocks')}
+    entry = find(summary['comparisons'], kind='random_deletion', scope='blocks').described
     assert entry['levels'] == [0.0, 0.5, 1.0] and entry['repeats'] == 2 and len(entry['retained_fraction_difference']) == 3
     # every model x kind x scope has its half-failure level, equal to one computed here from the CSV
-    for name, half in summary['half_failure_level'].items():
-        model, kind, scope = name.split(' | ')
+    for half in summary['half_failure_level']:
+        model, kind, scope = name = half['model'], half['kind'], half['scope']
         rows = frame[(frame['model'] == model) & (frame['kind'] == kind) & (frame['scope'] == scope)
                      & (frame['checkpoint'] == 'final')]
         curve = rows.groupby('level')['bpb'].mean()
@@ -102,18 +105,19 @@ def test_sweep_end_to_end_and_resume(tiny, tmp_path, monkeypatch):
         expected = upper if upper == lower else lower + (upper - lower) * (target - curve[lower]) / (curve[upper] - curve[lower])
         assert half['level'] == pytest.approx(expected, abs=1e-12), name
     assert len(summary['half_failure_level']) == 2 * 3 * 2
-    assert summary['comparisons']['bilingual - monolingual | random_deletion | attn']['half_failure']['a'] == \
-        summary['half_failure_level']['bilingual | random_deletion | attn']['level']
+    assert find(summary['comparisons'], kind='random_deletion', scope='attn').described['half_failure']['a'] == next(
+        half['level'] for half in summary['half_failure_level']
+        if (half['model'], half['kind'], half['scope']) == ('bilingual', 'random_deletion', 'attn'))
     assert entry['training_seeds'] == [1, 1] and frame['train_seed'].isna().all()  # single models: train_seed empty
     # one model each and a deterministic kind: one measurement per level, so no test and no verdict
-    pruned = summary['comparisons']['bilingual - monolingual | magnitude_pruning | blocks']
-    assert pruned['p'] is None and pruned['ci'] is None and pruned['detectable'] is None
-    assert pruned['outcome'] == 'no verdict' and pruned['verdict'].startswith('no verdict: ')
+    pruned = find(summary['comparisons'], kind='magnitude_pruning', scope='blocks')
+    assert pruned.p is None and pruned.ci is None and pruned.detectable is None
+    assert pruned.outcome == 'no verdict' and pruned.verdict.startswith('no verdict: ')
     # one model each and a random kind: a paired test over the draws, which speaks for these two models only
-    tested = [row for row in summary['comparisons'].values() if row['p'] is not None]
-    assert tested and all(row['tested_over'] == 'draws of these two trained models' and
-                          row['measures'][row['statistic']]['test']['df'] == 1 for row in tested)
-    assert all(row['verdict'].endswith('(these two trained models)') for row in tested if row['outcome'] != 'no verdict')
+    tested = [row for row in summary['comparisons'] if row.p is not None]
+    assert tested and all(row.tested_over == 'draws of these two trained models' and
+                          row.measures[row.statistic]['test']['df'] == 1 for row in tested)
+    assert all(row.verdict.endswith('(these two trained models)') for row in tested if row.outcome != 'no verdict')
     for name in ('gpt2_random_deletion.png', 'gpt2_magnitude_pruning.png', 'gpt2_magnitude_pruning_models.png',
                  'gpt2_gaussian_noise.png'):
         assert (out / 'visuals' / name).stat().st_size > 10_000
@@ -146,9 +150,9 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
     assert frame.groupby('model')['train_seed'].apply(set).to_dict() == {'monolingual': {'0', '1'},
                                                                          'bilingual': {'0', '1'}, 'single': {''}}
     assert frame[frame.model == 'monolingual'].groupby('train_seed')['nll'].first().nunique() == 2  # two trainings
-    summary = json.loads((out / 'summary.json').read_text())
-    random = summary['comparisons']['bilingual - monolingual | random_deletion | blocks']
-    assert random['training_seeds'] == [2, 2] and random['repeats'] == 2
+    summary = read_summary(out / 'summary.json')
+    random = find(summary['comparisons'], a='bilingual', b='monolingual', kind='random_deletion', scope='blocks')
+    assert random.described['training_seeds'] == [2, 2] and random.described['repeats'] == 2
     # every measure per training seed, recomputed here from the CSV in both units, then scipy's Welch t test
     final, untrained = frame[frame.checkpoint == 'final'], frame[frame.checkpoint == 'untrained']
     values = {}
@@ -166,7 +170,7 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
                     values.setdefault((unit, name, model), []).append(mean(kept))
                 values.setdefault((unit, 'mean_excess', model), []).append(mean(curve - curve[0]))
                 values.setdefault((unit, 'mean_log_ratio', model), []).append(mean(np.log(curve / curve[0])))
-    for unit, measures in (('byte', random['measures']), ('token', random['other_unit']['measures'])):
+    for unit, measures in (('byte', random.measures), ('token', random.other_unit['measures'])):
         for name, entry in measures.items():
             a, b = values[unit, name, 'bilingual'], values[unit, name, 'monolingual']
             assert entry['a'] == pytest.approx(a, rel=1e-9) and entry['b'] == pytest.approx(b, rel=1e-9), (unit, name)
@@ -174,32 +178,32 @@ def test_family_folders_expand_into_their_training_seeds(tiny, tmp_path, monkeyp
             welch = scipy.stats.ttest_ind(better * np.array(a), better * np.array(b), equal_var=False)
             assert entry['test']['p'] == pytest.approx(welch.pvalue, rel=1e-9)
             assert entry['test']['estimate'] == pytest.approx(better * (np.mean(a) - np.mean(b)), rel=1e-9)
-    assert random['other_unit']['unit'] == 'token' and random['other_unit']['comparable'] is False  # two tokenizers
+    assert random.other_unit['unit'] == 'token' and random.other_unit['comparable'] is False  # two tokenizers
     # the row: a direction only where every decisive measure finds it; its p the largest one-sided p of the
     # decisive measures (LM_DECISIVE: the own-floor retained area is reported, not decisive), doubled
-    assert random['decided_by'] == ['retained_area_untrained', 'mean_excess', 'mean_log_ratio']
+    assert random.decided_by == ('retained_area_untrained', 'mean_excess', 'mean_log_ratio')
     one_sided = [[scipy.stats.t.sf(e['test']['estimate'] / e['test']['se'], e['test']['df']),
                   scipy.stats.t.cdf(e['test']['estimate'] / e['test']['se'], e['test']['df'])]
-                 for e in (random['measures'][name] for name in random['decided_by'])]
-    assert random['p'] == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
-    headline = random['measures']['retained_area_untrained']
-    assert random['statistic'] == 'retained_area_untrained' and random['estimate'] == headline['test']['estimate']
-    assert random['tested_over'] == 'training seeds' and random['detectable'] > 0
-    powers = random['rule_power']  # the whole rule's power at each stated difference: rising with the difference
+                 for e in (random.measures[name] for name in random.decided_by)]
+    assert random.p == pytest.approx(min(1, 2 * min(max(p[0] for p in one_sided), max(p[1] for p in one_sided))))
+    headline = random.measures['retained_area_untrained']
+    assert random.statistic == 'retained_area_untrained' and random.estimate == headline['test']['estimate']
+    assert random.tested_over == 'training seeds' and random.detectable > 0
+    powers = random.rule_power  # the whole rule's power at each stated difference: rising with the difference
     assert list(powers) == ['0.025', '0.05', '0.1'] and 0 <= powers['0.025'] <= powers['0.05'] <= powers['0.1'] <= 1
-    tested = [row['rule_power']['0.1'] for row in summary['comparisons'].values() if row['rule_power']]
+    tested = [row.rule_power['0.1'] for row in summary['comparisons'] if row.rule_power]
     assert summary['answer']['rule_power']['0.1']['median'] == pytest.approx(np.median(tested))
-    assert all(ci is None or -1 <= ci[0] <= ci[1] <= 1 for ci in random['retained_fraction_difference_ci95'])
+    assert all(ci is None or -1 <= ci[0] <= ci[1] <= 1 for ci in random.described['retained_fraction_difference_ci95'])
     # Holm over the table's tested rows; a single model against a family has no seed-to-seed spread of its own
     assert summary['answer']['comparisons'] == 2 and summary['answer']['rows'] == 4
-    assert summary['comparisons']['single - monolingual | random_deletion | blocks']['verdict'] == \
+    assert find(summary['comparisons'], a='single', kind='random_deletion', scope='blocks').verdict == \
         'no verdict: one side has a single training seed: its seed-to-seed spread is unknown'
-    for row in summary['comparisons'].values():
-        assert row['outcome'] in ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure',
-                                  'inconclusive', 'no verdict') and row['verdict']
-        if row['p'] is not None:
-            signs = {e['sign'] for m, e in row['measures'].items() if m in row['decided_by']}
-            assert (row['outcome'] in ('higher', 'lower', 'within the margin')) == (signs in ({'+'}, {'-'}))
+    for row in summary['comparisons']:
+        assert row.outcome in ('higher', 'lower', 'equivalent', 'within the margin', 'depends on the measure',
+                               'inconclusive', 'no verdict') and row.verdict
+        if row.p is not None:
+            signs = {e['sign'] for m, e in row.measures.items() if m in row.decided_by}
+            assert (row.outcome in ('higher', 'lower', 'within the margin')) == (signs in ({'+'}, {'-'}))
     # what the answer rests on: the bytes per token of each tokenizer, from the CSV
     intact = final[(final.model == 'bilingual') & (final.level == 0)]
     assert summary['facts']['models']['bilingual']['bytes_per_token'] == pytest.approx(
@@ -237,19 +241,19 @@ def test_matched_quality_against_annealed_models(tmp_path, monkeypatch):
                       '--annealed=monolingual:mono_10:mono_30', f'--out_dir={out}',
                       f'--visuals_dir={out / "v"}')
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((out / 'summary.json').read_text())
-    row = summary['matched_quality_annealed']['bilingual - monolingual | random_deletion | attn']
-    assert row['design'] == 'matched quality against annealed models'
+    summary = read_summary(out / 'summary.json')
+    row = find(summary['matched_quality_annealed'], a='bilingual', b='monolingual', kind='random_deletion', scope='attn')
+    assert row.design == 'matched quality against annealed models'
     frame = pd.read_csv(out / 'perplexity.csv', dtype={'train_seed': str}, keep_default_na=False)
     intact = frame[(frame.level == 0) & (frame.checkpoint == 'final')].groupby(['model', 'train_seed'])['bpb'].first()
     target = intact['bilingual'].mean()
-    assert row['target_bpb'] == pytest.approx(target)
-    for seed, bracket in row['brackets'].items():
+    assert row.described['target_bpb'] == pytest.approx(target)
+    for seed, bracket in row.described['brackets'].items():
         quality = {'mono_10': intact['mono_10', seed], 'mono_30': intact['mono_30', seed],
                    'final': intact['monolingual', seed]}
         first, second, weight = quality[bracket['first']], quality[bracket['second']], bracket['weight']
         assert first >= target >= second and (1 - weight) * first + weight * second == pytest.approx(target)
-    assert not summary['matched_quality'] and summary['matched_agreement'] == {}  # no checkpoints swept
+    assert not summary['matched_quality'] and summary['matched_agreement'] == []  # no checkpoints swept
     from robustness.analysis.test_gpt2_report import render as gpt2_section
     section = gpt2_section(summary)
     assert '### At matched intact quality against annealed models' in section
@@ -282,29 +286,31 @@ def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     # the second text only on the pairs' first model (the analysis reads no other model's); English on all three
     assert set(frame[frame.text == 'uk'].model) == {'bilingual'}
     assert set(frame[frame.text == 'en'].model) == {'monolingual', 'bilingual', 'control'}
-    summary = json.loads((out / 'summary.json').read_text())
+    summary = read_summary(out / 'summary.json')
     # matched quality: the monolingual seeds bracket the bilingual model's quality between two of their checkpoints
     intact = frame[(frame.text == 'en') & (frame.level == 0) & (frame.checkpoint != 'untrained')]
     target = intact[(intact.model == 'bilingual') & (intact.checkpoint == 'final')].groupby('train_seed')['bpb'].first().mean()
-    row = summary['matched_quality']['bilingual - monolingual | random_deletion | attn']
-    assert row['design'] == 'matched quality' and row['target_bpb'] == pytest.approx(target)
-    for seed, bracket in row['brackets'].items():
+    row = find(summary['matched_quality'], a='bilingual', b='monolingual', kind='random_deletion', scope='attn')
+    assert row.design == 'matched quality' and row.described['target_bpb'] == pytest.approx(target)
+    for seed, bracket in row.described['brackets'].items():
         quality = intact[(intact.model == 'monolingual') & (intact.train_seed == seed)].groupby('checkpoint')['bpb'].first()
         first, second, weight = quality[bracket['first']], quality[bracket['second']], bracket['weight']
         assert first >= target >= second and (1 - weight) * first + weight * second == pytest.approx(target)
         swept = frame[(frame.model == 'monolingual') & (frame.train_seed == seed) & (frame.kind == 'random_deletion')]
         assert {bracket['first'], bracket['second']} <= set(swept.checkpoint)  # every kind on both
-    assert set(row) >= {'outcome', 'verdict', 'statistic', 'estimate', 'p', 'measures'}
-    control = summary['matched_quality']['bilingual - control | random_deletion | attn']
-    assert control['outcome'] == 'no verdict' and 'not bracketed' in control['verdict']
+    assert row.outcome and row.verdict and row.statistic and row.measures
+    control = find(summary['matched_quality'], a='bilingual', b='control', kind='random_deletion', scope='attn')
+    assert control.outcome == 'no verdict' and 'not bracketed' in control.verdict
     # the second language: the bilingual model's English against its Ukrainian, paired over its training seeds,
     # described (plain intervals) and never decided: bits per byte of two scripts are not comparable
-    language = summary['second_language']['bilingual: en - uk | random_deletion | attn']
-    assert language['design'] == 'second language' and language['outcome'] == 'no verdict'
-    assert language['p'] is None and 'not comparable' in language['verdict']
-    assert language['measures']['mean_excess']['test']['over'] == 'training seeds (paired)'
-    kept = summary['both_languages']['bilingual | random_deletion | attn']  # None: no range over both (these models
-    assert kept['retained_area'] is None or 0 <= kept['retained_area'] <= 1  # never saw Ukrainian)
+    language = find(summary['second_language'], model='bilingual', a='en', b='uk', kind='random_deletion', scope='attn')
+    assert language.design == 'second language' and language.outcome == 'no verdict'
+    assert language.p is None and 'not comparable' in language.verdict
+    assert language.measures['mean_excess']['test']['over'] == 'training seeds (paired)'
+    (kept,) = [entry for entry in summary['both_languages']
+               if (entry['model'], entry['kind'], entry['scope']) == ('bilingual', 'random_deletion', 'attn')]
+    assert kept['retained_area'] is None or 0 <= kept['retained_area'] <= 1  # None: no range over both (these models
+    # never saw Ukrainian)
     for name in ('gpt2_matched_quality.png', 'gpt2_second_language.png'):
         assert (out / 'v' / name).stat().st_size > 10_000
     # a pair whose final models lie within matched_tolerance of each other is matched already: the final models
@@ -313,12 +319,12 @@ def test_two_texts_untrained_models_and_matched_quality(tmp_path, monkeypatch):
     apart = abs(final_bpb['control'] - final_bpb['bilingual']) / final_bpb['bilingual']
     tolerance = min(0.99, apart * 1.01)
     assert main([str(out), f'--relative_margin={tolerance}', f'--matched_tolerance={tolerance}']) == 0
-    redone = json.loads((out / 'summary.json').read_text())
-    control = redone['matched_quality']['bilingual - control | random_deletion | attn']
-    assert control['design'].startswith('matched quality: the final models')
-    assert control['p'] == redone['comparisons']['bilingual - control | random_deletion | attn']['p']
+    redone = read_summary(out / 'summary.json')
+    control = find(redone['matched_quality'], a='bilingual', b='control', kind='random_deletion', scope='attn')
+    assert control.design.startswith('matched quality: the final models')
+    assert control.p == find(redone['comparisons'], a='bilingual', b='control', kind='random_deletion', scope='attn').p
     assert main([str(out), '--matched_tolerance=0']) == 1  # a one-line error, nothing written
-    assert json.loads((out / 'summary.json').read_text()) == redone
+    assert read_summary(out / 'summary.json') == redone
 
 
 @pytest.fixture
@@ -391,10 +397,11 @@ def test_lm_eval_tasks_saved_damage_and_resume(task_folder, monkeypatch):
     assert floor['bible_bpb_en', 'bits_per_byte'] == pytest.approx(zeroed['bible_bpb_en']['bits_per_byte,none'], rel=1e-9)
     assert floor['ruth', 'acc'] == pytest.approx(zeroed['ruth']['acc,none'], abs=1e-12)
     assert floor['bible_bpb_en', 'bits_per_byte'] != pytest.approx(intact.item(), rel=1e-6)  # the damage reached it
-    summary = json.loads((out / 'summary.json').read_text())
-    assert summary['tasks']['ruth | acc']['chance'] == pytest.approx(0.25)
+    summary = read_summary(out / 'summary.json')
+    (accuracy,) = [table for table in summary['tasks'] if (table['task'], table['metric']) == ('ruth', 'acc')]
+    assert accuracy['chance'] == pytest.approx(0.25)
     # a verdict per kind whose trials ran the tasks; random deletion's intact and floor rows make no curve of their own
-    assert {name.split(' | ')[1] for name in summary['tasks']['ruth | acc']['comparisons']} == {'magnitude_pruning'}
+    assert {row.kind for row in accuracy['comparisons']} == {'magnitude_pruning'}
     assert (out / 'lm_eval' / 'monolingual.json').exists() and (out / 'visuals' / 'gpt2_task_ruth_acc.png').exists()
     # a rerun measures nothing and repeats no row
     again = run_main(monkeypatch, 'test_gpt2.py', *args)
@@ -488,7 +495,7 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     other = results / 'test_gpt2_finetune'
     shutil.copytree(out, other)
     second = json.loads((other / 'summary.json').read_text())
-    for entry in second['comparisons'].values():
+    for entry in second['comparisons']:
         entry['verdict'] = 'the second design'
     (other / 'summary.json').write_text(json.dumps(second))
     readme = tmp_path / 'README.md'
@@ -498,14 +505,15 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-2000:]
     text = (tmp_path / 'visuals' / 'README.md').read_text()
-    summary = json.loads((out / 'summary.json').read_text())
+    summary = read_summary(out / 'summary.json')
     run = json.loads((out / 'run.json').read_text())
-    for name, entry in summary['comparisons'].items():
+    for entry in summary['comparisons']:
+        name = f'{entry.a} - {entry.b} | {entry.kind} | {entry.scope}'  # as the report shows it
         row = next(line for line in text.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
-        assert entry['verdict'] in row
-        area = entry['measures']['retained_area']
+        assert entry.verdict in row
+        area = entry.measures['retained_area']
         assert area['test'] is None or f"{area['test']['estimate']:+.3f}" in row
-        half = entry['half_failure']
+        half = entry.described['half_failure']
         detail = text.split('description: half-failure')[1]
         detail_row = next(line for line in detail.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
         assert (f"{half['a']:.3f}" if half['a'] is not None else 'not reached') in detail_row
@@ -518,9 +526,9 @@ def test_report_is_generated_from_the_summaries(tiny, tmp_path, monkeypatch):
     assert list(run['packages']) == pinned and run['packages']['transformers'] == importlib.metadata.version('transformers')
     assert run['device'] == 'cpu' if not torch.cuda.is_available() else run['device'].startswith('cuda (')
     designs = text.split('## The designs side by side')[1]
-    for name, entry in summary['comparisons'].items():  # one row, a verdict from each design
-        row = next(line for line in designs.splitlines() if line.startswith(f"| {name.replace('|', chr(92) + '|')} |"))
-        assert row.index(entry['verdict']) < row.index('the second design')
+    for entry in summary['comparisons']:  # one row, a verdict from each design
+        row = next(line for line in designs.splitlines() if line.startswith(f"| {entry.label.replace('|', chr(92) + '|')} |"))
+        assert row.index(entry.verdict) < row.index('the second design')
     block = readme.read_text()
     assert 'stale' not in block and f"{run['seconds'] / 60:.1f} min" in block and block.endswith('rest\n')
     # a figure that another run has overwritten since: an error naming it and the run, and no report written
@@ -553,8 +561,9 @@ def test_reanalysis_without_remeasuring(tiny, tmp_path, monkeypatch, capsys):
     assert {key: redone[key] for key in measured if key != 'figures'} == {k: v for k, v in measured.items() if k != 'figures'}
     assert set(redone['analysis']) == {'finished', 'commit', 'dirty'} and redone['figures'] == measured['figures']
     assert main([str(out), '--compare=monolingual:bilingual', '--equivalence_margin=0.2']) == 0
-    summary = json.loads((out / 'summary.json').read_text())
-    assert list(summary['comparisons']) == ['monolingual - bilingual | random_deletion | blocks']
+    summary = read_summary(out / 'summary.json')
+    assert [row.identity for row in summary['comparisons']] == [(None, 'monolingual', 'bilingual', 'random_deletion',
+                                                                 'blocks', None)]
     assert summary['equivalence_margin'] == 0.2 and summary['analysis_settings']['compare'] == ['monolingual:bilingual']
     assert json.loads((out / 'config.json').read_text())['compare'] == ['bilingual:monolingual', 'bilingual:control']
     before = (out / 'summary.json').read_text()
@@ -602,14 +611,15 @@ def test_outputs_say_only_what_the_run_did_and_the_confirmatory_family(tiny, tmp
             '--confirmatory=b:a:random_deletion:attn']
     result = run_main(monkeypatch, 'test_gpt2.py', *args)
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((out / 'summary.json').read_text())
-    assert summary['matched_quality'] == {} and 'matched' not in result.stdout.lower()
+    summary = read_summary(out / 'summary.json')
+    assert summary['matched_quality'] == [] and 'matched' not in result.stdout.lower()
     assert '(b than a)' in summary['answer']['question'] and 'bilingual' not in summary['answer']['question']
-    name = 'b - a | random_deletion | attn'
-    assert list(summary['confirmatory']) == [name] and summary['confirmatory_answer']['comparisons'] == 1
-    alone, among = summary['confirmatory'][name], summary['comparisons'][name]
-    assert alone['p'] == among['p'] and alone['holm_level'] == 0.05  # one row: Holm is the plain 5%
-    assert summary['answer']['comparisons'] == 2 and among['holm_level'] in (0.025, 0.05)  # Holm over both rows
+    declared = dict(a='b', b='a', kind='random_deletion', scope='attn')
+    assert len(summary['confirmatory']) == 1 and summary['confirmatory_answer']['comparisons'] == 1
+    alone, among = summary['confirmatory'][0], find(summary['comparisons'], **declared)
+    assert alone == find(summary['confirmatory'], **declared) and alone.label == 'b - a | random_deletion | attn'
+    assert alone.p == among.p and alone.holm_level == 0.05  # one row: Holm is the plain 5%
+    assert summary['answer']['comparisons'] == 2 and among.holm_level in (0.025, 0.05)  # Holm over both rows
     # a row the run does not sweep: a one-line error before any work
     stopped = run_in_process(monkeypatch, 'test_gpt2.py', *args[:-1], '--confirmatory=b:a:head_deletion:attn')
     assert one_line_error(stopped).startswith("error: confirmatory: 'b:a:head_deletion:attn' names the kind")

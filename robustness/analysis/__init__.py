@@ -12,19 +12,22 @@ of markdown.py); robustness/report.py assembles the sections.
     binary_classification.py, train_bilingual_gpt2.py -> their modules here render the summaries the scripts write
 
 What they share lives here: a table of verdicts and its answer, rows, intervals and levels in words, and summary.json's
-schema (read_summary, write_summary). Every verdict row of every summary.json has the same fields
-(robustness.stats.decide): 'statistic' (its headline measure), 'estimate' and 'ci' (that measure's difference and
-interval at the row's Holm level, 'confidence'), 'p' (the intersection-union p-value), 'outcome' (machine-readable:
-'higher' or 'lower' only where a direction is claimed), 'verdict' (in words) and 'measures' (every measure's test,
-interval, sign and margin).
+schema (read_summary, write_summary). Every verdict row of every summary.json is one record of
+robustness.comparison.Comparison: what it compares (a, b, kind, scope, and model or layers where they apply), its
+design, 'statistic' (its headline measure), 'estimate' and 'ci' (that measure's difference and interval at the row's
+Holm level, 'confidence'), 'p' (the intersection-union p-value), 'outcome' (machine-readable: 'higher' or 'lower'
+only where a direction is claimed), 'verdict' (in words), 'measures' (every measure's test, interval, sign and
+margin) and 'described' (what is described, never decided).
 """
 
 import json
 import math
 import os
+from dataclasses import fields, is_dataclass, replace
 
 import numpy as np
 
+from robustness.comparison import Comparison, from_record, record
 from robustness.stats import ALPHA, OUTCOMES, RULE_POWER_DIFFERENCES, decide, detectable_difference, rule_power
 
 QUESTIONS = {  # the question each script's results answer, which the report opens with
@@ -50,14 +53,14 @@ def finite(value):
 
 def signs_text(row, measures=None):
     """'retained area -, mean excess 0, ...': the sign of each measure's interval at the row's level."""
-    return ', '.join(f"{MEASURE_WORDS[name]} {row['measures'][name]['sign'] or 'n/a'}"
-                     for name in measures or row['decided_by'])
+    return ', '.join(f"{MEASURE_WORDS[name]} {row.measures[name]['sign'] or 'n/a'}"
+                     for name in measures or row.decided_by)
 
 
 def decomposition_text(row):
     """Where the share-of-range and the absolute measures disagree, why, in words and numbers (stats.decompose):
     '' for a row without floors."""
-    parts = row.get('decomposition')
+    parts = row.described.get('decomposition')
     if not parts:
         return ''
     (la, lb), (ra, rb) = parts['share_lost'], parts['range']
@@ -67,7 +70,7 @@ def decomposition_text(row):
     # whether the shares differ is their own measure's test (its interval at the row's level)
     if abs(la - lb) < 0.0005:
         share = 'the same share'
-    elif row['measures'].get('retained_area', {}).get('sign') == '0':
+    elif row.measures.get('retained_area', {}).get('sign') == '0':
         share = f"about the same share ({la:.3f} against {lb:.3f})"
     else:
         share = f"a {'larger' if la > lb else 'smaller'} share ({la:.3f} against {lb:.3f})"
@@ -79,17 +82,17 @@ def verdict_text(row, higher, lower):
     """The verdict of a decided row in words: `higher`/`lower` for a direction, the other outcomes by name, with the
     measures' signs where they disagree and the reason where there is no test; a test over the draws of one model
     each says so."""
-    outcome = row['outcome']
+    outcome = row.outcome
     if outcome == 'no verdict':
-        return f"no verdict: {row['reason']}"
-    direction = higher if all(row['measures'][m]['sign'] == '+' for m in row['decided_by']) else lower
+        return f"no verdict: {row.reason}"
+    direction = higher if all(row.measures[m]['sign'] == '+' for m in row.decided_by) else lower
     text = {'higher': higher, 'lower': lower, 'equivalent': "equivalent within every measure's margin",
             'within the margin': f"{direction}, but within every measure's margin",
             'depends on the measure': f"depends on the measure ({signs_text(row)})" + decomposition_text(row),
             'inconclusive': 'inconclusive'}[outcome]
-    if outcome in ('higher', 'lower') and 'retained_area' not in row['decided_by']:
+    if outcome in ('higher', 'lower') and 'retained_area' not in row.decided_by:
         text += decomposition_text(row)  # the shape of the decline beside the direction: the share and the range
-    return text + (' (these two trained models)' if row['tested_over'].startswith('draws') else '')
+    return text + (' (these two trained models)' if row.tested_over.startswith('draws') else '')
 
 
 def spread(values):
@@ -99,35 +102,31 @@ def spread(values):
 
 def decide_table(rows, wording, alpha=ALPHA):
     """Decide a table's rows together (robustness.stats.decide: every declared measure, Holm over the rows) and give
-    each its verdict in words (`wording(name)` -> (text if higher, text if lower)). Returns the table's answer: how
-    many comparisons were corrected for, how many rows of each outcome, the smallest headline effect detectable with
-    80% power (median and range over the tested rows), what the tests generalize over, and the measures that decided
-    (with any declared one the run did not measure)."""
-    m = decide(rows, alpha)
-    for name, row in rows.items():
-        row['verdict'] = verdict_text(row, *wording(name))
-        row['detectable'] = detectable_difference(row)
-        row['rule_power'] = rule_power(row)
-    detectable = [row['detectable'] for row in rows.values() if row['detectable'] is not None]
-    powers = [row['rule_power'] for row in rows.values() if row['rule_power'] is not None]
-    return {'rows': len(rows), 'comparisons': m, 'alpha': alpha,
-            'counts': {outcome: sum(row['outcome'] == outcome for row in rows.values()) for outcome in OUTCOMES},
-            'detectable': spread(detectable) if detectable else None,
-            'rule_power': {str(d): spread([power[d] for power in powers]) for d in RULE_POWER_DIFFERENCES}
-            if powers else None,
-            'tested_over': sorted({row['tested_over'] for row in rows.values() if row['tested_over']}),
-            'seed_correlation': [row['seed_correlation'] for row in rows.values()
-                                 if row.get('seed_correlation') is not None],
-            'decided_by': sorted({m for row in rows.values() for m in row['decided_by']},
-                                 key=list(MEASURE_WORDS).index),
-            'headline': next((row['statistic'] for row in rows.values() if row['holm_level'] is not None), None),
-            'unavailable': sorted({m for row in rows.values() for m in row['unavailable']})}
+    each its verdict in words (`wording(row)` -> (text if higher, text if lower)). Returns (the decided rows, new
+    records; the table's answer: how many comparisons were corrected for, how many rows of each outcome, the smallest
+    headline effect detectable with 80% power (median and range over the tested rows), what the tests generalize
+    over, and the measures that decided, with any declared one the run did not measure)."""
+    rows = [replace(row, verdict=verdict_text(row, *wording(row)), detectable=detectable_difference(row),
+                    rule_power=rule_power(row)) for row in decide(rows, alpha)]
+    detectable = [row.detectable for row in rows if row.detectable is not None]
+    powers = [row.rule_power for row in rows if row.rule_power is not None]
+    return rows, {
+        'rows': len(rows), 'comparisons': sum(row.holm_level is not None for row in rows), 'alpha': alpha,
+        'counts': {outcome: sum(row.outcome == outcome for row in rows) for outcome in OUTCOMES},
+        'detectable': spread(detectable) if detectable else None,
+        'rule_power': {str(d): spread([power[d] for power in powers]) for d in RULE_POWER_DIFFERENCES}
+        if powers else None,
+        'tested_over': sorted({row.tested_over for row in rows if row.tested_over}),
+        'seed_correlation': [row.described['seed_correlation'] for row in rows
+                             if row.described.get('seed_correlation') is not None],
+        'decided_by': sorted({m for row in rows for m in row.decided_by}, key=list(MEASURE_WORDS).index),
+        'headline': next((row.statistic for row in rows if row.holm_level is not None), None),
+        'unavailable': sorted({m for row in rows for m in row.unavailable})}
 
 
-def pair_wording(name):
-    """('a more robust than b', 'a less robust than b') of an 'a - b | kind | scope' row."""
-    a, b = name.split(' | ')[0].split(' - ')
-    return f'{a} more robust than {b}', f'{a} less robust than {b}'
+def pair_wording(row):
+    """('a more robust than b', 'a less robust than b') of a row a - b."""
+    return f'{row.a} more robust than {row.b}', f'{row.a} less robust than {row.b}'
 
 
 def counts_text(answer, words=OUTCOME_WORDS):
@@ -145,18 +144,21 @@ def level_text(level, digits=3):
     return 'not reached' if level is None else f"{level:.{digits}f}"
 
 
-def row_text(name, row):
+def row_text(row):
     """One verdict row in a line: the verdict, the headline difference with its Holm-corrected interval, the p-value
     of the intersection-union test."""
-    if row['estimate'] is None or row['ci'] is None:
-        return f"  {name}: {row['verdict']}"
-    return (f"  {name}: {row['verdict']}; {MEASURE_WORDS[row['statistic']]} {row['estimate']:+.4f}, "
-            f"{100 * row['confidence']:.2f}% CI (Holm) {interval_text(row['ci'])}, p {row['p']:.3g} (every measure), "
-            f"over {row['tested_over']}")
+    if row.estimate is None or row.ci is None:
+        return f"  {row.label}: {row.verdict}"
+    return (f"  {row.label}: {row.verdict}; {MEASURE_WORDS[row.statistic]} {row.estimate:+.4f}, "
+            f"{100 * row.confidence:.2f}% CI (Holm) {interval_text(row.ci)}, p {row.p:.3g} (every measure), "
+            f"over {row.tested_over}")
 
 
 def plain(value):
-    """A summary's values made JSON: numpy numbers as Python's, NaN as None, tuples as lists."""
+    """A summary's values made JSON: a comparison as its record, numpy numbers as Python's, NaN as None, tuples as
+    lists."""
+    if is_dataclass(value):
+        return plain(record(value))
     if isinstance(value, dict):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -173,10 +175,14 @@ def plain(value):
 # summary.json's schema. 2 gives each name one meaning: a row's half-failure levels are 'half_failure' (the summary's
 # 'half_failure_level' is per model); what a test generalises over is its 'over' (a row's 'tested_over', a table's
 # 'tested_over'), what a measure counts in its 'counted_in', and 'unit' is the score's alone (byte or token); the
-# rule's sentence is 'rule'; the training's tokenizer design 'tokenization'. A summary without 'schema' is of schema 1
-# and is upgraded as it is read.
-SCHEMA = 2
+# rule's sentence is 'rule'; the training's tokenizer design 'tokenization'. 3 holds every table as a list of
+# comparison records (robustness.comparison) and every per-model map as a list of records with the model, kind and
+# scope as fields, where 2 keyed them by names such as 'a - b | kind | scope'. An older summary is upgraded as it
+# is read.
+SCHEMA = 3
 RENAMED_IN_2 = {'primary': 'rule', 'tokenizer': 'tokenization', 'test_unit': 'tested_over', 'units': 'tested_over'}
+TABLES = ('confirmatory', 'comparisons', 'matched_quality', 'matched_quality_annealed', 'second_language')
+BY_DAMAGE = ('half_failure_level', 'spread', 'both_languages')  # test_gpt2's and run_glue_test's per-model maps
 
 
 def schema_2_name(key, item, holder):
@@ -190,21 +196,90 @@ def schema_2_name(key, item, holder):
     return RENAMED_IN_2.get(key, key)
 
 
-def upgraded(value, top=True):
+def schema_2(value):
     """A schema-1 summary's content under schema 2's names."""
     if isinstance(value, list):
-        return [upgraded(item, False) for item in value]
+        return [schema_2(item) for item in value]
     if not isinstance(value, dict):
         return value
-    renamed = {schema_2_name(key, item, value): upgraded(item, False) for key, item in value.items()}
-    return dict(renamed, schema=SCHEMA) if top else renamed
+    return {schema_2_name(key, item, value): schema_2(item) for key, item in value.items()}
+
+
+def schema_2_identity(name, by_model=False):
+    """The fields of a schema-2 name: a row's 'a - b | kind | scope[ | layers]', 'model: a - b | kind | scope' (two
+    texts of one model) or 'kind | scope' (a trend over the number of tasks); a per-model entry's (`by_model`)
+    'model | kind | scope[ | layers]'. The one place an old name is read."""
+    parts = name.split(' | ')
+    if by_model:
+        return dict(zip(('model', 'kind', 'scope', 'layers'), parts))
+    if len(parts) == 2:
+        return dict(zip(('kind', 'scope'), parts))
+    model, _, pair = parts[0].rpartition(': ')
+    a, b = pair.split(' - ')
+    return dict(a=a, b=b, kind=parts[1], scope=parts[2], **({'model': model} if model else {}),
+                **({'layers': parts[3]} if len(parts) > 3 else {}))
+
+
+def schema_3_row(name, row):
+    """A schema-2 row as a comparison record: its fields by name, the rest described."""
+    known = {item.name for item in fields(Comparison)}
+    return dict(schema_2_identity(name), **{key: value for key, value in row.items() if key in known},
+                described={key: value for key, value in row.items() if key not in known})
+
+
+def schema_3(summary):
+    """A schema-2 summary as schema 3: tables as lists of records, per-model maps as lists with the identity as
+    fields (non_linear.py's task 0 and half-failure levels in the description of their row)."""
+    summary = dict(summary)
+    trend = summary.get('task_0') is not None
+    for key in TABLES:
+        if isinstance(summary.get(key), dict):
+            summary[key] = [schema_3_row(name, row) for name, row in summary[key].items()]
+    if trend:
+        by_damage = lambda entries: {tuple(schema_2_identity(name).values()): entry for name, entry in entries.items()}
+        halves, task_0 = by_damage(summary.pop('half_failure_level')), by_damage(summary.pop('task_0'))
+        summary['comparisons'] = [dict(row, described=dict(
+            row['described'], task_0=task_0.get((row['kind'], row['scope'])),
+            half_failure_by_task_count=halves.get((row['kind'], row['scope'])))) for row in summary['comparisons']]
+    for key in BY_DAMAGE:
+        if isinstance(summary.get(key), dict):
+            summary[key] = [dict(schema_2_identity(name, by_model=True), **entry)
+                            for name, entry in summary[key].items() if entry is not None]
+    if isinstance(summary.get('tasks'), dict):
+        summary['tasks'] = [dict(dict(zip(('task', 'metric'), name.split(' | '))), **schema_3(table))
+                            for name, table in summary['tasks'].items()]
+    if isinstance(summary.get('matched_agreement'), dict):
+        summary['matched_agreement'] = [dict(schema_2_identity(name), against_checkpoints=first,
+                                             against_annealed=second)
+                                        for name, (first, second) in summary['matched_agreement'].items()]
+    return summary
+
+
+def comparisons_of(summary):
+    """A schema-3 summary's tables as comparison records."""
+    summary = dict(summary)
+    for key in TABLES:
+        if summary.get(key) is not None:
+            summary[key] = [from_record(row) for row in summary[key]]
+    if summary.get('tasks'):
+        summary['tasks'] = [comparisons_of(table) for table in summary['tasks']]
+    return summary
+
+
+def upgraded(summary):
+    """An older summary's content in the current schema (before its rows become records)."""
+    if summary.get('schema') is None:
+        summary = schema_2(summary)
+    if summary.get('schema', 2) == 2:
+        summary = schema_3(summary)
+    return dict(summary, schema=SCHEMA)
 
 
 def read_summary(path):
-    """A summary.json in the current schema, whichever schema it was written in."""
+    """A summary.json in the current schema, whichever schema it was written in, its rows comparison records."""
     with open(path) as f:
         summary = json.load(f)
-    return summary if summary.get('schema') == SCHEMA else upgraded(summary)
+    return comparisons_of(summary if summary.get('schema') == SCHEMA else upgraded(summary))
 
 
 def write_summary(out_dir, summary):

@@ -18,7 +18,7 @@ def number(value, digits=4):
 
 
 def table(header, rows):
-    """A Markdown table; a '|' inside a cell (the 'a - b | kind | scope' names) is escaped."""
+    """A Markdown table; a '|' inside a cell (a comparison's display name, 'a - b | kind | scope') is escaped."""
     cells = lambda row: ' | '.join(str(cell).replace('|', '\\|') for cell in row)
     return '\n'.join([f'| {cells(header)} |', '|' + '---|' * len(header)] + [f'| {cells(row)} |' for row in rows])
 
@@ -78,16 +78,16 @@ def cell(entry, digits=3):
 def verdict_rows(rows, measures, other=None):
     """A verdict row per comparison: its verdict, the intersection-union p, and a cell per measure (and per measure
     of the other unit)."""
-    found = []
-    for name, row in rows.items():
-        cells = [cell(row['measures'].get(m)) for m in measures]
+    lines = []
+    for row in rows:
+        cells = [cell(row.measures.get(m)) for m in measures]
         if other:
-            cells += [cell(row.get('other_unit', {}).get('measures', {}).get(m)) for m in other]
-        matched_already = row.get('design', '').startswith('matched quality: the final models')
-        found.append([name, row['verdict'] + (' (the final models: matched already)' if matched_already else ''),
-                      'n/a' if row['p'] is None else f"{row['p']:.3g}",
-                      'n/a' if row.get('confidence') is None else f"{100 * row['confidence']:.2f}%", *cells])
-    return found
+            cells += [cell((row.other_unit or {}).get('measures', {}).get(m)) for m in other]
+        matched_already = row.design.startswith('matched quality: the final models')
+        lines.append([row.label, row.verdict + (' (the final models: matched already)' if matched_already else ''),
+                      'n/a' if row.p is None else f"{row.p:.3g}",
+                      'n/a' if row.confidence is None else f"{100 * row.confidence:.2f}%", *cells])
+    return lines
 
 
 def render_verdicts(summary, rows, measures, unit_words=None, other=None):
@@ -100,8 +100,8 @@ def render_verdicts(summary, rows, measures, unit_words=None, other=None):
         header += [f"{MEASURE_WORDS[m]} ({other[1]}; {other[2]})" for m in other[0]]
     text = table(header, verdict_rows(rows, measures, other[0] if other else None))
     margins = {}
-    for row in rows.values():
-        for m, entry in row['measures'].items():
+    for row in rows:
+        for m, entry in row.measures.items():
             if entry['available']:
                 margins.setdefault(m, []).append(entry['margin'])
     if margins:
@@ -110,12 +110,12 @@ def render_verdicts(summary, rows, measures, unit_words=None, other=None):
                  'Equivalence margins: '
                  + ', '.join(f"{MEASURE_WORDS[m]} {span(values)}" for m, values in margins.items())
                  + ' (the mean excess\'s: relative_margin of each pair\'s intact score)._')
-    described = [[name, half_failure_cell(row.get('half_failure')),
-                  'none' if row.get('crossover') is None
-                  else f"{row['crossover']:.3f} {interval_text(row['crossover_ci95'])}",
-                  areas_cell(row['measures'].get('retained_area', {}).get('a', [])),
-                  areas_cell(row['measures'].get('retained_area', {}).get('b', []))]
-                 for name, row in rows.items() if 'crossover' in row]
+    described = [[row.label, half_failure_cell(row.described.get('half_failure')),
+                  'none' if row.described['crossover'] is None
+                  else f"{row.described['crossover']:.3f} {interval_text(row.described['crossover_ci95'])}",
+                  areas_cell(row.measures.get('retained_area', {}).get('a', [])),
+                  areas_cell(row.measures.get('retained_area', {}).get('b', []))]
+                 for row in rows if 'crossover' in row.described]
     if described:
         text += ("\n\n<details><summary>description: half-failure levels, crossover, retained areas per training seed "
                  "(no verdicts)</summary>\n\n" + table(['comparison', 'half-failure level a, b, a - b [95% CI]',

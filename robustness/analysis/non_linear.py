@@ -9,6 +9,7 @@ task 0 alone (which every T shares) and the half-failure levels are description.
 """
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from robustness import plots
 from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
     decide_table, write_summary
 from robustness.analysis.markdown import render_verdicts, table
+from robustness.comparison import Comparison
 from robustness.kinds import KINDS
 from robustness.results import Table, read_rows
 from robustness.stats import (CLASSIFIER_MEASURES, MEASURES, UNAVAILABLE, Curves, curve_table, half_failure_of,
@@ -40,26 +42,26 @@ def curves_by_model(rows, counts):
     return found
 
 
-def trend(rows, counts, config):
+def trend(rows, counts, config, kind, scope):
     """The row of one kind and scope: each measure's change over the range of T along the fitted line (oriented:
     positive, more robust with more tasks), with its test; no test where a model of some T is missing."""
     found, span = curves_by_model(rows, counts), max(counts) - min(counts)
-    row = {'design': 'trend over T', 'decisive': list(config['measures']), 'measures': {}}
+    measures = {}
     for name in CLASSIFIER_MEASURES:
         measure = MEASURES[name]
         if len(found) < len(counts):
-            row['measures'][name] = measured(measure, None, 'incomplete grid', config['equivalence_margin'])
+            measures[name] = measured(measure, None, 'incomplete grid', config['equivalence_margin'])
             continue
         values = {T: curves.per_seed(measure) for T, curves in found.items()}
         x = np.concatenate([[T] * len(v) for T, v in values.items()]).astype(float)
         y = np.concatenate(list(values.values()))
         test, reason = trend_test(x, measure.better * y, span)
         intact = float(np.mean([curves.intact().mean() for curves in found.values()]))
-        row['measures'][name] = measured(measure, test, reason if reason != UNAVAILABLE else None,
-                                         measure.margin(config['equivalence_margin'], config['relative_margin'],
-                                                        intact),
-                                         per_model={int(T): [finite(float(v)) for v in vs] for T, vs in values.items()})
-    return row
+        measures[name] = measured(measure, test, reason if reason != UNAVAILABLE else None,
+                                  measure.margin(config['equivalence_margin'], config['relative_margin'], intact),
+                                  per_model={int(T): [finite(float(v)) for v in vs] for T, vs in values.items()})
+    return Comparison(kind=kind, scope=scope, design='trend over T', measures=measures,
+                      decisive=tuple(config['measures']))
 
 
 def summarize(per_draw, task0, config):
@@ -75,26 +77,24 @@ def summarize(per_draw, task0, config):
                      f'half_failure_level: the level where accuracy has gone {fraction} of the way from intact to '
                      f'chance, mean over training seeds',
         'equivalence_margin': config['equivalence_margin'], 'relative_margin': config['relative_margin'],
-        'floor': FLOOR, 'intact_accuracy': {}, 'comparisons': {}, 'task_0': {}, 'half_failure_level': {}}
+        'floor': FLOOR, 'intact_accuracy': {}}
     intact = per_draw[per_draw.level == 0].groupby(['num_tasks', 'train_seed'])['accuracy'].first()
     for T in counts:
         summary['intact_accuracy'][T] = float(intact.loc[T].mean()) if T in intact.index.get_level_values(0) else None
+    comparisons = []
     for kind in config['kinds']:
         for scope in config['scope']:
-            name = f'{kind} | {scope}'
             select = lambda frame: frame[(frame.kind == kind) & (frame.scope == scope)]
             rows = select(per_draw)
             if rows.empty:
                 continue
-            summary['comparisons'][name] = trend(rows, counts, config)
-            described = trend(select(task0), counts, config)['measures']['retained_area']['test']
-            if described is not None:
-                described['ci95'] = plain_interval(described)
-            summary['task_0'][name] = described
-            summary['half_failure_level'][name] = {T: half_failure_of(curves, fraction)
-                                                   for T, curves in curves_by_model(rows, counts).items()}
-    summary['answer'] = dict(question=QUESTION, **decide_table(summary['comparisons'],
-                                                                lambda name: ('rises with T', 'falls with T')))
+            same = trend(select(task0), counts, config, kind, scope).measures['retained_area']['test']
+            comparisons.append(replace(trend(rows, counts, config, kind, scope), described={
+                'task_0': None if same is None else dict(same, ci95=plain_interval(same)),
+                'half_failure_by_task_count': {T: half_failure_of(curves, fraction)
+                                               for T, curves in curves_by_model(rows, counts).items()}}))
+    summary['comparisons'], answer = decide_table(comparisons, lambda row: ('rises with T', 'falls with T'))
+    summary['answer'] = dict(question=QUESTION, **answer)
     summary['answer']['span'] = max(counts) - min(counts)
     return summary
 
@@ -102,12 +102,13 @@ def summarize(per_draw, task0, config):
 def report(summary):
     print("intact accuracy (mean over tasks and training seeds): "
           + ', '.join(f"T={T} {value:.3f}" for T, value in summary['intact_accuracy'].items() if value is not None))
-    for name, row in summary['comparisons'].items():
-        same = summary['task_0'].get(name)
-        print(row_text(name, row).replace('retained area', 'change in retained area over T', 1)
+    for row in summary['comparisons']:
+        same = row.described['task_0']
+        print(row_text(row).replace('retained area', 'change in retained area over T', 1)
               + (f"; on task 0 alone {same['estimate']:+.4f} {interval_text(same['ci95'])}" if same else '')
-              + "; half-failure by T: " + ', '.join(f"T={T} {level_text(entry['level'] if entry else None)}"
-                                                    for T, entry in summary['half_failure_level'][name].items()))
+              + "; half-failure by T: " + ', '.join(
+                  f"T={T} {level_text(entry['level'] if entry else None)}"
+                  for T, entry in row.described['half_failure_by_task_count'].items()))
     answer = summary['answer']
     print(f"  {answer['comparisons']} comparisons, Holm-corrected: {counts_text(answer, TREND_WORDS)}")
 
@@ -162,10 +163,11 @@ def render(summary):
                      f'rises with T')
             + f"\n\n_{summary['rule']}._")
     show = lambda entry: 'n/a' if not entry else level_text(entry['level'])
-    described = [[name, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
-                  *(show(summary['half_failure_level'][name].get(str(T), summary['half_failure_level'][name].get(T)))
-                    for T in counts)]
-                 for name, same in summary['task_0'].items()]
+    described = []
+    for row in summary['comparisons']:
+        same, halves = row.described['task_0'], row.described['half_failure_by_task_count']
+        described.append([row.label, 'n/a' if not same else f"{same['estimate']:+.4f} {interval_text(same['ci95'])}",
+                          *(show(halves.get(str(T), halves.get(T))) for T in counts)])
     return text + ("\n\n<details><summary>description: task 0 alone, half-failure levels (no verdicts)</summary>\n\n"
                    + table(['kind / scope', 'task 0: change in retained area [95% CI]',
                             *(f'half-failure T={T}' for T in counts)], described)

@@ -14,6 +14,7 @@ import numpy as np
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
     decide_table, write_summary
 from robustness.analysis.markdown import render_verdicts, table
+from robustness.comparison import Comparison, label_of
 from robustness.kinds import KINDS
 from robustness.plots import errorbar_lines, figure, legend_below, save, spread_words
 from robustness.results import Table, read_rows
@@ -55,7 +56,7 @@ def summarize(frame, config, floors, rng):
                'secondary': f'half_failure_level: the level where {metric} has gone {fraction} of the way from intact '
                             f'to chance, mean over training seeds (None: not reached within the grid; a - b positive: '
                             f'a fails later)', 'equivalence_margin': config['equivalence_margin'],
-               'relative_margin': config['relative_margin'], 'intact': {}, 'half_failure_level': {}, 'comparisons': {}}
+               'relative_margin': config['relative_margin'], 'intact': {}, 'half_failure_level': []}
     for label in labels:  # the first metric of each classifier before any damage (level 0 is one measurement)
         intact = first[(first['model'] == label) & (first['level'] == 0)]
         summary['intact'][label] = {seed: float(value)
@@ -63,7 +64,9 @@ def summarize(frame, config, floors, rng):
         for combo in combos:
             curves = classifier_curves(select(label, combo), floor)
             if curves is not None:
-                summary['half_failure_level'][' | '.join((label, *combo))] = half_failure_of(curves, fraction)
+                summary['half_failure_level'].append(dict(zip(('model', 'kind', 'scope', 'layers'), (label, *combo)),
+                                                          **half_failure_of(curves, fraction)))
+    comparisons = []
     for a, b in parse_pairs(config['compare'], labels):
         for combo in combos:
             curves = [classifier_curves(select(label, combo), floor) for label in (a, b)]
@@ -71,21 +74,21 @@ def summarize(frame, config, floors, rng):
                 continue
             draws = min(c.values.shape[2] for c in curves)  # the same draw indices pair the same damage
             curves = [Curves(c.grid, c.values[..., :draws], c.floors, False) for c in curves]
-            summary['comparisons'][' | '.join((f'{a} - {b}', *combo))] = {
-                'design': 'final', 'decisive': list(config['measures']),
-                'measures': compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'],
-                                    config['relative_margin']),
-                **describe(*curves, fraction, config['bootstrap'], rng)}
-    summary['answer'] = dict(question=QUESTION, **decide_table(summary['comparisons'], pair_wording))
+            comparisons.append(Comparison(
+                a=a, b=b, kind=combo[0], scope=combo[1], layers=combo[2], decisive=tuple(config['measures']),
+                measures=compare(*curves, CLASSIFIER_MEASURES, config['equivalence_margin'], config['relative_margin']),
+                described=describe(*curves, fraction, config['bootstrap'], rng)))
+    summary['comparisons'], answer = decide_table(comparisons, pair_wording)
+    summary['answer'] = dict(question=QUESTION, **answer)
     return summary
 
 
 def report(summary):
-    for name, entry in summary['half_failure_level'].items():
-        print(f"  half-failure {name}: {level_text(entry['level'])}")
-    for name, row in summary['comparisons'].items():
-        half = row['half_failure']
-        print(row_text(name, row) + f"; half-failure a {level_text(half['a'])}, b {level_text(half['b'])}"
+    for entry in summary['half_failure_level']:
+        print(f"  half-failure {label_of(entry)}: {level_text(entry['level'])}")
+    for row in summary['comparisons']:
+        half = row.described['half_failure']
+        print(row_text(row) + f"; half-failure a {level_text(half['a'])}, b {level_text(half['b'])}"
               + (f", a - b {half['difference']:+.3f} {interval_text(half['difference_ci95'], 3)}"
                  if half['difference'] is not None else ''))
     answer = summary['answer']

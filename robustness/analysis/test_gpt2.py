@@ -9,16 +9,17 @@ text against its second one (does it lose its second language first?). Half-fail
 curves, the per-level differences and the spreads of draws and seeds are description.
 """
 
-import copy
 import json
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wording, row_text,
                                  decide_table, write_summary)
+from robustness.comparison import find, label_of
 from robustness.analysis.test_gpt2_csv import (CHANCE_FILE, CSV, TABLE, TASK_TABLE, UNTRAINED, layers_text,
                                                training_order)
 from robustness.analysis.test_gpt2_figures import (COST_FIGURE, FRONTIER_FIGURE, LANGUAGES_FIGURE, draw, draw_costs,
@@ -80,19 +81,18 @@ def cost_curves(costs):
 
 
 def at_row_level(row, alpha=0.05):
-    """The other unit's intervals at the row's Holm level, and the decisive measures whose sign changes with the
-    unit."""
-    other = row.get('other_unit')
-    if other is None:
-        return
-    for entry in other['measures'].values():
-        interval_at(entry, row['holm_level'] or alpha)
-    row['unit_dependent'] = [m for m in row['decided_by'] if other['measures'][m]['sign'] != row['measures'][m]['sign']]
+    """The row with the other unit's intervals at its Holm level, and the decisive measures whose sign changes with
+    the unit."""
+    if row.other_unit is None:
+        return row
+    measures = {name: interval_at(entry, row.holm_level or alpha) for name, entry in row.other_unit['measures'].items()}
+    return replace(row, other_unit=dict(row.other_unit, measures=measures), unit_dependent=tuple(
+        m for m in row.decided_by if measures[m]['sign'] != row.measures[m]['sign']))
 
 
 def final_rows(scores, pairs, config, settings, rng):
-    """The comparisons of the final models on the primary text: {'a - b | kind | scope': row}."""
-    rows, text = {}, settings['primary_text']
+    """The comparisons of the final models on the primary text, each pair under each damage."""
+    rows, text = [], settings['primary_text']
     for a, b in pairs:
         same = tokens_of(scores, a, text) == tokens_of(scores, b, text) and tokens_of(scores, a, text) != {}
         paired = design_pairs(scores, a, b, text)
@@ -101,11 +101,9 @@ def final_rows(scores, pairs, config, settings, rng):
                 row, models = final_comparison(scores, a, b, kind, scope, settings, paired)
                 if row is None:
                     continue
-                row.update(design='final', same_tokenizer=same,
-                           **describe(*models, config['failure_fraction'], config['bootstrap'], rng))
-                if 'other_unit' in row:
-                    row['other_unit']['comparable'] = same
-                rows[f'{a} - {b} | {kind} | {scope}'] = row
+                rows.append(replace(row, described=dict(row.described, same_tokenizer=same, **describe(
+                    *models, config['failure_fraction'], config['bootstrap'], rng)), other_unit=None
+                    if row.other_unit is None else dict(row.other_unit, comparable=same)))
     return rows
 
 
@@ -118,7 +116,7 @@ SECOND_LANGUAGE_REASON = ('description only: the two texts are in other scripts,
 def second_language_rows(scores, pairs, config, settings):
     """For each first model of a pair, its primary text against its second one, per training seed (paired):
     described, never decided (SECOND_LANGUAGE_REASON). Positive: it keeps the primary text better."""
-    rows, total = {}, {}
+    rows, total = [], []
     if len(settings['texts']) < 2:
         return rows, total
     primary, second = settings['texts'][:2]
@@ -129,12 +127,12 @@ def second_language_rows(scores, pairs, config, settings):
                            for u in (settings['unit'], other_unit(settings['unit']))]
                 if by_unit[0] is None:
                     continue
-                row = comparison(*by_unit[0], settings, by_unit[1], paired=True)
-                row.update(design='second language', reason=SECOND_LANGUAGE_REASON)
-                rows[f'{model}: {primary} - {second} | {kind} | {scope}'] = row
+                rows.append(comparison(*by_unit[0], settings, by_unit[1], paired=True, model=model, a=primary,
+                                       b=second, kind=kind, scope=scope, design='second language',
+                                       reason=SECOND_LANGUAGE_REASON))
                 kept = both_languages(scores, model, (primary, second), kind, scope)
                 if kept is not None:
-                    total[f'{model} | {kind} | {scope}'] = kept
+                    total.append(dict(model=model, kind=kind, scope=scope, **kept))
     return rows, total
 
 
@@ -161,7 +159,7 @@ def spreads(scores, labels, config, text):
     """How much of a level's spread is the draws' and how much the training seeds': per model, kind and scope, the
     median over the damaged levels with several draws of the draw-to-draw standard deviation of bits per byte
     (within a seed, averaged over the seeds) and of the seed-to-seed one (of the draw means)."""
-    by_damage = {}
+    by_damage = []
     for model in labels:
         for kind in config['kinds']:
             for scope in config['scope']:
@@ -174,7 +172,7 @@ def spreads(scores, labels, config, text):
                     continue
                 draws = float(np.median(values.std(axis=2, ddof=1).mean(axis=1)[varied]))
                 seeds = float(np.median(values.mean(axis=2).std(axis=1, ddof=1)[varied]))
-                by_damage[f'{model} | {kind} | {scope}'] = {'draws': draws, 'seeds': seeds}
+                by_damage.append({'model': model, 'kind': kind, 'scope': scope, 'draws': draws, 'seeds': seeds})
     return by_damage
 
 
@@ -212,16 +210,16 @@ def unit_picture(rows, unit):
     'token': {...}} (each at the row's Holm level), and the rows where the two disagree."""
     counts = {u: {'+': 0, '-': 0, '0': 0} for u in (unit, other_unit(unit))}
     disagree = []
-    for name, row in rows.items():
-        if row.get('holm_level') is None or 'other_unit' not in row:
+    for row in rows:
+        if row.holm_level is None or row.other_unit is None:
             continue
-        signs = {unit: row['measures']['mean_excess']['sign'],
-                 other_unit(unit): row['other_unit']['measures']['mean_excess']['sign']}
+        signs = {unit: row.measures['mean_excess']['sign'],
+                 other_unit(unit): row.other_unit['measures']['mean_excess']['sign']}
         for u, sign in signs.items():
             if sign:
                 counts[u][sign] += 1
         if signs[unit] != signs[other_unit(unit)]:
-            disagree.append(name)
+            disagree.append(row.label)
     return {'counts': counts, 'disagree': disagree}
 
 
@@ -247,7 +245,7 @@ def summarize(frame, config, settings, rng, costs=None):
                'facts': facts(scores, labels, pairs, config, settings),
                'scope_cost': scope_cost(final, labels),
                'spread': spreads(scores, labels, config, settings['primary_text']),
-               'half_failure_level': {}}
+               'half_failure_level': []}
     if costs is not None and len(costs):
         summary['scope_cost_by_checkpoint'] = cost_curves(costs)
     for label in labels:
@@ -255,45 +253,44 @@ def summarize(frame, config, settings, rng, costs=None):
             for scope in config['scope']:
                 curves = scores.curves(label, 'final', settings['primary_text'], kind, scope, 'byte')
                 if curves is not None:
-                    summary['half_failure_level'][f'{label} | {kind} | {scope}'] = half_failure_of(
-                        curves, config['failure_fraction'])
-    summary['comparisons'] = final_rows(scores, pairs, config, settings, rng)
+                    summary['half_failure_level'].append(dict(model=label, kind=kind, scope=scope, **half_failure_of(
+                        curves, config['failure_fraction'])))
+    final = final_rows(scores, pairs, config, settings, rng)
     # the declared family, decided on its own (Holm over it alone) before the table decides every row
     family = confirmatory_rows(config.get('confirmatory', []), pairs, config['kinds'], config['scope'])
-    missing = [name for name in family if name not in summary['comparisons']]
+    missing = [label_of(declared) for declared in family if find(final, **declared) is None]
     check(not missing, f"confirmatory: the run has no curves for {', '.join(missing)}")
-    summary['confirmatory'] = {name: copy.deepcopy(summary['comparisons'][name]) for name in family}
-    summary['confirmatory_answer'] = decided(summary['confirmatory'], pair_wording, pair_question(
-        pairs, settings['primary_text'], 'In the confirmatory family declared before the run')) if family else None
-    summary['answer'] = decided(summary['comparisons'], pair_wording, pair_question(pairs, settings['primary_text']))
+    summary['confirmatory'], summary['confirmatory_answer'] = decided(
+        [find(final, **declared) for declared in family], pair_wording, pair_question(
+            pairs, settings['primary_text'], 'In the confirmatory family declared before the run')
+    ) if family else ([], None)
+    summary['comparisons'], summary['answer'] = decided(final, pair_wording,
+                                                        pair_question(pairs, settings['primary_text']))
     summary['answer']['unit_picture'] = unit_picture(summary['comparisons'], settings['unit'])
     # only where the run swept the bracketing checkpoints: without them every row would be 'not bracketed'
     matched = config.get('matched_quality', True) and config.get('checkpoints', True)
     brackets = quality_brackets(frame, pairs, settings['primary_text']) if matched else {}
-    summary['matched_quality'] = matched_rows(scores, summary['comparisons'], brackets, settings) if matched else {}
-    summary['matched_quality_answer'] = decided(summary['matched_quality'], pair_wording, pair_question(
-        pairs, settings['primary_text'], 'At matched intact quality'))
+    summary['matched_quality'], summary['matched_quality_answer'] = decided(
+        matched_rows(scores, final, brackets, settings) if matched else [], pair_wording,
+        pair_question(pairs, settings['primary_text'], 'At matched intact quality'))
     annealed = annealed_budgets(config.get('annealed', []), labels)
     if annealed:  # the reference's recipe annealed at shorter budgets: matched quality, annealed against annealed
-        rows = annealed_matched(frame, pairs, summary['comparisons'], annealed, settings)
-        summary['matched_quality_annealed'] = rows
-        summary['matched_quality_annealed_answer'] = decided(rows, pair_wording, pair_question(
+        rows, answer = decided(annealed_matched(frame, pairs, final, annealed, settings), pair_wording, pair_question(
             pairs, settings['primary_text'], 'At matched intact quality against annealed models'))
+        summary['matched_quality_annealed'], summary['matched_quality_annealed_answer'] = rows, answer
         summary['matched_agreement'] = agreement(summary['matched_quality'], rows)
-    language, total = second_language_rows(scores, pairs, config, settings)
-    summary['second_language'], summary['both_languages'] = language, total
+    language, summary['both_languages'] = second_language_rows(scores, pairs, config, settings)
     first_models = ', '.join(dict.fromkeys(a for a, _ in pairs))
-    summary['second_language_answer'] = decided(language, lambda name: language_wording(name, settings['texts']),
-                                                f"How does {first_models} keep its two texts under damage?")
+    summary['second_language'], summary['second_language_answer'] = decided(
+        language, language_wording, f"How does {first_models} keep its two texts under damage?")
     return summary
 
 
 def decided(rows, wording, question):
-    """Decide a table (decide_table) and give its rows the other unit's intervals at their level; its answer."""
-    answer = dict(question=question, **decide_table(rows, wording))
-    for row in rows.values():
-        at_row_level(row)
-    return answer
+    """Decide a table (decide_table) and give its rows the other unit's intervals at their level: (the decided
+    rows, its answer)."""
+    rows, answer = decide_table(rows, wording)
+    return [at_row_level(row) for row in rows], dict(question=question, **answer)
 
 
 def pair_question(pairs, text, condition='Under weight damage'):
@@ -302,24 +299,24 @@ def pair_question(pairs, text, condition='Under weight damage'):
     return f"{condition}, does the first model of each pair keep more of its text {text} ({compared})?"
 
 
-def language_wording(name, texts):
-    model = name.split(':')[0]
-    return (f'{model} keeps {texts[0]} better ({texts[1]} goes first)',
-            f'{model} keeps {texts[1]} better ({texts[0]} goes first)')
+def language_wording(row):
+    return (f'{row.model} keeps {row.a} better ({row.b} goes first)',
+            f'{row.model} keeps {row.b} better ({row.a} goes first)')
 
 
 def report(summary):
     """The summary in lines, for the terminal."""
-    for name, entry in summary['half_failure_level'].items():
-        print(f"  half-failure {name}: " + (level_text(entry['level']) if entry['reached'] else
-                                            f"not reached within the grid (top level {entry['grid_top']})"))
+    for entry in summary['half_failure_level']:
+        print(f"  half-failure {label_of(entry)}: "
+              + (level_text(entry['level']) if entry['reached'] else
+                 f"not reached within the grid (top level {entry['grid_top']})"))
     for table, answer in (('confirmatory', 'confirmatory_answer'), ('comparisons', 'answer'),
                           ('matched_quality', 'matched_quality_answer'),
                           ('second_language', 'second_language_answer')):
         if summary[table]:
             print(f"{summary[answer]['question']}")
-        for name, row in summary[table].items():
-            print(row_text(name, row))
+        for row in summary[table]:
+            print(row_text(row))
         if summary[table]:
             print(f"  {summary[answer]['comparisons']} comparisons, Holm-corrected: {counts_text(summary[answer])}")
 
@@ -370,9 +367,9 @@ def analyze(out_dir, config):
         chances = json.load(open(chance_path)) if os.path.exists(chance_path) else {}
         summary['tasks'] = task_tables(task_rows, chances, pairs, config, settings,
                                        np.random.default_rng(config['seed']))
-        for name, table in summary['tasks'].items():
-            task, metric = name.split(' | ')
-            draw_task(task_rows[(task_rows['task'] == task) & (task_rows['metric'] == metric)], table, name, config,
+        for table in summary['tasks']:
+            task, metric = table['task'], table['metric']
+            draw_task(task_rows[(task_rows['task'] == task) & (task_rows['metric'] == metric)], table, config,
                       os.path.join(config['visuals_dir'], f"gpt2_task_{task}_{metric.replace(',', '_')}.png"))
     write_summary(out_dir, summary)
     report(summary)

@@ -98,10 +98,9 @@ def draw_checkpoints(kind, rows, path, xlabel, config, labels):
 def draw(frame, summary, config):
     labels = [label for label, _ in parse_models(config['models'])]
     crossovers = {}
-    for name, row in summary['comparisons'].items():
-        if row['crossover'] is not None:
-            (a_b, kind, scope) = name.split(' | ')
-            crossovers.setdefault((kind, scope), []).append((*a_b.split(' - '), row['crossover']))
+    for row in summary['comparisons']:
+        if row.described['crossover'] is not None:
+            crossovers.setdefault((row.kind, row.scope), []).append((row.a, row.b, row.described['crossover']))
     for kind in sorted(set(config['kinds']) | set(config['checkpoint_kinds'])):
         filename, xlabel = f'gpt2_{kind}.png', KINDS[kind].label
         rows = frame[frame['kind'] == kind]
@@ -200,7 +199,7 @@ def draw_languages(scores, models, config, texts, path):
     plots.save(fig, path)
 
 
-def draw_task(rows, table, name, config, path):
+def draw_task(rows, table, config, path):
     """One lm-eval task metric: a panel per kind that ran the tasks and scope, the metric against the level, a line
     per model (mean ± std over training seeds x draws), chance where it is the floor."""
     rows = rows[rows['checkpoint'] == 'final']
@@ -216,7 +215,7 @@ def draw_task(rows, table, name, config, path):
             ax.axhline(table['chance'], color='grey', linestyle=':', label=f"chance ({table['chance']:.3f})")
         ax.legend(title=plots.spread_words(part, ['model', 'level']), fontsize=9)
         ax.set_xlabel(KINDS[kind].label)
-        ax.set_ylabel(name.replace(' | ', ': '))
+        ax.set_ylabel(f"{table['task']}: {table['metric']}")
         ax.set_title(f"scope: {scope}", fontsize=10)
     for ax in axes[len(combos):]:
         ax.set_visible(False)

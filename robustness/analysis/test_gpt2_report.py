@@ -12,6 +12,7 @@ from robustness.analysis import OUTCOME_WORDS, signs_text
 from robustness.analysis.markdown import answer, areas_cell, render_verdicts, table
 from robustness.analysis.test_gpt2_figures import USES_CONTEXT
 from robustness.analysis.test_gpt2_scores import UNIT_WORDS
+from robustness.comparison import label_of
 
 
 def facts_text(summary):
@@ -40,14 +41,14 @@ def facts_text(summary):
                        for model, entry in models.items())
     lines.append(f"Ranges, the scope zeroed minus intact, in bits per byte: {ranges}.")
     rows = summary['comparisons']
-    depends = [name for name, row in rows.items() if row['outcome'] == 'depends on the measure']
-    within = [name for name, row in rows.items() if row['outcome'] == 'within the margin']
+    depends = [row for row in rows if row.outcome == 'depends on the measure']
+    within = [row for row in rows if row.outcome == 'within the margin']
     if depends:
         lines.append('The verdict depends on the measure in ' + '; '.join(
-            f"`{name}` ({signs_text(row)})" for name, row in rows.items() if name in depends) + '.')
+            f"`{row.label}` ({signs_text(row)})" for row in depends) + '.')
     if within:
         lines.append('Significant in every measure but within every margin: '
-                     + ', '.join(f"`{n}`" for n in within) + '.')
+                     + ', '.join(f"`{row.label}`" for row in within) + '.')
     picture = summary['answer'].get('unit_picture')
     if picture:
         counts = picture['counts']
@@ -58,12 +59,12 @@ def facts_text(summary):
                      f"at its row's level: per {'token' if unit == 'byte' else 'byte'}, {describe(other)}; per {unit}, "
                      f"{describe(unit)}." + (f" They disagree on {', '.join(f'`{n}`' for n in picture['disagree'])}."
                                              if picture['disagree'] else ' They agree on every row.'))
-    changes = [name for name, row in rows.items() if row.get('unit_dependent')]
+    changes = [row.label for row in rows if row.unit_dependent]
     if changes:
         lines.append('Rows whose direction changes with the unit: ' + ', '.join(f"`{n}`" for n in changes) + '.')
-    spread = summary.get('spread') or {}
+    spread = summary.get('spread') or []
     if spread:
-        ratios = [entry['draws'] / entry['seeds'] for entry in spread.values() if entry['seeds'] > 0]
+        ratios = [entry['draws'] / entry['seeds'] for entry in spread if entry['seeds'] > 0]
         if ratios:
             lines.append(f"Spread at a damaged level: the draw-to-draw standard deviation of bits per byte is "
                          f"{np.median(ratios):.2f} of the seed-to-seed one (median over the rows; {min(ratios):.2f}-"
@@ -74,12 +75,14 @@ def facts_text(summary):
 
 def agreement_text(summary):
     """Where the matched-quality tables against checkpoints and against annealed models agree."""
-    both = summary.get('matched_agreement') or {}
+    both = summary.get('matched_agreement') or []
     if not both:
         return 'No row is decided in both matched-quality tables.'
-    same = [name for name, (first, second) in both.items() if first == second]
-    differ = [f"`{name}` ({OUTCOME_WORDS[first]} against checkpoints, {OUTCOME_WORDS[second]} against annealed "
-              f"models)" for name, (first, second) in both.items() if first != second]
+    same = [row for row in both if row['against_checkpoints'] == row['against_annealed']]
+    differ = [f"`{label_of(row)}` "
+              f"({OUTCOME_WORDS[row['against_checkpoints']]} against checkpoints, "
+              f"{OUTCOME_WORDS[row['against_annealed']]} against annealed models)"
+              for row in both if row['against_checkpoints'] != row['against_annealed']]
     return (f"The two tables agree on {len(same)} of the {len(both)} rows both decide"
             + (f"; they differ on {'; '.join(differ)}." if differ else '.'))
 
@@ -133,16 +136,17 @@ def render(summary):
         if summary.get(key):
             text += (f"\n\n### {summary[answer_key]['question']}\n\n{answer(summary, answer_key)} {intro}\n\n"
                      + render_verdicts(summary, summary[key], measures, UNIT_WORDS[unit], columns))
-    for name, task in (summary.get('tasks') or {}).items():
+    for task in summary.get('tasks') or []:
         intact = ', '.join(f"{model} {value:.3f}" for model, value in task['intact'].items())
-        text += (f"\n\n### lm-eval: {name}\n\n{answer(task)} Intact (mean over training seeds): {intact}; floor: "
-                 f"{task['floor']}; {'higher' if task['higher_is_better'] else 'lower'} is better.\n\n"
-                 + render_verdicts(task, task['comparisons'], measures, name.split(' | ')[1]))
+        text += (f"\n\n### lm-eval: {task['task']} | {task['metric']}\n\n{answer(task)} Intact (mean over training "
+                 f"seeds): {intact}; floor: {task['floor']}; {'higher' if task['higher_is_better'] else 'lower'} is "
+                 f"better.\n\n" + render_verdicts(task, task['comparisons'], measures, task['metric']))
     if summary.get('both_languages'):
         text += ('\n\nWhat each bilingual model keeps over both languages together (retained area of its bits per byte '
                  'over both texts, against the floor over both; mean and per training seed): '
-                 + '; '.join(f"`{name}` {entry['retained_area']:.3f} ({areas_cell(entry['per_seed'])})"
-                             for name, entry in summary['both_languages'].items()) + '.')
+                 + '; '.join(f"`{label_of(entry)}` "
+                             f"{entry['retained_area']:.3f} ({areas_cell(entry['per_seed'])})"
+                             for entry in summary['both_languages']) + '.')
     return text
 
 

@@ -8,6 +8,7 @@ comparison of two models under one damage, every measure in the decision unit an
 
 import numpy as np
 
+from robustness.comparison import Comparison
 from robustness.analysis.test_gpt2_csv import UNTRAINED
 from robustness.stats import LM_MEASURES, Curves, aligned, compare, curve_table, decompose
 from robustness.sweep import FLOOR_KIND
@@ -69,19 +70,21 @@ class Scores:
         return rows.groupby('train_seed')[column].first().to_dict()
 
 
-def comparison(a, b, settings, other, paired=False):
-    """One row of a table: every measure of Curves a and b in the decision unit, the declared ones decisive, and the
-    same measures in the other unit (`other`: (a, b) Curves of that unit, or None)."""
-    row = {'measures': compare(a, b, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired),
-           'decisive': list(settings['measures']), 'unit': settings['unit'], 'decomposition': decompose(a, b)}
-    headline = row['measures'][settings['measures'][0]]
+def comparison(curves_a, curves_b, settings, other, paired=False, **identity):
+    """One row of a table (`identity`: what it compares, robustness.comparison.Comparison's fields): every measure of
+    two models' Curves in the decision unit, the declared ones decisive, and the same measures in the other unit
+    (`other`: their Curves in that unit, or None)."""
+    margins = settings['equivalence_margin'], settings['relative_margin']
+    measures = compare(curves_a, curves_b, LM_MEASURES, *margins, paired)
+    described = {'unit': settings['unit'], 'decomposition': decompose(curves_a, curves_b)}
+    headline = measures[settings['measures'][0]]
     values = [headline.get('a') or [], headline.get('b') or []]
     if paired and len(values[0]) > 2 and all(np.std(side) > 0 for side in values):
-        row['seed_correlation'] = float(np.corrcoef(*values)[0, 1])  # what pairing gains
-    if other is not None:
-        row['other_unit'] = {'unit': other_unit(settings['unit']), 'measures': compare(
-            *other, LM_MEASURES, settings['equivalence_margin'], settings['relative_margin'], paired)}
-    return row
+        described['seed_correlation'] = float(np.corrcoef(*values)[0, 1])  # what pairing gains
+    other_measures = None if other is None else {'unit': other_unit(settings['unit']),
+                                                  'measures': compare(*other, LM_MEASURES, *margins, paired)}
+    return Comparison(**identity, measures=measures, decisive=tuple(settings['measures']), described=described,
+                      other_unit=other_measures)
 
 
 def other_unit(unit):
@@ -101,7 +104,7 @@ def final_comparison(scores, a, b, kind, scope, settings, paired):
     if models is None:
         return None, None
     other = aligned(*(scores.curves(m, 'final', text, kind, scope, other_unit(unit)) for m in (a, b)))
-    return comparison(*models, settings, other, paired), models
+    return comparison(*models, settings, other, paired, a=a, b=b, kind=kind, scope=scope), models
 
 
 def design_pairs(scores, a, b, text):

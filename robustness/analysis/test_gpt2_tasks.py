@@ -4,6 +4,7 @@ the floor of a metric that rises with ability its chance level, of a loss the sc
 
 from robustness.analysis import decide_table, pair_wording
 from robustness.analysis.test_gpt2_csv import UNTRAINED
+from robustness.comparison import Comparison
 from robustness.stats import LM_MEASURES, Curves, aligned, compare, curve_table, describe
 from robustness.sweep import FLOOR_KIND
 
@@ -28,17 +29,16 @@ def task_kinds(config):
 
 def task_tables(frame, chances, pairs, config, settings, rng):
     """A verdict table per lm-eval task and metric (tasks.csv), decided by the same rule as bits per byte: the floor of
-    a metric that rises with ability is the task's chance level, of a loss the score with the scope zeroed."""
-    tables = {}
+    a metric that rises with ability is the task's chance level, of a loss the score with the scope zeroed: a list of
+    {'task', 'metric', ..., 'comparisons', 'answer'}."""
+    tables = []
     for (task, metric), rows in frame.groupby(['task', 'metric'], sort=True):
         higher_is_better = str(rows['higher_is_better'].iloc[0]) == 'True'
         chance = chances.get(task) if higher_is_better else None
         final = rows[rows['checkpoint'] == 'final']
         zeroed = final[(final['kind'] == FLOOR_KIND) & (final['level'] == 1.0)]
         untrained = rows[(rows['checkpoint'] == UNTRAINED) & (rows['level'] == 0)]
-        table = {'higher_is_better': higher_is_better, 'chance': chance,
-                 'floor': f'chance, {chance:.3f}' if chance is not None else 'the scope zeroed',
-                 'intact': final[final['level'] == 0].groupby('model')['value'].mean().to_dict(), 'comparisons': {}}
+        comparisons = []
         for a, b in pairs:
             for kind in task_kinds(config):
                 for scope in config['scope']:
@@ -53,12 +53,15 @@ def task_tables(frame, chances, pairs, config, settings, rng):
                     models = aligned(*curves)
                     if models is None:
                         continue
-                    table['comparisons'][f'{a} - {b} | {kind} | {scope}'] = {
-                        'design': 'final', 'decisive': list(settings['measures']),
-                        'measures': compare(*models, LM_MEASURES, settings['equivalence_margin'],
-                                            settings['relative_margin']),
-                        **describe(*models, config['failure_fraction'], config['bootstrap'], rng)}
-        table['answer'] = dict(question=f'On lm-eval task {task} ({metric}), are bilingual models more robust?',
-                               **decide_table(table['comparisons'], pair_wording))
-        tables[f'{task} | {metric}'] = table
+                    comparisons.append(Comparison(
+                        a=a, b=b, kind=kind, scope=scope, decisive=tuple(settings['measures']),
+                        measures=compare(*models, LM_MEASURES, settings['equivalence_margin'],
+                                         settings['relative_margin']),
+                        described=describe(*models, config['failure_fraction'], config['bootstrap'], rng)))
+        comparisons, answer = decide_table(comparisons, pair_wording)
+        tables.append({'task': task, 'metric': metric, 'higher_is_better': higher_is_better, 'chance': chance,
+                       'floor': f'chance, {chance:.3f}' if chance is not None else 'the scope zeroed',
+                       'intact': final[final['level'] == 0].groupby('model')['value'].mean().to_dict(),
+                       'comparisons': comparisons, 'answer': dict(
+                           question=f'On lm-eval task {task} ({metric}), are bilingual models more robust?', **answer)})
     return tables
