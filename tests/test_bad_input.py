@@ -43,6 +43,7 @@ CASES = [  # (script, arguments, what the error says)
     ('train_bilingual_gpt2.py', ['--tokenization=bpe'], "tokenization: unknown value 'bpe'"),
     ('train_bilingual_gpt2.py', ['--tokenizer=own'], '--tokenizer is now called --tokenization'),
     ('train_bilingual_gpt2.py', ['--n_head=0'], 'n_head: 0 is outside [1, inf]'),  # was a ZeroDivisionError
+    ('train_bilingual_gpt2.py', ['--n_embd=66'], 'n_embd: 66 is not divisible by n_head 4'),  # a width of the map
     ('train_bilingual_gpt2.py', ['--train_models='], 'train_models: name at least one'),
     ('run_glue_test.py', [*GLUE, '--weight_decay=-1'], 'weight_decay: -1.0 is outside [0, inf]'),
     ('train_bilingual_gpt2.py', ['--vocab_size=300', '--max_docs=40'], 'vocab_size: a shared vocabulary of 300 cannot hold'),
