@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from robustness.analysis import write_summary
+from robustness.analysis.schema import write_summary
 from robustness.config import check, check_choices, check_range, configure, save_config, settings_checked
 from robustness.data import IMAGE_DATASETS, NUM_CLASSES, load_images
 from robustness.kinds import KINDS, linear_kinds

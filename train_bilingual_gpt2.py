@@ -59,7 +59,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from robustness import plots
-from robustness.analysis import write_summary
+from robustness.analysis.schema import write_summary
 from robustness.config import check, check_choices, configure, save_config, settings_checked
 from robustness.lock import claim
 from robustness.perplexity import evaluate_text

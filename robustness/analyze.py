@@ -18,7 +18,8 @@ import json
 import os
 import sys
 
-from robustness.analysis import non_linear, run_glue_test, test_gpt2, write_summary
+from robustness.analysis import non_linear, run_glue_test, test_gpt2
+from robustness.analysis.schema import write_summary
 from robustness.config import check
 from robustness.provenance import FIGURES_WRITTEN, provenance
 from robustness.results import read_rows

@@ -17,7 +17,8 @@ import os
 
 from robustness import study_map
 from robustness.analysis import (OUTCOME_WORDS, QUESTIONS, binary_classification, counts_text, interval_text,
-                                 non_linear, read_summary, run_glue_test, test_gpt2_report, train_bilingual_gpt2)
+                                 non_linear, run_glue_test, test_gpt2_report, train_bilingual_gpt2)
+from robustness.analysis.schema import read_summary
 from robustness.analysis.markdown import answer, number, table
 from robustness.config import check
 from robustness.provenance import figure_markdown, fingerprint

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from robustness import plots
-from robustness.analysis import MEASURE_WORDS, decide_table, interval_text, read_summary
+from robustness.analysis import MEASURE_WORDS, decide_table, interval_text
+from robustness.analysis.schema import read_summary
 from robustness.comparison import Comparison, find
 from robustness.provenance import figure_markdown, fingerprint
 from robustness.stats import LM_DECISIVE, MEASURES, measured, one_sample

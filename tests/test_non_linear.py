@@ -11,7 +11,7 @@ import torch
 from conftest import ROOT, one_line_error, run_in_process, run_main
 from idx_fixture import synthetic_digits, write_mnist
 from robustness.data import as_images, load_images
-from robustness.analysis import read_summary
+from robustness.analysis.schema import read_summary
 from robustness.comparison import find
 from robustness.linear import task_data
 from robustness.multitask import MultitaskNet, evaluate, small_resnet, stacked, train

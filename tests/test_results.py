@@ -54,7 +54,7 @@ def test_a_summary_of_the_first_schema_reads_under_the_current_names(tmp_path):
     half-failure levels 'half_failure', the rule 'rule', the tokenization) and today's records (a row is a comparison
     whose fields say what it compares; a per-model map a list), and what write_summary writes reads back unchanged."""
     import json
-    from robustness.analysis import SCHEMA, read_summary, write_summary
+    from robustness.analysis.schema import SCHEMA, read_summary, write_summary
     from robustness.comparison import Comparison
     old = {'primary': 'every measure ...', 'tokenizer': 'shared',
            'half_failure_level': {'bilingual | random_deletion | attn': {'level': 0.4, 'reached': True}},

@@ -16,7 +16,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
                           DataCollatorWithPadding, GPT2Config, GPT2LMHeadModel)
 
 from robustness import glue
-from robustness.analysis import read_summary
+from robustness.analysis.schema import read_summary
 from robustness.comparison import find
 from robustness.corpora import english_verses
 from robustness.analysis.run_glue_test import render as glue_section

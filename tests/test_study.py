@@ -14,7 +14,7 @@ import pytest
 
 from conftest import OFFLINE, ROOT
 from test_lock import holder
-from robustness.analysis import read_summary
+from robustness.analysis.schema import read_summary
 
 CODE = ['Makefile', 'configs', 'robustness', 'train_bilingual_gpt2.py', 'test_gpt2.py', 'run_glue_test.py']
 TINY = {'STUDY_TRAIN': '--n_layer=1 --n_embd=32 --n_head=2 --vocab_size=400 --block_size=32 --batch_size=4 '

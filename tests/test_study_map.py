@@ -11,7 +11,7 @@ import numpy as np
 
 from conftest import ROOT
 from robustness import study_map
-from robustness.analysis import SCHEMA
+from robustness.analysis.schema import SCHEMA
 from robustness.provenance import fingerprint
 from robustness.stats import LM_DECISIVE
 

@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from conftest import OFFLINE, ROOT, one_line_error, run_in_process, run_main, run_script
 from gpt2_fixtures import ruth, save_tiny_model
-from robustness.analysis import read_summary
+from robustness.analysis.schema import read_summary
 from robustness.comparison import find
 from robustness.perplexity import evaluate_text
 from robustness.perturb import perturbed

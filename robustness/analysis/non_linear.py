@@ -14,9 +14,9 @@ from dataclasses import replace
 import numpy as np
 
 from robustness import plots
-from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, finite, interval_text, level_text, row_text, \
-    decide_table, write_summary
+from robustness.analysis import QUESTIONS, TREND_WORDS, counts_text, interval_text, level_text, row_text, decide_table
 from robustness.analysis.markdown import render_verdicts, table
+from robustness.analysis.schema import finite, write_summary
 from robustness.comparison import Comparison
 from robustness.kinds import KINDS
 from robustness.results import Table, read_rows

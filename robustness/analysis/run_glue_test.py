@@ -12,8 +12,9 @@ import os
 import numpy as np
 
 from robustness.analysis import QUESTIONS, counts_text, interval_text, level_text, pair_wording, row_text, \
-    decide_table, write_summary
+    decide_table
 from robustness.analysis.markdown import render_verdicts, table
+from robustness.analysis.schema import write_summary
 from robustness.comparison import Comparison, label_of
 from robustness.kinds import KINDS
 from robustness.plots import errorbar_lines, figure, legend_below, save, spread_words

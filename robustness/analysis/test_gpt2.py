@@ -17,8 +17,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from robustness.analysis import (MEASURE_WORDS, counts_text, level_text, pair_wording, row_text,
-                                 decide_table, write_summary)
+from robustness.analysis import MEASURE_WORDS, counts_text, level_text, pair_wording, row_text, decide_table
+from robustness.analysis.schema import write_summary
 from robustness.comparison import find, label_of
 from robustness.analysis.test_gpt2_csv import (CHANCE_FILE, CSV, TABLE, TASK_TABLE, UNTRAINED, layers_text,
                                                training_order)
